@@ -1,0 +1,160 @@
+"""chainrule: neural networks on NumPy, with a backpropagation engine you can read.
+
+PyTorch's names, so a PyTorch script runs after ``import chainrule as torch``::
+
+    import chainrule as torch
+    x = torch.randn(4, 3, requires_grad=True)
+    (x @ x.T).sum().backward()
+"""
+
+from chainrule import (
+    autograd,  # noqa: F401,E402
+    nn,  # noqa: F401,E402
+    optim,  # noqa: F401,E402
+    utils,  # noqa: F401,E402
+)
+from chainrule.grad_mode import (  # noqa: F401
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from chainrule.ops.elementwise import (  # noqa: F401
+    abs,
+    add,
+    ceil,
+    clamp,
+    clip,
+    cos,
+    div,
+    erf,
+    exp,
+    floor,
+    isfinite,
+    isinf,
+    isnan,
+    log,
+    log1p,
+    maximum,
+    minimum,
+    mul,
+    neg,
+    pow,
+    relu,
+    round,
+    rsqrt,
+    sigmoid,
+    sign,
+    sin,
+    sqrt,
+    square,
+    sub,
+    tanh,
+    where,
+)
+from chainrule.ops.linalg import bmm, dot, matmul, mm, outer  # noqa: F401
+from chainrule.ops.movement import (  # noqa: F401
+    broadcast_to,
+    cat,
+    chunk,
+    concat,
+    concatenate,
+    expand,
+    flatten,
+    flip,
+    gather,
+    index_select,
+    masked_fill,
+    narrow,
+    permute,
+    reshape,
+    select,
+    split,
+    squeeze,
+    stack,
+    t,
+    transpose,
+    tril,
+    triu,
+    unbind,
+    unflatten,
+    unsqueeze,
+)
+from chainrule.ops.reduce import (  # noqa: F401
+    all,
+    amax,
+    amin,
+    any,
+    argmax,
+    argmin,
+    count_nonzero,
+    cumsum,
+    logsumexp,
+    max,
+    mean,
+    min,
+    norm,
+    prod,
+    std,
+    sum,
+    var,
+)
+from chainrule.tensor import (  # noqa: F401
+    Generator,
+    Tensor,
+    arange,
+    as_tensor,
+    bool,
+    default_generator,
+    double,
+    empty,
+    empty_like,
+    eye,
+    float,
+    float16,
+    float32,
+    float64,
+    from_numpy,
+    full,
+    full_like,
+    get_default_dtype,
+    get_rng_state,
+    half,
+    initial_seed,
+    int,
+    int8,
+    int16,
+    int32,
+    int64,
+    is_tensor,
+    linspace,
+    long,
+    manual_seed,
+    normal,
+    numel,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    randperm,
+    seed,
+    set_default_dtype,
+    set_rng_state,
+    short,
+    tensor,
+    uint8,
+    zeros,
+    zeros_like,
+)
+
+softmax = nn.functional.softmax
+log_softmax = nn.functional.log_softmax
+
+__version__ = "0.1.0"
+
+
+def is_floating_point(input: Tensor) -> bool:  # noqa: A002
+    return input.is_floating_point()

@@ -1,0 +1,129 @@
+"""Reverse-mode automatic differentiation: two doors to one engine.
+
+``loss.backward()`` accumulates gradients into the ``.grad`` of leaves;
+``chainrule.autograd.grad(outputs, inputs)`` returns them instead, and with
+``create_graph=True`` the result can be differentiated again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from chainrule.autograd.function import OP_REGISTRY, Function
+from chainrule.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from chainrule.tensor import Tensor
+
+__all__ = [
+    "Function", "OP_REGISTRY", "backward", "grad", "no_grad", "enable_grad", "set_grad_enabled",
+    "is_grad_enabled", "gradcheck", "gradgradcheck", "GradcheckError",
+]
+
+
+def _as_sequence(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, Tensor):
+        return [value]
+    return list(value)
+
+
+def _initial_grads(outputs: list[Tensor], grad_outputs: list[Any], caller: str) -> list[Tensor]:
+    grads = []
+    for i, out in enumerate(outputs):
+        given = grad_outputs[i] if i < len(grad_outputs) else None
+        if given is None:
+            if out.data.size != 1:
+                raise RuntimeError(
+                    f"{caller}: grad can be implicitly created only for outputs with one element; "
+                    f"output {i} has shape {tuple(out.shape)}. Pass the gradient explicitly, e.g. "
+                    f"out.backward(gradient=chainrule.ones_like(out)), or reduce it first (out.sum())"
+                )
+            grads.append(Tensor._wrap(np.ones(out.shape, dtype=out.dtype)))
+            continue
+        if not isinstance(given, Tensor):
+            given = Tensor._wrap(np.asarray(given, dtype=out.dtype))
+        if given.shape != out.shape:
+            raise RuntimeError(
+                f"{caller}: mismatch in shape: the gradient given for output {i} has shape "
+                f"{tuple(given.shape)} but the output has shape {tuple(out.shape)}"
+            )
+        grads.append(given)
+    return grads
+
+
+def backward(
+    tensors: Tensor | Sequence[Tensor],
+    grad_tensors: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+) -> None:
+    """Accumulate the gradients of ``tensors`` into the ``.grad`` of the leaves they depend on."""
+    from chainrule.autograd.engine import run_backward
+
+    outputs = _as_sequence(tensors)
+    for i, out in enumerate(outputs):
+        if not out.requires_grad:
+            raise RuntimeError(
+                f"backward: output {i} does not require grad and has no grad_fn; did you compute "
+                "it under no_grad(), or from tensors none of which has requires_grad=True?"
+            )
+    grads = _initial_grads(outputs, _as_sequence(grad_tensors), "backward")
+    run_backward(outputs, grads, retain_graph=create_graph if retain_graph is None else retain_graph,
+                 create_graph=create_graph)
+
+
+def grad(
+    outputs: Tensor | Sequence[Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool | None = None,
+    materialize_grads: bool = False,
+) -> tuple[Tensor | None, ...]:
+    """The gradients of ``outputs`` with respect to ``inputs``, without touching any ``.grad``.
+
+    With ``create_graph=True`` the gradients are themselves part of the graph, so they can be
+    differentiated again (Hessian-vector products, gradient penalties).
+
+    Example::
+
+        >>> x = chainrule.tensor(3.0, requires_grad=True)
+        >>> (dx,) = chainrule.autograd.grad(x**3, x, create_graph=True)   # 3x^2 = 27
+        >>> chainrule.autograd.grad(dx, x)                                # 6x = 18
+        (tensor(18.),)
+    """
+    from chainrule.autograd.engine import run_backward
+
+    output_list = _as_sequence(outputs)
+    input_list = _as_sequence(inputs)
+    for i, t in enumerate(input_list):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(f"grad: input {i} does not require grad; only tensors with "
+                               "requires_grad=True can be differentiated with respect to")
+    for i, out in enumerate(output_list):
+        if not out.requires_grad:
+            raise RuntimeError(f"grad: output {i} does not require grad and has no grad_fn")
+    grads = _initial_grads(output_list, _as_sequence(grad_outputs), "grad")
+    results = run_backward(
+        output_list, grads, retain_graph=create_graph if retain_graph is None else retain_graph,
+        create_graph=create_graph, inputs=input_list,
+    )
+    for i, result in enumerate(results):
+        if result is None:
+            if materialize_grads:
+                results[i] = Tensor._wrap(np.zeros(input_list[i].shape, input_list[i].dtype))
+            elif not allow_unused:
+                raise RuntimeError(
+                    f"grad: input {i} (shape {tuple(input_list[i].shape)}) was not used to compute "
+                    "the outputs; pass allow_unused=True to get None for it"
+                )
+        elif not create_graph and result.grad_fn is not None:
+            results[i] = result.detach()
+    return tuple(results)
+
+
+from chainrule.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402

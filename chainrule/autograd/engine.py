@@ -1,0 +1,181 @@
+"""The backward pass: apply the chain rule from the outputs back to every input that needs it.
+
+The graph is walked with a loop, never recursion (a 10,000-op chain must not hit Python's
+recursion limit). Gradients waiting for a node are kept in a dict keyed by the node and
+dropped once the node has run; the node's saved tensors are released right after, so memory
+falls as backward proceeds (unless ``retain_graph``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from chainrule.grad_mode import _GradMode
+
+_Edge = Any  # a Function node, or a leaf Tensor
+
+
+def _count_consumers(roots: list[_Edge]) -> dict[_Edge, int]:
+    """For each node and leaf reachable from ``roots``, how many edges lead into it."""
+    consumers: dict[_Edge, int] = {}
+    stack = [r for r in roots if r._is_node]
+    seen = set(stack)
+    while stack:
+        node = stack.pop()
+        for edge in node.next_edges:
+            if edge is None:
+                continue
+            consumers[edge] = consumers.get(edge, 0) + 1
+            if edge._is_node and edge not in seen:
+                seen.add(edge)
+                stack.append(edge)
+    return consumers
+
+
+def _apply_hooks(hooks: list[Any], grad: Tensor, what: str) -> Tensor:
+    for hook in hooks:
+        result = hook(grad)
+        if result is None:
+            continue
+        if not isinstance(result, Tensor):
+            raise TypeError(f"a gradient hook on {what} returned {type(result).__name__}; "
+                            "a hook must return a Tensor or None")
+        if result.shape != grad.shape:
+            raise RuntimeError(
+                f"a gradient hook on {what} returned a gradient of shape {tuple(result.shape)}, "
+                f"but the gradient has shape {tuple(grad.shape)}; a hook must keep the shape"
+            )
+        grad = result
+    return grad
+
+
+def run_backward(
+    outputs: Sequence[Tensor],
+    grad_outputs: Sequence[Tensor],
+    *,
+    retain_graph: bool,
+    create_graph: bool,
+    inputs: Sequence[Tensor] | None = None,
+) -> list[Tensor | None] | None:
+    """Backpropagate ``grad_outputs`` from ``outputs``.
+
+    With ``inputs=None`` gradients are accumulated into the ``.grad`` of every leaf reached
+    (``Tensor.backward``). Otherwise the gradients with respect to ``inputs`` are returned and
+    no ``.grad`` is touched (``autograd.grad``).
+    """
+    roots = [t.grad_fn if t.grad_fn is not None else t for t in outputs]
+    consumers = _count_consumers(roots)
+    pending: dict[_Edge, Tensor] = {}
+    for root, grad in zip(roots, grad_outputs):
+        pending[root] = pending[root] + grad if root in pending else grad
+    ready = [r for r in dict.fromkeys(roots) if consumers.get(r, 0) == 0]
+
+    wanted: dict[_Edge, int] | None = None
+    results: list[Tensor | None] = []
+    if inputs is not None:
+        wanted = {}
+        for i, t in enumerate(inputs):
+            wanted[t.grad_fn if t.grad_fn is not None else t] = i
+        results = [None] * len(inputs)
+    # Gradients the user handed in must not become (and later be changed in place as) a .grad.
+    handed_out = {id(g.data) for g in grad_outputs}
+
+    previous_mode = _GradMode.enabled
+    _GradMode.enabled = create_graph
+    try:
+        while ready:
+            edge = ready.pop()
+            grad = pending.pop(edge, None)
+            if not edge._is_node:
+                if grad is not None:
+                    _finish_leaf(edge, grad, wanted, results, create_graph, handed_out)
+                continue
+            node = edge
+            if grad is not None:
+                if node._tensor_hooks:
+                    grad = _apply_hooks(node._tensor_hooks, grad, f"the output of {node.name()}")
+                if node._retained is not None:
+                    _retain(node, grad, create_graph)
+                if wanted is not None and node in wanted:
+                    results[wanted[node]] = grad
+                if node._freed:
+                    raise RuntimeError(
+                        f"Trying to backward through the graph a second time: the saved tensors "
+                        f"of {node.name()} were freed by an earlier backward. Pass "
+                        f"retain_graph=True to the first backward() if you need to call it again."
+                    )
+                input_grads = node.backward(node, grad)
+                if not retain_graph:
+                    node.release()
+                if not isinstance(input_grads, tuple):
+                    input_grads = (input_grads,)
+            else:
+                input_grads = (None,) * len(node.next_edges)
+            for next_edge, input_grad, shape in zip(node.next_edges, input_grads, node.input_shapes):
+                if next_edge is None:
+                    continue
+                if input_grad is not None:
+                    if input_grad.shape != shape:
+                        input_grad = sum_to_shape(input_grad, shape)
+                    waiting = pending.get(next_edge)
+                    pending[next_edge] = input_grad if waiting is None else waiting + input_grad
+                left = consumers[next_edge] - 1
+                consumers[next_edge] = left
+                if left == 0:
+                    ready.append(next_edge)
+    finally:
+        _GradMode.enabled = previous_mode
+    return results if inputs is not None else None
+
+
+def _retain(node: Any, grad: Tensor, create_graph: bool) -> None:
+    tensor = node._retained()
+    if tensor is None:
+        return
+    grad = grad if create_graph else grad.detach()
+    tensor.grad = grad if tensor.grad is None else tensor.grad + grad
+
+
+def _finish_leaf(
+    leaf: Tensor,
+    grad: Tensor,
+    wanted: dict[_Edge, int] | None,
+    results: list[Tensor | None],
+    create_graph: bool,
+    handed_out: set[int],
+) -> None:
+    if leaf._hooks:
+        grad = _apply_hooks(leaf._hooks, grad, f"a leaf tensor of shape {tuple(leaf.shape)}")
+    if wanted is not None:
+        if leaf in wanted:
+            results[wanted[leaf]] = grad
+        return
+    current = leaf.grad
+    if create_graph:
+        leaf.grad = grad if current is None else current + grad
+        return
+    data = grad.data
+    if current is None:
+        # A .grad must own its memory: gradients passed straight through (the user's own
+        # gradient argument, one array sent to two inputs, broadcast or reshaped views) are
+        # copied, so an in-place change to one .grad never changes another.
+        if data.base is not None or id(data) in handed_out or not data.flags.writeable:
+            data = data.copy()
+        handed_out.add(id(data))
+        leaf.grad = grad if data is grad.data and grad.grad_fn is None else Tensor._wrap(data)
+    elif current.grad_fn is None and current.data.flags.writeable:
+        current.data += data
+    else:
+        leaf.grad = Tensor._wrap(current.data + data)
+
+
+def sum_to_shape(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """Undo broadcasting: sum ``grad`` over the axes that broadcasting added or stretched so
+    that it has ``shape``. Differentiable (its own backward expands again)."""
+    from chainrule.ops.movement import SumToShape
+
+    return SumToShape.apply(grad, shape)
+
+
+from chainrule.tensor import Tensor  # noqa: E402

@@ -1,0 +1,94 @@
+"""Whether operations are recorded for backpropagation: ``no_grad``, ``enable_grad``,
+``set_grad_enabled``.
+
+The switch is process-wide, as PyTorch's is per thread: recording is a property of the code
+being run (a training step, an evaluation loop, an optimizer update), not of any tensor.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _GradMode:
+    """Holds the recording switch. Read on every op, so it is a plain class attribute."""
+
+    enabled: bool = True
+
+
+def is_grad_enabled() -> bool:
+    """True when operations on tensors that require grad are recorded."""
+    return _GradMode.enabled
+
+
+class _GradModeContext:
+    """Base of the context managers below; each one is also usable as a decorator."""
+
+    _target: bool
+
+    def __enter__(self) -> None:
+        self._previous = _GradMode.enabled
+        _GradMode.enabled = self._target
+
+    def __exit__(self, *exc_info: object) -> None:
+        _GradMode.enabled = self._previous
+
+    def __call__(self, function: F) -> F:
+        @functools.wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            previous = _GradMode.enabled
+            _GradMode.enabled = self._target
+            try:
+                return function(*args, **kwargs)
+            finally:
+                _GradMode.enabled = previous
+
+        return wrapper  # type: ignore[return-value]
+
+
+class no_grad(_GradModeContext):  # noqa: N801 - PyTorch's name
+    """Do not record operations: results have no ``grad_fn`` and backward cannot reach them.
+
+    Example::
+
+        with chainrule.no_grad():
+            w -= 0.1 * w.grad
+    """
+
+    _target = False
+
+
+class enable_grad(_GradModeContext):  # noqa: N801 - PyTorch's name
+    """Record operations again inside a ``no_grad`` block."""
+
+    _target = True
+
+
+class set_grad_enabled(_GradModeContext):  # noqa: N801 - PyTorch's name
+    """Switch recording on or off; takes effect at once, and as a context manager restores
+    the previous state on exit.
+
+    Example::
+
+        chainrule.set_grad_enabled(False)   # off from here on
+        with chainrule.set_grad_enabled(True):
+            ...                             # on inside the block only
+    """
+
+    def __init__(self, mode: bool) -> None:
+        self._target = bool(mode)
+        self._previous = _GradMode.enabled
+        _GradMode.enabled = self._target
+
+    def __enter__(self) -> None:
+        # __init__ already switched; entering only remembers nothing new.
+        pass
+
+    def __call__(self, function: F) -> F:
+        # Used as a decorator the constructor must not have switched the mode for good.
+        _GradMode.enabled = self._previous
+        return super().__call__(function)

@@ -1,0 +1,567 @@
+"""Elementwise ops: arithmetic with NumPy broadcasting, and the unary maths functions.
+
+Backward rules return gradients with broadcasting left in; the engine sums them back to each
+input's shape. Python scalars stay Python scalars (so a float32 tensor times 0.5 stays
+float32) and never get a gradient.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from chainrule.autograd.function import Function
+from chainrule.tensor import Tensor
+
+
+def operand(value: Any) -> Any:
+    """Tensors pass through; NumPy arrays become constant tensors; NumPy scalars become Python
+    scalars, so that they do not promote a float32 tensor to float64."""
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, np.ndarray):
+        return Tensor._wrap(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, int | float | bool):
+        return value
+    raise TypeError(
+        f"unsupported operand of type {type(value).__name__}; use a Tensor, a NumPy array or a "
+        "Python number"
+    )
+
+
+# ------------------------------------------------------------------------------ arithmetic
+class Add(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        return a + b
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, grad
+
+
+class Sub(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        return a - b
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, (-grad if ctx.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_inputs(0, 1)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_inputs
+        need_a, need_b = ctx.needs_input_grad
+        return (grad * b if need_a else None), (grad * a if need_b else None)
+
+
+class Div(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_inputs(0, 1)
+        return a / b
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_inputs
+        need_a, need_b = ctx.needs_input_grad
+        grad_a = grad / b if need_a else None
+        grad_b = -grad * a / (b * b) if need_b else None
+        return grad_a, grad_b
+
+
+class Neg(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return -a
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -grad
+
+
+class Pow(Function):
+    """``a ** b`` for a tensor or scalar exponent. d/da = b a^(b-1); d/db = a^b log a."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_inputs(0, 1)
+        if ctx.needs_input_grad[1]:
+            ctx.save_output()
+        return a**b
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_inputs
+        need_a, need_b = ctx.needs_input_grad
+        grad_a = grad_b = None
+        if need_a:
+            if isinstance(b, Tensor):
+                grad_a = grad * b * a ** (b - 1)
+            elif b == 0:
+                grad_a = grad * 0.0
+            elif b == 2:
+                grad_a = grad * a * 2
+            else:
+                grad_a = grad * b * a ** (b - 1)
+        if need_b:
+            grad_b = grad * ctx.saved_output * log(a if isinstance(a, Tensor) else Tensor._wrap(np.asarray(a)))
+        return grad_a, grad_b
+
+
+class RPow(Function):
+    """``scalar ** tensor``. d/db = a^b log a."""
+
+    @staticmethod
+    def forward(ctx, b, base):
+        ctx.save_output()
+        ctx.log_base = math.log(base)
+        return np.power(base, b, dtype=b.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.saved_output * ctx.log_base, None
+
+
+class Clone(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return a.copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+class Cast(Function):
+    """Change dtype; the gradient is cast back to the input's dtype (none for integers)."""
+
+    @staticmethod
+    def forward(ctx, a, dtype):
+        ctx.input_dtype = a.dtype
+        return a.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        if ctx.input_dtype.kind != "f":
+            return None, None
+        return grad.type(ctx.input_dtype), None
+
+
+# ------------------------------------------------------------------------ unary functions
+class Exp(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_output()
+        return np.exp(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.saved_output
+
+
+class Log(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_inputs(0)
+        return np.log(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_inputs
+        return grad / a
+
+
+class Log1p(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_inputs(0)
+        return np.log1p(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_inputs
+        return grad / (a + 1)
+
+
+class Sqrt(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_output()
+        return np.sqrt(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad / (ctx.saved_output * 2)
+
+
+class Abs(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_inputs(0)
+        return np.abs(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_inputs
+        return grad * Tensor._wrap(np.sign(a.data))
+
+
+class Sin(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_inputs(0)
+        return np.sin(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_inputs
+        return grad * cos(a)
+
+
+class Cos(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_inputs(0)
+        return np.cos(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_inputs
+        return -grad * sin(a)
+
+
+class Tanh(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_output()
+        return np.tanh(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        out = ctx.saved_output
+        return grad * (1 - out * out)
+
+
+class Sigmoid(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_output()
+        # exp of a non-positive number only, so large |a| neither overflows nor warns.
+        e = np.exp(-np.abs(a))
+        return np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        out = ctx.saved_output
+        return grad * out * (1 - out)
+
+
+class Relu(Function):
+    @staticmethod
+    def forward(ctx, a):
+        if ctx.requires_grad:
+            ctx.mask = a > 0
+        return np.maximum(a, 0)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * Tensor._wrap(ctx.mask)
+
+
+class Clamp(Function):
+    """Gradient 1 where ``min <= a <= max``, else 0 (as PyTorch, ties pass the gradient)."""
+
+    @staticmethod
+    def forward(ctx, a, low, high):
+        if ctx.requires_grad:
+            inside = np.ones(a.shape, dtype=bool)
+            if low is not None:
+                inside &= a >= low
+            if high is not None:
+                inside &= a <= high
+            ctx.mask = inside
+        return np.clip(a, low, high)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * Tensor._wrap(ctx.mask), None, None
+
+
+class Maximum(Function):
+    """Elementwise maximum; at ties the gradient is split evenly, as PyTorch does."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        if ctx.requires_grad:
+            ctx.weight_a = ((a > b) + 0.5 * (a == b)).astype(np.result_type(a, b))
+        return np.maximum(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        weight = Tensor._wrap(ctx.weight_a)
+        return grad * weight, grad * (1 - weight)
+
+
+class Minimum(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        if ctx.requires_grad:
+            ctx.weight_a = ((a < b) + 0.5 * (a == b)).astype(np.result_type(a, b))
+        return np.minimum(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        weight = Tensor._wrap(ctx.weight_a)
+        return grad * weight, grad * (1 - weight)
+
+
+class Where(Function):
+    @staticmethod
+    def forward(ctx, condition, a, b):
+        ctx.condition = condition
+        return np.where(condition, a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        keep = Tensor._wrap(ctx.condition)
+        zero = grad * 0
+        need_a, need_b = ctx.needs_input_grad[1:]
+        return (
+            None,
+            where(keep, grad, zero) if need_a else None,
+            where(keep, zero, grad) if need_b else None,
+        )
+
+
+class Erf(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_inputs(0)
+        return erf_array(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_inputs
+        return grad * exp(-(a * a)) * (2 / math.sqrt(math.pi))
+
+
+def erf_array(a: np.ndarray) -> np.ndarray:
+    """The error function of an array. NumPy has none: SciPy's is used when installed,
+    otherwise Python's math.erf elementwise (exact, slower)."""
+    try:
+        from scipy.special import erf as scipy_erf
+    except ImportError:
+        return np.vectorize(math.erf, otypes=[a.dtype])(a)
+    return scipy_erf(a).astype(a.dtype, copy=False)
+
+
+# ------------------------------------------------------------------- the public functions
+def add(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:  # noqa: A002
+    other = operand(other)
+    if alpha != 1:
+        other = other * alpha
+    return Add.apply(operand(input), other)
+
+
+def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:  # noqa: A002
+    other = operand(other)
+    if alpha != 1:
+        other = other * alpha
+    return Sub.apply(operand(input), other)
+
+
+def mul(input: Any, other: Any) -> Tensor:  # noqa: A002
+    return Mul.apply(operand(input), operand(other))
+
+
+def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:  # noqa: A002
+    if rounding_mode is not None:
+        raw = np.divide(_data(input), _data(other))
+        rounded = np.floor(raw) if rounding_mode == "floor" else np.trunc(raw)
+        return Tensor._wrap(rounded.astype(np.result_type(_data(input), _data(other))))
+    return Div.apply(operand(input), operand(other))
+
+
+def _data(value: Any) -> Any:
+    return value.data if isinstance(value, Tensor) else value
+
+
+def neg(input: Tensor) -> Tensor:  # noqa: A002
+    return Neg.apply(input)
+
+
+def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001,A002
+    if not isinstance(input, Tensor):
+        return RPow.apply(operand(exponent), input)
+    return Pow.apply(input, operand(exponent))
+
+
+def exp(input: Tensor) -> Tensor:  # noqa: A002
+    """e to the power of each element. Shape: any → same."""
+    return Exp.apply(input)
+
+
+def log(input: Tensor) -> Tensor:  # noqa: A002
+    return Log.apply(input)
+
+
+def log1p(input: Tensor) -> Tensor:  # noqa: A002
+    return Log1p.apply(input)
+
+
+def sqrt(input: Tensor) -> Tensor:  # noqa: A002
+    return Sqrt.apply(input)
+
+
+def rsqrt(input: Tensor) -> Tensor:  # noqa: A002
+    return 1 / Sqrt.apply(input)
+
+
+def square(input: Tensor) -> Tensor:  # noqa: A002
+    return Mul.apply(input, input)
+
+
+def abs(input: Tensor) -> Tensor:  # noqa: A001,A002
+    return Abs.apply(input)
+
+
+def sin(input: Tensor) -> Tensor:  # noqa: A002
+    return Sin.apply(input)
+
+
+def cos(input: Tensor) -> Tensor:  # noqa: A002
+    return Cos.apply(input)
+
+
+def tanh(input: Tensor) -> Tensor:  # noqa: A002
+    return Tanh.apply(input)
+
+
+def sigmoid(input: Tensor) -> Tensor:  # noqa: A002
+    return Sigmoid.apply(input)
+
+
+def relu(input: Tensor) -> Tensor:  # noqa: A002
+    return Relu.apply(input)
+
+
+def erf(input: Tensor) -> Tensor:  # noqa: A002
+    return Erf.apply(input)
+
+
+def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A001,A002
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        out = input
+        if min is not None:
+            out = maximum(out, operand(min))
+        if max is not None:
+            out = minimum(out, operand(max))
+        return out
+    return Clamp.apply(input, min, max)
+
+
+clip = clamp
+
+
+def maximum(input: Any, other: Any) -> Tensor:  # noqa: A002
+    return Maximum.apply(operand(input), operand(other))
+
+
+def minimum(input: Any, other: Any) -> Tensor:  # noqa: A002
+    return Minimum.apply(operand(input), operand(other))
+
+
+def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002
+    """``input`` where ``condition`` holds, else ``other`` (broadcast together)."""
+    condition = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    if condition.dtype != np.bool_:
+        raise TypeError(f"where: condition must be a bool tensor, got {condition.dtype}")
+    return Where.apply(condition, operand(input), operand(other))
+
+
+def sign(input: Tensor) -> Tensor:  # noqa: A002
+    return Tensor._wrap(np.sign(input.data))
+
+
+def floor(input: Tensor) -> Tensor:  # noqa: A002
+    return Tensor._wrap(np.floor(input.data))
+
+
+def ceil(input: Tensor) -> Tensor:  # noqa: A002
+    return Tensor._wrap(np.ceil(input.data))
+
+
+def round(input: Tensor, decimals: int = 0) -> Tensor:  # noqa: A001,A002
+    return Tensor._wrap(np.round(input.data, decimals))
+
+
+def isnan(input: Tensor) -> Tensor:  # noqa: A002
+    return Tensor._wrap(np.isnan(input.data))
+
+
+def isinf(input: Tensor) -> Tensor:  # noqa: A002
+    return Tensor._wrap(np.isinf(input.data))
+
+
+def isfinite(input: Tensor) -> Tensor:  # noqa: A002
+    return Tensor._wrap(np.isfinite(input.data))
+
+
+def _compare(ufunc: np.ufunc) -> Any:
+    def compare(self: Tensor, other: Any) -> Tensor:
+        other = other.data if isinstance(other, Tensor) else other
+        return Tensor._wrap(np.asarray(ufunc(self.data, other)))
+
+    return compare
+
+
+def _reflected(function: Any) -> Any:
+    return lambda self, other: function(operand(other), self)
+
+
+def _attach() -> None:
+    methods = {
+        "__add__": add, "__radd__": _reflected(add), "__sub__": sub, "__rsub__": _reflected(sub),
+        "__mul__": mul, "__rmul__": _reflected(mul), "__truediv__": div,
+        "__rtruediv__": _reflected(div), "__pow__": pow, "__rpow__": _reflected(pow),
+        "__neg__": neg, "__pos__": lambda self: self, "__abs__": abs,
+        "add": add, "sub": sub, "subtract": sub, "mul": mul, "multiply": mul, "div": div,
+        "divide": div, "neg": neg, "negative": neg, "pow": pow, "exp": exp, "log": log,
+        "log1p": log1p, "sqrt": sqrt, "rsqrt": rsqrt, "square": square, "abs": abs, "sin": sin,
+        "cos": cos, "tanh": tanh, "sigmoid": sigmoid, "relu": relu, "erf": erf, "clamp": clamp,
+        "clip": clamp, "maximum": maximum, "minimum": minimum, "sign": sign, "floor": floor,
+        "ceil": ceil, "round": round, "isnan": isnan, "isinf": isinf, "isfinite": isfinite,
+        "where": lambda self, condition, other: where(condition, self, other),
+        "__eq__": _compare(np.equal), "__ne__": _compare(np.not_equal),
+        "__lt__": _compare(np.less), "__le__": _compare(np.less_equal),
+        "__gt__": _compare(np.greater), "__ge__": _compare(np.greater_equal),
+        "eq": _compare(np.equal), "ne": _compare(np.not_equal), "lt": _compare(np.less),
+        "le": _compare(np.less_equal), "gt": _compare(np.greater), "ge": _compare(np.greater_equal),
+        "__and__": _compare(np.logical_and), "__or__": _compare(np.logical_or),
+        "__xor__": _compare(np.logical_xor),
+        "__invert__": lambda self: Tensor._wrap(np.logical_not(self.data) if self.dtype == np.bool_ else ~self.data),
+        "logical_not": lambda self: Tensor._wrap(np.logical_not(self.data)),
+        "__floordiv__": lambda self, other: div(self, other, rounding_mode="floor"),
+        "__mod__": lambda self, other: Tensor._wrap(np.mod(self.data, _data(other))),
+    }
+    for name, function in methods.items():
+        setattr(Tensor, name, function)
+    Tensor.__hash__ = object.__hash__  # defining __eq__ must not make tensors unhashable
+
+
+_attach()

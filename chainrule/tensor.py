@@ -1,0 +1,775 @@
+"""``Tensor``: a NumPy array plus what backpropagation needs, and the functions that make one.
+
+A Tensor holds ``data`` (a ``numpy.ndarray``), ``requires_grad``, ``grad`` and ``grad_fn`` (the
+op node that made it, ``None`` for a leaf). Its methods and operators hand off to the ops in
+``chainrule.ops``; NumPy arrays and Python scalars mix freely with tensors.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from chainrule.grad_mode import _GradMode
+
+# ------------------------------------------------------------------------------------ dtypes
+float16 = half = np.dtype(np.float16)
+float32 = float = np.dtype(np.float32)  # noqa: A001 - PyTorch's names
+float64 = double = np.dtype(np.float64)
+int8 = np.dtype(np.int8)
+uint8 = np.dtype(np.uint8)
+int16 = short = np.dtype(np.int16)
+int32 = int = np.dtype(np.int32)  # noqa: A001
+int64 = long = np.dtype(np.int64)
+bool = np.dtype(np.bool_)  # noqa: A001
+
+_DTYPE_NAMES = {
+    "float16": float16, "half": float16, "float32": float32, "float": float32,
+    "float64": float64, "double": float64, "int8": int8, "uint8": uint8, "int16": int16,
+    "int32": int32, "int64": int64, "long": int64, "bool": bool,
+}
+
+
+class _Defaults:
+    dtype = float32
+
+
+def set_default_dtype(dtype: Any) -> None:
+    """Set the dtype of floating tensors made from Python data (float32 unless changed).
+
+    Example::
+
+        chainrule.set_default_dtype(chainrule.float64)   # e.g. for gradient checks
+    """
+    dtype = as_dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"set_default_dtype: only floating dtypes are allowed, got {dtype}")
+    _Defaults.dtype = dtype
+
+
+def get_default_dtype() -> np.dtype:
+    """The dtype of floating tensors made from Python data."""
+    return _Defaults.dtype
+
+
+def as_dtype(dtype: Any) -> np.dtype:
+    """Resolve ``chainrule.float32``, ``numpy.float32``, ``"float32"`` or a Python type."""
+    if dtype is None:
+        return _Defaults.dtype
+    if isinstance(dtype, str):
+        if dtype not in _DTYPE_NAMES:
+            raise TypeError(f"unknown dtype {dtype!r}; use one of {sorted(_DTYPE_NAMES)}")
+        return _DTYPE_NAMES[dtype]
+    if dtype is builtins.float:
+        return _Defaults.dtype
+    if dtype is builtins.int:
+        return int64
+    if dtype is builtins.bool:
+        return bool
+    try:
+        return np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{dtype!r} is not a dtype; use e.g. chainrule.float32") from None
+
+
+def _as_array(data: Any, dtype: Any = None) -> np.ndarray:
+    """Make the array behind a new tensor. Python floats become the default dtype (float32),
+    Python ints int64, NumPy arrays keep their dtype (as ``torch.tensor`` does)."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        return np.array(data, dtype=as_dtype(dtype))
+    array = np.array(data)
+    if array.dtype.kind == "f" and not isinstance(data, np.ndarray | np.generic):
+        array = array.astype(_Defaults.dtype, copy=False)
+    elif array.dtype.kind in "iu" and not isinstance(data, np.ndarray | np.generic):
+        array = array.astype(np.int64, copy=False)
+    elif array.dtype.kind not in "fiub":
+        raise TypeError(
+            f"cannot make a tensor from {type(data).__name__} data of NumPy dtype {array.dtype}; "
+            "give numbers, nested lists of numbers, or a numeric NumPy array"
+        )
+    return array
+
+
+class Tensor:
+    """An n-dimensional array that can record the operations applied to it.
+
+    Shape: any. Example::
+
+        >>> x = chainrule.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        >>> (x * x).sum().backward()
+        >>> x.grad
+        tensor([2., 4., 6.])
+    """
+
+    _is_node = False  # the engine tells leaves from op nodes by this flag
+    __slots__ = ("data", "requires_grad", "grad", "grad_fn", "_vc", "_hooks", "__weakref__")
+    __array_priority__ = 1000  # ndarray (op) Tensor hands off to Tensor's reflected operator
+
+    def __init__(self, data: Any, dtype: Any = None, requires_grad: builtins.bool = False) -> None:
+        self.data = _as_array(data, dtype)
+        self.grad: Tensor | None = None
+        self.grad_fn = None
+        self._vc = [0]
+        self._hooks: list[Callable[[Tensor], Tensor | None]] | None = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _wrap(cls, array: np.ndarray) -> Tensor:
+        """A constant tensor around an existing array, without copying or checks."""
+        out = Tensor.__new__(Tensor)
+        out.data = array
+        out.grad = None
+        out.grad_fn = None
+        out.requires_grad = False
+        out._vc = [0]
+        out._hooks = None
+        return out
+
+    # ------------------------------------------------------------------------ properties
+    @property
+    def shape(self) -> tuple[builtins.int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> builtins.int:
+        return self.data.ndim
+
+    @property
+    def is_leaf(self) -> builtins.bool:
+        return self.grad_fn is None
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802 - PyTorch's name
+        return self.permute(*reversed(range(self.ndim)))
+
+    @property
+    def mT(self) -> Tensor:  # noqa: N802
+        return self.transpose(-2, -1)
+
+    @property
+    def device(self) -> str:
+        return "cpu"
+
+    @property
+    def is_floating_point_(self) -> builtins.bool:
+        return self.data.dtype.kind == "f"
+
+    def is_floating_point(self) -> builtins.bool:
+        return self.data.dtype.kind == "f"
+
+    @property
+    def _version(self) -> builtins.int:
+        return self._vc[0]
+
+    def size(self, dim: builtins.int | None = None) -> Any:
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def dim(self) -> builtins.int:
+        return self.data.ndim
+
+    def numel(self) -> builtins.int:
+        return self.data.size
+
+    def element_size(self) -> builtins.int:
+        return self.data.itemsize
+
+    def __len__(self) -> builtins.int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    # ----------------------------------------------------------------- leaving the graph
+    def item(self) -> Any:
+        if self.data.size != 1:
+            raise ValueError(
+                f"item(): only a tensor with one element can be converted to a Python scalar, "
+                f"this one has shape {self.shape}"
+            )
+        return self.data.item()
+
+    def numpy(self) -> np.ndarray:
+        """The array behind this tensor (shared, not copied), as ``Tensor.numpy()`` in PyTorch."""
+        if self.requires_grad and _GradMode.enabled and self.grad_fn is not None:
+            raise RuntimeError(
+                "numpy(): can't call numpy() on a tensor that is part of a graph; "
+                "use tensor.detach().numpy()"
+            )
+        return self.data
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def detach(self) -> Tensor:
+        """A tensor sharing this one's data, cut from the graph."""
+        out = Tensor._wrap(self.data)
+        out._vc = self._vc
+        return out
+
+    def detach_(self) -> Tensor:
+        self.grad_fn = None
+        self.requires_grad = False
+        return self
+
+    def clone(self) -> Tensor:
+        from chainrule.ops.elementwise import Clone
+
+        return Clone.apply(self)
+
+    def contiguous(self) -> Tensor:
+        return self
+
+    def requires_grad_(self, requires_grad: builtins.bool = True) -> Tensor:
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise RuntimeError(
+                f"only tensors of floating point dtype can require gradients; this one is "
+                f"{self.data.dtype}. Convert it first, e.g. x.float().requires_grad_()"
+            )
+        if not requires_grad and self.grad_fn is not None:
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf tensors; use detach() to take "
+                "a non-leaf tensor out of the graph"
+            )
+        self.requires_grad = requires_grad
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` for this non-leaf tensor after backward (leaves always keep it)."""
+        if self.grad_fn is not None:
+            self.grad_fn._retain(self)
+        elif not self.requires_grad:
+            raise RuntimeError("can't retain_grad on a tensor that has requires_grad=False")
+
+    @property
+    def retains_grad(self) -> builtins.bool:
+        return self.grad_fn is not None and self.grad_fn._retained is not None
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> Callable[[], None]:
+        """Call ``hook(grad)`` when the gradient with respect to this tensor is computed; a
+        returned Tensor (same shape) replaces the gradient. Returns a function removing it."""
+        if not self.requires_grad:
+            raise RuntimeError(
+                "cannot register a hook on a tensor that doesn't require gradient"
+            )
+        if self.grad_fn is not None:
+            self.grad_fn.register_hook(hook)
+            hooks = self.grad_fn._tensor_hooks
+        else:
+            if self._hooks is None:
+                self._hooks = []
+            hooks = self._hooks
+        return lambda: hooks.remove(hook) if hook in hooks else None
+
+    def backward(
+        self,
+        gradient: Any = None,
+        retain_graph: builtins.bool | None = None,
+        create_graph: builtins.bool = False,
+    ) -> None:
+        """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that requires grad.
+
+        ``gradient`` is the vector of the vector-Jacobian product; it may be omitted only
+        for a tensor with one element.
+        """
+        from chainrule.autograd import backward
+
+        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
+
+    # ---------------------------------------------------------------------------- display
+    def __repr__(self) -> str:
+        data = self.data
+        if data.ndim == 0:
+            body = _format_scalar(data)
+        else:
+            body = np.array2string(
+                data, separator=", ", prefix="tensor(", threshold=1000, edgeitems=3,
+                precision=4, suppress_small=False,
+                formatter={"bool": lambda b: "True" if b else "False"},
+            )
+        extras = []
+        if data.dtype not in (_Defaults.dtype, int64, bool):
+            extras.append(f"dtype=chainrule.{data.dtype}")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn=<{self.grad_fn.name()}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        if data.size == 0:
+            extras.insert(0, f"size={tuple(data.shape)}")
+        return "tensor(" + ", ".join([body, *extras]) + ")"
+
+    def __format__(self, spec: str) -> str:
+        if self.data.ndim == 0:
+            return format(self.data.item(), spec)
+        return repr(self)
+
+    def __bool__(self) -> builtins.bool:
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"the truth value of a tensor with {self.data.size} elements is ambiguous; "
+                "use .any() or .all()"
+            )
+        return builtins.bool(self.data)
+
+    def __float__(self) -> builtins.float:
+        return builtins.float(self.item())
+
+    def __int__(self) -> builtins.int:
+        return builtins.int(self.item())
+
+    def __index__(self) -> builtins.int:
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError("only integer tensors of a single element can be used as an index")
+        return builtins.int(self.data)
+
+    __hash__ = object.__hash__
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"data": self.data, "requires_grad": self.requires_grad}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["data"], requires_grad=state["requires_grad"])  # type: ignore[misc]
+
+    # ---------------------------------------------------------------------- dtype changes
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """``to(dtype)``; a device argument (``"cpu"``) is accepted and ignored."""
+        dtype = kwargs.get("dtype")
+        for a in args:
+            if isinstance(a, str) and a in ("cpu",) or a is None:
+                continue
+            if isinstance(a, Tensor):
+                dtype = a.dtype
+            else:
+                dtype = a
+        if kwargs.get("device") not in (None, "cpu"):
+            raise RuntimeError(f"chainrule runs on the CPU only; got device={kwargs['device']!r}")
+        return self if dtype is None else self.type(dtype)
+
+    def cpu(self) -> Tensor:
+        return self
+
+    def type(self, dtype: Any) -> Tensor:
+        from chainrule.ops.elementwise import Cast
+
+        dtype = as_dtype(dtype)
+        if dtype == self.data.dtype:
+            return self
+        return Cast.apply(self, dtype)
+
+    def float(self) -> Tensor:
+        return self.type(float32)
+
+    def double(self) -> Tensor:
+        return self.type(float64)
+
+    def half(self) -> Tensor:
+        return self.type(float16)
+
+    def long(self) -> Tensor:
+        return self.type(int64)
+
+    def int(self) -> Tensor:
+        return self.type(int32)
+
+    def bool(self) -> Tensor:
+        return self.type(bool)
+
+    # ------------------------------------------------------------------- in-place updates
+    def _check_inplace(self, name: str) -> None:
+        if self.requires_grad and _GradMode.enabled:
+            raise RuntimeError(
+                f"{name}: a tensor that requires grad can't be changed in place while "
+                "operations are recorded; wrap the update in `with chainrule.no_grad():` or "
+                "use the out-of-place op"
+            )
+        self._vc[0] += 1
+
+    def _inplace(self, name: str, result: Any) -> Tensor:
+        self._check_inplace(name)
+        self.data[...] = result
+        return self
+
+    def add_(self, other: Any, alpha: Any = 1) -> Tensor:
+        other = _raw(other)
+        self._check_inplace("add_")
+        if alpha == 1:
+            np.add(self.data, other, out=self.data, casting="unsafe")
+        else:
+            np.add(self.data, np.multiply(other, alpha), out=self.data, casting="unsafe")
+        return self
+
+    def sub_(self, other: Any, alpha: Any = 1) -> Tensor:
+        return self.add_(other, alpha=-alpha)
+
+    def mul_(self, other: Any) -> Tensor:
+        self._check_inplace("mul_")
+        np.multiply(self.data, _raw(other), out=self.data, casting="unsafe")
+        return self
+
+    def div_(self, other: Any) -> Tensor:
+        self._check_inplace("div_")
+        np.divide(self.data, _raw(other), out=self.data, casting="unsafe")
+        return self
+
+    def addcmul_(self, tensor1: Any, tensor2: Any, value: Any = 1) -> Tensor:
+        self._check_inplace("addcmul_")
+        self.data += value * (_raw(tensor1) * _raw(tensor2))
+        return self
+
+    def addcdiv_(self, tensor1: Any, tensor2: Any, value: Any = 1) -> Tensor:
+        self._check_inplace("addcdiv_")
+        self.data += value * (_raw(tensor1) / _raw(tensor2))
+        return self
+
+    def lerp_(self, end: Any, weight: Any) -> Tensor:
+        self._check_inplace("lerp_")
+        self.data += weight * (_raw(end) - self.data)
+        return self
+
+    def sqrt_(self) -> Tensor:
+        return self._inplace("sqrt_", np.sqrt(self.data))
+
+    def zero_(self) -> Tensor:
+        return self._inplace("zero_", 0)
+
+    def fill_(self, value: Any) -> Tensor:
+        return self._inplace("fill_", _raw(value))
+
+    def copy_(self, source: Any) -> Tensor:
+        source = _raw(source)
+        if np.shape(source) != self.shape:
+            try:
+                np.broadcast_to(source, self.shape)
+            except ValueError:
+                raise RuntimeError(
+                    f"copy_: can't copy a source of shape {tuple(np.shape(source))} into a "
+                    f"tensor of shape {tuple(self.shape)}"
+                ) from None
+        return self._inplace("copy_", source)
+
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+        return self._inplace("clamp_", np.clip(self.data, min, max))
+
+    def uniform_(self, a: builtins.float = 0.0, b: builtins.float = 1.0) -> Tensor:
+        return self._inplace("uniform_", _rng().uniform(a, b, self.shape))
+
+    def normal_(self, mean: builtins.float = 0.0, std: builtins.float = 1.0) -> Tensor:
+        return self._inplace("normal_", _rng().normal(mean, std, self.shape))
+
+    def bernoulli_(self, p: builtins.float = 0.5) -> Tensor:
+        return self._inplace("bernoulli_", _rng().random(self.shape) < p)
+
+    def exponential_(self, lambd: builtins.float = 1.0) -> Tensor:
+        return self._inplace("exponential_", _rng().exponential(1.0 / lambd, self.shape))
+
+    def masked_fill_(self, mask: Any, value: Any) -> Tensor:
+        self._check_inplace("masked_fill_")
+        np.copyto(self.data, _raw(value), where=np.broadcast_to(_raw(mask), self.shape))
+        return self
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        from chainrule.ops.movement import normalize_index
+
+        self._check_inplace("__setitem__ (indexed assignment)")
+        self.data[normalize_index(index)] = _raw(value)
+
+    def __iadd__(self, other: Any) -> Tensor:
+        if self.requires_grad and _GradMode.enabled:
+            return self + other
+        return self.add_(other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        if self.requires_grad and _GradMode.enabled:
+            return self - other
+        return self.sub_(other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        if self.requires_grad and _GradMode.enabled:
+            return self * other
+        return self.mul_(other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        if self.requires_grad and _GradMode.enabled:
+            return self / other
+        return self.div_(other)
+
+
+def _raw(value: Any) -> Any:
+    return value.data if isinstance(value, Tensor) else value
+
+
+def _format_scalar(array: np.ndarray) -> str:
+    value = array.item()
+    if array.dtype.kind == "f":
+        text = np.format_float_positional(value, precision=4, trim="-") if value == value else "nan"
+        if text.endswith("."):
+            text += ""
+        return text if "." in text or "e" in text or "n" in text else text + "."
+    return str(value)
+
+
+# --------------------------------------------------------------------- random number state
+class _RandomState:
+    generator = np.random.default_rng(0)
+    seed = 0
+
+
+def _rng() -> np.random.Generator:
+    return _RandomState.generator
+
+
+def manual_seed(seed: builtins.int) -> Generator:
+    """Seed chainrule's random number generator (used by rand, randn, init, dropout, ...)."""
+    _RandomState.generator = np.random.default_rng(seed)
+    _RandomState.seed = seed
+    return Generator._default()
+
+
+def initial_seed() -> builtins.int:
+    return _RandomState.seed
+
+
+def seed() -> builtins.int:
+    new_seed = builtins.int(np.random.SeedSequence().entropy % (2**63))
+    manual_seed(new_seed)
+    return new_seed
+
+
+def get_rng_state() -> Tensor:
+    """The default generator's full state, as a uint8 tensor (to restore with set_rng_state)."""
+    return Tensor._wrap(_state_to_bytes(_RandomState.generator))
+
+
+def set_rng_state(state: Any) -> None:
+    _RandomState.generator = _generator_from_bytes(np.asarray(_raw(state), dtype=np.uint8))
+
+
+def _state_to_bytes(generator: np.random.Generator) -> np.ndarray:
+    import json
+
+    state = generator.bit_generator.state
+    return np.frombuffer(json.dumps(state).encode(), dtype=np.uint8).copy()
+
+
+def _generator_from_bytes(data: np.ndarray) -> np.random.Generator:
+    import json
+
+    state = json.loads(data.tobytes().decode())
+    bit_generator = getattr(np.random, state["bit_generator"])()
+    bit_generator.state = state
+    return np.random.Generator(bit_generator)
+
+
+class Generator:
+    """A seedable source of random numbers, as ``torch.Generator`` (used by DataLoader's
+    shuffling and ``random_split``)."""
+
+    def __init__(self, device: str = "cpu") -> None:
+        self.rng = np.random.default_rng(0)
+        self._seed = 0
+        self._is_default = False
+
+    @classmethod
+    def _default(cls) -> Generator:
+        generator = cls()
+        generator._is_default = True
+        return generator
+
+    def _numpy(self) -> np.random.Generator:
+        return _RandomState.generator if self._is_default else self.rng
+
+    def manual_seed(self, seed: builtins.int) -> Generator:
+        if self._is_default:
+            manual_seed(seed)
+        else:
+            self.rng = np.random.default_rng(seed)
+            self._seed = seed
+        return self
+
+    def initial_seed(self) -> builtins.int:
+        return _RandomState.seed if self._is_default else self._seed
+
+    def get_state(self) -> Tensor:
+        return Tensor._wrap(_state_to_bytes(self._numpy()))
+
+    def set_state(self, state: Any) -> Generator:
+        generator = _generator_from_bytes(np.asarray(_raw(state), dtype=np.uint8))
+        if self._is_default:
+            _RandomState.generator = generator
+        else:
+            self.rng = generator
+        return self
+
+
+default_generator = Generator._default()
+
+
+def _generator(generator: Generator | None) -> np.random.Generator:
+    return _rng() if generator is None else generator._numpy()
+
+
+# ------------------------------------------------------------------------------ creation
+def _shape_of(size: Sequence[Any]) -> tuple[builtins.int, ...]:
+    if len(size) == 1 and isinstance(size[0], Iterable):
+        size = tuple(size[0])
+    shape = tuple(builtins.int(s) for s in size)
+    if any(s < 0 for s in shape):
+        raise ValueError(f"negative dimension in size {shape}")
+    return shape
+
+
+def _make(array: np.ndarray, requires_grad: builtins.bool) -> Tensor:
+    out = Tensor._wrap(array)
+    if requires_grad:
+        out.requires_grad_(True)
+    return out
+
+
+def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: builtins.bool = False) -> Tensor:
+    """Make a tensor from Python data or a NumPy array (copied). Floating Python data gives
+    the default dtype (float32); NumPy arrays keep theirs.
+
+    Example::
+
+        >>> chainrule.tensor([[1, 2], [3, 4]], dtype=chainrule.float32)
+    """
+    return _make(np.array(_as_array(data, dtype), copy=True), requires_grad)
+
+
+def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
+    """Like ``tensor`` but without copying a NumPy array that already has the dtype."""
+    if isinstance(data, Tensor) and (dtype is None or as_dtype(dtype) == data.dtype):
+        return data
+    return Tensor._wrap(_as_array(data, dtype))
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing memory with ``array`` (same dtype)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy expects a numpy.ndarray, got {type(array).__name__}")
+    return Tensor._wrap(array)
+
+
+def zeros(*size: Any, dtype: Any = None, requires_grad: builtins.bool = False, device: Any = None) -> Tensor:
+    return _make(np.zeros(_shape_of(size), dtype=as_dtype(dtype)), requires_grad)
+
+
+def ones(*size: Any, dtype: Any = None, requires_grad: builtins.bool = False, device: Any = None) -> Tensor:
+    return _make(np.ones(_shape_of(size), dtype=as_dtype(dtype)), requires_grad)
+
+
+def empty(*size: Any, dtype: Any = None, requires_grad: builtins.bool = False, device: Any = None) -> Tensor:
+    return _make(np.empty(_shape_of(size), dtype=as_dtype(dtype)), requires_grad)
+
+
+def full(size: Sequence[builtins.int], fill_value: Any, dtype: Any = None,
+         requires_grad: builtins.bool = False, device: Any = None) -> Tensor:
+    if dtype is None:
+        dtype = _as_array(fill_value).dtype
+    return _make(np.full(_shape_of((size,)), fill_value, dtype=as_dtype(dtype)), requires_grad)
+
+
+def _like(t: Tensor, dtype: Any) -> np.dtype:
+    return t.dtype if dtype is None else as_dtype(dtype)
+
+
+def zeros_like(input: Tensor, dtype: Any = None, requires_grad: builtins.bool = False) -> Tensor:  # noqa: A002
+    return _make(np.zeros(input.shape, dtype=_like(input, dtype)), requires_grad)
+
+
+def ones_like(input: Tensor, dtype: Any = None, requires_grad: builtins.bool = False) -> Tensor:  # noqa: A002
+    return _make(np.ones(input.shape, dtype=_like(input, dtype)), requires_grad)
+
+
+def empty_like(input: Tensor, dtype: Any = None, requires_grad: builtins.bool = False) -> Tensor:  # noqa: A002
+    return _make(np.empty(input.shape, dtype=_like(input, dtype)), requires_grad)
+
+
+def full_like(input: Tensor, fill_value: Any, dtype: Any = None, requires_grad: builtins.bool = False) -> Tensor:  # noqa: A002
+    return _make(np.full(input.shape, fill_value, dtype=_like(input, dtype)), requires_grad)
+
+
+def rand_like(input: Tensor, dtype: Any = None, requires_grad: builtins.bool = False) -> Tensor:  # noqa: A002
+    return rand(*input.shape, dtype=_like(input, dtype), requires_grad=requires_grad)
+
+
+def randn_like(input: Tensor, dtype: Any = None, requires_grad: builtins.bool = False) -> Tensor:  # noqa: A002
+    return randn(*input.shape, dtype=_like(input, dtype), requires_grad=requires_grad)
+
+
+def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None,
+           requires_grad: builtins.bool = False, device: Any = None) -> Tensor:
+    """Values from ``start`` (default 0) up to, not including, ``end``. Integer arguments
+    give int64; any float argument gives the default float dtype (as PyTorch)."""
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        is_float = any(isinstance(_raw(v), builtins.float | np.floating) for v in (start, end, step))
+        dtype = _Defaults.dtype if is_float else int64
+    return _make(np.arange(_raw(start), _raw(end), _raw(step)).astype(as_dtype(dtype)), requires_grad)
+
+
+def linspace(start: builtins.float, end: builtins.float, steps: builtins.int, dtype: Any = None,
+             requires_grad: builtins.bool = False, device: Any = None) -> Tensor:
+    return _make(np.linspace(start, end, steps).astype(as_dtype(dtype)), requires_grad)
+
+
+def eye(n: builtins.int, m: builtins.int | None = None, dtype: Any = None,
+        requires_grad: builtins.bool = False, device: Any = None) -> Tensor:
+    return _make(np.eye(n, m, dtype=as_dtype(dtype)), requires_grad)
+
+
+def rand(*size: Any, generator: Generator | None = None, dtype: Any = None,
+         requires_grad: builtins.bool = False, device: Any = None) -> Tensor:
+    """Uniform samples in [0, 1), from chainrule's seeded generator (see ``manual_seed``)."""
+    array = _generator(generator).random(_shape_of(size), dtype=np.float64).astype(as_dtype(dtype))
+    return _make(array, requires_grad)
+
+
+def randn(*size: Any, generator: Generator | None = None, dtype: Any = None,
+          requires_grad: builtins.bool = False, device: Any = None) -> Tensor:
+    """Standard normal samples, from chainrule's seeded generator (see ``manual_seed``)."""
+    array = _generator(generator).standard_normal(_shape_of(size)).astype(as_dtype(dtype))
+    return _make(array, requires_grad)
+
+
+def randint(low: builtins.int, high: builtins.int | None = None, size: Sequence[builtins.int] = (),
+            generator: Generator | None = None, dtype: Any = None, device: Any = None) -> Tensor:
+    if high is None:
+        low, high = 0, low
+    array = _generator(generator).integers(low, high, size=tuple(size))
+    return Tensor._wrap(array.astype(int64 if dtype is None else as_dtype(dtype)))
+
+
+def randperm(n: builtins.int, generator: Generator | None = None, dtype: Any = None,
+             device: Any = None) -> Tensor:
+    return Tensor._wrap(_generator(generator).permutation(n).astype(int64 if dtype is None else as_dtype(dtype)))
+
+
+def normal(mean: builtins.float, std: builtins.float, size: Sequence[builtins.int],
+           generator: Generator | None = None, dtype: Any = None) -> Tensor:
+    return Tensor._wrap(_generator(generator).normal(mean, std, tuple(size)).astype(as_dtype(dtype)))
+
+
+def is_tensor(obj: Any) -> builtins.bool:
+    return isinstance(obj, Tensor)
+
+
+def numel(input: Tensor) -> builtins.int:  # noqa: A002
+    return input.numel()
+
+
+# Tensor's methods and operators are attached by chainrule.ops (each next to its op).
+from chainrule import ops as _ops  # noqa: E402,F401
