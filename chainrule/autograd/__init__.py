@@ -63,6 +63,14 @@ def backward(
     """Accumulate the gradients of ``tensors`` into the ``.grad`` of the leaves they depend on."""
     from chainrule.autograd.engine import run_backward
 
+    if isinstance(tensors, Tensor) and grad_tensors is None and tensors.requires_grad:
+        # The common case, loss.backward(), without the general checks' overhead.
+        if tensors.data.size != 1:
+            _initial_grads([tensors], [], "backward")  # raises the explanatory error
+        seed = Tensor._wrap(np.array(1, dtype=tensors.data.dtype).reshape(tensors.data.shape))
+        run_backward([tensors], [seed], retain_graph=bool(retain_graph or create_graph),
+                     create_graph=create_graph)
+        return
     outputs = _as_sequence(tensors)
     for i, out in enumerate(outputs):
         if not out.requires_grad:

@@ -64,32 +64,40 @@ def run_backward(
     (``Tensor.backward``). Otherwise the gradients with respect to ``inputs`` are returned and
     no ``.grad`` is touched (``autograd.grad``).
     """
-    roots = [t.grad_fn if t.grad_fn is not None else t for t in outputs]
+    roots = [t.grad_fn or t for t in outputs]
     consumers = _count_consumers(roots)
     pending: dict[_Edge, Tensor] = {}
     for root, grad in zip(roots, grad_outputs):
-        pending[root] = pending[root] + grad if root in pending else grad
-    ready = [r for r in dict.fromkeys(roots) if consumers.get(r, 0) == 0]
+        waiting = pending.get(root)
+        pending[root] = grad if waiting is None else waiting + grad
+    ready = [r for r in pending if r not in consumers]
 
     wanted: dict[_Edge, int] | None = None
     results: list[Tensor | None] = []
     if inputs is not None:
-        wanted = {}
-        for i, t in enumerate(inputs):
-            wanted[t.grad_fn if t.grad_fn is not None else t] = i
+        wanted = {t.grad_fn or t: i for i, t in enumerate(inputs)}
         results = [None] * len(inputs)
     # Gradients the user handed in must not become (and later be changed in place as) a .grad.
     handed_out = {id(g.data) for g in grad_outputs}
 
     previous_mode = _GradMode.enabled
     _GradMode.enabled = create_graph
+    pop_pending = pending.pop
     try:
         while ready:
             edge = ready.pop()
-            grad = pending.pop(edge, None)
+            grad = pop_pending(edge, None)
             if not edge._is_node:
                 if grad is not None:
-                    _finish_leaf(edge, grad, wanted, results, create_graph, handed_out)
+                    data = grad.data
+                    if (edge.grad is None and wanted is None and not edge._hooks and not create_graph
+                            and data.base is None and id(data) not in handed_out
+                            and grad.grad_fn is None):
+                        # The common case: a fresh gradient array becomes the leaf's .grad.
+                        handed_out.add(id(data))
+                        edge.grad = grad
+                    else:
+                        _finish_leaf(edge, grad, wanted, results, create_graph, handed_out)
                 continue
             node = edge
             if grad is not None:
@@ -116,7 +124,7 @@ def run_backward(
                 if next_edge is None:
                     continue
                 if input_grad is not None:
-                    if input_grad.shape != shape:
+                    if input_grad.data.shape != shape:
                         input_grad = sum_to_shape(input_grad, shape)
                     waiting = pending.get(next_edge)
                     pending[next_edge] = input_grad if waiting is None else waiting + input_grad

@@ -82,37 +82,49 @@ class Function:
     def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
         """Run ``forward`` on the arrays behind ``args`` and, when any tensor argument
         requires grad and recording is on, link the result into the graph."""
-        ctx = object.__new__(cls)
+        # This is the per-op hot path: plain loops and attribute stores only.
+        ctx = _new_object(cls)
+        raw = []
+        needs = []
+        edges = []
+        shapes = []
         requires_grad = False
-        if _GradMode.enabled:
-            needs = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
-            requires_grad = True in needs
-            ctx.needs_input_grad = needs
+        for a in args:
+            if isinstance(a, Tensor) and a.requires_grad:
+                requires_grad = True
+                data = a.data
+                raw.append(data)
+                needs.append(True)
+                edges.append(a.grad_fn or a)
+                shapes.append(data.shape)
+            else:
+                raw.append(a.data if isinstance(a, Tensor) else a)
+                needs.append(False)
+                edges.append(None)
+                shapes.append(None)
+        if requires_grad and _GradMode.enabled:
+            ctx.requires_grad = True
+            ctx.needs_input_grad = tuple(needs)
         else:
-            ctx.needs_input_grad = (False,) * len(args)
-        ctx.requires_grad = requires_grad
+            requires_grad = False
+            ctx.requires_grad = False
+            ctx.needs_input_grad = _no_grads(len(args))
         ctx._saved_index = None
         ctx._save_out = False
-        out_data = cls.forward(ctx, *[a.data if isinstance(a, Tensor) else a for a in args], **kwargs)
+        out_data = cls.forward(ctx, *raw, **kwargs)
 
-        out = Tensor.__new__(Tensor)
+        out = _new_object(Tensor)
         out.data = out_data
         out.grad = None
         out._vc = [0]
         out._hooks = None
+        out.requires_grad = requires_grad
         if not requires_grad:
-            out.requires_grad = False
             out.grad_fn = None
             return out
-        out.requires_grad = True
         out.grad_fn = ctx
-        ctx.next_edges = tuple(
-            [
-                (a.grad_fn if a.grad_fn is not None else a) if need else None
-                for a, need in zip(args, ctx.needs_input_grad)
-            ]
-        )
-        ctx.input_shapes = tuple([a.data.shape if need else None for a, need in zip(args, needs)])
+        ctx.next_edges = edges
+        ctx.input_shapes = shapes
         if ctx._saved_index is not None:
             saved = tuple([args[i] for i in ctx._saved_index])
             ctx._saved = saved
@@ -211,6 +223,14 @@ class AccumulateGrad:
 
     def __repr__(self) -> str:
         return f"<AccumulateGrad object at {id(self.variable):#x}>"
+
+
+_new_object = object.__new__
+_NO_GRADS = [(False,) * n for n in range(8)]
+
+
+def _no_grads(count: int) -> tuple[bool, ...]:
+    return _NO_GRADS[count] if count < 8 else (False,) * count
 
 
 def _modified_message(node: Function, shape: tuple[int, ...], saved: int, now: int) -> str:

@@ -19,7 +19,7 @@ def normalize_dims(dim: Any, ndim: int, op: str) -> tuple[int, ...] | None:
     if dim is None:
         return None
     dims = (dim,) if isinstance(dim, int | np.integer) else tuple(dim)
-    rank = max(ndim, 1)
+    rank = ndim if ndim > 1 else 1
     out = []
     for d in dims:
         if not isinstance(d, int | np.integer):
@@ -42,14 +42,34 @@ def kept_shape(shape: tuple[int, ...], dims: tuple[int, ...] | None) -> tuple[in
 
 def _expand_back(grad: Tensor, shape: tuple[int, ...], dims: tuple[int, ...] | None) -> Tensor:
     """Bring the gradient of a reduction back to the input's shape."""
-    return grad.reshape(kept_shape(shape, dims)).expand(shape)
+    return Unreduce.apply(grad, kept_shape(shape, dims), shape)
+
+
+class Unreduce(Function):
+    """Broadcast a reduction's gradient back over the reduced dims: reshape to the kept
+    shape, then expand (one node, no copy). Its backward sums again."""
+
+    @staticmethod
+    def forward(ctx, grad, kept, shape):
+        ctx.grad_shape, ctx.kept = grad.shape, kept
+        if grad.size == 1:
+            # np.full is several times cheaper than broadcast_to's checks for this common case
+            # (the gradient of a scalar loss), and the array is written once anyway.
+            return np.full(shape, grad.reshape(()), dtype=grad.dtype)
+        return np.broadcast_to(grad.reshape(kept), shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        from chainrule.ops.movement import SumToShape
+
+        return SumToShape.apply(grad, ctx.kept).reshape(ctx.grad_shape), None, None
 
 
 class Sum(Function):
     @staticmethod
     def forward(ctx, a, dims, keepdim):
         ctx.shape, ctx.dims = a.shape, dims
-        return np.asarray(a.sum(axis=dims, keepdims=keepdim))
+        return np.add.reduce(a, axis=dims, keepdims=keepdim) if dims else np.asarray(a.sum())
 
     @staticmethod
     def backward(ctx, grad):
@@ -230,9 +250,9 @@ def sum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = N
     """Sum over ``dim`` (all if None). Shape: (*) → reduced."""
     if dtype is not None:
         input = input.type(dtype)
-    elif input.dtype == np.bool_:
+    elif input.data.dtype == np.bool_:
         input = input.long()
-    return Sum.apply(input, normalize_dims(dim, input.ndim, "sum"), keepdim)
+    return Sum.apply(input, None if dim is None else normalize_dims(dim, input.ndim, "sum"), keepdim)
 
 
 def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:  # noqa: A002
@@ -254,11 +274,7 @@ def var(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: b
     dims = normalize_dims(dim, input.ndim, "var")
     count = input.numel() if dims is None else int(np.prod([input.shape[d] for d in dims]))
     centered = input - input.mean(dim=dims, keepdim=True)
-    return (centered * centered).sum(dim=dims, keepdim=keepdim) / builtins_max(count - correction, 0)
-
-
-def builtins_max(a: int, b: int) -> float:
-    return float(a if a > b else b)
+    return (centered * centered).sum(dim=dims, keepdim=keepdim) / float(count - correction if count > correction else 0)
 
 
 def std(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,  # noqa: A002
