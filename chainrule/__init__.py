@@ -12,6 +12,7 @@ from chainrule import (
     nn,  # noqa: F401,E402
     optim,  # noqa: F401,E402
     utils,  # noqa: F401,E402
+    viz,  # noqa: F401,E402
 )
 from chainrule.grad_mode import (  # noqa: F401
     enable_grad,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from chainrule.autograd.anomaly import _AnomalyMode, check_backward
 from chainrule.grad_mode import _GradMode
 
 _Edge = Any  # a Function node, or a leaf Tensor
@@ -113,11 +114,22 @@ def run_backward(
                         f"of {node.name()} were freed by an earlier backward. Pass "
                         f"retain_graph=True to the first backward() if you need to call it again."
                     )
-                input_grads = node.backward(node, grad)
-                if not retain_graph:
-                    node.release()
+                if _AnomalyMode.enabled:
+                    _AnomalyMode.in_backward = True
+                    try:
+                        input_grads = node.backward(node, grad)
+                    finally:
+                        _AnomalyMode.in_backward = False
+                else:
+                    input_grads = node.backward(node, grad)
                 if not isinstance(input_grads, tuple):
                     input_grads = (input_grads,)
+                if _AnomalyMode.enabled:
+                    for index, input_grad in enumerate(input_grads):
+                        if input_grad is not None:
+                            check_backward(node, index, input_grad.data)
+                if not retain_graph:
+                    node.release()
             else:
                 input_grads = (None,) * len(node.next_edges)
             for next_edge, input_grad, shape in zip(node.next_edges, input_grads, node.input_shapes):

@@ -27,6 +27,7 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
+from chainrule.autograd.anomaly import _AnomalyMode, check_forward
 from chainrule.grad_mode import _GradMode
 
 #: Every Function subclass, by name. The op test suite checks that each one is exercised.
@@ -60,6 +61,7 @@ class Function:
         "_freed",
         "_tensor_hooks",
         "_retained",
+        "_anomaly_location",
         "__dict__",
         "__weakref__",
     )
@@ -112,6 +114,8 @@ class Function:
         ctx._saved_index = None
         ctx._save_out = False
         out_data = cls.forward(ctx, *raw, **kwargs)
+        if _AnomalyMode.enabled:
+            check_forward(ctx, raw, out_data)
 
         out = _new_object(Tensor)
         out.data = out_data
