@@ -62,3 +62,18 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     keep = (_rng().random(input.shape, dtype=np.float32) >= p).astype(input.dtype)
     keep *= 1.0 / (1.0 - p)
     return input * Tensor._wrap(keep)
+
+
+# Convolution, pooling, normalization and embedding live with their ops in chainrule.ops.
+from chainrule.ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: E402,F401
+from chainrule.ops.embedding import embedding, one_hot  # noqa: E402,F401
+from chainrule.ops.norm import batch_norm, group_norm, layer_norm  # noqa: E402,F401
+from chainrule.ops.pool import (  # noqa: E402,F401
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    max_pool1d,
+    max_pool2d,
+)
+from chainrule.ops.attention import scaled_dot_product_attention  # noqa: E402,F401

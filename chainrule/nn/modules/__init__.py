@@ -1,0 +1,64 @@
+"""The layer classes of ``chainrule.nn``, one file per family as in PyTorch."""
+
+from chainrule.nn.modules.activation import (
+    ELU,
+    GELU,
+    Hardtanh,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    ReLU6,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
+)
+from chainrule.nn.modules.container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
+from chainrule.nn.modules.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
+from chainrule.nn.modules.dropout import Dropout, Dropout1d, Dropout2d
+from chainrule.nn.modules.flatten import Flatten, Unflatten
+from chainrule.nn.modules.linear import Bilinear, Identity, Linear
+from chainrule.nn.modules.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
+from chainrule.nn.modules.module import Module
+from chainrule.nn.modules.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
+from chainrule.nn.modules.pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    MaxPool1d,
+    MaxPool2d,
+)
+from chainrule.nn.modules.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
+from chainrule.nn.modules.sparse import Embedding
+from chainrule.nn.modules.transformer import (
+    MultiheadAttention,
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
+
+__all__ = [
+    "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AvgPool1d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d",
+    "BCELoss", "BCEWithLogitsLoss", "Bilinear", "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d",
+    "CrossEntropyLoss", "Dropout", "Dropout1d", "Dropout2d", "ELU", "Embedding", "Flatten", "GELU",
+    "GroupNorm", "GRU", "GRUCell", "Hardtanh", "HuberLoss", "Identity", "L1Loss", "LayerNorm",
+    "LeakyReLU", "Linear", "LogSoftmax", "LSTM", "LSTMCell", "MaxPool1d", "MaxPool2d", "Module",
+    "ModuleDict", "ModuleList", "MSELoss", "MultiheadAttention", "NLLLoss", "ParameterDict",
+    "ParameterList", "ReLU", "ReLU6", "RNN", "RNNBase", "RNNCell", "RNNCellBase", "Sequential",
+    "Sigmoid", "SiLU", "SmoothL1Loss", "Softmax", "Softplus", "Tanh", "Transformer",
+    "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer",
+    "Unflatten",
+]
