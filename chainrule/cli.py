@@ -1,0 +1,273 @@
+"""The ``chainrule`` command: train, evaluate and predict without writing a script.
+
+::
+
+    chainrule train                                  # a small MLP on scikit-learn's digits
+    chainrule train --dataset iris --epochs 50 --lr 0.01 --name iris-a
+    chainrule train --config my.toml                 # settings from a TOML file
+    chainrule train --resume runs/iris-a             # continue an interrupted run exactly
+    chainrule evaluate runs/iris-a                   # test metrics of the saved model
+    chainrule predict runs/iris-a samples.csv        # one prediction per input row
+
+Also ``python -m chainrule ...``. Bad arguments or config files print one sentence to stderr
+and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import numpy as np
+
+# Flags of `chainrule train` that set a config key: flag dest -> config key.
+_TRAIN_FLAGS = {
+    "dataset": "dataset",
+    "target": "target",
+    "data_dir": "data_dir",
+    "model": "model",
+    "hidden": "hidden",
+    "dropout": "dropout",
+    "epochs": "epochs",
+    "batch_size": "batch_size",
+    "lr": "lr",
+    "optimizer": "optimizer",
+    "weight_decay": "weight_decay",
+    "scheduler": "scheduler",
+    "patience": "patience",
+    "seed": "seed",
+    "val_split": "val_split",
+    "out": "out",
+    "name": "name",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but an error is one line on stderr (exit 2) instead of usage plus message."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from chainrule.train.run import SETTINGS
+
+    parser = _Parser(
+        prog="chainrule", description="Train, evaluate and use neural networks built on chainrule."
+    )
+    commands = parser.add_subparsers(dest="command", metavar="{train,evaluate,predict}", parser_class=_Parser)
+
+    train = commands.add_parser(
+        "train",
+        help="train a model and write a run folder",
+        description="Train a model and write runs/<name>/ (config.toml, metrics.csv, "
+        "checkpoint.safetensors, model.safetensors, report.html). "
+        "Settings: defaults < --config file < flags.",
+    )
+    flag_help = {
+        key: setting.help
+        + (f" (default: {setting.default})" if setting.default not in (None, "", {}) else "")
+        for key, setting in SETTINGS.items()
+    }
+    train.add_argument("--dataset", help=flag_help["dataset"])
+    train.add_argument("--target", help=flag_help["target"])
+    train.add_argument("--data-dir", help=flag_help["data_dir"])
+    train.add_argument("--model", help=flag_help["model"])
+    train.add_argument("--hidden", type=int, nargs="+", metavar="WIDTH", help=flag_help["hidden"])
+    train.add_argument("--dropout", type=float, help=flag_help["dropout"])
+    train.add_argument("--epochs", type=int, help=flag_help["epochs"])
+    train.add_argument("--batch-size", type=int, help=flag_help["batch_size"])
+    train.add_argument("--lr", type=float, help=flag_help["lr"])
+    train.add_argument(
+        "--optimizer", help=flag_help["optimizer"] + ": " + ", ".join(SETTINGS["optimizer"].choices)
+    )
+    train.add_argument("--weight-decay", type=float, help=flag_help["weight_decay"])
+    train.add_argument(
+        "--scheduler", help=flag_help["scheduler"] + ": " + ", ".join(SETTINGS["scheduler"].choices)
+    )
+    train.add_argument("--patience", type=int, help=flag_help["patience"])
+    train.add_argument("--seed", type=int, help=flag_help["seed"])
+    train.add_argument("--val-split", type=float, help=flag_help["val_split"])
+    train.add_argument("--out", help=flag_help["out"])
+    train.add_argument("--name", help=flag_help["name"])
+    train.add_argument(
+        "--config", metavar="FILE.toml", help="read settings from a TOML file (flags override it)"
+    )
+    train.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue an interrupted run from its last checkpoint (only --epochs and --verbose "
+        "may be given with it)",
+    )
+    train.add_argument(
+        "--verbose",
+        type=int,
+        choices=(0, 1, 2),
+        default=1,
+        help="0 silent, 1 progress bar, 2 one line per epoch (default: 1)",
+    )
+    # Hidden: sleep after each batch, so tests can kill a run in the middle of an epoch.
+    train.add_argument("--_batch-delay", dest="batch_delay", type=float, default=0.0, help=argparse.SUPPRESS)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="test metrics of a finished run's model",
+        description="Reload the model of RUN_DIR and print its metrics on the test split.",
+    )
+    evaluate.add_argument("run_dir", metavar="RUN_DIR")
+
+    predict = commands.add_parser(
+        "predict",
+        help="predictions of a finished run's model",
+        description="Predict with the model of RUN_DIR. INPUT is a .npy file or a "
+        "numeric .csv (optional header row), one sample per row, in the same form "
+        "as the dataset's features. Prints one prediction per line.",
+    )
+    predict.add_argument("run_dir", metavar="RUN_DIR")
+    predict.add_argument("input", metavar="INPUT")
+    predict.add_argument(
+        "--output",
+        metavar="FILE",
+        help="also write predictions to a .csv (with class probabilities) or .npy file",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``chainrule`` console script; returns the exit status."""
+    from chainrule.train.run import ConfigError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        if args.command == "train":
+            return _train(args)
+        if args.command == "evaluate":
+            return _evaluate(args)
+        return _predict(args)
+    except ConfigError as error:
+        print(f"chainrule {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except (ImportError, FileNotFoundError, OSError) as error:
+        # Missing optional packages or data files: the message says what to install or fetch.
+        print(f"chainrule {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+
+
+def _train(args: argparse.Namespace) -> int:
+    from chainrule.train.run import ConfigError, read_toml, train_run, validate_config
+
+    given = {
+        key: getattr(args, flag) for flag, key in _TRAIN_FLAGS.items() if getattr(args, flag) is not None
+    }
+    if args.resume is not None:
+        extra = sorted(f"--{key.replace('_', '-')}" for key in given if key != "epochs")
+        if extra or args.config:
+            extra += ["--config"] if args.config else []
+            raise ConfigError(
+                f"--resume takes its settings from {Path(args.resume) / 'config.toml'}; only --epochs "
+                f"and --verbose can be given with it, not {', '.join(extra)}"
+            )
+        config: dict[str, Any] = given
+    else:
+        config = {}
+        if args.config:
+            config = read_toml(args.config)
+            validate_config(config, source=args.config)  # so a mistake in the file names the file
+        config.update(given)
+    try:
+        result = train_run(config, resume=args.resume, verbose=args.verbose, batch_delay=args.batch_delay)
+    except KeyboardInterrupt:
+        print("\ninterrupted; continue with: chainrule train --resume <run folder>", file=sys.stderr)
+        return 130
+    print(_summary_line(result.test_metrics))
+    print(
+        f"Run saved in {result.run_dir}: report.html, metrics.csv, model.safetensors, checkpoint.safetensors"
+    )
+    return 0
+
+
+def _summary_line(metrics: dict[str, float]) -> str:
+    if "accuracy" in metrics:
+        rest = ", ".join(f"{key} {value:.4f}" for key, value in metrics.items() if key != "accuracy")
+        return f"Test accuracy: {metrics['accuracy']:.2%} ({rest})"
+    return "Test " + ", ".join(f"{key} {value:.4g}" for key, value in metrics.items())
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from chainrule.train.run import evaluate_run
+
+    metrics, matrix, loaded = evaluate_run(args.run_dir)
+    print(f"{args.run_dir}: {loaded.config['model']} on {loaded.config['dataset']} (test split)")
+    for key, value in metrics.items():
+        print(f"  {key:<10} {value:.4f}")
+    if matrix is not None and len(matrix) <= 20:
+        print("Confusion matrix (rows: true class, columns: predicted):")
+        width = max(len(str(int(matrix.max()))), 2)
+        for row in matrix:
+            print("  " + " ".join(f"{int(count):>{width}}" for count in row))
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from chainrule.train.run import ConfigError, load_run, predict_run, read_inputs
+
+    loaded = load_run(args.run_dir)
+    description = loaded.description
+    inputs = read_inputs(args.input, tuple(description["input_shape"]))
+    predictions, outputs = predict_run(loaded, inputs)
+    names = description.get("class_names")
+    classification = description["task"] == "classification"
+    for prediction in predictions:
+        if classification:
+            print(names[int(prediction)] if names else int(prediction))
+        else:
+            print(" ".join(f"{value:.6g}" for value in np.atleast_1d(prediction)))
+    if args.output:
+        output = Path(args.output)
+        if output.suffix == ".npy":
+            np.save(output, predictions)
+        elif output.suffix == ".csv":
+            _write_predictions_csv(
+                output, predictions, outputs, names if classification else None, classification
+            )
+        else:
+            raise ConfigError(f"--output {args.output!r} must end in .csv or .npy")
+    return 0
+
+
+def _write_predictions_csv(
+    path: Path, predictions: np.ndarray, outputs: np.ndarray, names: list[str] | None, classification: bool
+) -> None:
+    import csv
+
+    with path.open("w", newline="") as file:
+        writer = csv.writer(file)
+        if not classification:
+            values = predictions.reshape(len(predictions), -1)
+            writer.writerow(
+                ["prediction"]
+                if values.shape[1] == 1
+                else [f"prediction_{i}" for i in range(values.shape[1])]
+            )
+            writer.writerows([[repr(float(v)) for v in row] for row in values])
+            return
+        shifted = outputs - outputs.max(axis=1, keepdims=True)
+        probabilities = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+        labels = names or [str(k) for k in range(outputs.shape[1])]
+        writer.writerow(["prediction", "label", *[f"probability_{label}" for label in labels]])
+        for index, row in zip(predictions, probabilities):
+            writer.writerow([int(index), labels[int(index)], *[f"{p:.6f}" for p in row]])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Training without writing the loop: ``Trainer`` / ``fit``, callbacks, checkpoints, reports.
+
+Example::
+
+    from chainrule.train import EarlyStopping, ModelCheckpoint, Trainer
+
+    trainer = Trainer(model, nn.CrossEntropyLoss(), optimizer, metrics=["accuracy"])
+    history = trainer.fit(train_loader, val_loader, epochs=20,
+                          callbacks=[EarlyStopping(patience=3), ModelCheckpoint("runs/a")])
+    print(trainer.evaluate(test_loader))
+"""
+
+from chainrule.train import metrics
+from chainrule.train.callbacks import (
+    Callback,
+    CSVLogger,
+    EarlyStopping,
+    GradientNormTracker,
+    LRSchedulerCallback,
+    ModelCheckpoint,
+    ProgressLogger,
+    TensorBoardLogger,
+    TerminateOnNaN,
+)
+from chainrule.train.checkpoint import load_model, load_state, save_model, save_state
+from chainrule.train.history import History
+from chainrule.train.report import ReportSection, RunRecord, detect_overfitting, write_report
+from chainrule.train.trainer import Trainer, fit
+
+__all__ = [
+    "CSVLogger",
+    "Callback",
+    "EarlyStopping",
+    "GradientNormTracker",
+    "History",
+    "LRSchedulerCallback",
+    "ModelCheckpoint",
+    "ProgressLogger",
+    "ReportSection",
+    "RunRecord",
+    "TensorBoardLogger",
+    "TerminateOnNaN",
+    "Trainer",
+    "detect_overfitting",
+    "fit",
+    "load_model",
+    "load_state",
+    "metrics",
+    "save_model",
+    "save_state",
+    "write_report",
+]

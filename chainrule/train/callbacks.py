@@ -1,0 +1,565 @@
+"""Callbacks: small objects the :class:`~chainrule.train.Trainer` calls at fixed points of
+training, to stop early, save checkpoints, step learning-rate schedules, log, or watch.
+
+A callback overrides any of these (all do nothing by default)::
+
+    on_train_begin(logs)          on_train_end(logs)
+    on_epoch_begin(epoch, logs)   on_epoch_end(epoch, logs)     # epoch counts from 0
+    on_batch_begin(batch, logs)   on_batch_end(batch, logs)     # batch logs: batch, size, loss
+
+and reaches the run through ``self.trainer`` (``model``, ``optimizer``, ``history``,
+``stop_training``, ``log()``). In ``on_epoch_end`` ``logs`` *is* the epoch's history row: keys a
+callback adds there are recorded (and saved by the writers that run after it). In
+``on_batch_end`` each parameter's ``.grad`` still holds the gradient of that batch.
+
+Callbacks run in increasing ``order`` (then in the order given): observers that add to the logs
+run first (negative), the learning-rate schedule at 10, writers (CSV, TensorBoard) at 80,
+checkpoints at 90, the progress display last. A callback that holds state a resumed run needs
+returns it from ``state_dict()`` (numbers, strings, lists, dicts, arrays) and takes it back in
+``load_state_dict()``, which is called just after ``on_train_begin`` when a run resumes.
+A callback can also add sections to the HTML report through ``report_sections()``.
+
+Example, a whole callback::
+
+    class StopAtAccuracy(Callback):
+        def __init__(self, target=0.95):
+            self.target = target
+
+        def on_epoch_end(self, epoch, logs):
+            if logs.get("val_accuracy", 0.0) >= self.target:
+                self.trainer.log(f"reached {self.target:.0%} validation accuracy")
+                self.trainer.stop_training = True
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from chainrule.train.trainer import Trainer
+
+TENSORBOARD_HINT = 'pip install "chainrule[tensorboard]"'
+
+
+class Callback:
+    """Base class: override the hooks you need; ``self.trainer`` is set before training."""
+
+    order: int = 0
+    trainer: Trainer
+
+    def set_trainer(self, trainer: Trainer) -> None:
+        self.trainer = trainer
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        pass
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        pass
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        pass
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        pass
+
+    def on_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        pass
+
+    def on_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        pass
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a resumed run needs to continue exactly; empty for stateless callbacks."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+    def report_sections(self) -> list[Any]:
+        """Extra :class:`~chainrule.train.report.ReportSection` objects for the HTML report."""
+        return []
+
+
+# ----------------------------------------------------------------------------- monitoring
+_HIGHER_IS_BETTER = ("acc", "f1", "precision", "recall", "r2", "auc")
+
+
+def resolve_mode(monitor: str, mode: str) -> str:
+    """``"min"`` or ``"max"``; ``"auto"`` picks ``"max"`` for accuracy-like names."""
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+    if mode != "auto":
+        return mode
+    name = monitor.removeprefix("val_")
+    return "max" if any(word in name for word in _HIGHER_IS_BETTER) else "min"
+
+
+def monitored_value(callback: str, monitor: str, logs: dict[str, Any]) -> float:
+    """The value of ``monitor`` in ``logs``, or an error that lists what is there."""
+    if monitor not in logs:
+        hint = " (validation metrics need fit(..., val_loader=...))" if monitor.startswith("val_") else ""
+        available = sorted(key for key in logs if "/" not in key)
+        raise KeyError(
+            f"{callback}: monitor={monitor!r} is not in the epoch logs{hint}; available: {available}"
+        )
+    return float(logs[monitor])
+
+
+class _Best:
+    """Tracks the best monitored value so far, with a minimum improvement ``min_delta``."""
+
+    def __init__(self, mode: str, min_delta: float = 0.0) -> None:
+        self.mode = mode
+        self.min_delta = abs(min_delta)
+        self.value = math.inf if mode == "min" else -math.inf
+
+    def improved(self, value: float) -> bool:
+        if math.isnan(value):
+            return False
+        if self.mode == "min":
+            return value < self.value - self.min_delta
+        return value > self.value + self.min_delta
+
+
+# ------------------------------------------------------------------------ early stopping
+class EarlyStopping(Callback):
+    """Stop training when ``monitor`` has not improved by more than ``min_delta`` for
+    ``patience`` epochs in a row: the standard guard against overfitting, where validation
+    loss starts rising while training loss keeps falling.
+
+    With ``restore_best_weights`` the model ends training with the weights of its best epoch.
+
+    Example::
+
+        >>> trainer.fit(train_loader, val_loader, epochs=100,
+        ...             callbacks=[EarlyStopping("val_loss", patience=5, restore_best_weights=True)])
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        patience: int = 5,
+        min_delta: float = 0.0,
+        mode: str = "auto",
+        restore_best_weights: bool = False,
+    ) -> None:
+        if patience < 0:
+            raise ValueError(f"EarlyStopping: patience must be >= 0, got {patience}")
+        self.monitor = monitor
+        self.patience = patience
+        self.min_delta = min_delta
+        self.mode = resolve_mode(monitor, mode)
+        self.restore_best_weights = restore_best_weights
+        self._reset()
+
+    def _reset(self) -> None:
+        self.best = _Best(self.mode, self.min_delta)
+        self.wait = 0
+        self.best_epoch = 0
+        self.stopped_epoch = 0
+        self.best_weights: dict[str, np.ndarray] | None = None
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self._reset()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        value = monitored_value("EarlyStopping", self.monitor, logs or {})
+        if self.best.improved(value):
+            self.best.value = value
+            self.best_epoch = epoch + 1
+            self.wait = 0
+            if self.restore_best_weights:
+                self.best_weights = {
+                    name: np.array(tensor.data) for name, tensor in self.trainer.model.state_dict().items()
+                }
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.stopped_epoch = epoch + 1
+            self.trainer.stop_training = True
+            self.trainer.log(
+                f"EarlyStopping: {self.monitor} has not improved for {self.wait} epochs (best "
+                f"{self.best.value:.4g} at epoch {self.best_epoch}); stopping after epoch {epoch + 1}"
+            )
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        if self.restore_best_weights and self.best_weights is not None:
+            self.trainer.model.load_state_dict(self.best_weights)
+            self.trainer.log(f"EarlyStopping: restored the weights of epoch {self.best_epoch}")
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "best": self.best.value,
+            "wait": self.wait,
+            "best_epoch": self.best_epoch,
+            "stopped_epoch": self.stopped_epoch,
+            "best_weights": self.best_weights,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best.value = state["best"]
+        self.wait = state["wait"]
+        self.best_epoch = state["best_epoch"]
+        self.stopped_epoch = state["stopped_epoch"]
+        self.best_weights = state["best_weights"]
+        if self.stopped_epoch:
+            self.trainer.stop_training = True  # the run had already ended here
+
+
+# -------------------------------------------------------------------------- checkpoints
+class ModelCheckpoint(Callback):
+    """Save the whole training state (model, optimizer, schedule, random states, history,
+    callbacks) to ``dirpath/filename`` in safetensors after each epoch; resume from it with
+    ``trainer.fit(..., resume_from=path)``. Files are replaced atomically.
+
+    ``save_best_only=True`` writes only when ``monitor`` improves; ``save_last=True`` then also
+    keeps the latest epoch in ``last.safetensors``, so a run can both be resumed and keep its
+    best state.
+
+    Example::
+
+        >>> ModelCheckpoint("runs/a", monitor="val_accuracy", save_best_only=True, save_last=True)
+    """
+
+    order = 90
+
+    def __init__(
+        self,
+        dirpath: str | os.PathLike[str],
+        filename: str = "checkpoint.safetensors",
+        monitor: str = "val_loss",
+        mode: str = "auto",
+        save_best_only: bool = False,
+        save_last: bool = False,
+        last_filename: str = "last.safetensors",
+    ) -> None:
+        self.dirpath = Path(dirpath)
+        self.filename = filename
+        self.last_filename = last_filename
+        self.monitor = monitor
+        self.mode = resolve_mode(monitor, mode)
+        self.save_best_only = save_best_only
+        self.save_last = save_last
+        self.best = _Best(self.mode)
+
+    @property
+    def path(self) -> Path:
+        return self.dirpath / self.filename
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self.dirpath.mkdir(parents=True, exist_ok=True)
+        self.best = _Best(self.mode)
+        # A process killed while writing leaves its temporary file (never the checkpoint itself).
+        for name in (self.filename, self.last_filename):
+            for stale in self.dirpath.glob(f".{name}.*.tmp"):
+                stale.unlink(missing_ok=True)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        from chainrule.train.checkpoint import save_state
+
+        improved = True
+        if self.save_best_only:
+            value = monitored_value("ModelCheckpoint", self.monitor, logs or {})
+            improved = self.best.improved(value)
+            if improved:
+                self.best.value = value  # before taking the state, which includes this value
+        keep_last = self.save_best_only and self.save_last
+        if not improved and not keep_last:
+            return
+        state = self.trainer.state_dict()
+        metadata = {"epoch": str(epoch + 1)}
+        if improved:
+            save_state(self.path, state, metadata)
+        if keep_last:
+            save_state(self.dirpath / self.last_filename, state, metadata)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best.value}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best.value = state["best"]
+
+
+# ----------------------------------------------------------------------- learning rates
+class LRSchedulerCallback(Callback):
+    """Step a learning-rate scheduler once per epoch (or per batch with ``interval="batch"``).
+
+    A scheduler whose ``step`` takes the monitored value (``ReduceLROnPlateau``) gets
+    ``logs[monitor]``; ``monitor`` defaults to ``"val_loss"`` for it (``"loss"`` when there is
+    no validation data). The scheduler's state is saved with checkpoints through this callback.
+
+    Example::
+
+        >>> plateau = chainrule.optim.lr_scheduler.ReduceLROnPlateau(optimizer, patience=2)
+        >>> LRSchedulerCallback(plateau, monitor="val_accuracy")   # give it mode="max"
+    """
+
+    order = 10
+
+    def __init__(self, scheduler: Any, monitor: str | None = None, interval: str = "epoch") -> None:
+        if interval not in ("epoch", "batch"):
+            raise ValueError(f"LRSchedulerCallback: interval must be 'epoch' or 'batch', got {interval!r}")
+        self.scheduler = scheduler
+        self.monitor = monitor
+        self.interval = interval
+        self.needs_metric = _step_takes_metric(scheduler)
+
+    def _step(self, logs: dict[str, Any]) -> None:
+        if not self.needs_metric:
+            self.scheduler.step()
+            return
+        monitor = self.monitor
+        if monitor is None:
+            monitor = "val_loss" if "val_loss" in logs else "loss"
+        self.scheduler.step(monitored_value(type(self.scheduler).__name__, monitor, logs))
+
+    def on_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if self.interval == "batch":
+            self._step(logs or {})
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if self.interval == "epoch":
+            self._step(logs or {})
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"scheduler": self.scheduler.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.scheduler.load_state_dict(state["scheduler"])
+
+
+def _step_takes_metric(scheduler: Any) -> bool:
+    """True for schedulers like ReduceLROnPlateau whose ``step(metrics)`` needs a value."""
+    try:
+        parameters = inspect.signature(scheduler.step).parameters
+    except (TypeError, ValueError):
+        return False
+    first = next(iter(parameters.values()), None)
+    return (
+        first is not None
+        and first.default is inspect.Parameter.empty
+        and first.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    )
+
+
+# ---------------------------------------------------------------------------- loggers
+class CSVLogger(Callback):
+    """Keep ``path`` a CSV of the history, one row per epoch, rewritten (atomically) after each
+    epoch, so a resumed run never holds duplicated or half-written rows.
+
+    Example::
+
+        >>> CSVLogger("runs/a/metrics.csv")
+    """
+
+    order = 80
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.trainer.history.to_csv(self.path)
+
+
+class TensorBoardLogger(Callback):
+    """Write every epoch's logs as TensorBoard scalars under ``logdir`` (through tensorboardX,
+    the optional ``tensorboard`` extra). View with ``tensorboard --logdir LOGDIR``.
+
+    Example::
+
+        >>> TensorBoardLogger("runs/a/tensorboard")
+    """
+
+    order = 80
+
+    def __init__(self, logdir: str | os.PathLike[str]) -> None:
+        try:
+            from tensorboardX import SummaryWriter
+        except ImportError:
+            raise ImportError(
+                f"TensorBoardLogger needs the optional package tensorboardX; install it with: "
+                f"{TENSORBOARD_HINT}"
+            ) from None
+        self.logdir = str(logdir)
+        self._writer_class = SummaryWriter
+        self.writer: Any = None
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self.writer = self._writer_class(self.logdir)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        for key, value in (logs or {}).items():
+            if key != "epoch" and isinstance(value, int | float) and not isinstance(value, bool):
+                self.writer.add_scalar(key, value, epoch + 1)
+        self.writer.flush()
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+class TerminateOnNaN(Callback):
+    """Stop at once when a batch's loss is NaN or infinite (nothing useful follows it).
+
+    The history keeps the epoch in which it happened, with its NaN loss, so the report shows
+    where training diverged. Common fixes: a lower learning rate, gradient clipping.
+    """
+
+    def on_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            self.trainer.stop_training = True
+            self.trainer.log(
+                f"TerminateOnNaN: the loss of batch {batch} in epoch {self.trainer.epoch + 1} is "
+                f"{loss}; stopping. Try a lower learning rate or gradient clipping"
+            )
+
+
+# ------------------------------------------------------------------- gradient statistics
+class GradientNormTracker(Callback):
+    """Record each parameter's gradient L2 norm, averaged over the epoch's batches, as
+    ``<parameter name>/grad_norm`` (e.g. ``fc1.weight/grad_norm``) in the epoch logs.
+
+    Norms that shrink towards 0 layer after layer show vanishing gradients; norms that grow
+    without bound show exploding ones. The trainer adds this callback unless
+    ``track_grad_norms=False``.
+    """
+
+    order = -100
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._sums: dict[str, float] = {}
+        self._batches = 0
+
+    def on_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self._batches += 1
+        for name, param in self.trainer.model.named_parameters():
+            if param.grad is None:
+                continue
+            gradient = np.asarray(param.grad.data).ravel()
+            # vdot of a float32 array with itself stays float32 and avoids a temporary.
+            self._sums[name] = self._sums.get(name, 0.0) + math.sqrt(float(np.vdot(gradient, gradient)))
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if logs is None or not self._batches:
+            return
+        for name, total in self._sums.items():
+            logs[f"{name}/grad_norm"] = total / self._batches
+
+
+# ------------------------------------------------------------------------------ progress
+# tqdm's layout without its own rate, which would count validation time; ours is in the postfix.
+_BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]"
+
+
+class ProgressLogger(Callback):
+    """Show progress: a live tqdm bar per epoch with the running loss and samples/s
+    (``verbose=1`` on a terminal), or one line per epoch (``verbose=2``, or ``verbose=1`` when
+    the output is not a terminal, e.g. a log file or CI).
+
+    The trainer adds it when ``verbose > 0``.
+    """
+
+    order = 1000
+
+    def __init__(self, verbose: int = 1, stream: TextIO | None = None) -> None:
+        self.verbose = verbose
+        self.stream = stream
+        self.bar: Any = None
+
+    def _out(self) -> TextIO:
+        return self.stream if self.stream is not None else sys.stdout
+
+    @property
+    def uses_bar(self) -> bool:
+        stream = self._out()
+        return self.verbose == 1 and hasattr(stream, "isatty") and stream.isatty()
+
+    def write(self, message: str) -> None:
+        """Print a message without breaking a live bar."""
+        if self.bar is not None:
+            self.bar.write(message, file=self._out())
+        else:
+            print(message, file=self._out(), flush=True)
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._start = time.perf_counter()
+        self._samples = 0
+        self._loss_sum = 0.0
+        self._train_seconds = 0.0
+        if self.uses_bar:
+            from tqdm.auto import tqdm
+
+            loader = self.trainer.train_loader
+            total = (
+                len(loader.dataset)
+                if hasattr(loader, "dataset") and hasattr(loader.dataset, "__len__")
+                else None
+            )
+            self.bar = tqdm(
+                total=total,
+                desc=f"Epoch {epoch + 1}/{self.trainer.epochs}",
+                unit=" samples",
+                bar_format=_BAR_FORMAT,
+                leave=True,
+                file=self._out(),
+                dynamic_ncols=True,
+            )
+
+    def on_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        logs = logs or {}
+        size = int(logs.get("size", 1))
+        self._samples += size
+        self._loss_sum += float(logs.get("loss", math.nan)) * size
+        self._train_seconds = time.perf_counter() - self._start  # throughput leaves out validation
+        if self.bar is not None:
+            self.bar.update(size)
+            running_loss = self._loss_sum / max(self._samples, 1)
+            self.bar.set_postfix_str(f"loss {running_loss:.4f}, {self._rate()}", refresh=False)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        logs = logs or {}
+        if self.bar is not None:
+            # The finished bar keeps the epoch's metrics on its line, as Keras's does.
+            self.bar.set_postfix_str(f"{self._rate()}  {format_logs(logs, include_lr=False)}", refresh=False)
+            self.bar.close()
+            self.bar = None
+            return
+        elapsed = logs.get("time", time.perf_counter() - self._start)
+        print(
+            f"Epoch {epoch + 1}/{self.trainer.epochs}  {format_logs(logs)}  {elapsed:.1f}s ({self._rate()})",
+            file=self._out(),
+            flush=True,
+        )
+
+    def _rate(self) -> str:
+        """Training throughput so far this epoch, e.g. ``"25,299 samples/s"``."""
+        if self._train_seconds <= 0:
+            return "- samples/s"
+        return f"{self._samples / self._train_seconds:,.0f} samples/s"
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def format_logs(logs: dict[str, Any], include_lr: bool = True) -> str:
+    """``loss 0.4123  accuracy 0.8812  val_loss ...``: the headline numbers of an epoch."""
+    parts = []
+    for key, value in logs.items():
+        if key in ("epoch", "time") or "/" in key or (key == "lr" and not include_lr):
+            continue
+        if isinstance(value, float | int) and not isinstance(value, bool):
+            parts.append(f"{key} {value:.4g}" if key == "lr" else f"{key} {value:.4f}")
+    return "  ".join(parts)

@@ -1,0 +1,274 @@
+"""The `chainrule` command, run for real in subprocesses: train, evaluate, predict, errors,
+reproducibility and resuming a run killed with SIGKILL."""
+
+import math
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chainrule.train import load_state
+from chainrule.train.run import dumps_toml
+
+pytest.importorskip("sklearn", reason="the CLI's default dataset (digits) comes from scikit-learn")
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    tomllib = pytest.importorskip("tomli")
+
+ENV = {**os.environ, "PYTHONHASHSEED": "0", "COLUMNS": "120"}
+
+
+def console_script():
+    path = shutil.which("chainrule")
+    assert path is not None, "the `chainrule` console script is not installed (pip install -e .)"
+    return [path]
+
+
+def run_cli(args, cwd, module=False, timeout=120):
+    command = [sys.executable, "-m", "chainrule"] if module else console_script()
+    return subprocess.run(
+        [*command, *map(str, args)], cwd=cwd, env=ENV, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def digits_test_split():
+    from chainrule import datasets
+
+    return datasets.load("digits")
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    """`chainrule train` with no arguments at all, in an empty folder."""
+    cwd = tmp_path_factory.mktemp("default")
+    started = time.perf_counter()
+    result = run_cli(["train"], cwd)
+    elapsed = time.perf_counter() - started
+    assert result.returncode == 0, result.stderr
+    (run_dir,) = (cwd / "runs").iterdir()
+    return result, run_dir, elapsed
+
+
+def test_default_train_is_quick_accurate_and_writes_the_run_folder(default_run):
+    result, run_dir, elapsed = default_run
+    assert elapsed < 60
+    accuracy = float(re.search(r"Test accuracy: ([\d.]+)%", result.stdout).group(1)) / 100
+    assert accuracy > 0.9
+    for name in ("config.toml", "metrics.csv", "model.safetensors", "checkpoint.safetensors", "report.html"):
+        assert (run_dir / name).is_file(), name
+    config = tomllib.loads((run_dir / "config.toml").read_text())
+    assert config["dataset"] == "digits" and config["model"] == "mlp" and config["lr"] == 0.001
+    assert len((run_dir / "metrics.csv").read_text().strip().splitlines()) == 1 + config["epochs"]
+    # stdout is not a terminal here: one line per epoch instead of a bar
+    assert len(re.findall(r"^Epoch \d+/\d+ ", result.stdout, flags=re.M)) == config["epochs"]
+    assert load_state(run_dir / "checkpoint.safetensors")["epoch"] == config["epochs"]
+
+
+def test_evaluate_reloads_the_model_and_agrees_with_train(default_run):
+    result, run_dir, _ = default_run
+    evaluated = run_cli(["evaluate", run_dir], run_dir.parent, module=True)
+    assert evaluated.returncode == 0, evaluated.stderr
+    trained_accuracy = float(re.search(r"Test accuracy: ([\d.]+)%", result.stdout).group(1)) / 100
+    evaluated_accuracy = float(re.search(r"accuracy\s+([\d.]+)", evaluated.stdout).group(1))
+    assert evaluated_accuracy == pytest.approx(trained_accuracy, abs=1e-4)
+    assert "Confusion matrix" in evaluated.stdout
+
+
+def test_predict_npy_and_csv(default_run, tmp_path):
+    result, run_dir, _ = default_run
+    data = digits_test_split()
+    np.save(tmp_path / "x.npy", data.x_test)
+    predicted = run_cli(["predict", run_dir, tmp_path / "x.npy", "--output", tmp_path / "p.npy"], tmp_path)
+    assert predicted.returncode == 0, predicted.stderr
+    labels = np.array([int(line) for line in predicted.stdout.split()])
+    assert len(labels) == len(data.y_test)
+    np.testing.assert_array_equal(np.load(tmp_path / "p.npy"), labels)
+    trained_accuracy = float(re.search(r"Test accuracy: ([\d.]+)%", result.stdout).group(1)) / 100
+    assert np.mean(labels == data.y_test) == pytest.approx(trained_accuracy, abs=1e-4)
+
+    header = ",".join(f"pixel{i}" for i in range(64))
+    np.savetxt(tmp_path / "x.csv", data.x_test[:4], delimiter=",", header=header, comments="")
+    from_csv = run_cli(["predict", run_dir, tmp_path / "x.csv", "--output", tmp_path / "p.csv"], tmp_path)
+    assert from_csv.returncode == 0, from_csv.stderr
+    assert [int(line) for line in from_csv.stdout.split()] == labels[:4].tolist()
+    rows = (tmp_path / "p.csv").read_text().strip().splitlines()
+    assert rows[0].startswith("prediction,label,probability_0") and len(rows) == 5
+    probabilities = np.array([float(v) for v in rows[1].split(",")[2:]])
+    assert probabilities.sum() == pytest.approx(1.0, abs=1e-4) and probabilities.argmax() == labels[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "config", "message"),
+    [
+        (["--dataset", "nope"], None, r"unknown dataset 'nope'; valid names: digits, .*iris"),
+        (["--epochs", "abc"], None, r"argument --epochs: invalid int value: 'abc'"),
+        (["--optimizer", "sgdd"], None, r"optimizer = 'sgdd' is not one of sgd, adam, adamw, rmsprop"),
+        (["--val-split", "1.5"], None, r"val_split must be in \[0, 1\), got 1.5"),
+        (
+            [],
+            "epochs = 3\nlearning_rat = 0.1\n",
+            r"unknown key 'learning_rat'; did you mean 'lr'\? valid keys: dataset,",
+        ),
+        ([], "epochs = '3'\n", r"'epochs' must be an integer, got '3'"),
+        ([], "epochs = \n", r"is not valid TOML"),
+        (
+            ["--resume", "somewhere", "--lr", "0.1"],
+            None,
+            r"only --epochs and --verbose can be given with it, not --lr",
+        ),
+    ],
+)
+def test_bad_arguments_and_config_files_give_one_sentence_and_status_2(tmp_path, args, config, message):
+    if config is not None:
+        (tmp_path / "c.toml").write_text(config)
+        args = [*args, "--config", tmp_path / "c.toml"]
+    result = run_cli(["train", *args], tmp_path)
+    assert result.returncode == 2
+    assert result.stdout == "" and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and re.search(message, result.stderr), result.stderr
+    if config is not None:
+        assert str(tmp_path / "c.toml") in result.stderr  # the file is named
+    assert not (tmp_path / "runs").exists()
+
+
+def test_evaluate_and_predict_errors(tmp_path):
+    result = run_cli(["evaluate", tmp_path / "missing"], tmp_path)
+    assert (
+        result.returncode == 2 and "has no config.toml" in result.stderr and "Traceback" not in result.stderr
+    )
+    result = run_cli([], tmp_path, module=True)
+    assert result.returncode == 2 and "train" in result.stderr
+
+
+SMALL_CONFIG = """
+epochs = 4
+hidden = [32]
+batch_size = 32
+seed = 3
+dropout = 0.2
+"""
+
+
+def _weights(run_dir):
+    from safetensors.numpy import load_file
+
+    return load_file(str(run_dir / "model.safetensors"))
+
+
+def _metrics_without_time(run_dir):
+    lines = (run_dir / "metrics.csv").read_text().splitlines()
+    time_column = lines[0].split(",").index("time")
+    return [[cell for i, cell in enumerate(line.split(",")) if i != time_column] for line in lines]
+
+
+def test_a_killed_run_resumes_to_the_same_bits_as_an_uninterrupted_one(tmp_path):
+    """Also shows that two processes with the same seed agree bit for bit: the killed run's
+    first epoch and the uninterrupted run's come from separate processes."""
+    config = tmp_path / "small.toml"
+    config.write_text(SMALL_CONFIG)
+    common = ["train", "--config", config, "--out", tmp_path / "runs", "--verbose", "0"]
+    result = run_cli([*common, "--name", "first"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    first = tmp_path / "runs" / "first"
+
+    # The same run, slowed to ~0.8 s an epoch, killed with SIGKILL in the middle of epoch 2.
+    killed = tmp_path / "runs" / "killed"
+    process = subprocess.Popen(
+        [*console_script(), *map(str, common), "--name", "killed", "--_batch-delay", "0.02"],
+        cwd=tmp_path,
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (killed / "checkpoint.safetensors").exists():
+            assert process.poll() is None, process.stderr.read()
+            assert time.monotonic() < deadline, "no checkpoint after 60 s"
+            time.sleep(0.02)
+        time.sleep(0.3)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert load_state(killed / "checkpoint.safetensors")["epoch"] == 1  # killed during epoch 2
+    assert not (killed / "model.safetensors").exists()
+
+    resumed = run_cli(["train", "--resume", killed, "--verbose", "2"], tmp_path, module=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert (
+        "Resumed from" in resumed.stdout
+        and "Epoch 1/4" not in resumed.stdout
+        and "Epoch 2/4" in resumed.stdout
+    )
+    assert (killed / "model.safetensors").read_bytes() == (first / "model.safetensors").read_bytes()
+    for name, array in _weights(first).items():
+        np.testing.assert_array_equal(_weights(killed)[name], array)
+    assert _metrics_without_time(killed) == _metrics_without_time(first)
+    assert list(killed.glob(".*.tmp")) == []  # a temporary file the kill may have left is cleaned up
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.dictionaries(
+        st.text(min_size=1, max_size=8),
+        st.one_of(
+            st.text(max_size=12),
+            st.integers(-(2**63), 2**63 - 1),
+            st.booleans(),
+            st.floats(allow_nan=False),
+            st.lists(st.integers(-5, 5), max_size=3),
+        ),
+        max_size=5,
+    )
+)
+def test_toml_writer_round_trips_through_tomllib(values):
+    assert tomllib.loads(dumps_toml(values)) == values
+
+
+def test_toml_writer_tables_and_special_floats():
+    text = dumps_toml(
+        {"lr": 1e-05, "name": 'a "quoted"\n\tname\x01', "model_args": {"depth": 3, "act": "relu"}}
+    )
+    assert tomllib.loads(text) == {
+        "lr": 1e-05,
+        "name": 'a "quoted"\n\tname\x01',
+        "model_args": {"depth": 3, "act": "relu"},
+    }
+    assert math.isnan(tomllib.loads(dumps_toml({"x": math.nan}))["x"])
+    assert tomllib.loads(dumps_toml({"x": -math.inf}))["x"] == -math.inf
+    with pytest.raises(TypeError, match="nested table"):
+        dumps_toml({"a": {"b": {"c": 1}}})
+    with pytest.raises(TypeError, match="cannot write x = None"):
+        dumps_toml({"x": None})
+
+
+def test_custom_model_class_from_a_file(tmp_path):
+    (tmp_path / "net.py").write_text(
+        "from chainrule import nn\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self, in_features, num_classes, width=8):\n"
+        "        super().__init__()\n"
+        "        self.body = nn.Sequential(nn.Flatten(), nn.Linear(in_features, width), nn.ReLU(),\n"
+        "                                  nn.Linear(width, num_classes))\n"
+        "    def forward(self, x):\n"
+        "        return self.body(x)\n"
+    )
+    (tmp_path / "c.toml").write_text('dataset = "iris"\nepochs = 2\n\n[model_args]\nwidth = 5\n')
+    result = run_cli(
+        ["train", "--config", "c.toml", "--model", "net.py:Net", "--name", "custom", "--verbose", "0"],
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    weights = _weights(tmp_path / "runs" / "custom")
+    assert weights["body.1.weight"].shape == (5, 4)  # width from [model_args], 4 iris features
+    missing = run_cli(["train", "--model", "net.py:Nope", "--name", "x"], tmp_path)
+    assert missing.returncode == 2 and "has no class 'Nope'" in missing.stderr
