@@ -1,1 +1,30 @@
-"""Optimizers and learning-rate schedules."""
+"""Optimizers and learning-rate schedules, under PyTorch's names (``chainrule.optim``).
+
+Each optimizer class holds hyperparameters (``param_groups``) and per-parameter ``state``; its
+update is a plain function on NumPy arrays with the equations in its docstring
+(``chainrule.optim.sgd``, ``adam``, ``rmsprop``, ``adagrad``).
+
+Example::
+
+    optimizer = chainrule.optim.Adam(model.parameters(), lr=1e-3)
+    scheduler = chainrule.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=50)
+    for epoch in range(50):
+        for x, y in loader:
+            optimizer.zero_grad()
+            loss_fn(model(x), y).backward()
+            optimizer.step()
+        scheduler.step()
+"""
+
+from chainrule.optim import lr_scheduler
+from chainrule.optim.adagrad import Adagrad, adagrad
+from chainrule.optim.adam import Adam, adam
+from chainrule.optim.adamw import AdamW
+from chainrule.optim.optimizer import Optimizer
+from chainrule.optim.rmsprop import RMSprop, rmsprop
+from chainrule.optim.sgd import SGD, sgd
+
+__all__ = [
+    "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "lr_scheduler",
+    "sgd", "adam", "rmsprop", "adagrad",
+]

@@ -1,1 +1,3 @@
 """Utilities under PyTorch's paths (``chainrule.utils.data``)."""
+
+from chainrule.utils import data  # noqa: F401

@@ -1,0 +1,140 @@
+"""Stochastic gradient descent, with momentum, Nesterov momentum and weight decay."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from chainrule.optim.optimizer import (
+    Optimizer,
+    ParamsT,
+    _check_differentiable,
+    _check_lr,
+    _check_non_negative,
+    _hyper,
+)
+from chainrule.tensor import Tensor
+
+
+def sgd(
+    params: list[np.ndarray],
+    grads: list[np.ndarray],
+    momentum_buffers: list[np.ndarray | None],
+    *,
+    lr: float,
+    momentum: float,
+    dampening: float,
+    nesterov: bool,
+    weight_decay: float,
+    maximize: bool,
+) -> None:
+    """One SGD step on each array of ``params``, in place.
+
+    With g the gradient (negated when ``maximize``), λ the weight decay, μ the momentum,
+    τ the dampening and b the momentum buffer::
+
+        g ← g + λ θ
+        b ← g                       on the first step
+        b ← μ b + (1 − τ) g         afterwards            (only when μ ≠ 0)
+        g ← g + μ b  (Nesterov)  or  g ← b
+        θ ← θ − lr g
+
+    ``momentum_buffers[i]`` is None before the first step; new buffers are stored into the
+    list. Arrays of any shape; scalars are Python floats so float32 stays float32.
+
+    Example::
+
+        >>> w, g = np.ones(3, np.float32), np.full(3, 0.5, np.float32)
+        >>> sgd([w], [g], [None], lr=0.1, momentum=0.0, dampening=0.0, nesterov=False,
+        ...     weight_decay=0.0, maximize=False)
+        >>> w
+        array([0.95, 0.95, 0.95], dtype=float32)
+    """
+    for index, (param, grad) in enumerate(zip(params, grads)):
+        if maximize:
+            grad = -grad
+        if weight_decay != 0:
+            grad = grad + weight_decay * param
+        if momentum != 0:
+            buffer = momentum_buffers[index]
+            if buffer is None:
+                buffer = np.array(grad, copy=True)
+                momentum_buffers[index] = buffer
+            else:
+                buffer *= momentum
+                buffer += (1 - dampening) * grad
+            grad = grad + momentum * buffer if nesterov else buffer
+        param -= lr * grad
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent (optionally with momentum), as ``torch.optim.SGD``.
+
+    The momentum buffer starts as the first gradient; ``nesterov`` needs a momentum and no
+    dampening. ``foreach``/``fused`` are accepted and ignored (every update is whole-array).
+
+    Example::
+
+        >>> optimizer = chainrule.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        >>> optimizer.zero_grad(); loss_fn(model(x), y).backward(); optimizer.step()
+    """
+
+    def __init__(
+        self,
+        params: ParamsT,
+        lr: float | Tensor = 1e-3,
+        momentum: float = 0,
+        dampening: float = 0,
+        weight_decay: float = 0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+        foreach: bool | None = None,
+        differentiable: bool = False,
+        fused: bool | None = None,
+    ) -> None:
+        _check_differentiable("SGD", differentiable)
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                        nesterov=nesterov, maximize=maximize)
+        super().__init__(params, defaults)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        _check_lr(group["lr"])
+        _check_non_negative("momentum", group["momentum"])
+        _check_non_negative("weight_decay", group["weight_decay"])
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError(
+                "Nesterov momentum requires a momentum and zero dampening; got "
+                f"momentum={group['momentum']}, dampening={group['dampening']}"
+            )
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Update every parameter that has a gradient; returns ``closure()`` if given."""
+        loss = self._evaluate(closure)
+        for group in self.param_groups:
+            params = self._params_to_update(group)
+            momentum = _hyper(group["momentum"])
+            buffers: list[np.ndarray | None] = [None] * len(params)
+            if momentum != 0:  # plain SGD keeps no state at all (as PyTorch's)
+                for index, param in enumerate(params):
+                    buffer = self.state[param].get("momentum_buffer")
+                    buffers[index] = None if buffer is None else buffer.data
+            sgd(
+                [param.data for param in params],
+                [param.grad.data for param in params],
+                buffers,
+                lr=_hyper(group["lr"]),
+                momentum=momentum,
+                dampening=_hyper(group["dampening"]),
+                nesterov=bool(group["nesterov"]),
+                weight_decay=_hyper(group["weight_decay"]),
+                maximize=bool(group["maximize"]),
+            )
+            if momentum != 0:
+                for param, buffer in zip(params, buffers):
+                    state = self.state[param]
+                    if "momentum_buffer" not in state:
+                        state["momentum_buffer"] = Tensor._wrap(buffer)
+        return loss
