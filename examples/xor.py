@@ -10,7 +10,7 @@ b1 = torch.zeros(8, requires_grad=True)
 w2 = (torch.randn(8, 1) * 0.5).requires_grad_()
 b2 = torch.zeros(1, requires_grad=True)
 
-for step in range(2000):
+for _ in range(2000):
     prediction = torch.sigmoid(torch.tanh(x @ w1 + b1) @ w2 + b2)
     loss = ((prediction - y) ** 2).mean()
     loss.backward()

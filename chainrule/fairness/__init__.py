@@ -1,4 +1,5 @@
-"""Fairness metrics for binary classifiers, with Fairlearn's names and definitions.
+"""Fairness metrics for binary classifiers, with Fairlearn's names and definitions, and an
+audit that reports them per group with plain-language readings (``audit``, ``audit_model``).
 
 Example:
     >>> from chainrule.fairness import demographic_parity_difference
@@ -7,6 +8,7 @@ Example:
     0.5
 """
 
+from chainrule.fairness.audit import FairnessAudit, audit, audit_model, run_audit
 from chainrule.fairness.metrics import (
     GroupMetrics,
     demographic_parity_difference,
@@ -20,13 +22,17 @@ from chainrule.fairness.metrics import (
 )
 
 __all__ = [
+    "FairnessAudit",
     "GroupMetrics",
+    "audit",
+    "audit_model",
     "demographic_parity_difference",
     "demographic_parity_ratio",
     "equalized_odds_difference",
     "equalized_odds_ratio",
     "false_positive_rate",
     "group_metrics",
+    "run_audit",
     "selection_rate",
     "true_positive_rate",
 ]

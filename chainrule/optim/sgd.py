@@ -64,7 +64,8 @@ def sgd(
                 momentum_buffers[index] = buffer
             else:
                 buffer *= momentum
-                buffer += (1 - dampening) * grad
+                # Without dampening, add the gradient directly: no temporary array.
+                buffer += grad if dampening == 0 else (1 - dampening) * grad
             grad = grad + momentum * buffer if nesterov else buffer
         param -= lr * grad
 
