@@ -64,7 +64,8 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     return input * Tensor._wrap(keep)
 
 
-# Convolution, pooling, normalization and embedding live with their ops in chainrule.ops.
+# Convolution, pooling, normalization, embedding and attention live with their ops in chainrule.ops.
+from chainrule.ops.attention import scaled_dot_product_attention  # noqa: E402,F401
 from chainrule.ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: E402,F401
 from chainrule.ops.embedding import embedding, one_hot  # noqa: E402,F401
 from chainrule.ops.norm import batch_norm, group_norm, layer_norm  # noqa: E402,F401
@@ -76,4 +77,3 @@ from chainrule.ops.pool import (  # noqa: E402,F401
     max_pool1d,
     max_pool2d,
 )
-from chainrule.ops.attention import scaled_dot_product_attention  # noqa: E402,F401

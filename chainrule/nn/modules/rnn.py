@@ -60,8 +60,9 @@ def _rnn_gate_grads(grad_h: Any, h: Any, nonlinearity: str) -> Any:
 def _gru_gate_grads(grad_h: Any, h_prev: Any, r: Any, z: Any, n: Any, hidden_n: Any) -> tuple[Any, Any, Any]:
     """For h' = n + z (h - n), r = sigmoid(a_r), z = sigmoid(a_z), n = tanh(a_n + r hidden_n):
     d loss / d (a_r, a_z, a_n) from d loss / d h'."""
-    grad_n = grad_h * (1 - z) * (1 - n * n)
-    grad_z = grad_h * (h_prev - n) * z * (1 - z)
+    grad_through_n = grad_h * (1 - z)
+    grad_n = grad_through_n * (1 - n * n)
+    grad_z = grad_through_n * (h_prev - n) * z
     grad_r = grad_n * hidden_n * r * (1 - r)
     return grad_r, grad_z, grad_n
 

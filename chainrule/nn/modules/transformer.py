@@ -117,28 +117,32 @@ class MultiheadAttention(Module):
     def extra_repr(self) -> str:
         return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}"
 
+    def _label(self) -> str:
+        """A one-line name for error messages (the repr spans lines)."""
+        return f"MultiheadAttention(embed_dim={self.embed_dim}, num_heads={self.num_heads})"
+
     # --------------------------------------------------------------------------- checks
     def _check_inputs(self, query: Tensor, key: Tensor, value: Tensor) -> bool:
         """Whether the inputs are batched; raises on wrong ranks or sizes."""
         for name, tensor in (("query", query), ("key", key), ("value", value)):
             if not isinstance(tensor, Tensor):
-                raise TypeError(f"{self!r}: {name} must be a Tensor, got {type(tensor).__name__}")
+                raise TypeError(f"{self._label()}: {name} must be a Tensor, got {type(tensor).__name__}")
         if query.ndim not in (2, 3) or key.ndim != query.ndim or value.ndim != query.ndim:
-            raise ValueError(f"{self!r}: query, key and value must all be 3-D (batched) or all 2-D "
+            raise ValueError(f"{self._label()}: query, key and value must all be 3-D (batched) or all 2-D "
                              f"(unbatched), got shapes {tuple(query.shape)}, {tuple(key.shape)}, "
                              f"{tuple(value.shape)}")
         sizes = (("query", query, self.embed_dim), ("key", key, self.kdim), ("value", value, self.vdim))
         for name, tensor, size in sizes:
             if tensor.shape[-1] != size:
-                raise RuntimeError(f"{self!r}: expected {name} with last dimension {size}, got shape "
+                raise RuntimeError(f"{self._label()}: expected {name} with last dimension {size}, got shape "
                                    f"{tuple(tensor.shape)}")
         if key.shape[:-1] != value.shape[:-1]:
-            raise RuntimeError(f"{self!r}: key and value must agree in all but the last dimension, "
+            raise RuntimeError(f"{self._label()}: key and value must agree in all but the last dimension, "
                                f"got shapes {tuple(key.shape)} and {tuple(value.shape)}")
         if query.ndim == 3:
             batch_dim = 0 if self.batch_first else 1
             if query.shape[batch_dim] != key.shape[batch_dim]:
-                raise RuntimeError(f"{self!r}: query and key have different batch sizes, shapes "
+                raise RuntimeError(f"{self._label()}: query and key have different batch sizes, shapes "
                                    f"{tuple(query.shape)} and {tuple(key.shape)} "
                                    f"(batch_first={self.batch_first})")
         return query.ndim == 3
@@ -156,14 +160,14 @@ class MultiheadAttention(Module):
             elif mask.shape == per_head:
                 merged_attn = mask.reshape(batch, self.num_heads, length, source)
             else:
-                raise RuntimeError(f"{self!r}: attn_mask must have shape {(length, source)} or "
+                raise RuntimeError(f"{self._label()}: attn_mask must have shape {(length, source)} or "
                                    f"{per_head}, got {tuple(mask.shape)}")
         if key_padding_mask is not None:
             mask = additive_mask(key_padding_mask, dtype, masked_value=True, op="MultiheadAttention")
             expected = (batch, source) if batched else (source,)
             if mask.shape != expected:
-                raise RuntimeError(f"{self!r}: key_padding_mask must have shape {expected} (N, S), got "
-                                   f"{tuple(mask.shape)}")
+                raise RuntimeError(f"{self._label()}: key_padding_mask must have shape {expected} "
+                                   f"(N, S), got {tuple(mask.shape)}")
             merged_padding = mask.reshape(batch, 1, 1, source)
         return merged_attn, merged_padding
 
@@ -185,8 +189,8 @@ class MultiheadAttention(Module):
         """``is_causal`` is a hint, as in PyTorch: the mask itself must be given in ``attn_mask``."""
         batched = self._check_inputs(query, key, value)
         if is_causal and attn_mask is None:
-            raise RuntimeError(f"{self!r}: is_causal=True is only a hint and needs attn_mask; pass the "
-                               "causal mask, e.g. torch.triu(torch.ones(L, L, dtype=torch.bool), 1)")
+            raise RuntimeError(f"{self._label()}: is_causal=True is only a hint and needs attn_mask; "
+                               "pass the causal mask, e.g. torch.triu(torch.ones(L, L, dtype=torch.bool), 1)")
         same = query is key, key is value
         if not batched:
             query, key, value = query.unsqueeze(0), key.unsqueeze(0), value.unsqueeze(0)
