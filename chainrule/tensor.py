@@ -257,9 +257,10 @@ class Tensor:
     def retains_grad(self) -> builtins.bool:
         return self.grad_fn is not None and self.grad_fn._retained is not None
 
-    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> Callable[[], None]:
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> HookHandle:
         """Call ``hook(grad)`` when the gradient with respect to this tensor is computed; a
-        returned Tensor (same shape) replaces the gradient. Returns a function removing it."""
+        returned Tensor (same shape) replaces the gradient. Returns a handle whose
+        ``remove()`` takes the hook off again (as PyTorch's)."""
         if not self.requires_grad:
             raise RuntimeError(
                 "cannot register a hook on a tensor that doesn't require gradient"
@@ -271,7 +272,8 @@ class Tensor:
             if self._hooks is None:
                 self._hooks = []
             hooks = self._hooks
-        return lambda: hooks.remove(hook) if hook in hooks else None
+            hooks.append(hook)  # (was missing: hooks on leaves were never called)
+        return HookHandle(hooks, hook)
 
     def backward(
         self,
@@ -291,14 +293,7 @@ class Tensor:
     # ---------------------------------------------------------------------------- display
     def __repr__(self) -> str:
         data = self.data
-        if data.ndim == 0:
-            body = _format_scalar(data)
-        else:
-            body = np.array2string(
-                data, separator=", ", prefix="tensor(", threshold=1000, edgeitems=3,
-                precision=4, suppress_small=False,
-                formatter={"bool": lambda b: "True" if b else "False"},
-            )
+        body = "[]" if data.size == 0 else _format_body(data)
         extras = []
         if data.dtype not in (_Defaults.dtype, int64, bool):
             extras.append(f"dtype=chainrule.{data.dtype}")
@@ -506,18 +501,103 @@ class Tensor:
         return self.div_(other)
 
 
+class HookHandle:
+    """What ``Tensor.register_hook`` returns: ``handle.remove()`` unregisters the hook.
+    (PyTorch scripts call ``.remove()``; a bare function, as before, had no such method.
+    Calling the handle itself still removes the hook too.)"""
+
+    def __init__(self, hooks: list[Any], hook: Any) -> None:
+        self._hooks = hooks
+        self._hook = hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+    __call__ = remove
+
+
 def _raw(value: Any) -> Any:
     return value.data if isinstance(value, Tensor) else value
 
 
-def _format_scalar(array: np.ndarray) -> str:
-    value = array.item()
-    if array.dtype.kind == "f":
-        text = np.format_float_positional(value, precision=4, trim="-") if value == value else "nan"
-        if text.endswith("."):
-            text += ""
-        return text if "." in text or "e" in text or "n" in text else text + "."
-    return str(value)
+# ------------------------------------------------------------------------------ display
+# PyTorch's print options: 4 decimals, summarize above 1000 elements showing 3 at each end of
+# each dim, lines of at most 80 characters.
+_PRECISION, _THRESHOLD, _EDGE_ITEMS, _LINE_WIDTH = 4, 1000, 3, 80
+
+
+def _summarized(data: np.ndarray) -> np.ndarray:
+    """The elements a summarized print shows (the first and last few along every dim)."""
+    for axis, size in enumerate(data.shape):
+        if size > 2 * _EDGE_ITEMS:
+            keep = np.r_[0:_EDGE_ITEMS, size - _EDGE_ITEMS:size]
+            data = np.take(data, keep, axis=axis)
+    return data
+
+
+class _ElementFormat:
+    """How PyTorch prints the elements of one tensor: one width for all (right-aligned);
+    floats as integers with a trailing '.' when all are whole, else with 4 decimals, or in
+    scientific notation when the magnitudes span more than 1000x or leave [1e-4, 1e8]."""
+
+    def __init__(self, shown: np.ndarray) -> None:
+        self.kind = shown.dtype.kind
+        self.int_mode, self.sci_mode, self.width = True, False, 1
+        if self.kind != "f":
+            self.width = max(len(self._text(v)) for v in shown.reshape(-1).tolist())
+            return
+        values = shown.reshape(-1).astype(np.float64)
+        values = values[np.isfinite(values) & (values != 0)]
+        if values.size == 0:
+            return
+        magnitudes = np.abs(values)
+        largest, smallest = magnitudes.max(), magnitudes.min()
+        self.int_mode = builtins.bool(np.all(values == np.ceil(values)))
+        self.sci_mode = largest / smallest > 1000.0 or largest > 1.0e8
+        if not self.int_mode:
+            self.sci_mode = self.sci_mode or smallest < 1.0e-4
+        # The width comes from the finite non-zero values only; 0, inf and nan just fit in.
+        self.width = max(len(self._text(v)) for v in values.tolist())
+
+    def _text(self, value: Any) -> str:
+        if self.kind == "b":
+            return "True" if value else "False"
+        if self.kind != "f":
+            return str(value)
+        if self.sci_mode:
+            return f"{value:.{_PRECISION}e}"
+        if self.int_mode:
+            return f"{value:.0f}" + ("." if np.isfinite(value) else "")
+        return f"{value:.{_PRECISION}f}"
+
+    def __call__(self, value: Any) -> str:
+        return self._text(value).rjust(self.width)
+
+
+def _format_body(data: np.ndarray) -> str:
+    summarize = data.size > _THRESHOLD
+    element_format = _ElementFormat(_summarized(data) if summarize else data)
+    return _format_nested(data, len("tensor("), summarize, element_format)
+
+
+def _format_nested(data: np.ndarray, indent: builtins.int, summarize: builtins.bool,
+                   element_format: _ElementFormat) -> str:
+    if data.ndim == 0:
+        return element_format(data.item())
+    size = data.shape[0]
+    rows: list[builtins.int | None] = list(range(size))
+    if summarize and size > 2 * _EDGE_ITEMS:
+        rows = rows[:_EDGE_ITEMS] + [None] + rows[-_EDGE_ITEMS:]  # None: the elided middle
+    if data.ndim == 1:
+        items = [" ..." if i is None else element_format(data[i].item()) for i in rows]
+        per_line = builtins.max(1, (_LINE_WIDTH - indent) // (element_format.width + 2))
+        lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
+        return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
+    parts = ["..." if i is None else _format_nested(data[i], indent + 1, summarize, element_format)
+             for i in rows]
+    # Rows of a matrix go one per line; blocks of higher dims are set apart by blank lines.
+    return "[" + ("," + "\n" * (data.ndim - 1) + " " * (indent + 1)).join(parts) + "]"
 
 
 # --------------------------------------------------------------------- random number state
@@ -697,7 +777,8 @@ def empty_like(input: Tensor, dtype: Any = None, requires_grad: builtins.bool = 
     return _make(np.empty(input.shape, dtype=_like(input, dtype)), requires_grad)
 
 
-def full_like(input: Tensor, fill_value: Any, dtype: Any = None, requires_grad: builtins.bool = False) -> Tensor:  # noqa: A002
+def full_like(input: Tensor, fill_value: Any, dtype: Any = None,  # noqa: A002
+              requires_grad: builtins.bool = False) -> Tensor:
     return _make(np.full(input.shape, fill_value, dtype=_like(input, dtype)), requires_grad)
 
 
@@ -755,7 +836,8 @@ def randint(low: builtins.int, high: builtins.int | None = None, size: Sequence[
 
 def randperm(n: builtins.int, generator: Generator | None = None, dtype: Any = None,
              device: Any = None) -> Tensor:
-    return Tensor._wrap(_generator(generator).permutation(n).astype(int64 if dtype is None else as_dtype(dtype)))
+    permutation = _generator(generator).permutation(n)
+    return Tensor._wrap(permutation.astype(int64 if dtype is None else as_dtype(dtype)))
 
 
 def normal(mean: builtins.float, std: builtins.float, size: Sequence[builtins.int],

@@ -68,6 +68,13 @@ class Function:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        existing = OP_REGISTRY.get(cls.__name__)
+        if existing is not None and existing.__module__ != cls.__module__:
+            # A silent replacement would hide the earlier op from the registry's checks.
+            raise TypeError(
+                f"an op named {cls.__name__} already exists in {existing.__module__}; op class "
+                f"names must be unique (rename the one in {cls.__module__})"
+            )
         OP_REGISTRY[cls.__name__] = cls
 
     # ----------------------------------------------------------------- what an op implements

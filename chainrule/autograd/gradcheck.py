@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.grad_mode import no_grad
 from chainrule.tensor import Tensor
 
 
@@ -45,22 +44,23 @@ def _numerical_jacobians(fn: Callable[..., Any], inputs: tuple[Any, ...], checke
                          eps: float) -> list[np.ndarray]:
     """For each checked input, a (input elements, total output elements) matrix."""
     jacobians = []
-    with no_grad():
-        for i in checked:
-            data = inputs[i].data
-            columns = []
-            for k in range(data.size):
-                position = np.unravel_index(k, data.shape)
-                original = data[position]
-                data[position] = original + eps
-                plus = [o.data.ravel().copy() for o in _call(fn, inputs)]
-                data[position] = original - eps
-                minus = [o.data.ravel().copy() for o in _call(fn, inputs)]
-                data[position] = original
-                columns.append(np.concatenate([(p - m) / (2 * eps) for p, m in zip(plus, minus)])
-                               if plus else np.zeros(0))
-            total = sum(o.data.size for o in _call(fn, inputs))
-            jacobians.append(np.array(columns).reshape(data.size, total))
+    # Recording stays as the caller has it (no no_grad()): fn may itself differentiate
+    # (gradgradcheck's first-order function, a gradient penalty) and needs its graph.
+    for i in checked:
+        data = inputs[i].data
+        columns = []
+        for k in range(data.size):
+            position = np.unravel_index(k, data.shape)
+            original = data[position]
+            data[position] = original + eps
+            plus = [o.data.ravel().copy() for o in _call(fn, inputs)]
+            data[position] = original - eps
+            minus = [o.data.ravel().copy() for o in _call(fn, inputs)]
+            data[position] = original
+            columns.append(np.concatenate([(p - m) / (2 * eps) for p, m in zip(plus, minus)])
+                           if plus else np.zeros(0))
+        total = sum(o.data.size for o in _call(fn, inputs))
+        jacobians.append(np.array(columns).reshape(data.size, total))
     return jacobians
 
 
@@ -162,14 +162,15 @@ def _check_random_vjp(fn: Callable[..., Any], inputs: tuple[Any, ...], checked: 
     analytical = sum(float(np.sum(g.data * u)) for g, u in zip(grads, directions)
                              if g is not None)
     saved = [inputs[i].data.copy() for i in checked]
-    with no_grad():
-        values = []
-        for sign in (1, -1):
-            for i, u, original in zip(checked, directions, saved):
-                inputs[i].data[...] = original + sign * eps * u
-            values.append([o.data.copy() for o in _call(fn, inputs)])
-        for i, original in zip(checked, saved):
-            inputs[i].data[...] = original
+    # Recording stays as the caller has it (no no_grad()): fn may itself differentiate
+    # (gradgradcheck's first-order function, a gradient penalty) and needs its graph.
+    values = []
+    for sign in (1, -1):
+        for i, u, original in zip(checked, directions, saved):
+            inputs[i].data[...] = original + sign * eps * u
+        values.append([o.data.copy() for o in _call(fn, inputs)])
+    for i, original in zip(checked, saved):
+        inputs[i].data[...] = original
     numerical = sum(float(np.sum((p - m) / (2 * eps) * v))
                             for p, m, v in zip(values[0], values[1], covectors))
     if not abs(analytical - numerical) <= atol * 10 + rtol * abs(numerical):

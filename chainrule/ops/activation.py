@@ -91,3 +91,20 @@ def elu(input: Tensor, alpha: float = 1.0) -> Tensor:  # noqa: A002
 
 def silu(input: Tensor) -> Tensor:  # noqa: A002
     return input * sigmoid(input)
+
+
+def _softmax_method(self: Tensor, dim: int, dtype: object = None) -> Tensor:
+    """``x.softmax(dim)``, as PyTorch's Tensor method."""
+    source = self if dtype is None else self.type(dtype)
+    return Softmax.apply(source, dim % max(self.ndim, 1))
+
+
+def _log_softmax_method(self: Tensor, dim: int, dtype: object = None) -> Tensor:
+    """``x.log_softmax(dim)``, as PyTorch's Tensor method."""
+    source = self if dtype is None else self.type(dtype)
+    return LogSoftmax.apply(source, dim % max(self.ndim, 1))
+
+
+# PyTorch has these as Tensor methods too (``logits.softmax(-1)``); they were missing.
+Tensor.softmax = _softmax_method
+Tensor.log_softmax = _log_softmax_method

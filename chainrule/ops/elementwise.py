@@ -33,6 +33,21 @@ def operand(value: Any) -> Any:
     )
 
 
+def zero_dim_follows(a: Any, b: Any) -> tuple[Any, Any]:
+    """PyTorch's promotion rule for a 0-d floating tensor meeting a dimensioned floating one:
+    the dimensioned one's dtype wins, so ``x32 * tensor(2.0, dtype=float64)`` (or a 0-d
+    float64 NumPy array) stays float32. NumPy alone would silently promote to float64."""
+    # (On every binary op: the common case, equal dtypes, is one identity test.)
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.data.dtype is not b.data.dtype:
+        dtype_a, dtype_b = a.data.dtype, b.data.dtype
+        if dtype_a != dtype_b and dtype_a.kind == "f" and dtype_b.kind == "f":
+            if b.data.ndim == 0 and a.data.ndim:
+                b = b.type(dtype_a)
+            elif a.data.ndim == 0 and b.data.ndim:
+                a = a.type(dtype_b)
+    return a, b
+
+
 # ------------------------------------------------------------------------------ arithmetic
 class Add(Function):
     @staticmethod
@@ -93,7 +108,9 @@ class Neg(Function):
 
 
 class Pow(Function):
-    """``a ** b`` for a tensor or scalar exponent. d/da = b a^(b-1); d/db = a^b log a."""
+    """``a ** b`` for a tensor or scalar exponent. d/da = b a^(b-1); d/db = a^b log a.
+    As PyTorch: d/da is 0 where b == 0, and d/db is 0 where a == 0 and b >= 0 (the
+    formulas would give 0 * inf and 0 * log 0, i.e. nan, there)."""
 
     @staticmethod
     def forward(ctx, a, b):
@@ -109,7 +126,10 @@ class Pow(Function):
         grad_a = grad_b = None
         if need_a:
             if isinstance(b, Tensor):
-                grad_a = grad * b * a ** (b - 1)
+                # An exponent of 1 where b == 0 keeps a ** (b - 1) finite at a == 0; the
+                # factor b then makes the gradient 0 there.
+                exponent = where(Tensor._wrap(b.data == 0), 1.0, b - 1)
+                grad_a = grad * b * a**exponent
             elif b == 0:
                 grad_a = grad * 0.0
             elif b == 2:
@@ -117,17 +137,21 @@ class Pow(Function):
             else:
                 grad_a = grad * b * a ** (b - 1)
         if need_b:
-            grad_b = grad * ctx.saved_output * log(a if isinstance(a, Tensor) else Tensor._wrap(np.asarray(a)))
+            base = a if isinstance(a, Tensor) else Tensor._wrap(np.asarray(a))
+            # log 1 = 0 where a == 0 and b >= 0, so the gradient is 0 there, not nan.
+            zero_base = np.logical_and(base.data == 0, b.data >= 0)
+            grad_b = grad * ctx.saved_output * log(where(Tensor._wrap(zero_base), 1.0, base))
         return grad_a, grad_b
 
 
 class RPow(Function):
-    """``scalar ** tensor``. d/db = a^b log a."""
+    """``scalar ** tensor``. d/db = a^b log a: nan for a negative base and, as PyTorch, 0 for
+    a base of 0 (where b >= 0). (math.log used to raise in forward for a base <= 0.)"""
 
     @staticmethod
     def forward(ctx, b, base):
         ctx.save_output()
-        ctx.log_base = math.log(base)
+        ctx.log_base = math.log(base) if base > 0 else (0.0 if base == 0 else math.nan)
         return np.power(base, b, dtype=b.dtype)
 
     @staticmethod
@@ -373,18 +397,18 @@ def add(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:  # noqa: A002
     other = operand(other)
     if alpha != 1:
         other = other * alpha
-    return Add.apply(operand(input), other)
+    return Add.apply(*zero_dim_follows(operand(input), other))
 
 
 def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:  # noqa: A002
     other = operand(other)
     if alpha != 1:
         other = other * alpha
-    return Sub.apply(operand(input), other)
+    return Sub.apply(*zero_dim_follows(operand(input), other))
 
 
 def mul(input: Any, other: Any) -> Tensor:  # noqa: A002
-    return Mul.apply(operand(input), operand(other))
+    return Mul.apply(*zero_dim_follows(operand(input), operand(other)))
 
 
 def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:  # noqa: A002
@@ -392,7 +416,7 @@ def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor: 
         raw = np.divide(_data(input), _data(other))
         rounded = np.floor(raw) if rounding_mode == "floor" else np.trunc(raw)
         return Tensor._wrap(rounded.astype(np.result_type(_data(input), _data(other))))
-    return Div.apply(operand(input), operand(other))
+    return Div.apply(*zero_dim_follows(operand(input), operand(other)))
 
 
 def _data(value: Any) -> Any:
@@ -406,7 +430,7 @@ def neg(input: Tensor) -> Tensor:  # noqa: A002
 def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001,A002
     if not isinstance(input, Tensor):
         return RPow.apply(operand(exponent), input)
-    return Pow.apply(input, operand(exponent))
+    return Pow.apply(*zero_dim_follows(input, operand(exponent)))
 
 
 def exp(input: Tensor) -> Tensor:  # noqa: A002
@@ -479,11 +503,11 @@ clip = clamp
 
 
 def maximum(input: Any, other: Any) -> Tensor:  # noqa: A002
-    return Maximum.apply(operand(input), operand(other))
+    return Maximum.apply(*zero_dim_follows(operand(input), operand(other)))
 
 
 def minimum(input: Any, other: Any) -> Tensor:  # noqa: A002
-    return Minimum.apply(operand(input), operand(other))
+    return Minimum.apply(*zero_dim_follows(operand(input), operand(other)))
 
 
 def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002
@@ -491,7 +515,7 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002
     condition = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
     if condition.dtype != np.bool_:
         raise TypeError(f"where: condition must be a bool tensor, got {condition.dtype}")
-    return Where.apply(condition, operand(input), operand(other))
+    return Where.apply(condition, *zero_dim_follows(operand(input), operand(other)))
 
 
 def sign(input: Tensor) -> Tensor:  # noqa: A002
@@ -554,7 +578,9 @@ def _attach() -> None:
         "le": _compare(np.less_equal), "gt": _compare(np.greater), "ge": _compare(np.greater_equal),
         "__and__": _compare(np.logical_and), "__or__": _compare(np.logical_or),
         "__xor__": _compare(np.logical_xor),
-        "__invert__": lambda self: Tensor._wrap(np.logical_not(self.data) if self.dtype == np.bool_ else ~self.data),
+        "__invert__": lambda self: Tensor._wrap(
+            np.logical_not(self.data) if self.dtype == np.bool_ else ~self.data
+        ),
         "logical_not": lambda self: Tensor._wrap(np.logical_not(self.data)),
         "__floordiv__": lambda self, other: div(self, other, rounding_mode="floor"),
         "__mod__": lambda self, other: Tensor._wrap(np.mod(self.data, _data(other))),

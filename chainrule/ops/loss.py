@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.autograd.function import Function
 from chainrule.ops.activation import LogSoftmax
 from chainrule.ops.elementwise import abs as absolute
 from chainrule.ops.elementwise import clamp, exp, log, log1p, maximum, where
@@ -187,17 +188,40 @@ def _class_weight(weight: Tensor, ndim: int) -> Tensor:
     return weight.reshape((-1,) + (1,) * (ndim - 2)) if ndim > 1 else weight
 
 
+class BinaryCrossEntropy(Function):
+    """Elementwise -(y log p + (1 - y) log(1 - p)), each log clamped at -100, with PyTorch's
+    gradients: (p - y) / max(p (1 - p), 1e-12) for p, log(1 - p) - log p for y. Finite at
+    p = 0 and 1 (a float32 sigmoid reaches 1.0 already at 17), where the chain rule through
+    the clamped logs would give 0 / 0 = nan."""
+
+    @staticmethod
+    def forward(ctx, p, y):
+        ctx.save_inputs(0, 1)
+        with np.errstate(divide="ignore"):
+            log_p = np.maximum(np.log(p), -100)
+            log_not_p = np.maximum(np.log(1 - p), -100)
+        return -(y * log_p + (1 - y) * log_not_p)
+
+    @staticmethod
+    def backward(ctx, grad):
+        p, y = ctx.saved_inputs
+        need_p, need_y = ctx.needs_input_grad
+        grad_p = grad * (p - y) / clamp(p * (1 - p), min=1e-12) if need_p else None
+        grad_y = grad * (log(1 - p) - log(p)) if need_y else None
+        return grad_p, grad_y
+
+
 def binary_cross_entropy(input: Tensor, target: Any, weight: Tensor | None = None,  # noqa: A002
                          reduction: str = "mean") -> Tensor:
-    """-(y log p + (1 - y) log(1 - p)) on probabilities; log is clamped at -100 as PyTorch."""
+    """-(y log p + (1 - y) log(1 - p)) on probabilities; log is clamped at -100 as PyTorch.
+
+    Shapes: input (*) probabilities, target (*) → scalar (or (*) with 'none')."""
     target = _as_target(target, input)
     _check_same_shape(input, target, "binary_cross_entropy")
     if np.any((input.data < 0) | (input.data > 1)):
         raise ValueError("binary_cross_entropy: input must hold probabilities in [0, 1]; for "
                          "logits use binary_cross_entropy_with_logits")
-    log_p = clamp(log(input), min=-100.0)
-    log_not_p = clamp(log(1 - input), min=-100.0)
-    loss = -(target * log_p + (1 - target) * log_not_p)
+    loss = BinaryCrossEntropy.apply(input, target)
     if weight is not None:
         loss = loss * weight
     return reduce_loss(loss, reduction, "binary_cross_entropy")

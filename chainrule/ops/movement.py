@@ -208,7 +208,8 @@ def unflatten(input: Tensor, dim: int, sizes: Sequence[int]) -> Tensor:  # noqa:
 
 def permute(input: Tensor, *dims: Any) -> Tensor:  # noqa: A002
     dims = _shape_arg(dims)
-    if len(dims) != input.ndim or sorted(d % builtins.max(input.ndim, 1) for d in dims) != list(range(input.ndim)):
+    wrapped = sorted(d % builtins.max(input.ndim, 1) for d in dims)
+    if len(dims) != input.ndim or wrapped != list(range(input.ndim)):
         raise RuntimeError(
             f"permute: dims {list(dims)} are not a permutation of the {input.ndim} dimensions "
             f"of a tensor of shape {tuple(input.shape)}"

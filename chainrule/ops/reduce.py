@@ -69,7 +69,10 @@ class Sum(Function):
     @staticmethod
     def forward(ctx, a, dims, keepdim):
         ctx.shape, ctx.dims = a.shape, dims
-        return np.add.reduce(a, axis=dims, keepdims=keepdim) if dims else np.asarray(a.sum())
+        if dims:
+            return np.add.reduce(a, axis=dims, keepdims=keepdim)
+        # Over all dims keepdim still applies: sum(dim=None, keepdim=True) of (2, 3) is (1, 1).
+        return np.asarray(a.sum(keepdims=keepdim))
 
     @staticmethod
     def backward(ctx, grad):
@@ -219,10 +222,13 @@ class Cumsum(Function):
     @staticmethod
     def forward(ctx, a, dim):
         ctx.dim = dim
-        return np.cumsum(a, axis=dim)
+        # np.cumsum turns a 0-d array into shape (1,); PyTorch's cumsum of a 0-d tensor is 0-d.
+        return np.cumsum(a, axis=dim) if a.ndim else a.copy()
 
     @staticmethod
     def backward(ctx, grad):
+        if grad.ndim == 0:
+            return grad, None
         return grad.flip(ctx.dim).cumsum(ctx.dim).flip(ctx.dim), None
 
 
@@ -252,7 +258,9 @@ def sum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = N
         input = input.type(dtype)
     elif input.data.dtype == np.bool_:
         input = input.long()
-    return Sum.apply(input, None if dim is None else normalize_dims(dim, input.ndim, "sum"), keepdim)
+    dims = normalize_dims(dim, input.ndim, "sum")
+    # dim=() reduces all dims, as PyTorch (and as None): say so, so backward expands over all.
+    return Sum.apply(input, dims or None, keepdim)
 
 
 def mean(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:  # noqa: A002
@@ -274,7 +282,8 @@ def var(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: b
     dims = normalize_dims(dim, input.ndim, "var")
     count = input.numel() if dims is None else int(np.prod([input.shape[d] for d in dims]))
     centered = input - input.mean(dim=dims, keepdim=True)
-    return (centered * centered).sum(dim=dims, keepdim=keepdim) / float(count - correction if count > correction else 0)
+    divisor = float(count - correction if count > correction else 0)
+    return (centered * centered).sum(dim=dims, keepdim=keepdim) / divisor
 
 
 def std(input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,  # noqa: A002

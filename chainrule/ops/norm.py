@@ -1,0 +1,234 @@
+"""Normalization: ``layer_norm``, ``batch_norm``, ``group_norm``, with PyTorch's signatures.
+
+All three are one fused op, ``Normalize``: (x - mean) / sqrt(var + eps) over some dims (the
+biased variance, as PyTorch), times a weight plus a bias, each reshaped to broadcast. Its
+backward uses the saved normalized input and 1 / std, which is fast; when the backward itself
+is recorded (``create_graph=True``) it recomputes them from the input with differentiable ops
+instead, so second-order gradients are exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from chainrule.autograd.function import Function
+from chainrule.grad_mode import _GradMode, no_grad
+from chainrule.tensor import Tensor
+
+
+def _standardize(x: Tensor, dims: tuple[int, ...], eps: float) -> tuple[Tensor, Tensor]:
+    """(x - mean) / sqrt(var + eps) and 1 / sqrt(var + eps), in differentiable ops."""
+    centered = x - x.mean(dims, keepdim=True)
+    inv_std = (centered * centered).mean(dims, keepdim=True).add(eps).rsqrt()
+    return centered * inv_std, inv_std
+
+
+class Normalize(Function):
+    """``x`` normalized over ``dims``, times ``weight`` plus ``bias`` (None, or shaped to
+    broadcast against x). ``stats_out``, a list or None, receives the mean and the biased
+    variance (batch norm's running statistics need them)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, dims, eps, stats_out):
+        mean = x.mean(axis=dims, keepdims=True)
+        normalized = x - mean
+        var = np.mean(np.square(normalized), axis=dims, keepdims=True)
+        inv_std = 1.0 / np.sqrt(var + eps)
+        normalized *= inv_std
+        if stats_out is not None:
+            stats_out.extend((mean, var))
+        if ctx.requires_grad:
+            ctx.save_inputs(0, 1)
+            ctx.normalized, ctx.inv_std, ctx.dims, ctx.eps = normalized, inv_std, dims, eps
+        if weight is not None:
+            out = normalized * weight
+        else:  # the saved normalized input must not be the output, which callers may change
+            out = normalized.copy() if ctx.requires_grad else normalized
+        if bias is not None:
+            out += bias
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_inputs
+        if _GradMode.enabled:  # create_graph: the statistics must carry their own graph
+            normalized, inv_std = _standardize(x, ctx.dims, ctx.eps)
+            return (*_recorded_grads(ctx, grad, weight, normalized, inv_std), None, None, None)
+        weight_data = None if weight is None else weight.data
+        grads = _fast_grads(ctx, grad.data, weight_data)
+        return (*[None if g is None else Tensor._wrap(g) for g in grads], None, None, None)
+
+
+def _recorded_grads(ctx: Normalize, grad: Tensor, weight: Tensor | None, normalized: Tensor,
+                    inv_std: Tensor) -> tuple[Tensor | None, ...]:
+    """The gradients in differentiable ops: dx = inv_std (g - mean(g) - x_hat mean(g x_hat))
+    with g = grad * weight and x_hat the normalized input."""
+    need_x, need_w, need_b = ctx.needs_input_grad[:3]
+    dims = ctx.dims
+    grad_x = None
+    if need_x:
+        scaled = grad * weight if weight is not None else grad
+        projection = (scaled * normalized).mean(dims, keepdim=True)
+        grad_x = (scaled - scaled.mean(dims, keepdim=True) - normalized * projection) * inv_std
+    # the engine sums these back to the weight's and bias's broadcast shapes
+    return grad_x, (grad * normalized if need_w else None), (grad if need_b else None)
+
+
+def _fast_grads(ctx: Normalize, grad: np.ndarray, weight: np.ndarray | None) -> tuple[np.ndarray | None, ...]:
+    """The same gradients in NumPy, in as few passes over the input as possible. When the
+    weight is constant over the normalized dims (batch norm, or no weight) it folds into
+    per-statistic factors, and the weight's and bias's gradients are the two sums dx needs."""
+    need_x, need_w, need_b = ctx.needs_input_grad[:3]
+    normalized, inv_std, dims = ctx.normalized, ctx.inv_std, ctx.dims
+    count = normalized.size // inv_std.size  # elements behind each statistic
+    weight_shape = (1,) * (grad.ndim - (0 if weight is None else weight.ndim)) + np.shape(weight)
+    if all(weight_shape[d] == 1 for d in dims):
+        grad_sum = grad.sum(axis=dims, keepdims=True)
+        projected_sum = np.sum(grad * normalized, axis=dims, keepdims=True)
+        grad_x = None
+        if need_x:
+            factor = inv_std if weight is None else inv_std * weight
+            grad_x = grad * factor
+            grad_x -= normalized * (factor * projected_sum * (1.0 / count))
+            grad_x -= factor * grad_sum * (1.0 / count)
+        return grad_x, (projected_sum if need_w else None), (grad_sum if need_b else None)
+    grad_x = None
+    if need_x:
+        scaled = grad * weight
+        projection = np.sum(scaled * normalized, axis=dims, keepdims=True) * (1.0 / count)
+        grad_x = scaled
+        grad_x -= scaled.sum(axis=dims, keepdims=True) * (1.0 / count)
+        grad_x -= normalized * projection
+        grad_x *= inv_std
+    return grad_x, (grad * normalized if need_w else None), (grad if need_b else None)
+
+
+# ------------------------------------------------------------------------ checks
+def _check_param(op: str, name: str, tensor: Tensor | None, shape: tuple[int, ...],
+                 input: Tensor) -> None:  # noqa: A002
+    if tensor is None:
+        return
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"{op}: {name} must be a Tensor or None, got {type(tensor).__name__}")
+    if tuple(tensor.shape) != shape:
+        raise ValueError(f"{op}: {name} of shape {tuple(tensor.shape)} does not fit input of shape "
+                         f"{tuple(input.shape)}; expected {shape}")
+
+
+def _check_input(op: str, input: Tensor, min_ndim: int) -> None:  # noqa: A002
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
+    if input.ndim < min_ndim:
+        raise ValueError(f"{op}: expected an input with at least {min_ndim} dimensions, got shape "
+                         f"{tuple(input.shape)}")
+    if input.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating-point input, got {input.dtype}")
+
+
+# ---------------------------------------------------------------------- public functions
+def layer_norm(input: Tensor, normalized_shape: int | Sequence[int], weight: Tensor | None = None,  # noqa: A002
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalize over the last ``len(normalized_shape)`` dims, then scale by ``weight`` and shift
+    by ``bias`` (both of ``normalized_shape``).
+
+    Shapes: input (*, *normalized_shape) → same.
+
+    Example::
+
+        >>> F.layer_norm(chainrule.randn(4, 10), (10,)).shape
+        (4, 10)
+    """
+    shape = (normalized_shape,) if isinstance(normalized_shape, int | np.integer) else tuple(normalized_shape)
+    shape = tuple(int(s) for s in shape)
+    _check_input("layer_norm", input, len(shape))
+    if len(shape) == 0 or tuple(input.shape[input.ndim - len(shape):]) != shape:
+        raise ValueError(f"layer_norm: normalized_shape {shape} must be the last dims of the input, "
+                         f"whose shape is {tuple(input.shape)}")
+    _check_param("layer_norm", "weight", weight, shape, input)
+    _check_param("layer_norm", "bias", bias, shape, input)
+    dims = tuple(range(input.ndim - len(shape), input.ndim))
+    return Normalize.apply(input, weight, bias, dims, eps, None)
+
+
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,  # noqa: A002
+               weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalize each channel (dim 1) over the batch and spatial dims.
+
+    In training, the batch's statistics are used and, when given, ``running_mean`` and
+    ``running_var`` are updated in place: r = (1 - momentum) r + momentum s, with the unbiased
+    variance for ``running_var`` (as PyTorch). Otherwise the running statistics are used.
+
+    Shapes: input (N, C) or (N, C, *), running stats / weight / bias (C,) → same as input.
+
+    Example::
+
+        >>> mean, var = chainrule.zeros(3), chainrule.ones(3)
+        >>> F.batch_norm(chainrule.randn(8, 3, 4, 4), mean, var, training=True).shape
+        (8, 3, 4, 4)
+    """
+    _check_input("batch_norm", input, 2)
+    channels = input.shape[1]
+    for name, tensor in (("running_mean", running_mean), ("running_var", running_var),
+                         ("weight", weight), ("bias", bias)):
+        _check_param("batch_norm", name, tensor, (channels,), input)
+    broadcast = (channels,) + (1,) * (input.ndim - 2)
+    weight = weight.reshape(broadcast) if weight is not None else None
+    bias = bias.reshape(broadcast) if bias is not None else None
+    if not training:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm: running_mean and running_var are needed when "
+                             "training=False (or pass training=True to use the batch's statistics)")
+        # Fold everything per channel first, so the input is touched by two passes only.
+        scale = (running_var.reshape(broadcast) + eps).rsqrt()
+        if weight is not None:
+            scale = scale * weight
+        shift = -running_mean.reshape(broadcast) * scale
+        if bias is not None:
+            shift = shift + bias
+        return input * scale + shift
+    count = input.numel() // channels if channels else 0
+    if count <= 1:
+        raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got "
+                         f"input of shape {tuple(input.shape)}")
+    dims = (0, *range(2, input.ndim))
+    tracked = running_mean is not None or running_var is not None
+    stats: list[np.ndarray] | None = [] if tracked else None
+    out = Normalize.apply(input, weight, bias, dims, eps, stats)
+    if tracked:
+        mean, var = stats
+        with no_grad():
+            if running_mean is not None:
+                running_mean.mul_(1.0 - momentum).add_(mean.reshape(channels) * momentum)
+            if running_var is not None:
+                unbiased = var.reshape(channels) * (count / (count - 1))
+                running_var.mul_(1.0 - momentum).add_(unbiased * momentum)
+    return out
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,  # noqa: A002
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Split the channels into ``num_groups`` groups and normalize each group of each sample;
+    then scale and shift per channel.
+
+    Shapes: input (N, C, *) with C divisible by ``num_groups``, weight / bias (C,) → same.
+
+    Example::
+
+        >>> F.group_norm(chainrule.randn(2, 6, 4, 4), 3).shape
+        (2, 6, 4, 4)
+    """
+    _check_input("group_norm", input, 2)
+    n, channels = input.shape[:2]
+    if not isinstance(num_groups, int | np.integer) or num_groups < 1 or channels % num_groups:
+        raise ValueError(f"group_norm: num_groups={num_groups} must be a positive int dividing the "
+                         f"{channels} channels of input {tuple(input.shape)}")
+    _check_param("group_norm", "weight", weight, (channels,), input)
+    _check_param("group_norm", "bias", bias, (channels,), input)
+    group_shape = (num_groups, channels // num_groups, 1)
+    grouped = input.reshape(n, num_groups, channels // num_groups, -1)
+    weight = weight.reshape(group_shape) if weight is not None else None
+    bias = bias.reshape(group_shape) if bias is not None else None
+    return Normalize.apply(grouped, weight, bias, (2, 3), eps, None).reshape(input.shape)

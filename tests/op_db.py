@@ -1,0 +1,1186 @@
+"""The op database: every public op of chainrule's core, with a NumPy reference and sample inputs.
+
+One ``OpInfo`` per public function (or operator). Its ``op`` takes the library as its first
+argument (``chainrule`` or ``torch``), so the very same call is run on chainrule, checked against
+the NumPy ``ref`` and against PyTorch (``test_torch_oracle.py``)::
+
+    OpInfo("exp", op=lambda lib, x: lib.exp(x), ref=np.exp, samples=unary_samples(...))
+
+Sample arguments are turned into tensors by ``to_library``:
+
+* a floating ``np.ndarray`` becomes a tensor that requires grad (a gradcheck input);
+* ``Const(array)`` becomes a tensor that does not (targets, class weights, index tensors, masks);
+* anything else (ints, floats, tuples of dims, None) is passed as it is.
+
+``tests/test_ops.py`` runs every sample: forward against ``ref``, ``gradcheck``, and
+``gradgradcheck`` for the samples small enough (``GRADGRAD_MAX_ELEMENTS``). Its coverage test
+asserts that every ``Function`` subclass in ``OP_REGISTRY`` is applied by some sample here, or,
+for ops outside the core modules, is listed in ``TESTED_ELSEWHERE`` with the test file that
+checks its gradients.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+# The modules whose ops this database must cover itself.
+CORE_MODULES = (
+    "chainrule.ops.elementwise",
+    "chainrule.ops.reduce",
+    "chainrule.ops.movement",
+    "chainrule.ops.linalg",
+    "chainrule.ops.activation",
+    "chainrule.ops.loss",
+)
+
+# Ops defined outside the core, by class name, with the test file that gradient-checks them.
+# A new Function subclass must appear either in an OpInfo sample or here.
+TESTED_ELSEWHERE: dict[str, str] = {
+    "Conv2d": "tests/test_nn_functional.py",
+    "ConvTranspose2d": "tests/test_nn_functional.py",
+    "Conv2dWeightGrad": "tests/test_nn_functional.py",
+    "MaxPool2d": "tests/test_nn_functional.py",
+    "RouteToWinners": "tests/test_nn_functional.py",
+    "PickWinners": "tests/test_nn_functional.py",
+    "WindowSum": "tests/test_nn_functional.py",
+    "WindowScatter": "tests/test_nn_functional.py",
+    "Normalize": "tests/test_nn_functional.py",
+    "Embedding": "tests/test_nn_functional.py",
+    "RNNRecurrence": "tests/test_nn_recurrent.py",
+    "GRURecurrence": "tests/test_nn_recurrent.py",
+    "LSTMRecurrence": "tests/test_nn_recurrent.py",
+}
+
+# gradgradcheck costs a backward per element of the first-order gradient and two forward and
+# backward passes per element of every input; only samples this small are checked at second order.
+GRADGRAD_MAX_ELEMENTS = 8
+
+
+@dataclass(frozen=True)
+class Const:
+    """A sample argument that becomes a tensor without ``requires_grad`` (targets, indices)."""
+
+    value: Any
+
+
+@dataclass
+class SampleInput:
+    """Positional ``args`` and keyword ``kwargs`` of one call, and what to check on it."""
+
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    desc: str = ""
+    # False where the point is not twice differentiable in a way finite differences can see
+    # (e.g. prod through a zero, whose second order the op does not claim).
+    gradgrad: bool = True
+
+    def differentiable_size(self) -> int:
+        return sum(a.size for a in self.args if _is_differentiable(a))
+
+
+def S(*args: Any, desc: str = "", gradgrad: bool = True, **kwargs: Any) -> SampleInput:  # noqa: N802
+    """Shorthand for a ``SampleInput``."""
+    return SampleInput(args, kwargs, desc, gradgrad)
+
+
+SampleFn = Callable[[np.random.Generator], Iterator[SampleInput]]
+
+
+@dataclass
+class OpInfo:
+    """One public op: how to call it, its NumPy reference, its samples and what it claims."""
+
+    name: str
+    op: Callable[..., Any]  # op(lib, *args, **kwargs), lib being chainrule or torch
+    ref: Callable[..., Any]  # ref(*arrays, **kwargs) on NumPy arrays
+    samples: SampleFn
+    supports_grad: bool = True
+    supports_gradgrad: bool = True
+    gradcheck_eps: float = 1e-6
+    gradcheck_atol: float = 1e-5
+    gradcheck_rtol: float = 1e-3
+    # False for an op whose output dtype is not its input's (a cast).
+    preserves_dtype: bool = True
+    # A different spelling for PyTorch, where chainrule's differs (None: ``op`` works for both).
+    torch_op: Callable[..., Any] | None = None
+
+    def sample_inputs(self) -> list[SampleInput]:
+        """The samples, made afresh from a seed fixed per op (each test gets its own arrays)."""
+        rng = np.random.default_rng(zlib.crc32(self.name.encode()))
+        return list(self.samples(rng))
+
+
+def _is_differentiable(value: Any) -> bool:
+    return isinstance(value, np.ndarray) and value.dtype.kind == "f"
+
+
+def to_library(value: Any, lib: Any, dtype: Any = None, requires_grad: bool = True) -> Any:
+    """A sample argument as ``lib``'s tensor (see the module docstring). ``dtype`` (a NumPy
+    dtype) replaces the dtype of floating arrays; tuples and lists are converted item by item."""
+    if isinstance(value, tuple | list):
+        return type(value)(to_library(v, lib, dtype, requires_grad) for v in value)
+    if isinstance(value, Const):
+        return _make_tensor(value.value, lib, dtype, requires_grad=False)
+    if isinstance(value, np.ndarray):
+        return _make_tensor(value, lib, dtype, requires_grad=requires_grad and _is_differentiable(value))
+    return value
+
+
+def _make_tensor(array: np.ndarray, lib: Any, dtype: Any, requires_grad: bool) -> Any:
+    array = np.asarray(array)
+    if dtype is not None and array.dtype.kind == "f":
+        array = array.astype(dtype)
+    if lib.__name__ == "torch":
+        # (np.ascontiguousarray would make a 0-d array 1-d.)
+        tensor = lib.from_numpy(np.array(array, order="C", copy=True))
+    else:
+        # from_numpy keeps the strides, so transposed and strided samples stay non-contiguous.
+        tensor = lib.from_numpy(array)
+    if requires_grad:
+        tensor.requires_grad_(True)
+    return tensor
+
+
+def to_numpy(value: Any) -> Any:
+    """A sample argument as the NumPy reference sees it."""
+    if isinstance(value, tuple | list):
+        return type(value)(to_numpy(v) for v in value)
+    if isinstance(value, Const):
+        return np.asarray(value.value)
+    return value
+
+
+# ------------------------------------------------------------------ making sample arrays
+# (NumPy's generators return a Python float for shape (); np.asarray keeps 0-d samples arrays.)
+def randn(rng: np.random.Generator, *shape: int) -> np.ndarray:
+    return np.asarray(rng.standard_normal(shape))
+
+
+def positive(rng: np.random.Generator, *shape: int) -> np.ndarray:
+    return np.asarray(rng.uniform(0.5, 2.0, shape))
+
+
+def away_from_zero(rng: np.random.Generator, *shape: int) -> np.ndarray:
+    """Values with |x| in [0.2, 2]: clear of the kink of abs, relu, l1 at 0."""
+    return np.asarray(rng.uniform(0.2, 2.0, shape) * rng.choice([-1.0, 1.0], shape))
+
+
+def distinct(rng: np.random.Generator, *shape: int) -> np.ndarray:
+    """Values at least 0.25 apart, so max/min/sort have no ties for finite differences to hit."""
+    count = int(np.prod(shape))
+    return ((rng.permutation(count) - count / 2) * 0.25 + rng.uniform(0.01, 0.05)).reshape(shape)
+
+
+def distinct_shifted(rng: np.random.Generator, *shape: int) -> np.ndarray:
+    """Like ``distinct``, offset by 0.1 so that it ties with no value of ``distinct``."""
+    return np.asarray(distinct(rng, *shape) + 0.1)
+
+
+def probabilities(rng: np.random.Generator, *shape: int) -> np.ndarray:
+    return np.asarray(rng.uniform(0.1, 0.9, shape))
+
+
+def transposed(array: np.ndarray) -> np.ndarray:
+    """The same values as a non-contiguous (Fortran-ordered) view."""
+    return np.ascontiguousarray(array.T).T
+
+
+def strided(array: np.ndarray) -> np.ndarray:
+    """The same values as a view with a step of 2 in the last dimension."""
+    buffer = np.zeros(array.shape[:-1] + (2 * array.shape[-1],), dtype=array.dtype)
+    buffer[..., ::2] = array
+    return buffer[..., ::2]
+
+
+MakeArray = Callable[..., np.ndarray]
+
+
+def unary_samples(make: MakeArray = randn, **kwargs: Any) -> SampleFn:
+    """A 2-D input, a 0-d one, an empty one, and transposed and strided views."""
+
+    def samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+        yield S(make(rng, 2, 3), desc="2x3", **kwargs)
+        yield S(make(rng), desc="0d", **kwargs)
+        yield S(make(rng, 0, 3), desc="empty", **kwargs)
+        yield S(transposed(make(rng, 2, 3)), desc="transposed", **kwargs)
+        yield S(strided(make(rng, 2, 2)), desc="strided", **kwargs)
+
+    return samples
+
+
+def binary_samples(make_a: MakeArray = randn, make_b: MakeArray = randn) -> SampleFn:
+    """Equal shapes, the broadcasting patterns, 0-d and empty operands, non-contiguous views."""
+
+    def samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+        yield S(make_a(rng, 2, 3), make_b(rng, 2, 3), desc="same_shape")
+        yield S(make_a(rng, 2, 3), make_b(rng, 3), desc="broadcast_row")
+        yield S(make_a(rng, 2, 1), make_b(rng, 3), desc="broadcast_outer")
+        yield S(make_a(rng, 2, 1, 3), make_b(rng, 4, 1), desc="broadcast_3d")
+        yield S(make_a(rng, 1, 3), make_b(rng, 2, 1, 1), desc="broadcast_lower_rank_a")
+        yield S(make_a(rng, 2, 3), make_b(rng), desc="0d_b")
+        yield S(make_a(rng), make_b(rng, 3), desc="0d_a")
+        yield S(make_a(rng), make_b(rng), desc="both_0d")
+        yield S(make_a(rng, 0, 3), make_b(rng, 3), desc="empty")
+        yield S(transposed(make_a(rng, 2, 3)), strided(make_b(rng, 2, 3)), desc="non_contiguous")
+
+    return samples
+
+
+def scalar_samples(make: MakeArray = randn, scalars: tuple[float, ...] = (2.5, -0.75, 3)) -> SampleFn:
+    """A tensor with a Python scalar operand (``scalar`` keyword)."""
+
+    def samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+        for scalar in scalars:
+            yield S(make(rng, 2, 3), scalar=scalar, desc=f"scalar_{scalar}")
+        yield S(make(rng), scalar=scalars[0], desc="0d")
+        yield S(transposed(make(rng, 2, 3)), scalar=scalars[0], desc="transposed")
+
+    return samples
+
+
+def _chained(*generators: SampleFn) -> SampleFn:
+    def samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+        for generate in generators:
+            yield from generate(rng)
+
+    return samples
+
+
+# ------------------------------------------------------------------------ NumPy references
+_vector_erf = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    return _vector_erf(x).astype(x.dtype) if x.size else x.copy()
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-x))
+
+
+def _reduce_axes(dim: Any, x: np.ndarray) -> Any:
+    """NumPy's ``axis`` for PyTorch's ``dim`` (a 0-d tensor takes dim 0 or -1; NumPy takes none)."""
+    return None if x.ndim == 0 else dim
+
+
+def _reduction_ref(np_function: Callable[..., Any]) -> Callable[..., Any]:
+    def ref(x: np.ndarray, dim: Any = None, keepdim: bool = False) -> np.ndarray:
+        return np.asarray(np_function(x, axis=_reduce_axes(dim, x), keepdims=keepdim))
+
+    return ref
+
+
+def _var_ref(x: np.ndarray, dim: Any = None, unbiased: Any = None, keepdim: bool = False,
+             correction: Any = None) -> np.ndarray:
+    ddof = correction if correction is not None else (0 if unbiased is False else 1)
+    return np.asarray(np.var(x, axis=_reduce_axes(dim, x), ddof=ddof, keepdims=keepdim))
+
+
+def _std_ref(x: np.ndarray, **kwargs: Any) -> np.ndarray:
+    return np.sqrt(_var_ref(x, **kwargs))
+
+
+def _extremum_with_indices(np_values: Any, np_indices: Any) -> Callable[..., Any]:
+    def ref(x: np.ndarray, dim: Any = None, keepdim: bool = False) -> Any:
+        if dim is None:
+            return np.asarray(np_values(x))
+        values = np_values(x, axis=dim, keepdims=keepdim)
+        indices = np_indices(x, axis=dim, keepdims=keepdim).astype(np.int64)
+        return np.asarray(values), np.asarray(indices)
+
+    return ref
+
+
+def _arg_ref(np_function: Any) -> Callable[..., Any]:
+    def ref(x: np.ndarray, dim: Any = None, keepdim: bool = False) -> np.ndarray:
+        if dim is None:
+            out = np.asarray(np_function(x), dtype=np.int64)
+            return out.reshape((1,) * x.ndim) if keepdim else out
+        return np.asarray(np_function(x, axis=dim, keepdims=keepdim), dtype=np.int64)
+
+    return ref
+
+
+def _logsumexp_ref(x: np.ndarray, dim: Any, keepdim: bool = False) -> np.ndarray:
+    axes = _reduce_axes(dim, x)
+    peak = np.max(x, axis=axes, keepdims=True)
+    out = np.log(np.sum(np.exp(x - peak), axis=axes, keepdims=True)) + peak
+    return out if keepdim else np.squeeze(out, axis=axes)
+
+
+def _norm_ref(x: np.ndarray, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> np.ndarray:
+    axes = _reduce_axes(dim, x)
+    if p == "fro" or p == 2:
+        return np.sqrt(np.sum(x * x, axis=axes, keepdims=keepdim))
+    if p == math.inf:
+        return np.max(np.abs(x), axis=axes, keepdims=keepdim)
+    return np.sum(np.abs(x) ** p, axis=axes, keepdims=keepdim) ** (1 / p)
+
+
+def _cumsum_ref(x: np.ndarray, dim: int) -> np.ndarray:
+    return x.copy() if x.ndim == 0 else np.cumsum(x, axis=dim)
+
+
+def _softmax_ref(x: np.ndarray, dim: int) -> np.ndarray:
+    shifted = np.exp(x - np.max(x, axis=dim, keepdims=True))
+    return shifted / shifted.sum(axis=dim, keepdims=True)
+
+
+def _log_softmax_ref(x: np.ndarray, dim: int) -> np.ndarray:
+    shifted = x - np.max(x, axis=dim, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
+
+
+def _gelu_ref(x: np.ndarray, approximate: str = "none") -> np.ndarray:
+    if approximate == "tanh":
+        return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
+    return 0.5 * x * (1 + _erf(x / math.sqrt(2)))
+
+
+def _softplus_ref(x: np.ndarray, beta: float = 1.0, threshold: float = 20.0) -> np.ndarray:
+    return np.where(x * beta > threshold, x, np.log1p(np.exp(x * beta)) / beta)
+
+
+def _split_sizes(size: int, split: Any) -> list[int]:
+    if isinstance(split, int):
+        return [min(split, size - start) for start in range(0, size, split)]
+    return list(split)
+
+
+def _split_ref(x: np.ndarray, split: Any, dim: int = 0) -> tuple[np.ndarray, ...]:
+    bounds = np.cumsum(_split_sizes(x.shape[dim], split))[:-1]
+    return tuple(np.split(x, bounds, axis=dim))
+
+
+def _chunk_ref(x: np.ndarray, chunks: int, dim: int = 0) -> tuple[np.ndarray, ...]:
+    # PyTorch's rule: pieces of ceil(size / chunks), so there may be fewer than ``chunks``.
+    return _split_ref(x, -(-x.shape[dim] // chunks), dim)
+
+
+def _pad_ref(x: np.ndarray, pad: tuple[int, ...], value: float = 0.0) -> np.ndarray:
+    widths = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    return np.pad(x, widths, constant_values=value)
+
+
+def _squeeze_ref(x: np.ndarray, dim: Any = None) -> np.ndarray:
+    if dim is None:
+        return np.squeeze(x)
+    return np.squeeze(x, axis=dim) if x.shape[dim] == 1 else x
+
+
+def _matmul_ref(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.asarray(np.matmul(a, b))
+
+
+def _linear_ref(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
+    out = x @ weight.T
+    return out if bias is None else out + bias
+
+
+def _clamp_ref(x: np.ndarray, min: Any = None, max: Any = None) -> np.ndarray:  # noqa: A002
+    return np.clip(x, min, max)
+
+
+# Losses, written from PyTorch's documented formulas.
+def _reduce(loss: np.ndarray, reduction: str) -> np.ndarray:
+    if reduction == "mean":
+        return np.asarray(loss.mean())
+    if reduction == "sum":
+        return np.asarray(loss.sum())
+    return loss
+
+
+def _mse_ref(x: np.ndarray, t: np.ndarray, reduction: str = "mean") -> np.ndarray:
+    return _reduce((x - t) ** 2, reduction)
+
+
+def _l1_ref(x: np.ndarray, t: np.ndarray, reduction: str = "mean") -> np.ndarray:
+    return _reduce(np.abs(x - t), reduction)
+
+
+def _smooth_l1_ref(x: np.ndarray, t: np.ndarray, reduction: str = "mean", beta: float = 1.0) -> np.ndarray:
+    d = np.abs(x - t)
+    return _reduce(np.where(d < beta, 0.5 * d**2 / beta, d - 0.5 * beta), reduction)
+
+
+def _huber_ref(x: np.ndarray, t: np.ndarray, reduction: str = "mean", delta: float = 1.0) -> np.ndarray:
+    d = np.abs(x - t)
+    return _reduce(np.where(d < delta, 0.5 * d**2, delta * (d - 0.5 * delta)), reduction)
+
+
+def _classes_last(x: np.ndarray) -> np.ndarray:
+    """(N, C, d...) → (N * d..., C)."""
+    return np.moveaxis(x, 1, -1).reshape(-1, x.shape[1])
+
+
+def _nll_ref(logp: np.ndarray, target: np.ndarray, weight: np.ndarray | None = None,
+             ignore_index: int = -100, reduction: str = "mean") -> np.ndarray:
+    if logp.ndim == 1:
+        logp, flat_target = logp[None], target.reshape(1)
+    else:
+        flat_target = target.reshape(-1)
+    flat = _classes_last(logp)
+    keep = flat_target != ignore_index
+    safe = np.where(keep, flat_target, 0)
+    class_weight = np.ones(flat.shape[1]) if weight is None else weight
+    sample_weight = class_weight[safe] * keep
+    losses = -flat[np.arange(flat.shape[0]), safe] * sample_weight
+    if reduction == "none":
+        return losses.reshape(target.shape)
+    if reduction == "sum":
+        return np.asarray(losses.sum())
+    return np.asarray(losses.sum() / sample_weight.sum())
+
+
+def _cross_entropy_ref(x: np.ndarray, target: np.ndarray, weight: np.ndarray | None = None,
+                       ignore_index: int = -100, reduction: str = "mean",
+                       label_smoothing: float = 0.0) -> np.ndarray:
+    class_dim = 0 if x.ndim == 1 else 1
+    classes = x.shape[class_dim]
+    logp = _log_softmax_ref(x, class_dim)
+    class_weight = np.ones(classes) if weight is None else weight
+    weight_shape = [1] * x.ndim
+    weight_shape[class_dim] = classes
+    weighted_logp = logp * class_weight.reshape(weight_shape)
+    if target.dtype.kind == "f":
+        # Probabilities: -sum_c w_c y_c log p_c per sample; 'mean' divides by the sample count.
+        smoothed = target * (1 - label_smoothing) + label_smoothing / classes
+        losses = -(weighted_logp * smoothed).sum(axis=class_dim)
+        return _reduce(losses, reduction)
+    nll = _nll_ref(logp, target, weight, ignore_index, reduction)
+    if not label_smoothing:
+        return nll
+    # Class indices: (1 - eps) nll + eps * mean over classes of -w_c log p_c, ignored samples
+    # dropped; 'mean' divides both terms by the total weight of the kept targets.
+    keep = target != ignore_index
+    smooth = -weighted_logp.sum(axis=class_dim) * keep / classes
+    if reduction == "none":
+        pass
+    elif reduction == "sum":
+        smooth = smooth.sum()
+    else:
+        safe = np.where(keep, target, 0)
+        smooth = smooth.sum() / (class_weight[safe] * keep).sum()
+    return np.asarray((1 - label_smoothing) * nll + label_smoothing * smooth)
+
+
+def _bce_ref(p: np.ndarray, t: np.ndarray, weight: np.ndarray | None = None,
+             reduction: str = "mean") -> np.ndarray:
+    loss = -(t * np.maximum(np.log(p), -100) + (1 - t) * np.maximum(np.log(1 - p), -100))
+    return _reduce(loss if weight is None else loss * weight, reduction)
+
+
+def _bce_logits_ref(x: np.ndarray, t: np.ndarray, weight: np.ndarray | None = None,
+                    reduction: str = "mean", pos_weight: np.ndarray | None = None) -> np.ndarray:
+    positive_weight = 1.0 if pos_weight is None else pos_weight
+    # -log sigmoid(x) = log(1 + e^-x) and -log(1 - sigmoid(x)) = log(1 + e^x), as logaddexp.
+    loss = positive_weight * t * np.logaddexp(0, -x) + (1 - t) * np.logaddexp(0, x)
+    return _reduce(loss if weight is None else loss * weight, reduction)
+
+
+# ---------------------------------------------------------------------------- sample sets
+def _reduction_samples(make: MakeArray = randn, empty: bool = True) -> SampleFn:
+    def samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+        yield S(make(rng, 2, 3), desc="all")
+        yield S(make(rng, 2, 3), dim=0, desc="dim0")
+        yield S(make(rng, 2, 3), dim=-1, keepdim=True, desc="dim-1_keepdim")
+        yield S(make(rng, 2, 3, 2), dim=(0, 2), desc="dims_0_2")
+        yield S(make(rng, 2, 3, 2), dim=(0, -1), keepdim=True, desc="dims_keepdim")
+        yield S(make(rng, 2, 2), dim=None, keepdim=True, desc="all_keepdim")
+        yield S(make(rng), desc="0d")
+        yield S(make(rng), dim=0, desc="0d_dim0")
+        yield S(transposed(make(rng, 2, 3)), dim=1, desc="transposed")
+        if empty:
+            yield S(make(rng, 0, 3), dim=0, desc="empty_dim")
+            yield S(make(rng, 0, 3), desc="empty_all")
+
+    return samples
+
+
+def _max_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    yield S(distinct(rng, 2, 3), desc="all")
+    yield S(distinct(rng), desc="0d")
+    yield S(distinct(rng, 2, 3), dim=1, desc="dim1")
+    yield S(distinct(rng, 2, 3), dim=0, keepdim=True, desc="dim0_keepdim")
+    yield S(distinct(rng, 2, 2, 2), dim=-1, desc="dim-1_3d")
+    yield S(transposed(distinct(rng, 2, 3)), dim=0, desc="transposed")
+
+
+def _amax_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    yield S(distinct(rng, 2, 3), desc="all")
+    yield S(distinct(rng, 2, 3), dim=1, desc="dim1")
+    yield S(distinct(rng, 2, 3, 2), dim=(0, 2), desc="dims")
+    yield S(distinct(rng, 2, 3), dim=0, keepdim=True, desc="keepdim")
+    yield S(distinct(rng), desc="0d")
+
+
+def _arg_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    yield S(Const(distinct(rng, 2, 3)), desc="all")
+    yield S(Const(distinct(rng, 2, 3)), dim=1, desc="dim1")
+    yield S(Const(distinct(rng, 2, 3)), dim=0, keepdim=True, desc="dim0_keepdim")
+    yield S(Const(distinct(rng, 2, 3)), dim=-1, desc="dim-1")
+
+
+def _var_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    yield S(randn(rng, 2, 3), desc="all")
+    yield S(randn(rng, 2, 3), dim=1, desc="dim1")
+    yield S(randn(rng, 2, 3), dim=0, keepdim=True, desc="dim0_keepdim")
+    yield S(randn(rng, 2, 3), unbiased=False, desc="biased")
+    yield S(randn(rng, 2, 3), dim=1, correction=0, desc="correction0")
+    yield S(randn(rng, 2, 2, 2), dim=(0, 2), desc="dims")
+    yield S(transposed(randn(rng, 2, 3)), dim=0, desc="transposed")
+
+
+def _logsumexp_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    yield S(randn(rng, 2, 3), dim=1, desc="dim1")
+    yield S(randn(rng, 2, 3), dim=0, keepdim=True, desc="dim0_keepdim")
+    yield S(randn(rng, 2, 3), dim=(0, 1), desc="all")
+    yield S(randn(rng, 2, 3) + np.array([[1000.0], [-1000.0]]), dim=1, desc="large")
+    yield S(transposed(randn(rng, 2, 3)), dim=-1, desc="transposed")
+
+
+def _prod_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    yield S(away_from_zero(rng, 2, 3), desc="all")
+    yield S(away_from_zero(rng, 2, 3), dim=1, desc="dim1")
+    yield S(away_from_zero(rng, 2, 3), dim=0, keepdim=True, desc="dim0_keepdim")
+    yield S(away_from_zero(rng), desc="0d")
+    yield S(transposed(away_from_zero(rng, 2, 3)), dim=-1, desc="transposed")
+    # Through zeros: the gradient is the product of the other elements (first order only).
+    one_zero = away_from_zero(rng, 2, 3)
+    one_zero[0, 1] = 0.0
+    yield S(one_zero, dim=1, desc="one_zero_dim1", gradgrad=False)
+    yield S(one_zero.copy(), desc="one_zero_all", gradgrad=False)
+    two_zeros = away_from_zero(rng, 2, 3)
+    two_zeros[1, 0] = two_zeros[1, 2] = 0.0
+    yield S(two_zeros, dim=1, desc="two_zeros_dim1", gradgrad=False)
+    yield S(two_zeros.copy(), desc="two_zeros_all", gradgrad=False)
+
+
+def _norm_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    yield S(randn(rng, 2, 3), desc="fro")
+    yield S(randn(rng, 2, 3), dim=1, desc="dim1")
+    yield S(randn(rng, 2, 3), p=2, dim=0, keepdim=True, desc="p2_keepdim")
+    yield S(away_from_zero(rng, 2, 3), p=1, desc="p1")
+    yield S(away_from_zero(rng, 2, 3), p=1, dim=1, desc="p1_dim1")
+    yield S(distinct(rng, 2, 3), p=math.inf, desc="inf")
+    yield S(distinct(rng, 2, 3), p=math.inf, dim=1, desc="inf_dim1")
+    yield S(away_from_zero(rng, 2, 3), p=3, dim=1, desc="p3")
+    yield S(randn(rng, 3), desc="vector")
+
+
+def _cumsum_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    yield S(randn(rng, 2, 3), dim=0, desc="dim0")
+    yield S(randn(rng, 2, 3), dim=1, desc="dim1")
+    yield S(randn(rng, 2, 3), dim=-1, desc="dim-1")
+    yield S(randn(rng, 4), dim=0, desc="vector")
+    yield S(randn(rng), dim=0, desc="0d")
+    yield S(transposed(randn(rng, 2, 3)), dim=1, desc="transposed")
+
+
+def _softmax_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    yield S(randn(rng, 2, 3), dim=1, desc="dim1")
+    yield S(randn(rng, 2, 3), dim=0, desc="dim0")
+    yield S(randn(rng, 2, 3), dim=-1, desc="dim-1")
+    yield S(randn(rng, 2, 3, 2), dim=1, desc="3d_dim1")
+    yield S(randn(rng, 4), dim=0, desc="vector")
+    yield S(randn(rng, 2, 3) * 10 + np.array([[1000.0], [-1000.0]]), dim=1, desc="large")
+    yield S(transposed(randn(rng, 2, 3)), dim=1, desc="transposed")
+
+
+# ------------------------------------------------------------------------------ the database
+def _identity(x: np.ndarray) -> np.ndarray:
+    return x
+
+
+OP_DB: list[OpInfo] = []
+
+
+def _register(*infos: OpInfo) -> None:
+    OP_DB.extend(infos)
+
+
+# Arithmetic: tensor (op) tensor, with every broadcasting pattern.
+_register(
+    OpInfo("add", lambda lib, a, b: a + b, np.add, binary_samples()),
+    OpInfo("sub", lambda lib, a, b: a - b, np.subtract, binary_samples()),
+    OpInfo("mul", lambda lib, a, b: a * b, np.multiply, binary_samples()),
+    OpInfo("div", lambda lib, a, b: a / b, np.divide, binary_samples(randn, away_from_zero)),
+    OpInfo("pow", lambda lib, a, b: a**b, np.power, binary_samples(positive, randn)),
+    OpInfo("torch.add_alpha", lambda lib, a, b: lib.add(a, b, alpha=2.5),
+           lambda a, b: a + 2.5 * b, binary_samples()),
+    OpInfo("torch.sub_alpha", lambda lib, a, b: lib.sub(a, b, alpha=-0.5),
+           lambda a, b: a + 0.5 * b, binary_samples()),
+    OpInfo("torch.mul", lambda lib, a, b: lib.mul(a, b), np.multiply, binary_samples()),
+    OpInfo("torch.div", lambda lib, a, b: lib.div(a, b), np.divide,
+           binary_samples(randn, away_from_zero)),
+    OpInfo("torch.pow", lambda lib, a, b: lib.pow(a, b), np.power, binary_samples(positive, randn)),
+    OpInfo("neg", lambda lib, a: -a, np.negative, unary_samples()),
+    OpInfo("torch.neg", lambda lib, a: lib.neg(a), np.negative, unary_samples()),
+    OpInfo("pos", lambda lib, a: +a, _identity, unary_samples()),
+)
+
+# Arithmetic with a Python scalar, on either side (the reflected operators).
+_register(
+    OpInfo("add_scalar", lambda lib, a, scalar: a + scalar, lambda a, scalar: a + scalar,
+           scalar_samples()),
+    OpInfo("radd_scalar", lambda lib, a, scalar: scalar + a, lambda a, scalar: scalar + a,
+           scalar_samples()),
+    OpInfo("sub_scalar", lambda lib, a, scalar: a - scalar, lambda a, scalar: a - scalar,
+           scalar_samples()),
+    OpInfo("rsub_scalar", lambda lib, a, scalar: scalar - a, lambda a, scalar: scalar - a,
+           scalar_samples()),
+    OpInfo("mul_scalar", lambda lib, a, scalar: a * scalar, lambda a, scalar: a * scalar,
+           scalar_samples()),
+    OpInfo("rmul_scalar", lambda lib, a, scalar: scalar * a, lambda a, scalar: scalar * a,
+           scalar_samples()),
+    OpInfo("div_scalar", lambda lib, a, scalar: a / scalar, lambda a, scalar: a / scalar,
+           scalar_samples()),
+    OpInfo("rdiv_scalar", lambda lib, a, scalar: scalar / a, lambda a, scalar: scalar / a,
+           scalar_samples(away_from_zero)),
+    OpInfo("pow_scalar", lambda lib, a, scalar: a**scalar, lambda a, scalar: a**scalar,
+           scalar_samples(positive, (2, 0.5, -1.5, 3, 0, 1))),
+    OpInfo("pow_integer_negative_base", lambda lib, a, scalar: a**scalar, lambda a, scalar: a**scalar,
+           scalar_samples(away_from_zero, (2, 3, -1))),
+    OpInfo("rpow_scalar", lambda lib, a, scalar: scalar**a, lambda a, scalar: scalar**a,
+           scalar_samples(randn, (2.0, 0.5, math.e))),
+    OpInfo("torch.pow_scalar_base", lambda lib, a, scalar: lib.pow(scalar, a),
+           lambda a, scalar: scalar**a, scalar_samples(randn, (2.0, 3.5))),
+)
+
+
+def _compare_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    a = np.round(randn(rng, 2, 3))
+    yield S(Const(a), Const(np.round(randn(rng, 2, 3))), desc="same_shape")
+    yield S(Const(a), Const(a.copy()), desc="equal")
+    yield S(Const(np.round(randn(rng, 2, 3))), Const(np.round(randn(rng, 3))), desc="broadcast")
+    yield S(Const(np.round(randn(rng, 2, 3))), 0.0, desc="scalar")
+    yield S(Const(np.arange(6).reshape(2, 3)), 2, desc="int")
+
+
+# Comparisons: bool results, no gradient.
+def _operator(compare: Callable[[Any, Any], Any]) -> Callable[..., Any]:
+    return lambda lib, a, b: compare(a, b)
+
+
+for _compare, _np_compare in ((operator.eq, np.equal), (operator.ne, np.not_equal),
+                              (operator.lt, np.less), (operator.le, np.less_equal),
+                              (operator.gt, np.greater), (operator.ge, np.greater_equal)):
+    _register(OpInfo(_compare.__name__, _operator(_compare), _np_compare, _compare_samples,
+                     supports_grad=False))
+
+# Unary maths functions (Tensor methods and torch.* functions).
+_register(
+    OpInfo("exp", lambda lib, x: lib.exp(x), np.exp, unary_samples()),
+    OpInfo("log", lambda lib, x: lib.log(x), np.log, unary_samples(positive)),
+    OpInfo("log1p", lambda lib, x: lib.log1p(x), np.log1p,
+           unary_samples(lambda rng, *s: np.asarray(rng.uniform(-0.8, 2.0, s)))),
+    OpInfo("sqrt", lambda lib, x: lib.sqrt(x), np.sqrt, unary_samples(positive)),
+    OpInfo("rsqrt", lambda lib, x: lib.rsqrt(x), lambda x: 1 / np.sqrt(x), unary_samples(positive)),
+    OpInfo("square", lambda lib, x: lib.square(x), np.square, unary_samples()),
+    OpInfo("abs", lambda lib, x: lib.abs(x), np.abs, unary_samples(away_from_zero)),
+    OpInfo("abs_operator", lambda lib, x: abs(x), np.abs, unary_samples(away_from_zero)),
+    OpInfo("sin", lambda lib, x: lib.sin(x), np.sin, unary_samples()),
+    OpInfo("cos", lambda lib, x: lib.cos(x), np.cos, unary_samples()),
+    OpInfo("tanh", lambda lib, x: lib.tanh(x), np.tanh, unary_samples()),
+    OpInfo("sigmoid", lambda lib, x: lib.sigmoid(x), _sigmoid, unary_samples()),
+    OpInfo("sigmoid_large", lambda lib, x: x.sigmoid(), _sigmoid,
+           unary_samples(lambda rng, *s: np.asarray(rng.uniform(30, 40, s) * rng.choice([-1, 1], s)))),
+    OpInfo("relu", lambda lib, x: lib.relu(x), lambda x: np.maximum(x, 0), unary_samples(away_from_zero)),
+    OpInfo("erf", lambda lib, x: lib.erf(x), _erf, unary_samples()),
+    OpInfo("clone", lambda lib, x: x.clone(), np.copy, unary_samples()),
+    # Finite differences see float32 rounding (1e-7 relative) unless the step is large.
+    OpInfo("to_float32_and_back", lambda lib, x: x.float().double(), _identity, unary_samples(),
+           gradcheck_eps=1e-2, gradcheck_atol=1e-4, preserves_dtype=False),
+)
+
+
+def _clamp_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    def clear_of(bounds: tuple[float, ...], *shape: int) -> np.ndarray:
+        x = np.asarray(rng.uniform(-2, 2, shape))
+        for bound in bounds:
+            x = np.where(np.abs(x - bound) < 0.1, bound + 0.3, x)
+        return x
+
+    yield S(clear_of((-0.5, 0.5), 2, 3), min=-0.5, max=0.5, desc="both")
+    yield S(clear_of((0.0,), 2, 3), min=0.0, desc="min_only")
+    yield S(clear_of((0.3,), 2, 3), max=0.3, desc="max_only")
+    yield S(clear_of((0.0,)), min=0.0, desc="0d")
+    yield S(transposed(clear_of((-0.5, 0.5), 3, 2)), min=-0.5, max=0.5, desc="transposed")
+    yield S(clear_of((-0.5, 0.5), 0, 2), min=-0.5, max=0.5, desc="empty")
+
+
+def _clamp_tensor_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    x = distinct(rng, 2, 3)
+    yield S(x, x.min(axis=0) + 0.1, desc="tensor_min")
+    yield S(np.array([-1.0, 0.5, 2.0]), np.array(0.0), np.array([1.0, 1.5, 1.0]), desc="small")
+    yield S(distinct(rng, 2, 3), None, np.array([0.13, -0.11, 0.2]), desc="tensor_max")
+
+
+# clamp; maximum/minimum/where with broadcasting.
+_register(
+    OpInfo("clamp", lambda lib, x, **kw: lib.clamp(x, **kw), _clamp_ref, _clamp_samples),
+    OpInfo("clamp_tensor_bounds", lambda lib, x, low=None, high=None: lib.clamp(x, low, high),
+           lambda x, low=None, high=None: np.clip(x, low, high), _clamp_tensor_samples),
+    OpInfo("clip_method", lambda lib, x, **kw: x.clip(**kw), _clamp_ref, _clamp_samples),
+    OpInfo("maximum", lambda lib, a, b: lib.maximum(a, b), np.maximum,
+           binary_samples(distinct, distinct_shifted)),
+    OpInfo("minimum", lambda lib, a, b: lib.minimum(a, b), np.minimum,
+           binary_samples(distinct, distinct_shifted)),
+    OpInfo("max_binary", lambda lib, a, b: lib.max(a, b), np.maximum,
+           binary_samples(distinct, distinct_shifted)),
+)
+
+
+def _where_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    yield S(Const(rng.random((2, 3)) > 0.5), randn(rng, 2, 3), randn(rng, 2, 3), desc="same_shape")
+    yield S(Const(rng.random((2, 1)) > 0.5), randn(rng, 3), randn(rng, 2, 3), desc="broadcast")
+    yield S(Const(np.array([True, False, True])), randn(rng, 2, 1), randn(rng), desc="broadcast_0d")
+    yield S(Const(np.zeros((0, 3), bool)), randn(rng, 0, 3), randn(rng, 3), desc="empty")
+    yield S(Const(rng.random((2, 3)) > 0.5), transposed(randn(rng, 2, 3)), strided(randn(rng, 2, 3)),
+            desc="non_contiguous")
+
+
+_register(OpInfo("where", lambda lib, c, a, b: lib.where(c, a, b), np.where, _where_samples),
+          OpInfo("where_method", lambda lib, c, a, b: a.where(c, b), np.where, _where_samples))
+
+# Reductions.
+_register(
+    OpInfo("sum", lambda lib, x, **kw: lib.sum(x, **kw), _reduction_ref(np.sum), _reduction_samples()),
+    OpInfo("sum_method", lambda lib, x, **kw: x.sum(**kw), _reduction_ref(np.sum),
+           _reduction_samples()),
+    OpInfo("mean", lambda lib, x, **kw: lib.mean(x, **kw), _reduction_ref(np.mean),
+           _reduction_samples(empty=False)),
+    OpInfo("max", lambda lib, x, **kw: lib.max(x, **kw), _extremum_with_indices(np.max, np.argmax),
+           _max_samples),
+    OpInfo("min", lambda lib, x, **kw: x.min(**kw), _extremum_with_indices(np.min, np.argmin),
+           _max_samples),
+    OpInfo("amax", lambda lib, x, **kw: lib.amax(x, **kw), _reduction_ref(np.max), _amax_samples),
+    OpInfo("amin", lambda lib, x, **kw: x.amin(**kw), _reduction_ref(np.min), _amax_samples),
+    OpInfo("argmax", lambda lib, x, **kw: lib.argmax(x, **kw), _arg_ref(np.argmax), _arg_samples,
+           supports_grad=False),
+    OpInfo("argmin", lambda lib, x, **kw: x.argmin(**kw), _arg_ref(np.argmin), _arg_samples,
+           supports_grad=False),
+    OpInfo("var", lambda lib, x, **kw: lib.var(x, **kw), _var_ref, _var_samples),
+    OpInfo("std", lambda lib, x, **kw: x.std(**kw), _std_ref, _var_samples),
+    OpInfo("logsumexp", lambda lib, x, **kw: lib.logsumexp(x, **kw), _logsumexp_ref, _logsumexp_samples),
+    OpInfo("prod", lambda lib, x, **kw: lib.prod(x, **kw), _reduction_ref(np.prod), _prod_samples),
+    OpInfo("norm", lambda lib, x, **kw: lib.norm(x, **kw), _norm_ref, _norm_samples),
+    OpInfo("cumsum", lambda lib, x, dim: lib.cumsum(x, dim), _cumsum_ref, _cumsum_samples),
+)
+
+
+# ---------------------------------------------------------------------------- movement
+def _reshape_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    yield S(randn(rng, 2, 3), shape=(3, 2), desc="2d")
+    yield S(randn(rng, 2, 3), shape=(-1,), desc="flat")
+    yield S(randn(rng, 2, 3), shape=(1, 2, -1), desc="infer")
+    yield S(randn(rng), shape=(1, 1), desc="0d")
+    yield S(randn(rng, 1), shape=(), desc="to_0d")
+    yield S(randn(rng, 0, 3), shape=(3, 0), desc="empty")
+    yield S(transposed(randn(rng, 2, 3)), shape=(6,), desc="transposed")
+    yield S(strided(randn(rng, 2, 2)), shape=(4,), desc="strided")
+
+
+def _permute_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    yield S(randn(rng, 2, 3, 2), dims=(2, 0, 1), desc="3d")
+    yield S(randn(rng, 2, 3), dims=(1, 0), desc="2d")
+    yield S(randn(rng, 2, 1, 3), dims=(-1, 0, 1), desc="negative")
+    yield S(transposed(randn(rng, 2, 3)), dims=(1, 0), desc="transposed")
+
+
+def _transpose_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    yield S(randn(rng, 2, 3), dim0=0, dim1=1, desc="2d")
+    yield S(randn(rng, 2, 3, 2), dim0=0, dim1=2, desc="3d")
+    yield S(randn(rng, 2, 3, 2), dim0=-1, dim1=-2, desc="negative")
+    yield S(randn(rng, 0, 2), dim0=0, dim1=1, desc="empty")
+
+
+def _unsqueeze_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    yield S(randn(rng, 2, 3), dim=0, desc="front")
+    yield S(randn(rng, 2, 3), dim=-1, desc="back")
+    yield S(randn(rng, 2, 3), dim=1, desc="middle")
+    yield S(randn(rng), dim=0, desc="0d")
+
+
+def _squeeze_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    yield S(randn(rng, 2, 1, 3, 1), desc="all")
+    yield S(randn(rng, 2, 1, 3), dim=1, desc="dim")
+    yield S(randn(rng, 2, 1, 3), dim=0, desc="not_size_1")
+    yield S(randn(rng, 1), desc="to_0d")
+
+
+def _expand_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    yield S(randn(rng, 3, 1), sizes=(3, 4), desc="2d")
+    yield S(randn(rng, 3, 1), sizes=(2, 3, 2), desc="new_leading")
+    yield S(randn(rng, 3, 1), sizes=(-1, 4), desc="minus_one")
+    yield S(randn(rng), sizes=(2, 3), desc="0d")
+    yield S(randn(rng, 1, 2), sizes=(0, 2), desc="to_empty")
+
+
+def _flatten_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    yield S(randn(rng, 2, 3, 2), desc="all")
+    yield S(randn(rng, 2, 3, 2), start_dim=1, desc="start1")
+    yield S(randn(rng, 2, 3, 2), start_dim=0, end_dim=1, desc="end1")
+    yield S(randn(rng), desc="0d")
+    yield S(transposed(randn(rng, 2, 3)), desc="transposed")
+
+
+def _flatten_ref(x: np.ndarray, start_dim: int = 0, end_dim: int = -1) -> np.ndarray:
+    if x.ndim == 0:
+        return x.reshape(1)
+    start, end = start_dim % x.ndim, end_dim % x.ndim
+    return x.reshape(x.shape[:start] + (-1,) + x.shape[end + 1:])
+
+
+def _cat_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    yield S(randn(rng, 2, 3), randn(rng, 1, 3), desc="dim0", dim=0)
+    yield S(randn(rng, 2, 1), randn(rng, 2, 3), randn(rng, 2, 2), dim=1, desc="dim1_three")
+    yield S(randn(rng, 2, 1), randn(rng, 2, 2), dim=-1, desc="negative_dim")
+    yield S(randn(rng, 2, 3), randn(rng, 0, 3), dim=0, desc="empty_piece")
+    yield S(randn(rng, 3), randn(rng, 2), dim=0, desc="vectors")
+    yield S(transposed(randn(rng, 2, 3)), strided(randn(rng, 2, 2)), dim=1, desc="non_contiguous")
+
+
+def _stack_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    yield S(randn(rng, 2, 3), randn(rng, 2, 3), dim=0, desc="dim0")
+    yield S(randn(rng, 2, 3), randn(rng, 2, 3), randn(rng, 2, 3), dim=-1, desc="dim-1")
+    yield S(randn(rng, 2), randn(rng, 2), dim=1, desc="dim1")
+    yield S(randn(rng), randn(rng), randn(rng), dim=0, desc="0d")
+
+
+def _split_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    yield S(randn(rng, 5, 2), split=2, desc="size2")
+    yield S(randn(rng, 5, 2), split=[1, 3, 1], desc="sections")
+    yield S(randn(rng, 2, 5), split=3, dim=1, desc="dim1")
+    yield S(randn(rng, 2, 4), split=[4, 0], dim=-1, desc="empty_section")
+
+
+def _chunk_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    yield S(randn(rng, 5, 2), chunks=2, desc="5_in_2")
+    yield S(randn(rng, 6, 1), chunks=4, desc="6_in_4")
+    yield S(randn(rng, 2, 3), chunks=3, dim=1, desc="dim1")
+
+
+def _flip_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    yield S(randn(rng, 2, 3), dims=(0,), desc="dim0")
+    yield S(randn(rng, 2, 3), dims=(0, 1), desc="both")
+    yield S(randn(rng, 2, 3, 2), dims=(-1,), desc="negative")
+    yield S(transposed(randn(rng, 2, 3)), dims=(1,), desc="transposed")
+
+
+def _pad_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    yield S(randn(rng, 2, 3), pad=(1, 2), desc="last_dim")
+    yield S(randn(rng, 2, 3), pad=(1, 0, 0, 2), desc="last_two")
+    yield S(randn(rng, 1, 2, 2), pad=(0, 1), value=0.5, desc="value")
+    yield S(randn(rng, 3), pad=(0, 0), desc="zero")
+
+
+def _getitem_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    mask = np.array([[True, False, True, True], [False, False, True, False], [True, True, False, False]])
+    yield S(randn(rng, 3, 4), index=1, desc="int")
+    yield S(randn(rng, 3, 4), index=-1, desc="negative_int")
+    yield S(randn(rng, 3, 4), index=(1, 2), desc="two_ints")
+    yield S(randn(rng, 3, 4), index=slice(1, None), desc="slice")
+    yield S(randn(rng, 3, 4), index=(slice(None), slice(None, None, 2)), desc="step_slice")
+    yield S(randn(rng, 3, 4), index=(slice(2, 2),), desc="empty_slice")
+    yield S(randn(rng, 3, 4), index=(None, 1), desc="none")
+    yield S(randn(rng, 3, 4), index=(Ellipsis, 0), desc="ellipsis")
+    yield S(randn(rng, 2, 3), index=(Ellipsis, None, slice(0, 2)), desc="ellipsis_none_slice")
+    yield S(randn(rng, 3, 4), index=Const(np.array([0, 2, 0, 0])), desc="int_tensor_repeats")
+    yield S(randn(rng, 3, 4), index=[2, 0, 2], desc="list_repeats")
+    yield S(randn(rng, 3, 4), index=(Const(np.array([0, 1, 2, 1])), Const(np.array([1, 1, 3, 1]))),
+            desc="two_int_tensors")
+    yield S(randn(rng, 3, 4), index=(slice(None), Const(np.array([3, 0, 3]))), desc="slice_and_tensor")
+    yield S(randn(rng, 3, 4), index=Const(np.array([[0, 1], [1, 1]])), desc="2d_int_tensor")
+    yield S(randn(rng, 3, 4), index=Const(mask), desc="bool_mask")
+    yield S(randn(rng, 3, 4), index=Const(np.array([True, False, True])), desc="bool_rows")
+    yield S(randn(rng), index=None, desc="0d_none")
+    yield S(randn(rng), index=Ellipsis, desc="0d_ellipsis")
+    yield S(transposed(randn(rng, 4, 3)), index=(Const(np.array([2, 2])), slice(1, 3)),
+            desc="transposed")
+
+
+def _gather_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    yield S(randn(rng, 3, 4), dim=1, index=Const(np.array([[0, 0], [3, 1], [2, 2]])), desc="dim1")
+    yield S(randn(rng, 3, 4), dim=0, index=Const(np.array([[0, 2, 2, 1], [0, 0, 0, 0]])), desc="dim0")
+    yield S(randn(rng, 2, 2, 2), dim=-1, index=Const(np.array([[[1], [0]], [[1], [1]]])), desc="3d")
+
+
+def _index_select_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    yield S(randn(rng, 3, 4), dim=0, index=Const(np.array([2, 0, 2])), desc="dim0_repeats")
+    yield S(randn(rng, 3, 4), dim=1, index=Const(np.array([3, 1])), desc="dim1")
+    yield S(randn(rng, 3, 4), dim=-1, index=Const(np.array([], dtype=np.int64)), desc="empty")
+    yield S(randn(rng, 3, 2), dim=0, index=Const(np.array([1, 1])), desc="small")
+
+
+def _narrow_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    yield S(randn(rng, 3, 4), dim=1, start=1, length=2, desc="dim1")
+    yield S(randn(rng, 3, 4), dim=0, start=2, length=1, desc="dim0")
+    yield S(randn(rng, 2, 3), dim=1, start=1, length=2, desc="small")
+
+
+def _select_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    yield S(randn(rng, 3, 4), dim=1, index=2, desc="dim1")
+    yield S(randn(rng, 3, 4), dim=0, index=-1, desc="negative")
+    yield S(randn(rng, 2, 3), dim=1, index=0, desc="small")
+
+
+def _repeat_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    yield S(randn(rng, 2, 3), sizes=(2, 1), desc="rows")
+    yield S(randn(rng, 3), sizes=(2, 2), desc="new_dim")
+
+
+def _masked_fill_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    yield S(randn(rng, 2, 3), mask=Const(rng.random((2, 3)) > 0.5), value=-1.5, desc="same_shape")
+    yield S(randn(rng, 2, 3), mask=Const(np.array([True, False, True])), value=0.0, desc="broadcast")
+
+
+def _tri_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    yield S(randn(rng, 3, 3), desc="square")
+    yield S(randn(rng, 2, 3), diagonal=1, desc="wide")
+    yield S(randn(rng, 2, 3, 2), diagonal=-1, desc="batched")
+
+
+_register(
+    OpInfo("reshape", lambda lib, x, shape: x.reshape(shape), lambda x, shape: x.reshape(shape),
+           _reshape_samples),
+    OpInfo("torch.reshape", lambda lib, x, shape: lib.reshape(x, shape),
+           lambda x, shape: x.reshape(shape), _reshape_samples),
+    OpInfo("view", lambda lib, x, shape: x.view(shape), lambda x, shape: x.reshape(shape),
+           _reshape_samples),
+    OpInfo("flatten", lambda lib, x, **kw: lib.flatten(x, **kw), _flatten_ref, _flatten_samples),
+    OpInfo("permute", lambda lib, x, dims: x.permute(*dims), lambda x, dims: np.transpose(x, dims),
+           _permute_samples),
+    OpInfo("transpose", lambda lib, x, dim0, dim1: lib.transpose(x, dim0, dim1),
+           lambda x, dim0, dim1: np.swapaxes(x, dim0, dim1), _transpose_samples),
+    OpInfo("T", lambda lib, x: x.T, np.transpose,
+           lambda rng: iter([S(randn(rng, 2, 3), desc="2d")])),
+    OpInfo("t", lambda lib, x: x.t(), np.transpose,
+           lambda rng: iter([S(randn(rng, 2, 3), desc="2d")])),
+    OpInfo("unsqueeze", lambda lib, x, dim: x.unsqueeze(dim), lambda x, dim: np.expand_dims(x, dim),
+           _unsqueeze_samples),
+    OpInfo("squeeze", lambda lib, x, **kw: lib.squeeze(x, **kw), _squeeze_ref, _squeeze_samples),
+    OpInfo("expand", lambda lib, x, sizes: x.expand(*sizes),
+           lambda x, sizes: np.broadcast_to(
+               x, tuple(x.shape[i - len(sizes) + x.ndim] if s == -1 else s for i, s in enumerate(sizes))),
+           _expand_samples),
+    OpInfo("cat", lambda lib, *xs, dim: lib.cat(list(xs), dim=dim),
+           lambda *xs, dim: np.concatenate(xs, axis=dim), _cat_samples),
+    OpInfo("stack", lambda lib, *xs, dim: lib.stack(list(xs), dim=dim),
+           lambda *xs, dim: np.stack(xs, axis=dim), _stack_samples),
+    OpInfo("split", lambda lib, x, split, dim=0: lib.split(x, split, dim=dim), _split_ref, _split_samples),
+    OpInfo("chunk", lambda lib, x, chunks, dim=0: x.chunk(chunks, dim), _chunk_ref, _chunk_samples),
+    OpInfo("unbind", lambda lib, x: x.unbind(0), tuple,
+           lambda rng: iter([S(randn(rng, 3, 2), desc="rows")])),
+    OpInfo("flip", lambda lib, x, dims: lib.flip(x, dims), lambda x, dims: np.flip(x, dims), _flip_samples),
+    OpInfo("pad", lambda lib, x, **kw: lib.nn.functional.pad(x, **kw), _pad_ref, _pad_samples),
+    OpInfo("getitem", lambda lib, x, index: x[index], lambda x, index: np.asarray(x[index]),
+           _getitem_samples),
+    OpInfo("gather", lambda lib, x, dim, index: lib.gather(x, dim, index),
+           lambda x, dim, index: np.take_along_axis(x, index, axis=dim), _gather_samples),
+    OpInfo("index_select", lambda lib, x, dim, index: lib.index_select(x, dim, index),
+           lambda x, dim, index: np.take(x, index, axis=dim), _index_select_samples),
+    OpInfo("narrow", lambda lib, x, dim, start, length: x.narrow(dim, start, length),
+           lambda x, dim, start, length: np.take(x, range(start, start + length), axis=dim),
+           _narrow_samples),
+    OpInfo("select", lambda lib, x, dim, index: x.select(dim, index),
+           lambda x, dim, index: np.take(x, index, axis=dim), _select_samples),
+    OpInfo("repeat", lambda lib, x, sizes: x.repeat(*sizes), lambda x, sizes: np.tile(x, sizes),
+           _repeat_samples),
+    OpInfo("masked_fill", lambda lib, x, mask, value: x.masked_fill(mask, value),
+           lambda x, mask, value: np.where(mask, value, x), _masked_fill_samples),
+    OpInfo("tril", lambda lib, x, **kw: lib.tril(x, **kw), lambda x, diagonal=0: np.tril(x, diagonal),
+           _tri_samples),
+    OpInfo("triu", lambda lib, x, **kw: x.triu(**kw), lambda x, diagonal=0: np.triu(x, diagonal),
+           _tri_samples),
+)
+
+
+# ------------------------------------------------------------------------------ linalg
+def _matmul_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    yield S(randn(rng, 2, 3), randn(rng, 3, 2), desc="matrix_matrix")
+    yield S(randn(rng, 2, 2, 3), randn(rng, 2, 3, 2), desc="batched")
+    yield S(randn(rng, 2, 1, 2, 3), randn(rng, 3, 3, 1), desc="broadcast_batch")
+    yield S(randn(rng, 2, 2, 3), randn(rng, 3, 2), desc="batch_times_matrix")
+    yield S(randn(rng, 3), randn(rng, 3, 2), desc="vector_matrix")
+    yield S(randn(rng, 2, 3), randn(rng, 3), desc="matrix_vector")
+    yield S(randn(rng, 3), randn(rng, 3), desc="vector_vector")
+    yield S(randn(rng, 3), randn(rng, 2, 3, 2), desc="vector_batch")
+    yield S(randn(rng, 2, 2, 3), randn(rng, 3), desc="batch_vector")
+    yield S(randn(rng, 2, 0), randn(rng, 0, 3), desc="empty_inner")
+    yield S(transposed(randn(rng, 2, 3)), strided(randn(rng, 3, 2)), desc="non_contiguous")
+
+
+def _linear_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    yield S(randn(rng, 4, 3), randn(rng, 2, 3), randn(rng, 2), desc="bias")
+    yield S(randn(rng, 2, 3), randn(rng, 2, 3), desc="no_bias")
+    yield S(randn(rng, 2, 2, 3), randn(rng, 2, 3), randn(rng, 2), desc="3d_input")
+    yield S(randn(rng, 3), randn(rng, 2, 3), randn(rng, 2), desc="1d_input")
+    yield S(randn(rng, 1, 2), randn(rng, 2, 2), randn(rng, 2), desc="small")
+    yield S(transposed(randn(rng, 3, 2)), transposed(randn(rng, 4, 2)), desc="non_contiguous")
+
+
+_register(
+    OpInfo("matmul", lambda lib, a, b: a @ b, _matmul_ref, _matmul_samples),
+    OpInfo("torch.matmul", lambda lib, a, b: lib.matmul(a, b), _matmul_ref, _matmul_samples),
+    OpInfo("mm", lambda lib, a, b: lib.mm(a, b), _matmul_ref,
+           lambda rng: iter([S(randn(rng, 2, 3), randn(rng, 3, 2), desc="2d"),
+                             S(randn(rng, 1, 2), randn(rng, 2, 2), desc="small")])),
+    OpInfo("bmm", lambda lib, a, b: lib.bmm(a, b), _matmul_ref,
+           lambda rng: iter([S(randn(rng, 2, 2, 3), randn(rng, 2, 3, 1), desc="3d"),
+                             S(randn(rng, 2, 1, 2), randn(rng, 2, 2, 1), desc="small")])),
+    OpInfo("dot", lambda lib, a, b: lib.dot(a, b), np.dot,
+           lambda rng: iter([S(randn(rng, 3), randn(rng, 3), desc="1d")])),
+    OpInfo("outer", lambda lib, a, b: lib.outer(a, b), np.outer,
+           lambda rng: iter([S(randn(rng, 3), randn(rng, 2), desc="1d")])),
+    OpInfo("F.linear", lambda lib, *args: lib.nn.functional.linear(*args), _linear_ref, _linear_samples),
+)
+
+# ------------------------------------------------------------------------- activations
+_register(
+    OpInfo("F.softmax", lambda lib, x, dim: lib.nn.functional.softmax(x, dim=dim), _softmax_ref,
+           _softmax_samples),
+    OpInfo("softmax_method", lambda lib, x, dim: x.softmax(dim), _softmax_ref, _softmax_samples),
+    OpInfo("F.log_softmax", lambda lib, x, dim: lib.nn.functional.log_softmax(x, dim=dim),
+           _log_softmax_ref, _softmax_samples),
+    OpInfo("F.relu", lambda lib, x: lib.nn.functional.relu(x), lambda x: np.maximum(x, 0),
+           unary_samples(away_from_zero)),
+    OpInfo("F.leaky_relu", lambda lib, x, **kw: lib.nn.functional.leaky_relu(x, **kw),
+           lambda x, negative_slope=0.01: np.where(x > 0, x, negative_slope * x),
+           _chained(unary_samples(away_from_zero), unary_samples(away_from_zero, negative_slope=0.2))),
+    OpInfo("F.gelu", lambda lib, x, **kw: lib.nn.functional.gelu(x, **kw), _gelu_ref,
+           _chained(unary_samples(), unary_samples(approximate="tanh"))),
+    OpInfo("F.elu", lambda lib, x, **kw: lib.nn.functional.elu(x, **kw),
+           lambda x, alpha=1.0: np.where(x > 0, x, alpha * (np.exp(x) - 1)),
+           _chained(unary_samples(away_from_zero), unary_samples(away_from_zero, alpha=0.5))),
+    OpInfo("F.silu", lambda lib, x: lib.nn.functional.silu(x), lambda x: x * _sigmoid(x), unary_samples()),
+    OpInfo("F.softplus", lambda lib, x, **kw: lib.nn.functional.softplus(x, **kw), _softplus_ref,
+           _chained(unary_samples(), unary_samples(beta=2.0),
+                unary_samples(lambda rng, *s: np.asarray(rng.uniform(1.2, 3, s) * rng.choice([-1, 1], s)),
+                              beta=1.0, threshold=1.0))),
+    OpInfo("F.sigmoid", lambda lib, x: lib.nn.functional.sigmoid(x), _sigmoid, unary_samples()),
+    OpInfo("F.tanh", lambda lib, x: lib.nn.functional.tanh(x), np.tanh, unary_samples()),
+)
+
+
+# ------------------------------------------------------------------------------- losses
+def _regression_samples(make_diff: MakeArray = randn) -> SampleFn:
+    def samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+        for reduction in ("mean", "sum", "none"):
+            target = randn(rng, 2, 3)
+            yield S(target + make_diff(rng, 2, 3), Const(target), reduction=reduction, desc=reduction)
+        target = randn(rng, 3)
+        yield S(target + make_diff(rng, 3), target.copy() + 0.0, desc="target_requires_grad")
+        yield S(np.array(0.5), Const(np.array(-1.0)), desc="0d")
+
+    return samples
+
+
+def _smooth_diff(rng: np.random.Generator, *shape: int) -> np.ndarray:
+    """Differences on both sides of 1 (beta, delta) and clear of it and of 0."""
+    return np.asarray(rng.choice([-1.0, 1.0], shape) * rng.choice([0.4, 0.7, 1.5, 2.2], shape))
+
+
+def _smooth_samples(parameter: str) -> SampleFn:
+    def samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+        yield from _regression_samples(_smooth_diff)(rng)
+        target = randn(rng, 2, 3)
+        yield S(target + _smooth_diff(rng, 2, 3) * 2, Const(target), **{parameter: 2.5}, desc=parameter)
+
+    return samples
+
+
+def _class_targets(rng: np.random.Generator, classes: int, *shape: int) -> np.ndarray:
+    return rng.integers(0, classes, shape).astype(np.int64)
+
+
+def _cross_entropy_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    weight = Const(np.array([0.3, 1.0, 2.0, 0.7]))
+    yield S(randn(rng, 3, 4), Const(_class_targets(rng, 4, 3)), desc="indices")
+    for reduction in ("sum", "none"):
+        yield S(randn(rng, 3, 4), Const(_class_targets(rng, 4, 3)), reduction=reduction, desc=reduction)
+    yield S(randn(rng, 3, 4), Const(np.array([0, 3, 3])), weight=weight, desc="weight")
+    yield S(randn(rng, 3, 4), Const(np.array([0, -100, 2])), desc="ignore_default")
+    yield S(randn(rng, 3, 4), Const(np.array([1, 3, 1])), ignore_index=1, weight=weight,
+            desc="ignore_index_weight")
+    yield S(randn(rng, 3, 4), Const(np.array([1, 0, 3])), label_smoothing=0.1, desc="smoothing")
+    yield S(randn(rng, 3, 4), Const(np.array([1, 2, -100])), label_smoothing=0.2, weight=weight,
+            desc="smoothing_weight_ignore")
+    yield S(randn(rng, 3, 4), Const(np.array([1, 2, 0])), label_smoothing=0.2, reduction="none",
+            desc="smoothing_none")
+    yield S(randn(rng, 3, 4), Const(np.array([1, 2, 0])), label_smoothing=0.3, reduction="sum",
+            weight=weight, desc="smoothing_sum_weight")
+    yield S(randn(rng, 3, 4), Const(_softmax_ref(randn(rng, 3, 4), 1)), desc="probabilities")
+    yield S(randn(rng, 3, 4), Const(_softmax_ref(randn(rng, 3, 4), 1)), weight=weight,
+            label_smoothing=0.1, desc="probabilities_weight_smoothing")
+    yield S(randn(rng, 3, 4), Const(_softmax_ref(randn(rng, 3, 4), 1)), reduction="none",
+            desc="probabilities_none")
+    yield S(randn(rng, 2, 3, 2), Const(_class_targets(rng, 3, 2, 2)), desc="spatial")
+    yield S(randn(rng, 2, 3, 2), Const(np.array([[0, -100], [2, 2]])), reduction="none",
+            desc="spatial_none_ignore")
+    yield S(randn(rng, 2, 3, 2), Const(_softmax_ref(randn(rng, 2, 3, 2), 1)), desc="spatial_probabilities")
+    yield S(randn(rng, 4), Const(np.array(2)), desc="unbatched")
+    yield S(randn(rng, 1, 3), Const(np.array([1])), desc="small")
+    yield S(randn(rng, 2, 3) * 1000, Const(np.array([0, 2])), desc="logits_1000")
+
+
+def _nll_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    weight = Const(np.array([0.3, 1.0, 2.0, 0.7]))
+    yield S(randn(rng, 3, 4), Const(_class_targets(rng, 4, 3)), desc="indices")
+    yield S(randn(rng, 3, 4), Const(np.array([0, 3, 3])), weight=weight, desc="weight")
+    yield S(randn(rng, 3, 4), Const(np.array([1, 3, 1])), ignore_index=1, desc="ignore_index")
+    yield S(randn(rng, 3, 4), Const(np.array([1, 3, 1])), reduction="sum", weight=weight, desc="sum")
+    yield S(randn(rng, 3, 4), Const(np.array([1, -100, 1])), reduction="none", desc="none")
+    yield S(randn(rng, 2, 3, 2), Const(_class_targets(rng, 3, 2, 2)), desc="spatial")
+    yield S(randn(rng, 4), Const(np.array(1)), desc="unbatched")
+
+
+def _bce_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    for reduction in ("mean", "sum", "none"):
+        yield S(probabilities(rng, 2, 3), Const(rng.random((2, 3)).round(1)), reduction=reduction,
+                desc=reduction)
+    yield S(probabilities(rng, 2, 3), Const((rng.random((2, 3)) > 0.5) * 1.0),
+            weight=Const(rng.uniform(0.5, 2, (2, 3))), desc="weight")
+    yield S(probabilities(rng, 3), Const(np.array([0.0, 1.0, 0.5])), desc="small")
+    yield S(probabilities(rng, 3), probabilities(rng, 3), desc="target_requires_grad")
+
+
+def _bce_logits_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    for reduction in ("mean", "sum", "none"):
+        yield S(randn(rng, 2, 3) * 3, Const(rng.random((2, 3)).round(1)), reduction=reduction,
+                desc=reduction)
+    yield S(randn(rng, 2, 3), Const((rng.random((2, 3)) > 0.5) * 1.0),
+            pos_weight=Const(np.array([0.5, 2.0, 3.0])), desc="pos_weight")
+    yield S(randn(rng, 2, 3), Const(rng.random((2, 3))), weight=Const(rng.uniform(0.5, 2, (2, 3))),
+            pos_weight=Const(np.array([2.0, 1.0, 0.3])), desc="weight_pos_weight")
+    yield S(np.array([-40.0, 40.0, 0.3]), Const(np.array([1.0, 0.0, 1.0])), desc="large_logits")
+    yield S(randn(rng, 3), Const(np.array([0.0, 1.0, 0.5])), desc="small")
+
+
+def _functional(name: str) -> Callable[..., Any]:
+    return lambda lib, *args, **kwargs: getattr(lib.nn.functional, name)(*args, **kwargs)
+
+
+_register(
+    OpInfo("F.mse_loss", _functional("mse_loss"), _mse_ref, _regression_samples()),
+    OpInfo("F.l1_loss", _functional("l1_loss"), _l1_ref, _regression_samples(away_from_zero)),
+    OpInfo("F.smooth_l1_loss", _functional("smooth_l1_loss"), _smooth_l1_ref, _smooth_samples("beta")),
+    OpInfo("F.huber_loss", _functional("huber_loss"), _huber_ref, _smooth_samples("delta")),
+    OpInfo("F.cross_entropy", _functional("cross_entropy"), _cross_entropy_ref, _cross_entropy_samples),
+    OpInfo("F.nll_loss", _functional("nll_loss"), _nll_ref, _nll_samples),
+    OpInfo("F.binary_cross_entropy", _functional("binary_cross_entropy"), _bce_ref, _bce_samples),
+    OpInfo("F.binary_cross_entropy_with_logits", _functional("binary_cross_entropy_with_logits"),
+           _bce_logits_ref, _bce_logits_samples),
+)
+
+OPS_BY_NAME = {info.name: info for info in OP_DB}
+assert len(OPS_BY_NAME) == len(OP_DB), "two OpInfos share a name"
