@@ -14,6 +14,7 @@ from chainrule import (
     utils,  # noqa: F401,E402
     viz,  # noqa: F401,E402
 )
+from chainrule._allocator import tune_allocator
 from chainrule.grad_mode import (  # noqa: F401
     enable_grad,
     is_grad_enabled,
@@ -159,3 +160,6 @@ __version__ = "0.1.0"
 
 def is_floating_point(input: Tensor) -> bool:  # noqa: A002
     return input.is_floating_point()
+
+
+tune_allocator()  # reuse freed large arrays across training steps (see chainrule/_allocator.py)
