@@ -383,3 +383,24 @@ def test_dropout_is_reproducible_under_manual_seed() -> None:
     first = F.dropout(chainrule.ones(50)).data
     chainrule.manual_seed(7)
     np.testing.assert_array_equal(F.dropout(chainrule.ones(50)).data, first)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_fused_cross_entropy_equals_log_softmax_then_nll(reduction: str) -> None:
+    """The one-node cross-entropy for class indices gives the numbers of the clear path."""
+    from chainrule.nn import functional as F
+    from chainrule.ops.loss import CrossEntropyIndices
+
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((7, 5)) * 3
+    target = np.array([0, 4, 2, -100, 1, 1, 3])  # one ignored row
+    fused_x = chainrule.tensor(logits, requires_grad=True)
+    clear_x = chainrule.tensor(logits, requires_grad=True)
+    fused = F.cross_entropy(fused_x, chainrule.tensor(target), reduction=reduction)
+    assert isinstance(fused.grad_fn, CrossEntropyIndices)
+    clear = F.nll_loss(F.log_softmax(clear_x, dim=1), chainrule.tensor(target), reduction=reduction)
+    np.testing.assert_allclose(fused.numpy(), clear.numpy(), rtol=1e-12)
+    seed = np.arange(1.0, 8.0) if reduction == "none" else np.array(1.0)
+    fused.backward(chainrule.tensor(seed))
+    clear.backward(chainrule.tensor(seed))
+    np.testing.assert_allclose(fused_x.grad.numpy(), clear_x.grad.numpy(), rtol=1e-12, atol=1e-15)

@@ -86,6 +86,21 @@ def _class_dim_last(input: Tensor) -> Tensor:  # noqa: A002
     return moved.reshape(-1, input.shape[1])
 
 
+def _check_class_indices(target: np.ndarray, input_shape: tuple[int, ...], ignore_index: int,
+                         op: str) -> None:
+    """Targets of shape (N, d1, ...) for input (N, C, d1, ...), each in [0, C) or ignored."""
+    expected = (input_shape[0],) + tuple(input_shape[2:])
+    if target.shape != expected:
+        raise ValueError(f"{op}: target of shape {target.shape} does not fit input of "
+                         f"shape {tuple(input_shape)}; expected target shape {expected}")
+    classes = input_shape[1]
+    counted = target[target != ignore_index]
+    outside = counted[(counted < 0) | (counted >= classes)]
+    if outside.size:
+        raise IndexError(f"{op}: target {int(outside[0])} is out of bounds for {classes} classes "
+                         f"(valid: 0 to {classes - 1})")
+
+
 def nll_loss(input: Tensor, target: Any, weight: Tensor | None = None, ignore_index: int = -100,  # noqa: A002
              reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of class indices given log-probabilities.
@@ -101,18 +116,10 @@ def nll_loss(input: Tensor, target: Any, weight: Tensor | None = None, ignore_in
         )
     if input.ndim == 1:
         input, target_data = input.unsqueeze(0), target_data.reshape(1)
-    expected = (input.shape[0],) + tuple(input.shape[2:])
-    if target_data.shape != expected:
-        raise ValueError(f"nll_loss: target of shape {target_data.shape} does not fit input of "
-                         f"shape {tuple(input.shape)}; expected target shape {expected}")
-    classes = input.shape[1]
+    _check_class_indices(target_data, input.shape, ignore_index, "nll_loss")
     flat_input = _class_dim_last(input)
     flat_target = target_data.reshape(-1)
     keep = flat_target != ignore_index
-    if np.any((flat_target[keep] < 0) | (flat_target[keep] >= classes)):
-        bad = flat_target[keep][(flat_target[keep] < 0) | (flat_target[keep] >= classes)][0]
-        raise IndexError(f"nll_loss: target {int(bad)} is out of bounds for {classes} classes "
-                         f"(valid: 0 to {classes - 1})")
     safe_target = np.where(keep, flat_target, 0)
     picked = flat_input[np.arange(flat_target.size), safe_target]
     sample_weight = keep.astype(input.dtype)
@@ -132,6 +139,43 @@ def log_softmax(input: Tensor, dim: int | None = None) -> Tensor:  # noqa: A002
     return LogSoftmax.apply(input, dim % max(input.ndim, 1))
 
 
+class CrossEntropyIndices(Function):
+    """Cross-entropy of logits (N, C) against class indices (N,) in one node: the common case
+    of classification training (no class weights, no smoothing). Forward subtracts the row
+    maximum before exponentiating; backward is (softmax(x) - onehot(y)) scaled, with softmax
+    taken by the differentiable op so second-order gradients flow."""
+
+    @staticmethod
+    def forward(ctx, logits, target, ignore_index, reduction):
+        ctx.save_inputs(0)
+        rows = np.arange(logits.shape[0])
+        keep = target != ignore_index
+        safe_target = np.where(keep, target, 0)
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_normaliser = np.log(np.exp(shifted).sum(axis=1))
+        losses = (log_normaliser - shifted[rows, safe_target]) * keep
+        ctx.target, ctx.keep, ctx.reduction = safe_target, keep, reduction
+        if reduction == "mean":
+            return np.asarray(losses.sum() / keep.sum(), dtype=logits.dtype)
+        if reduction == "sum":
+            return np.asarray(losses.sum(), dtype=logits.dtype)
+        return losses.astype(logits.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        from chainrule.ops.activation import Softmax
+
+        (logits,) = ctx.saved_inputs
+        one_hot = np.zeros(logits.shape, dtype=logits.dtype)
+        one_hot[np.arange(logits.shape[0]), ctx.target] = 1
+        scale = ctx.keep.astype(logits.dtype)
+        if ctx.reduction == "mean":
+            scale /= ctx.keep.sum()
+        per_row = grad.reshape(-1, 1) if ctx.reduction == "none" else grad
+        per_row = per_row * Tensor._wrap(scale[:, None])
+        return (Softmax.apply(logits, 1) - Tensor._wrap(one_hot)) * per_row, None, None, None
+
+
 def cross_entropy(input: Tensor, target: Any, weight: Tensor | None = None,  # noqa: A002
                   ignore_index: int = -100, reduction: str = "mean",
                   label_smoothing: float = 0.0) -> Tensor:
@@ -149,8 +193,12 @@ def cross_entropy(input: Tensor, target: Any, weight: Tensor | None = None,  # n
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     class_dim = 0 if input.ndim == 1 else 1
-    log_probs = LogSoftmax.apply(input, class_dim)
     target_data = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if (input.ndim == 2 and target_data.dtype.kind in "iu" and weight is None
+            and not label_smoothing and reduction in _REDUCTIONS):
+        _check_class_indices(target_data, input.shape, ignore_index, "cross_entropy")
+        return CrossEntropyIndices.apply(input, target_data, ignore_index, reduction)
+    log_probs = LogSoftmax.apply(input, class_dim)
     classes = input.shape[class_dim]
     if target_data.dtype.kind == "f":
         if target_data.shape != input.shape:
