@@ -8,9 +8,13 @@
     chainrule train --resume runs/iris-a             # continue an interrupted run exactly
     chainrule evaluate runs/iris-a                   # test metrics of the saved model
     chainrule predict runs/iris-a samples.csv        # one prediction per input row
+    chainrule explain --activation relu              # one training step worked by hand
+    chainrule audit runs/adult --data test.csv --sensitive sex   # fairness across groups
 
-Also ``python -m chainrule ...``. Bad arguments or config files print one sentence to stderr
-and exit with status 2.
+``train`` checks the data first (NaN or infinite inputs stop it unless ``--allow-nan``) and
+says, after training, what the gradient-flow monitor found; overfitting is named as it
+happens. Also ``python -m chainrule ...``. Bad arguments or config files print one sentence to
+stderr and exit with status 2.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ _TRAIN_FLAGS = {
     "patience": "patience",
     "seed": "seed",
     "val_split": "val_split",
+    "augment": "augment",
+    "allow_nan": "allow_nan",
     "out": "out",
     "name": "name",
 }
@@ -58,7 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="chainrule", description="Train, evaluate and use neural networks built on chainrule."
     )
-    commands = parser.add_subparsers(dest="command", metavar="{train,evaluate,predict}", parser_class=_Parser)
+    commands = parser.add_subparsers(
+        dest="command", metavar="{train,evaluate,predict,explain,audit}", parser_class=_Parser
+    )
 
     train = commands.add_parser(
         "train",
@@ -91,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--patience", type=int, help=flag_help["patience"])
     train.add_argument("--seed", type=int, help=flag_help["seed"])
     train.add_argument("--val-split", type=float, help=flag_help["val_split"])
+    train.add_argument("--augment", action=argparse.BooleanOptionalAction, help=flag_help["augment"])
+    train.add_argument("--allow-nan", action=argparse.BooleanOptionalAction, help=flag_help["allow_nan"])
     train.add_argument("--out", help=flag_help["out"])
     train.add_argument("--name", help=flag_help["name"])
     train.add_argument(
@@ -133,6 +143,49 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="also write predictions to a .csv (with class probabilities) or .npy file",
     )
+
+    explain = commands.add_parser(
+        "explain",
+        help="one training step of a tiny network, worked by hand",
+        description="Work one gradient-descent step of a 2-3-2 network on the four XOR samples "
+        "by hand: the forward values, the loss, every chain-rule product of the backward pass, "
+        "the weight updates, and a check against the engine's own gradients.",
+    )
+    explain.add_argument("--seed", type=int, default=0, help="seeds the initial weights (default: 0)")
+    explain.add_argument(
+        "--activation",
+        choices=tuple(_ACTIVATIONS),
+        default="sigmoid",
+        help="hidden activation (default: sigmoid)",
+    )
+    explain.add_argument(
+        "--loss", choices=("mse", "cross_entropy"), default="mse", help="the loss (default: mse)"
+    )
+    explain.add_argument("--lr", type=float, default=0.5, help="learning rate of the step (default: 0.5)")
+
+    audit = commands.add_parser(
+        "audit",
+        help="fairness audit of a finished run's classifier",
+        description="Audit the classifier of RUN_DIR on the rows of a CSV file: per group of the "
+        "SENSITIVE column, its accuracy, selection rate and error rates, and four summary "
+        "figures with their readings. Prints the table, saves RUN_DIR/audit.json and adds a "
+        "'Fairness audit' section to RUN_DIR/report.html.",
+    )
+    audit.add_argument("run_dir", metavar="RUN_DIR")
+    audit.add_argument(
+        "--data", required=True, metavar="FILE.csv", help="rows to audit on, with a header row"
+    )
+    audit.add_argument(
+        "--sensitive", required=True, metavar="COLUMN", help="the column holding each row's group"
+    )
+    audit.add_argument(
+        "--target", metavar="COLUMN", help="the column of true labels (default: the run's target)"
+    )
+    audit.add_argument(
+        "--pos-label",
+        metavar="LABEL",
+        help="the class that counts as the positive outcome (default: the second of two classes)",
+    )
     return parser
 
 
@@ -150,7 +203,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _train(args)
         if args.command == "evaluate":
             return _evaluate(args)
-        return _predict(args)
+        if args.command == "predict":
+            return _predict(args)
+        if args.command == "explain":
+            return _explain(args)
+        return _audit(args)
     except ConfigError as error:
         print(f"chainrule {args.command}: error: {error}", file=sys.stderr)
         return 2
@@ -243,6 +300,101 @@ def _predict(args: argparse.Namespace) -> int:
         else:
             raise ConfigError(f"--output {args.output!r} must end in .csv or .npy")
     return 0
+
+
+# ----------------------------------------------------------------------------- explain
+# The four XOR samples: the smallest problem a network needs a hidden layer for.
+_XOR_INPUTS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]], dtype=np.float32)
+_XOR_LABELS = np.array([0, 1, 1, 0], dtype=np.int64)
+_ACTIVATIONS = {"sigmoid": "Sigmoid", "relu": "ReLU", "tanh": "Tanh"}
+
+
+def _explain(args: argparse.Namespace) -> int:
+    import chainrule
+    from chainrule import nn
+    from chainrule.diagnostics import explain_step
+    from chainrule.train.run import ConfigError
+
+    if not (np.isfinite(args.lr) and args.lr > 0):
+        raise ConfigError(f"--lr must be a positive number, got {args.lr}")
+    if args.seed < 0:
+        raise ConfigError(f"--seed must be a non-negative integer, got {args.seed}")
+    chainrule.manual_seed(args.seed)
+    activation = getattr(nn, _ACTIVATIONS[args.activation])
+    network = nn.Sequential(nn.Linear(2, 3), activation(), nn.Linear(3, 2))
+    if args.loss == "mse":
+        targets = chainrule.from_numpy(np.eye(2, dtype=np.float32)[_XOR_LABELS])  # one-hot
+        loss_fn: Any = nn.MSELoss()
+        target_text = " (as one-hot targets)"
+    else:
+        targets = chainrule.from_numpy(_XOR_LABELS)
+        loss_fn = nn.CrossEntropyLoss()
+        target_text = ""
+    print(
+        f"A 2-3-2 network ({args.activation} hidden layer, seed {args.seed}) on the 4 XOR samples "
+        f"{_XOR_INPUTS.astype(int).tolist()} with labels {_XOR_LABELS.tolist()}{target_text}, "
+        f"loss {args.loss}, learning rate {args.lr}"
+    )
+    print()
+    explanation = explain_step(
+        network, chainrule.from_numpy(_XOR_INPUTS), targets, loss_fn, lr=args.lr, verbose=False
+    )
+    print(explanation.text)
+    return 0 if explanation.max_difference < 1e-4 else 1
+
+
+# ------------------------------------------------------------------------------- audit
+AUDIT_FILE = "audit.json"
+
+
+def _audit(args: argparse.Namespace) -> int:
+    import json
+
+    from chainrule.fairness.audit import run_audit
+    from chainrule.train.checkpoint import atomic_write_bytes
+    from chainrule.train.report import insert_section
+    from chainrule.train.run import REPORT_FILE, ConfigError
+
+    run_dir = Path(args.run_dir)
+    try:
+        result = run_audit(run_dir, Path(args.data), args.sensitive, args.target, pos_label=args.pos_label)
+    except ValueError as error:  # e.g. a sensitive column with a single group
+        if isinstance(error, ConfigError):
+            raise
+        raise ConfigError(str(error)) from None
+    print(result.to_text())
+    # One entry per sensitive column, so audits by different columns live side by side.
+    audits: dict[str, Any] = {}
+    if (run_dir / AUDIT_FILE).is_file():
+        try:
+            audits = json.loads((run_dir / AUDIT_FILE).read_text())
+        except json.JSONDecodeError:
+            audits = {}
+    audits[args.sensitive] = {"data": str(args.data), **_plain_json(result.to_dict())}
+    atomic_write_bytes(run_dir / AUDIT_FILE, json.dumps(audits, indent=2).encode())
+    saved = [AUDIT_FILE]
+    if (run_dir / REPORT_FILE).is_file():
+        anchor = "fairness-audit-" + "".join(ch if ch.isalnum() else "-" for ch in args.sensitive.lower())
+        insert_section(
+            run_dir / REPORT_FILE, f"Fairness audit: {args.sensitive}", result.to_html(), anchor=anchor
+        )
+        saved.append(f"{REPORT_FILE} (section 'Fairness audit: {args.sensitive}')")
+    print(f"\nAudit saved in {run_dir}: {', '.join(saved)}")
+    return 0
+
+
+def _plain_json(value: Any) -> Any:
+    """Plain JSON values: NaN and infinities (an undefined ratio) become null, NumPy scalars
+    Python ones, and keys strings."""
+    if isinstance(value, dict):
+        return {str(key): _plain_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain_json(item) for item in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
 
 
 def _write_predictions_csv(

@@ -13,6 +13,7 @@ from chainrule.train import (
     Callback,
     CSVLogger,
     EarlyStopping,
+    GradientFlowCallback,
     LRSchedulerCallback,
     ModelCheckpoint,
     TensorBoardLogger,
@@ -298,3 +299,83 @@ def test_callback_state_survives_resume(tmp_path):
     # The wait counter carried over (one bad epoch before the checkpoint), so the stop comes
     # after epoch 5, not after epoch 6 as a fresh counter would give.
     assert len(history) == 5 and stopper.best_epoch == 2
+
+
+# ------------------------------------------------------------------------- gradient flow
+def dead_relu_trainer(**options):
+    """A network whose first layer's biases are so negative that every ReLU outputs zero."""
+    chainrule.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    with chainrule.no_grad():
+        model[0].bias.fill_(-100.0)
+    return Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.05), **options)
+
+
+def test_gradient_flow_callback_names_dead_units_and_prints_once_per_change(capsys):
+    flow = GradientFlowCallback()
+    fitted = dead_relu_trainer()
+    history = fitted.fit(data(), epochs=3, callbacks=[flow], verbose=2)
+    out = capsys.readouterr().out
+    assert [f.kind for f in flow.findings] == ["dead_units"] and flow.findings[0].layer == "1"
+    assert history["1/dead_fraction"] == [1.0, 1.0, 1.0]  # every unit dead in every batch
+    # verbose=2: said when it first appears (not again each epoch), then once more at the end.
+    assert out.count("Gradient flow after epoch 1: [dead_units]") == 1
+    assert "after epoch 2" not in out and "after epoch 3" not in out
+    assert "Gradient flow: 1 finding in the last epoch\n  [dead_units] 100% of the ReLU units after 1" in out
+    assert sum(isinstance(c, GradientFlowCallback) for c in fitted.callbacks) == 1  # not doubled
+    # The hooks on the activation layers are gone after training.
+    assert all(not module._forward_hooks for module in fitted.model.modules())
+
+
+def test_gradient_flow_every_k_averages_only_the_recorded_batches():
+    norms = []
+
+    class RecordNorms(Callback):
+        order = -200  # before the flow callback, in the same after-backward moment
+
+        def on_after_backward(self, batch, logs):
+            gradient = self.trainer.model[0].weight.grad.data.astype(np.float64)
+            norms.append((batch, float(np.sqrt(np.sum(gradient**2)))))
+
+    fitted = trainer()
+    history = fitted.fit(
+        data(n=96), epochs=1, callbacks=[RecordNorms(), GradientFlowCallback(every=2)], verbose=0
+    )
+    recorded = [norm for batch, norm in norms if batch % 2 == 0]  # batches 0, 2, 4 of 6
+    assert len(norms) == 6 and len(recorded) == 3
+    assert history["0.weight/grad_norm"][0] == pytest.approx(np.mean(recorded), rel=1e-5)
+    with pytest.raises(ValueError, match="every must be a positive integer"):
+        GradientFlowCallback(every=0)
+
+
+def test_without_gradient_tracking_there_is_no_flow_monitor():
+    fitted = trainer()
+    fitted.track_grad_norms = False
+    history = fitted.fit(data(), epochs=1, verbose=0)
+    assert not any(isinstance(c, GradientFlowCallback) for c in fitted.callbacks)
+    assert not [key for key in history.keys() if "/" in key]
+
+
+def test_gradient_flow_findings_survive_a_resume(tmp_path):
+    dead_relu_trainer().fit(data(), epochs=2, callbacks=[ModelCheckpoint(tmp_path)], verbose=0)
+    saved = load_state(tmp_path / "checkpoint.safetensors")["callbacks"]["GradientFlowCallback"]
+    assert [finding["kind"] for finding in saved["findings"]] == ["dead_units"]
+    resumed = dead_relu_trainer()
+    flow = GradientFlowCallback()
+    checkpoint = tmp_path / "checkpoint.safetensors"
+    resumed.fit(data(), epochs=2, callbacks=[flow], verbose=0, resume_from=checkpoint)
+    # No epoch was left to train; the diagnosis comes back from the checkpoint.
+    assert [f.kind for f in flow.findings] == ["dead_units"]
+    assert "ReLU units after 1" in flow.findings[0].message
+
+
+def test_without_a_recorded_batch_the_flow_monitor_claims_nothing(capsys):
+    from chainrule.train import RunRecord
+
+    fitted = trainer()
+    fitted.fit(data(), epochs=0, verbose=2)
+    assert "Gradient flow" not in capsys.readouterr().out
+    assert RunRecord.from_trainer(fitted).gradient_findings is None  # not "healthy"
+    fitted.fit(data(), epochs=1, verbose=2)
+    assert "Gradient flow: no problems found" in capsys.readouterr().out
+    assert RunRecord.from_trainer(fitted).gradient_findings == []

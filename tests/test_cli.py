@@ -1,6 +1,7 @@
 """The `chainrule` command, run for real in subprocesses: train, evaluate, predict, errors,
 reproducibility and resuming a run killed with SIGKILL."""
 
+import json
 import math
 import os
 import re
@@ -73,6 +74,24 @@ def test_default_train_is_quick_accurate_and_writes_the_run_folder(default_run):
     assert load_state(run_dir / "checkpoint.safetensors")["epoch"] == config["epochs"]
 
 
+def test_default_train_checks_the_data_and_reports_the_gradient_flow(default_run):
+    result, run_dir, _ = default_run
+    out = result.stdout
+    # The data check comes before training, the gradient-flow verdict after it.
+    assert re.search(r"^Data check \(1437 train, 360 test samples\)", out, flags=re.M)
+    assert "[warning] constant_features" in out  # digits has pixels that are always blank
+    flow = re.search(r"^Gradient flow: (.*)$", out, flags=re.M)
+    assert flow and flow.group(1).startswith(("no problems found", "1 finding", "2 findings"))
+    assert out.index("Data check") < out.index("Epoch 1/") < out.index("Gradient flow:")
+    header = (run_dir / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {"fc1.weight/grad_norm", "fc1.weight/update_ratio", "relu1/dead_fraction"} <= set(header)
+    page = (run_dir / "report.html").read_text()
+    for section in ("data-checks", "gradient-flow", "attributions", "training-and-validation"):
+        assert f'<section id="{section}">' in page, section
+    assert 'alt="gradient norms and update ratios per parameter"' in page
+    assert 'alt="integrated-gradients heat maps"' in page and "Completeness check" in page
+
+
 def test_evaluate_reloads_the_model_and_agrees_with_train(default_run):
     result, run_dir, _ = default_run
     evaluated = run_cli(["evaluate", run_dir], run_dir.parent, module=True)
@@ -113,6 +132,8 @@ def test_predict_npy_and_csv(default_run, tmp_path):
         (["--epochs", "abc"], None, r"argument --epochs: invalid int value: 'abc'"),
         (["--optimizer", "sgdd"], None, r"optimizer = 'sgdd' is not one of sgd, adam, adamw, rmsprop"),
         (["--val-split", "1.5"], None, r"val_split must be in \[0, 1\), got 1.5"),
+        (["--seed", "-1"], None, r"seed must be a non-negative integer, got -1"),
+        (["--dataset", "iris", "--augment"], None, r"augment shifts images, so it needs an image dataset"),
         (
             [],
             "epochs = 3\nlearning_rat = 0.1\n",
@@ -272,3 +293,73 @@ def test_custom_model_class_from_a_file(tmp_path):
     assert weights["body.1.weight"].shape == (5, 4)  # width from [model_args], 4 iris features
     missing = run_cli(["train", "--model", "net.py:Nope", "--name", "x"], tmp_path)
     assert missing.returncode == 2 and "has no class 'Nope'" in missing.stderr
+
+
+# ---------------------------------------------------------------- data checks and audit
+def write_people_csv(path, missing_cell=False):
+    """80 people: two numeric features, a sensitive column and a binary label that depends
+    on the first feature and, a little, on the group."""
+    rng = np.random.default_rng(0)
+    lines = ["income,age,sex,approved"]
+    for row in range(80):
+        income, age, sex = rng.normal(), rng.normal(), "fm"[row % 2]
+        approved = int(income + 0.5 * (sex == "m") > 0.2)
+        income_text = "" if missing_cell and row == 3 else f"{income:.4f}"
+        lines.append(f"{income_text},{age:.4f},{sex},{approved}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_missing_values_are_refused_without_allow_nan_then_the_run_is_audited(tmp_path):
+    data = write_people_csv(tmp_path / "people.csv", missing_cell=True)
+    common = ["train", "--dataset", data, "--target", "approved", "--epochs", "3", "--name", "p"]
+    refused = run_cli(common, tmp_path)
+    assert refused.returncode == 2 and refused.stdout == "" and "Traceback" not in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert "'income' has missing values on line(s) 5" in refused.stderr and "--allow-nan" in refused.stderr
+    assert not (tmp_path / "runs").exists()
+
+    trained = run_cli([*common, "--allow-nan", "--verbose", "2"], tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    run_dir = tmp_path / "runs" / "p"
+    assert tomllib.loads((run_dir / "config.toml").read_text())["allow_nan"] is True
+    assert "Data check (" in trained.stdout and "Gradient flow:" in trained.stdout
+
+    clean = write_people_csv(tmp_path / "audit.csv")
+    audited = run_cli(["audit", run_dir, "--data", clean, "--sensitive", "sex"], tmp_path)
+    assert audited.returncode == 0, audited.stderr
+    lines = audited.stdout.splitlines()
+    assert lines[0] == "Fairness audit by sex (positive outcome: '1')"
+    assert [line.split()[:2] for line in lines[3:6]] == [["f", "40"], ["m", "40"], ["overall", "80"]]
+    assert "demographic parity ratio" in audited.stdout and "audit.json" in audited.stdout
+    saved = json.loads((run_dir / "audit.json").read_text())
+    assert [row["group"] for row in saved["sex"]["by_group"]] == ["f", "m"]
+    ratio_line = next(line for line in lines if line.startswith("demographic parity ratio"))
+    assert float(ratio_line.split()[3]) == pytest.approx(saved["sex"]["demographic_parity_ratio"], abs=5e-4)
+    page = (run_dir / "report.html").read_text()
+    assert page.count('<section id="fairness-audit-sex"><h2>Fairness audit: sex</h2>') == 1
+    assert '<a href="#fairness-audit-sex">' in page and "Fairness audit by sex" in page
+
+    again = run_cli(["audit", run_dir, "--data", clean, "--sensitive", "nope"], tmp_path)
+    assert again.returncode == 2 and "Traceback" not in again.stderr
+    assert "has no column 'nope'" in again.stderr and len(again.stderr.strip().splitlines()) == 1
+    page_after = (run_dir / "report.html").read_text()
+    assert page_after.count('id="fairness-audit-sex"') == 1  # a failed audit leaves the report as it was
+
+
+def test_explain_works_a_step_by_hand_and_checks_it(tmp_path):
+    result = run_cli(["explain"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith("A 2-3-2 network (sigmoid hidden layer, seed 0) on the 4 XOR samples")
+    parts = ("FORWARD", "LOSS: mean squared error", "BACKWARD", "sigmoid'(z) = a (1 - a)", "UPDATE")
+    for part in parts:
+        assert part in out, part
+    check = r"CHECK: the hand-worked gradients match the engine's \(largest difference [\d.e-]+\)"
+    assert re.search(check, out)
+    relu = run_cli(["explain", "--activation", "relu", "--loss", "cross_entropy", "--seed", "3"], tmp_path)
+    assert relu.returncode == 0 and "relu'(z)" in relu.stdout and "LOSS: cross-entropy" in relu.stdout
+    assert "match" in relu.stdout and relu.stdout != out
+    for args, message in ((["--activation", "softplus"], "softplus"), (["--seed", "-1"], "--seed must be")):
+        bad = run_cli(["explain", *args], tmp_path)
+        assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and message in bad.stderr

@@ -6,7 +6,10 @@ import sys
 import numpy as np
 import pytest
 
-from chainrule.train import Callback, History, ReportSection, RunRecord, detect_overfitting, write_report
+from chainrule.data import check
+from chainrule.diagnostics import Finding
+from chainrule.train import Callback, History, ReportSection, RunRecord, write_report
+from chainrule.train.report import insert_section
 
 
 def overfitting_history(epochs=12, best=5):
@@ -30,23 +33,19 @@ def overfitting_history(epochs=12, best=5):
     return History(rows)
 
 
-def test_detect_overfitting_names_the_epoch_it_began():
-    finding = detect_overfitting(overfitting_history(best=5))
-    assert finding.best_epoch == 5 and finding.began_epoch == 6 and finding.last_epoch == 12
-
-
-def test_no_overfitting_when_validation_keeps_improving_or_training_loss_rises():
-    improving = History([{"epoch": e, "loss": 1 / e, "val_loss": 1.2 / e} for e in range(1, 10)])
-    assert detect_overfitting(improving) is None
+def test_overfitting_verdict_follows_the_diagnostics_rule_and_its_patience():
+    flagged = write_report_text(RunRecord(history=overfitting_history(best=5)))
+    assert "Overfitting from epoch 6" in flagged  # validation loss lowest at 5, rising after
+    # Validation loss above its best for only the last 2 epochs: not yet, with patience 3 ...
+    two_rising = RunRecord(history=overfitting_history(epochs=7, best=5))
+    assert "No sign of overfitting" in write_report_text(two_rising)
+    # ... but flagged when the run's monitor used patience 2.
+    two_rising.overfitting_rule = {"patience": 2}
+    assert "Overfitting from epoch 6" in write_report_text(two_rising)
     both_rise = History([{"epoch": e, "loss": e, "val_loss": 10 - abs(e - 3)} for e in range(1, 10)])
-    diverging = History([{"epoch": e, "loss": 1 + e, "val_loss": 1 + e} for e in range(1, 10)])
-    assert detect_overfitting(diverging) is None
-    assert detect_overfitting(both_rise) is None
-    noise = History(
-        [{"epoch": e, "loss": 1 / e, "val_loss": v} for e, v in enumerate([1, 0.5, 0.4, 0.401, 0.402], 1)]
-    )
-    assert detect_overfitting(noise) is None  # a rise of 0.5% is noise, not overfitting
-    assert detect_overfitting(History([{"epoch": 1, "loss": 1.0}])) is None
+    assert "No sign of overfitting" in write_report_text(RunRecord(history=both_rise))
+    no_validation = History([{"epoch": 1, "loss": 1.0}])
+    assert "overfitting cannot be judged" in write_report_text(RunRecord(history=no_validation))
 
 
 def _without_images(page):
@@ -95,14 +94,86 @@ def test_report_without_matplotlib_still_writes_tables(tmp_path, monkeypatch):
     assert "<th>lr</th>" in page and "fc2.weight" in page  # learning rate and gradient tables
 
 
-def test_gradient_section_warns_when_norms_span_many_orders():
-    history = History(
-        [{"epoch": e, "loss": 1.0, "fc1.weight/grad_norm": 1e-7, "fc2.weight/grad_norm": 1.0} for e in (1, 2)]
+def test_gradient_flow_section_shows_the_findings_with_the_plot():
+    finding = Finding(
+        "vanishing", "fc1", "gradient norm in fc1 is 1e-07, 10^7 times smaller than in fc2", "try ReLU/GELU"
     )
-    page = write_report_text(RunRecord(history=history))
-    assert "Gradient norms span 1e+07" in page and "smallest: fc1.weight" in page
-    healthy = History([{"epoch": 1, "loss": 1.0, "fc1.weight/grad_norm": 0.1, "fc2.weight/grad_norm": 0.3}])
-    assert "Gradient norms span" not in write_report_text(RunRecord(history=healthy))
+    history = History(
+        [
+            {"epoch": e, "loss": 1.0, "fc1.weight/grad_norm": 1e-7, "fc2.weight/grad_norm": 1.0,
+             "fc1.weight/update_ratio": 1e-9, "sig1/saturated_fraction": 0.75}
+            for e in (1, 2)
+        ]
+    )
+    page = write_report_text(RunRecord(history=history, gradient_findings=[finding]))
+    section = page[page.index('<section id="gradient-flow">') :]
+    section = section[: section.index("</section>")]
+    assert "<strong>vanishing</strong> in <code>fc1</code>" in section
+    assert "10^7 times smaller than in fc2." in section and "Hint:</em> Try ReLU/GELU." in section
+    assert "fc1.weight/update_ratio" in section  # the table that stands in for the plot
+    assert "<code>sig1</code></td><td>saturated units</td><td>75.0%" in section
+    healthy = write_report_text(RunRecord(history=history, gradient_findings=[]))
+    assert "No gradient-flow problems" in healthy and "10^7 times smaller" not in healthy
+    unwatched = write_report_text(RunRecord(history=history))  # norms from elsewhere: plot only
+    assert "No gradient-flow problems" not in unwatched and "fc1.weight" in unwatched
+    no_norms = RunRecord(history=History([{"epoch": 1, "loss": 1.0}]))
+    assert 'id="gradient-flow"' not in write_report_text(no_norms)
+
+
+def test_data_checks_section_lists_each_finding():
+    x = np.array([[0.0, 1.0], [np.nan, 1.0], [2.0, 1.0], [3.0, 1.0]], dtype=np.float32)
+    report = check((x, np.array([0, 1, 0, 1])), (x[:1], np.array([0])))
+    page = write_report_text(RunRecord(history=overfitting_history(), data_report=report))
+    section = page[page.index('<section id="data-checks">') :]
+    section = section[: section.index("</section>")]
+    for finding in report.findings:
+        assert f'<td class="severity {finding.severity}">' in section
+        assert f"<code>{finding.kind}</code>" in section
+    assert "nan_inf" in section and "constant_features" in section
+    clean = check((np.eye(4, dtype=np.float32), np.array([0, 1, 0, 1])))
+    assert "No problems found</strong> in 4 training samples" in write_report_text(
+        RunRecord(history=overfitting_history(), data_report=clean)
+    )
+
+
+def attribution_record(**summary):
+    values = {"method": "integrated gradients", "steps": 32, "target": "predicted class's score",
+              "samples": 2, "images": [], "ranking": [], "gap_mean": 1.5e-4, "gap_max": 3.0e-4,
+              "difference_mean": 2.5}
+    values.update(summary)
+    return RunRecord(history=overfitting_history(), attributions=values, class_names=["zero", "one"])
+
+
+def test_attributions_section_ranks_features_and_states_the_completeness_gap():
+    page = write_report_text(attribution_record(ranking=[("petal length", 0.8), ("sepal width", 0.2)]))
+    section = page[page.index('<section id="attributions">') :]
+    section = section[: section.index("</section>")]
+    assert section.index("petal length") < section.index("sepal width")
+    assert 'style="width:120px"' in section and 'style="width:30px"' in section  # bars to scale
+    assert "1.50e-04 on average (at most 3.00e-04)" in section and "32 steps" in section
+
+
+def test_attribution_heat_maps_are_drawn(tmp_path):
+    pytest.importorskip("matplotlib")
+    images = [{"input": np.eye(8), "heat": np.eye(8), "true": 1, "predicted": 0}] * 2
+    page = write_report(tmp_path / "r.html", attribution_record(images=images))
+    assert 'alt="integrated-gradients heat maps"' in page
+
+
+def test_insert_section_adds_then_replaces_and_links_it(tmp_path):
+    path = tmp_path / "report.html"
+    write_report(path, RunRecord(history=overfitting_history()), use_matplotlib=False)
+    old_body = "<p>body-one <section>nested</section></p>"  # a fragment with its own section
+    insert_section(path, "Fairness audit: sex", old_body, anchor="audit-sex")
+    page = insert_section(path, "Fairness audit: sex", "<p>body-two</p>", anchor="audit-sex")
+    assert path.read_text() == page
+    assert page.count('<section id="audit-sex">') == 1 and "body-two" in page and "body-one" not in page
+    assert page.count('<a href="#audit-sex">Fairness audit: sex</a>') == 1
+    assert page.index('id="audit-sex"') < page.index("<footer>")
+    insert_section(path, "Other", "<p>other</p>")
+    assert 'href="#other"' in path.read_text() and "body-two" in path.read_text()
+    with pytest.raises(ValueError, match="anchor"):
+        insert_section(path, "Bad", "<p></p>", anchor="has space")
 
 
 def write_report_text(run):

@@ -90,6 +90,8 @@ def test_history_records_losses_metrics_lr_time_and_grad_norms(tmp_path):
         "0.weight/grad_norm",
         "0.bias/grad_norm",
         "3.weight/grad_norm",
+        "0.weight/update_ratio",
+        "1/dead_fraction",
     ):
         assert key in history, key
     assert history["loss"][-1] < history["loss"][0]
@@ -134,6 +136,86 @@ def test_grad_norm_is_the_norm_of_the_gradient():
     for name, param in twin.named_parameters():
         expected = np.sqrt(np.sum(param.grad.data.astype(np.float64) ** 2))
         assert history[f"{name}/grad_norm"][0] == pytest.approx(expected, rel=1e-5), name
+
+
+def test_update_ratio_is_the_relative_size_of_the_optimizer_step():
+    x, y = blobs(40)
+    model = make_model()
+    before = make_model()  # same initial weights
+    lr = 0.1
+    history = Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=lr)).fit(
+        loaders(x, y, batch_size=40), epochs=1, verbose=0
+    )
+    nn.CrossEntropyLoss()(before(chainrule.from_numpy(x)), chainrule.from_numpy(y)).backward()
+    for name, param in before.named_parameters():
+        weights_before = param.data.astype(np.float64)
+        step = lr * param.grad.data.astype(np.float64)  # plain SGD: W <- W - lr * grad
+        expected = np.linalg.norm(step) / np.linalg.norm(weights_before)
+        assert history[f"{name}/update_ratio"][0] == pytest.approx(expected, rel=1e-4), name
+
+
+def test_after_backward_hook_sees_gradients_before_the_step():
+    from chainrule.train import Callback
+
+    x, y = blobs(32)
+    model = make_model()
+    seen = []
+
+    class Inspect(Callback):
+        def on_batch_begin(self, batch, logs):
+            self.start = model[0].weight.data.copy()
+
+        def on_after_backward(self, batch, logs):
+            seen.append(("after_backward", batch, logs["loss"], model[0].weight.grad is not None,
+                         np.array_equal(model[0].weight.data, self.start)))
+
+        def on_batch_end(self, batch, logs):
+            seen.append(("batch_end", batch, logs["loss"], None,
+                         np.array_equal(model[0].weight.data, self.start)))
+
+    Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1)).fit(
+        loaders(x, y, batch_size=16), epochs=1, callbacks=[Inspect()], verbose=0
+    )
+    assert [(hook, batch) for hook, batch, *_ in seen] == [
+        ("after_backward", 0), ("batch_end", 0), ("after_backward", 1), ("batch_end", 1)
+    ]
+    for hook, _, loss, has_grad, unchanged in seen:
+        assert math.isfinite(loss)
+        if hook == "after_backward":
+            assert has_grad and unchanged  # gradient there, weights not yet stepped
+        else:
+            assert not unchanged
+
+
+def test_trainer_names_overfitting_by_default_only_with_validation_data(capsys):
+    # Random labels cannot be learnt: a wide network memorises the 16 training samples, so
+    # validation loss climbs while training loss falls.
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 5)).astype(np.float32)
+    y = rng.integers(0, 3, 40).astype(np.int64)
+
+    def run(val, **options):
+        chainrule.manual_seed(0)
+        model = nn.Sequential(nn.Linear(5, 64), nn.ReLU(), nn.Linear(64, 3))
+        trainer = Trainer(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=0.02), **options)
+        val_data = (x[16:], y[16:]) if val else None
+        batches = loaders(x[:16], y[:16], batch_size=16, val=val_data)
+        history = trainer.fit(*(batches if val else (batches,)), epochs=12, verbose=2)
+        return trainer, history, capsys.readouterr().out
+
+    trainer, history, out = run(val=True)
+    from chainrule.diagnostics import OverfittingMonitor, detect_overfitting
+
+    assert sum(isinstance(c, OverfittingMonitor) for c in trainer.callbacks) == 1
+    assert out.count("Overfitting: validation loss has risen since epoch") == 1
+    began = detect_overfitting(history["loss"], history["val_loss"]).figures["began_epoch"]
+    assert f"since epoch {began}" in out and "weight decay" in out and "dropout" in out
+    assert history["val_loss"][began - 1] > history["val_loss"][began - 2]  # it did turn upwards
+    trainer, _, out = run(val=True, watch_overfitting=False)
+    assert "Overfitting" not in out
+    assert not any(isinstance(c, OverfittingMonitor) for c in trainer.callbacks)
+    trainer, _, _ = run(val=False)  # nothing to compare with: no monitor, no KeyError
+    assert not any(isinstance(c, OverfittingMonitor) for c in trainer.callbacks)
 
 
 def test_evaluate_metrics_and_confusion_matrix_agree_with_scikit_learn():
@@ -243,11 +325,12 @@ def test_progress_lines_bar_and_silence(capsys, monkeypatch):
     assert capsys.readouterr().out == ""
     run(2)
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 2 and lines[0].startswith("Epoch 1/2") and lines[1].startswith("Epoch 2/2")
+    assert len(lines) == 3 and lines[0].startswith("Epoch 1/2") and lines[1].startswith("Epoch 2/2")
     assert "val_accuracy" in lines[0] and "samples/s" in lines[0]
+    assert lines[2].startswith("Gradient flow: no problems found")  # the monitor's verdict
     run(1)  # captured stdout is not a terminal: one line per epoch, no bar
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 2 and "\r" not in "".join(lines)
+    assert len(lines) == 3 and "\r" not in "".join(lines)
     terminal = FakeTerminal()
     monkeypatch.setattr("sys.stdout", terminal)
     run(1)

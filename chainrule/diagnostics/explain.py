@@ -18,7 +18,8 @@ from chainrule.tensor import Tensor
 
 # activation name → (function, derivative written in terms of its input z and output a, formula)
 _ACTIVATIONS = {
-    "ReLU": (lambda z: np.maximum(z, 0), lambda z, a: (z > 0).astype(z.dtype), "relu'(z) = 1 if z > 0 else 0"),
+    "ReLU": (lambda z: np.maximum(z, 0), lambda z, a: (z > 0).astype(z.dtype),
+             "relu'(z) = 1 if z > 0 else 0"),
     "Sigmoid": (lambda z: 1 / (1 + np.exp(-z)), lambda z, a: a * (1 - a), "sigmoid'(z) = a (1 - a)"),
     "Tanh": (np.tanh, lambda z, a: 1 - a * a, "tanh'(z) = 1 - a^2"),
     "Identity": (lambda z: z, lambda z, a: np.ones_like(z), "identity'(z) = 1"),
@@ -54,7 +55,8 @@ def _loss_kind(loss_fn: Any) -> str:
     raise ValueError(f"explain_step supports mean squared error and cross-entropy losses, got {name}")
 
 
-def explain_step(model: Any, x: Any, y: Any, loss_fn: Any, lr: float = 0.1, verbose: bool = True) -> Explanation:
+def explain_step(model: Any, x: Any, y: Any, loss_fn: Any, lr: float = 0.1,
+                 verbose: bool = True) -> Explanation:
     """Work one gradient-descent step of ``model`` on the batch ``(x, y)`` by hand.
 
     ``model``: a ``Sequential`` of ``Linear`` and ReLU/Sigmoid/Tanh/Identity layers. ``loss_fn``:

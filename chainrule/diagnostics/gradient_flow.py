@@ -174,7 +174,8 @@ class GradientFlowMonitor:
         names = list(norms)
         values = np.array([max(norms[n], 1e-45) for n in names])
         strongest = int(np.argmax(values))
-        weak = [n for n, v in zip(names[:strongest], values[:strongest]) if values[strongest] / v > SPREAD_LIMIT]
+        peak = values[strongest]
+        weak = [n for n, v in zip(names[:strongest], values[:strongest]) if peak / v > SPREAD_LIMIT]
         if weak:
             weakest = names[int(np.argmin(values))]
             listed = ", ".join(weak[:4]) + (f" and {len(weak) - 4} more" if len(weak) > 4 else "")
@@ -189,7 +190,7 @@ class GradientFlowMonitor:
                 f"likely cause: {cause}; try ReLU/GELU, He initialisation "
                 "(nn.init.kaiming_normal_), normalisation layers (LayerNorm/BatchNorm) or residual "
                 "connections",
-                {"grad_norm": norms[weakest], "max_grad_norm": float(values[strongest]), "ratio": float(ratio)})]
+                {"grad_norm": norms[weakest], "max_grad_norm": float(peak), "ratio": float(ratio)})]
         last = values[-1]
         big = [n for n, v in zip(names[:-1], values[:-1]) if v / last > SPREAD_LIMIT]
         if big:

@@ -8,6 +8,10 @@ Example::
     history = trainer.fit(train_loader, val_loader, epochs=20,
                           callbacks=[EarlyStopping(patience=3), ModelCheckpoint("runs/a")])
     print(trainer.evaluate(test_loader))
+
+The trainer watches by default: ``GradientFlowCallback`` (gradient norms, update ratios, dead
+and saturated units, a diagnosis at the end) and, with validation data,
+``chainrule.diagnostics.OverfittingMonitor``.
 """
 
 from chainrule.train import metrics
@@ -15,7 +19,7 @@ from chainrule.train.callbacks import (
     Callback,
     CSVLogger,
     EarlyStopping,
-    GradientNormTracker,
+    GradientFlowCallback,
     LRSchedulerCallback,
     ModelCheckpoint,
     ProgressLogger,
@@ -24,14 +28,14 @@ from chainrule.train.callbacks import (
 )
 from chainrule.train.checkpoint import load_model, load_state, save_model, save_state
 from chainrule.train.history import History
-from chainrule.train.report import ReportSection, RunRecord, detect_overfitting, write_report
+from chainrule.train.report import ReportSection, RunRecord, write_report
 from chainrule.train.trainer import Trainer, fit
 
 __all__ = [
     "CSVLogger",
     "Callback",
     "EarlyStopping",
-    "GradientNormTracker",
+    "GradientFlowCallback",
     "History",
     "LRSchedulerCallback",
     "ModelCheckpoint",
@@ -41,7 +45,6 @@ __all__ = [
     "TensorBoardLogger",
     "TerminateOnNaN",
     "Trainer",
-    "detect_overfitting",
     "fit",
     "load_model",
     "load_state",

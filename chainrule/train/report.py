@@ -2,10 +2,11 @@
 
 The page is a list of sections; each is a :class:`ReportSection` with a ``title`` and a
 ``render(run, figures)`` method returning an HTML fragment (or ``None`` to leave itself out).
-The built-in ones show the run summary, train-vs-validation curves (with overfitting named in
-words), the learning rate, the confusion matrix, per-layer gradient norms and misclassified
-examples. To add a section, subclass ``ReportSection`` and pass it to :func:`write_report` or
-return it from a callback's ``report_sections()``::
+The built-in ones show the run summary, the data checks, train-vs-validation curves (with
+overfitting named in words), the learning rate, the confusion matrix, the gradient flow
+(per-layer gradient norms and update ratios with the monitor's findings), attributions and
+misclassified examples. To add a section, subclass ``ReportSection`` and pass it to
+:func:`write_report` or return it from a callback's ``report_sections()``::
 
     class LossSpread(ReportSection):
         title = "Loss spread"
@@ -17,6 +18,9 @@ return it from a callback's ``report_sections()``::
 Plots are drawn by matplotlib (the ``viz`` extra) on its Agg backend and inlined as base64
 PNG, so the file opens offline and can be mailed around. Without matplotlib every section
 falls back to tables and the page says how to get the plots.
+
+Each section sits between ``<!-- section:ANCHOR -->`` markers, so :func:`insert_section` can
+add or replace one in a written report (``chainrule audit`` adds its fairness audit that way).
 """
 
 from __future__ import annotations
@@ -27,8 +31,10 @@ import html
 import io
 import math
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -59,6 +65,16 @@ class RunRecord:
         examples: misclassified samples, each ``{"input": array, "true": label,
             "predicted": label}``; images are ``(H, W)`` or ``(C, H, W)`` arrays.
         config: the run's settings.
+        gradient_findings: the gradient-flow diagnosis of the last epoch (``Finding`` objects
+            with ``kind``, ``layer``, ``message``, ``hint``); ``[]`` is healthy, ``None`` means
+            the flow was not watched.
+        data_report: the ``chainrule.data.check`` report of the training and test data.
+        attributions: what :func:`chainrule.train.run.attribution_summary` returns: image
+            examples with heat maps or a ranked feature table, and the integrated-gradients
+            completeness gap.
+        overfitting_rule: ``patience`` and ``min_delta`` for
+            :func:`chainrule.diagnostics.detect_overfitting`, as the run's ``OverfittingMonitor``
+            used them.
         extra_sections: sections added by callbacks or the caller, drawn after the built-ins.
         data: free room for plug-in sections' own data.
     """
@@ -75,21 +91,31 @@ class RunRecord:
     class_names: list[str] | None = None
     examples: list[dict[str, Any]] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
+    gradient_findings: list[Any] | None = None
+    data_report: Any = None
+    attributions: dict[str, Any] | None = None
+    overfitting_rule: dict[str, Any] = field(default_factory=dict)
     extra_sections: list[ReportSection] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_trainer(cls, trainer: Any, **fields: Any) -> RunRecord:
         """A record of ``trainer``'s last fit: its history, model size, config, confusion
-        matrix and the report sections its callbacks contribute; ``fields`` add or override.
+        matrix, gradient-flow findings, overfitting rule and the report sections its callbacks
+        contribute; ``fields`` add or override.
 
         Example::
 
             >>> run = RunRecord.from_trainer(trainer, dataset="digits", test_metrics=scores)
             >>> write_report("report.html", run)
         """
+        from chainrule.diagnostics.overfitting import OverfittingMonitor
+        from chainrule.train.callbacks import GradientFlowCallback
+
         model = trainer.model
         sections = [section for callback in trainer.callbacks for section in callback.report_sections()]
+        flow = next((c for c in trainer.callbacks if isinstance(c, GradientFlowCallback)), None)
+        watcher = next((c for c in trainer.callbacks if isinstance(c, OverfittingMonitor)), None)
         values: dict[str, Any] = {
             "history": trainer.history,
             "model_name": type(model).__name__,
@@ -98,6 +124,10 @@ class RunRecord:
             "epochs_planned": trainer.epochs or None,
             "confusion_matrix": trainer.confusion_matrix,
             "config": dict(trainer.config),
+            "gradient_findings": list(flow.findings) if flow is not None and flow.diagnosed else None,
+            "overfitting_rule": (
+                {} if watcher is None else {"patience": watcher.patience, "min_delta": watcher.min_delta}
+            ),
             "extra_sections": sections,
         }
         values.update(fields)
@@ -244,58 +274,16 @@ def _metric_text(name: str, value: float) -> str:
     return f"{value:.4g}"
 
 
-@dataclass
-class OverfittingFinding:
-    """Validation loss bottomed out at ``best_epoch`` and rose from ``began_epoch`` on while
-    training loss kept falling."""
+def find_overfitting(run: RunRecord) -> Any:
+    """The run's overfitting finding, by the one rule of
+    :func:`chainrule.diagnostics.detect_overfitting` (with the run's ``overfitting_rule``), or
+    ``None`` (also when there is no validation loss)."""
+    from chainrule.diagnostics.overfitting import detect_overfitting
 
-    best_epoch: int
-    began_epoch: int
-    last_epoch: int
-    best_val_loss: float
-    final_val_loss: float
-    train_loss_at_best: float
-    final_train_loss: float
-
-
-def detect_overfitting(
-    history: History, min_rise: float = 0.02, min_epochs_after: int = 2
-) -> OverfittingFinding | None:
-    """Find where validation loss started rising while training loss fell.
-
-    Flags it when the last validation loss is more than ``min_rise`` (relative) above its
-    minimum, at least ``min_epochs_after`` epochs after that minimum, and training loss at the
-    end is below its value at the minimum. Returns ``None`` otherwise (or without ``val_loss``).
-
-    Example::
-
-        >>> finding = detect_overfitting(history)
-        >>> finding.began_epoch if finding else "no overfitting"
-    """
+    history = run.history
     if "val_loss" not in history or "loss" not in history:
         return None
-    val, train, epochs = np.array(history["val_loss"]), np.array(history["loss"]), history.epochs
-    finite = np.isfinite(val)
-    if not finite.any():
-        return None
-    best = int(np.nanargmin(np.where(finite, val, np.nan)))
-    last = len(val) - 1
-    rise = val[last] - val[best]
-    if (
-        last - best < min_epochs_after
-        or not rise > min_rise * abs(val[best])
-        or not train[last] < train[best]
-    ):
-        return None
-    return OverfittingFinding(
-        best_epoch=epochs[best],
-        began_epoch=epochs[best + 1],
-        last_epoch=epochs[last],
-        best_val_loss=float(val[best]),
-        final_val_loss=float(val[last]),
-        train_loss_at_best=float(train[best]),
-        final_train_loss=float(train[last]),
-    )
+    return detect_overfitting(history["loss"], history["val_loss"], **run.overfitting_rule)
 
 
 class CurvesSection(ReportSection):
@@ -305,8 +293,8 @@ class CurvesSection(ReportSection):
         history = run.history
         if "loss" not in history:
             return None
-        finding = detect_overfitting(history)
-        parts = [_overfitting_text(history, finding)]
+        finding = find_overfitting(run)
+        parts = [_overfitting_text(run, finding)]
         pairs = [("loss", "Loss")] + [
             (name, name.replace("_", " ").capitalize()) for name in _metric_names(history)[:1]
         ]
@@ -331,7 +319,7 @@ def _metric_names(history: History) -> list[str]:
     return sorted(names, key=lambda name: "accuracy" not in name)
 
 
-def _plot_pair(ax: Any, history: History, key: str, label: str, finding: OverfittingFinding | None) -> None:
+def _plot_pair(ax: Any, history: History, key: str, label: str, finding: Any) -> None:
     epochs = history.epochs
     ax.plot(
         epochs, history[key], color=TRAIN_COLOR, marker="o", markersize=3, linewidth=1.8, label="training"
@@ -359,9 +347,10 @@ def _plot_pair(ax: Any, history: History, key: str, label: str, finding: Overfit
             label=f"best (epoch {best_epoch})",
         )
     if finding is not None:
+        began = epochs[int(finding.figures["began_epoch"]) - 1]  # figures count list positions
         ax.axvspan(
-            finding.began_epoch - 0.5,
-            finding.last_epoch + 0.5,
+            began - 0.5,
+            epochs[-1] + 0.5,
             color="#fee2e2",
             alpha=0.7,
             lw=0,
@@ -373,7 +362,8 @@ def _plot_pair(ax: Any, history: History, key: str, label: str, finding: Overfit
     ax.legend(frameon=False, fontsize=8)
 
 
-def _overfitting_text(history: History, finding: OverfittingFinding | None) -> str:
+def _overfitting_text(run: RunRecord, finding: Any) -> str:
+    history = run.history
     if "val_loss" not in history:
         return (
             '<p class="note">No validation data was given, so overfitting cannot be judged: pass a '
@@ -383,24 +373,39 @@ def _overfitting_text(history: History, finding: OverfittingFinding | None) -> s
         best_epoch, best_value = history.best("val_loss")
         return (
             f'<p class="ok"><strong>No sign of overfitting.</strong> Validation loss was lowest at '
-            f"epoch {best_epoch} ({best_value:.4f}) and has not risen clearly since.</p>"
+            f"epoch {best_epoch} ({best_value:.4f}) and has not stayed above that for "
+            f"{_overfitting_patience(run)} epochs in a row while training loss fell.</p>"
         )
+    best_epoch = int(finding.figures["best_epoch"])
     return (
-        '<div class="alert"><strong>Overfitting from epoch '
-        f"{finding.began_epoch}.</strong> Validation loss was lowest at epoch {finding.best_epoch} "
-        f"({finding.best_val_loss:.4f}) and rose to {finding.final_val_loss:.4f} by epoch "
-        f"{finding.last_epoch}, while training loss kept falling ({finding.train_loss_at_best:.4f} → "
-        f"{finding.final_train_loss:.4f}): the model is fitting the training examples themselves "
-        "rather than what carries over to unseen data. Remedies:"
+        f'<div class="alert"><strong>Overfitting from epoch {int(finding.figures["began_epoch"])}.</strong> '
+        f"{_e(_sentence(finding.message))} Remedies:"
         "<ul><li><strong>Weight decay</strong>: penalise large weights (<code>AdamW</code>, or "
         "<code>weight_decay=1e-4</code>; <code>--weight-decay</code> in the CLI).</li>"
         "<li><strong>Dropout</strong> between layers (<code>nn.Dropout(0.2)</code>; "
-        "<code>dropout</code> in the CLI config).</li>"
+        "<code>--dropout</code> in the CLI).</li>"
         "<li><strong>Early stopping</strong>: <code>EarlyStopping(monitor='val_loss', "
         "restore_best_weights=True)</code> keeps the weights of epoch "
-        f"{finding.best_epoch} (<code>--patience</code> in the CLI).</li>"
-        "<li><strong>More data or data augmentation</strong>, or a smaller model.</li></ul></div>"
+        f"{best_epoch} (<code>--patience</code> in the CLI).</li>"
+        "<li><strong>More data or data augmentation</strong> (for images, <code>--augment</code> in "
+        "the CLI shifts them by a pixel or two), or a smaller model.</li>"
+        "</ul></div>"
     )
+
+
+def _overfitting_patience(run: RunRecord) -> int:
+    import inspect
+
+    from chainrule.diagnostics.overfitting import detect_overfitting
+
+    default = inspect.signature(detect_overfitting).parameters["patience"].default
+    return int(run.overfitting_rule.get("patience", default))
+
+
+def _sentence(text: str) -> str:
+    """``text`` with a capital first letter and a full stop."""
+    text = text.strip()
+    return (text[:1].upper() + text[1:]).rstrip(".") + "." if text else ""
 
 
 class LearningRateSection(ReportSection):
@@ -497,47 +502,92 @@ def _matrix_table(matrix: np.ndarray, names: list[str]) -> str:
     )
 
 
-class GradientNormsSection(ReportSection):
-    title = "Gradient norms"
+class GradientFlowSection(ReportSection):
+    """The gradient-flow monitor's diagnosis next to the per-parameter gradient norms and
+    update ratios it recorded (``name/grad_norm``, ``name/update_ratio``) and the dead or
+    saturated fractions of the activation layers."""
+
+    title = "Gradient flow"
 
     def render(self, run: RunRecord, figures: Figures) -> str | None:
         history = run.history
-        keys = [key for key in history.keys() if key.endswith("/grad_norm")]
-        if not keys:
+        norms = [key for key in history.keys() if key.endswith("/grad_norm")]
+        ratios = [key for key in history.keys() if key.endswith("/update_ratio")]
+        if not norms and run.gradient_findings is None:
             return None
-        intro = (
-            "<p>Mean L2 norm of each parameter's gradient per epoch, on a log scale. Norms that "
-            "shrink by orders of magnitude towards the first layers mean <em>vanishing</em> "
-            "gradients (those layers barely learn); norms that grow without bound mean "
-            "<em>exploding</em> ones (lower the learning rate or clip gradients).</p>"
+        parts = [
+            "<p>Mean L2 norm of each parameter's gradient per epoch, and the size of each "
+            "optimizer step relative to the weights (<em>update ratio</em>), on log scales. "
+            "Gradient norms that shrink by orders of magnitude towards the first layers mean "
+            "<em>vanishing</em> gradients (those layers barely learn); norms that grow without "
+            "bound mean <em>exploding</em> ones. Update ratios around 10<sup>-3</sup> are the "
+            "usual healthy range: far below, the layer hardly moves; far above, the learning rate "
+            "is likely too high.</p>",
+            _findings_html(run.gradient_findings),
+        ]
+        if norms and figures.available:
+            parts.append(_flow_plot(history, norms, ratios, figures))
+        elif norms:
+            parts.append(_first_last_table(history, norms + ratios))
+        parts.append(_activation_table(history))
+        return "\n".join(part for part in parts if part)
+
+
+def _findings_html(findings: list[Any] | None) -> str:
+    if findings is None:
+        return ""
+    if not findings:
+        return (
+            '<p class="ok"><strong>No gradient-flow problems</strong> in the last epoch: no '
+            "vanishing, exploding or NaN gradients, no dead ReLUs, no saturated units.</p>"
         )
-        verdict = _gradient_verdict(history, keys)
-        if not figures.available:
-            return intro + verdict + _gradient_table(history, keys)
-        figure, ax = figures.new(width=7.6, height=3.8)
-        colors = _colormap_colors(len(keys))
-        for key, color in zip(keys, colors):
+    items = "".join(
+        f"<li><strong>{_e(finding.kind.replace('_', ' '))}</strong>"
+        f"{f' in <code>{_e(finding.layer)}</code>' if finding.layer else ''}: "
+        f"{_e(_sentence(finding.message))} <em>Hint:</em> {_e(_sentence(finding.hint))}</li>"
+        for finding in findings
+    )
+    count = len(findings)
+    return (
+        f'<div class="alert"><strong>{count} gradient-flow finding{"s" if count > 1 else ""}</strong> '
+        f"in the last epoch:<ul>{items}</ul></div>"
+    )
+
+
+def _flow_plot(history: History, norms: list[str], ratios: list[str], figures: Figures) -> str:
+    panels = [(norms, "gradient norm", "/grad_norm")]
+    if ratios:
+        panels.append((ratios, "update ratio", "/update_ratio"))
+    figure, axes = figures.new(width=4.6 * len(panels) + 1.8, height=3.6, ncols=len(panels))
+    names = list(dict.fromkeys(key.rsplit("/", 1)[0] for key in norms + ratios))
+    colors = dict(zip(names, _colormap_colors(len(names))))
+    for ax, (keys, label, suffix) in zip(np.atleast_1d(axes), panels):
+        for key in keys:
+            name = key.removesuffix(suffix)
             values = np.array(history[key], dtype=float)
-            values[values <= 0] = np.nan  # log scale: a zero gradient has no point
+            values[values <= 0] = np.nan  # log scale: a zero has no point
             ax.plot(
                 history.epochs,
                 values,
-                color=color,
+                color=colors[name],
                 linewidth=1.5,
-                linestyle="-" if key.removesuffix("/grad_norm").endswith("weight") else "--",
-                label=key.removesuffix("/grad_norm"),
+                linestyle="-" if name.endswith("weight") else "--",
+                label=name,
             )
+        if suffix == "/update_ratio":
+            ax.axhline(1e-3, color="#9ca3af", linewidth=1, linestyle=":")
         ax.set_yscale("log")
+        ax.set_title(label, fontsize=10, loc="left", color="#111827")
         ax.set_xlabel("epoch", fontsize=8, color="#4b5563")
         ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.legend(
-            frameon=False,
-            fontsize=7,
-            loc="center left",
-            bbox_to_anchor=(1.01, 0.5),
-            ncols=1 if len(keys) <= 14 else 2,
-        )
-        return intro + verdict + figures.image(figure, "gradient norms per parameter")
+    np.atleast_1d(axes)[-1].legend(
+        frameon=False,
+        fontsize=7,
+        loc="center left",
+        bbox_to_anchor=(1.01, 0.5),
+        ncols=1 if len(names) <= 14 else 2,
+    )
+    return figures.image(figure, "gradient norms and update ratios per parameter")
 
 
 def _colormap_colors(count: int) -> list[Any]:
@@ -547,43 +597,32 @@ def _colormap_colors(count: int) -> list[Any]:
     return [palette(0.05 + 0.85 * i / max(count - 1, 1)) for i in range(count)]
 
 
-def _gradient_verdict(history: History, keys: list[str]) -> str:
-    last = {key.removesuffix("/grad_norm"): history.last(key) for key in keys}
-    finite = {name: value for name, value in last.items() if math.isfinite(value)}
-    if len(finite) < len(last):
-        bad = [name for name in last if name not in finite]
-        return (
-            f'<div class="alert"><strong>Non-finite gradients</strong> in {_e(", ".join(bad))}: training '
-            "diverged. Lower the learning rate or clip gradients.</div>"
-        )
-    positive = {name: value for name, value in finite.items() if value > 0}
-    weights = {name: value for name, value in positive.items() if name.endswith("weight")}
-    if len(weights) >= 2:
-        positive = weights  # biases' gradients are naturally smaller; compare like with like
-    if len(positive) >= 2:
-        smallest = min(positive, key=positive.get)
-        largest = max(positive, key=positive.get)
-        ratio = positive[largest] / positive[smallest]
-        if ratio > 1e3:
-            return (
-                f'<div class="alert"><strong>Gradient norms span {ratio:.0e}×</strong> in the last epoch '
-                f"(smallest: {_e(smallest)}, largest: {_e(largest)}): a sign of vanishing or exploding "
-                "gradients. Try ReLU-family activations, normalisation layers, better initialisation "
-                "or gradient clipping.</div>"
-            )
-    return ""
-
-
-def _gradient_table(history: History, keys: list[str]) -> str:
+def _first_last_table(history: History, keys: list[str]) -> str:
     rows = []
     for key in keys:
         values = history[key]
-        rows.append(
-            f"<tr><td><code>{_e(key.removesuffix('/grad_norm'))}</code></td>"
-            f"<td>{values[0]:.3e}</td><td>{values[-1]:.3e}</td></tr>"
-        )
+        rows.append(f"<tr><td><code>{_e(key)}</code></td><td>{values[0]:.3e}</td><td>{values[-1]:.3e}</td></tr>")
     return (
-        '<div class="scroll"><table><tr><th>parameter</th><th>first epoch</th><th>last epoch</th></tr>'
+        '<div class="scroll"><table><tr><th>statistic</th><th>first epoch</th><th>last epoch</th></tr>'
+        f"{''.join(rows)}</table></div>"
+    )
+
+
+def _activation_table(history: History) -> str:
+    """Last epoch's dead-ReLU and saturated fractions per activation layer."""
+    labels = {"dead_fraction": "dead ReLU units", "saturated_fraction": "saturated units"}
+    rows = []
+    for key in history.keys():
+        layer, _, statistic = key.rpartition("/")
+        if statistic in labels:
+            value = history.last(key)
+            rows.append(f"<tr><td><code>{_e(layer)}</code></td><td>{_e(labels[statistic])}</td><td>{value:.1%}</td></tr>")
+    if not rows:
+        return ""
+    return (
+        "<p>Activation layers in the last epoch (mean over its batches; a unit is dead when it "
+        "outputs zero for a whole batch, saturated within 1% of its bounds):</p>"
+        '<div class="scroll"><table><tr><th>layer</th><th>measure</th><th>fraction</th></tr>'
         f"{''.join(rows)}</table></div>"
     )
 
@@ -645,6 +684,117 @@ def _as_image(array: Any) -> np.ndarray | None:
     return image if image.ndim in (2, 3) else None
 
 
+class DataChecksSection(ReportSection):
+    """The findings of ``chainrule.data.check`` on the training and test data."""
+
+    title = "Data checks"
+
+    def render(self, run: RunRecord, figures: Figures) -> str | None:
+        report = run.data_report
+        if report is None:
+            return None
+        sizes = f"{report.num_train:,} training" + (
+            f" and {report.num_test:,} test" if report.num_test is not None else ""
+        )
+        checked = (
+            "NaN or infinite values, constant features, class imbalance, test samples copied "
+            "from training, labels out of range, duplicated samples"
+        )
+        if not report.findings:
+            return (
+                f'<p class="ok"><strong>No problems found</strong> in {sizes} samples '
+                f"(checked: {checked}).</p>"
+            )
+        rows = "".join(
+            f'<tr><td class="severity {_e(finding.severity)}">{_e(finding.severity)}</td>'
+            f"<td><code>{_e(finding.kind)}</code></td>"
+            f'<td class="text">{_e(_sentence(finding.message))}</td></tr>'
+            for finding in report.findings
+        )
+        return (
+            f"<p>Checked {sizes} samples before training ({checked}). Errors would make training "
+            "or its scores wrong; warnings are likely to hurt; info is worth knowing.</p>"
+            f'<div class="scroll"><table class="findings"><tr><th>severity</th><th>check</th>'
+            f"<th>finding</th></tr>{rows}</table></div>"
+        )
+
+
+class AttributionsSection(ReportSection):
+    """Integrated-gradients attributions: heat maps over a few images, or a ranked feature
+    table for tabular data, with the completeness gap that says how exact they are."""
+
+    title = "Attributions"
+
+    def render(self, run: RunRecord, figures: Figures) -> str | None:
+        summary = run.attributions
+        if not summary:
+            return None
+        parts = [
+            f"<p>Which inputs the model's output depends on: integrated gradients "
+            f"({summary['steps']} steps from an all-zero baseline) of the {_e(summary['target'])} "
+            f"for {summary['samples']} test samples. Each attribution is how much that input moved "
+            "the output away from its value at the baseline.</p>"
+        ]
+        if summary.get("images"):
+            parts.append(_attribution_images(summary["images"], run.class_names, figures))
+        if summary.get("ranking"):
+            parts.append(_ranking_table(summary["ranking"]))
+        parts.append(_completeness_text(summary))
+        return "\n".join(parts)
+
+
+def _attribution_images(examples: list[dict[str, Any]], names: list[str] | None, figures: Figures) -> str:
+    if not figures.available:
+        return '<p class="note">The heat maps need matplotlib.</p>'
+
+    def label(index: Any) -> str:
+        known = names is not None and 0 <= int(index) < len(names)
+        return str(names[int(index)]) if known else str(index)
+
+    figure, axes = figures.grid(2, len(examples), cell_width=1.6, cell_height=1.7)
+    for column, example in enumerate(examples):
+        image = _as_image(example["input"])
+        heat = np.asarray(example["heat"], dtype=np.float64)
+        top, bottom = axes[column], axes[len(examples) + column]
+        top.imshow(image, cmap="gray_r" if image.ndim == 2 else None, interpolation="nearest")
+        top.set_title(f"true {label(example['true'])}\npredicted {label(example['predicted'])}", fontsize=7)
+        bottom.imshow(image, cmap="gray" if image.ndim == 2 else None, interpolation="nearest", alpha=0.5)
+        bottom.imshow(heat, cmap="inferno", interpolation="nearest", alpha=0.65)
+        bottom.set_title("|attribution|", fontsize=7)
+        for ax in (top, bottom):
+            ax.set_xticks([])
+            ax.set_yticks([])
+    intro = (
+        "<p>Top: the input. Bottom: the size of each pixel's attribution (bright: the pixel "
+        "mattered most for the prediction).</p>"
+    )
+    return intro + figures.image(figure, "integrated-gradients heat maps")
+
+
+def _ranking_table(ranking: Sequence[tuple[str, float]]) -> str:
+    largest = max((score for _, score in ranking), default=0.0) or 1.0
+    rows = "".join(
+        f"<tr><td>{rank}</td><td class=\"text\"><code>{_e(name)}</code></td><td>{score:.4g}</td>"
+        f'<td class="text"><span class="bar" style="width:{120 * score / largest:.0f}px"></span></td></tr>'
+        for rank, (name, score) in enumerate(ranking, start=1)
+    )
+    return (
+        "<p>Features ranked by their mean absolute attribution:</p>"
+        '<div class="scroll"><table><tr><th>rank</th><th>feature</th><th>mean |attribution|</th>'
+        f"<th></th></tr>{rows}</table></div>"
+    )
+
+
+def _completeness_text(summary: dict[str, Any]) -> str:
+    return (
+        "<p><strong>Completeness check.</strong> A sample's attributions should add up to the "
+        "change of the output from the baseline to the sample, f(x) − f(baseline). Here they miss "
+        f"it by {summary['gap_mean']:.2e} on average (at most {summary['gap_max']:.2e}), against "
+        f"an average |f(x) − f(baseline)| of {summary['difference_mean']:.3g}: the smaller the "
+        "gap, the more exactly the path integral was computed (more steps shrink it).</p>"
+    )
+
+
 class EpochTableSection(ReportSection):
     title = "Epoch by epoch"
 
@@ -680,10 +830,12 @@ def _config_value(value: Any) -> str:
 
 DEFAULT_SECTIONS: tuple[type[ReportSection], ...] = (
     SummarySection,
+    DataChecksSection,
     CurvesSection,
     LearningRateSection,
     ConfusionMatrixSection,
-    GradientNormsSection,
+    GradientFlowSection,
+    AttributionsSection,
     MisclassifiedSection,
     EpochTableSection,
     ConfigSection,
@@ -704,10 +856,8 @@ def render_report(
         body = section.render(run, figures)
         if body:
             rendered.append((section, body))
-    navigation = " · ".join(f'<a href="#{s.anchor}">{_e(s.title)}</a>' for s, _ in rendered)
-    blocks = "\n".join(
-        f'<section id="{s.anchor}"><h2>{_e(s.title)}</h2>\n{body}\n</section>' for s, body in rendered
-    )
+    navigation = NAV_SEPARATOR.join(_nav_link(s.anchor, s.title) for s, _ in rendered)
+    blocks = "\n".join(_section_block(s.anchor, s.title, body) for s, body in rendered)
     banner = "" if figures.available else f'<div class="banner">{_viz_missing_note()}</div>'
     subtitle = " · ".join(part for part in (run.dataset, run.model_name) if part)
     created = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
@@ -737,6 +887,60 @@ def write_report(
     from chainrule.train.checkpoint import atomic_write_bytes
 
     page = render_report(run, sections, use_matplotlib)
+    atomic_write_bytes(path, page.encode("utf-8"))
+    return page
+
+
+NAV_SEPARATOR = " · "
+_SECTIONS_END = "<!-- /sections -->"
+
+
+def _nav_link(anchor: str, title: str) -> str:
+    return f'<a href="#{_e(anchor)}">{_e(title)}</a>'
+
+
+def _section_block(anchor: str, title: str, body: str) -> str:
+    # The comment markers let insert_section find a section again, whatever HTML it holds.
+    return (
+        f'<!-- section:{anchor} --><section id="{_e(anchor)}"><h2>{_e(title)}</h2>\n{body}\n'
+        f"</section><!-- /section:{anchor} -->"
+    )
+
+
+def insert_section(path: str | os.PathLike[str], title: str, body: str, anchor: str | None = None) -> str:
+    """Add a section to a report written by :func:`write_report`, or replace the section with
+    the same ``anchor`` (default: made from ``title``), and link it from the navigation. The
+    file is rewritten atomically; returns the new page.
+
+    Example::
+
+        >>> insert_section("runs/a/report.html", "Fairness audit: sex", audit.to_html(),
+        ...                anchor="fairness-audit-sex")
+    """
+    from chainrule.train.checkpoint import atomic_write_bytes
+
+    if anchor is None:
+        anchor = "".join(ch if ch.isalnum() else "-" for ch in title.lower()).strip("-")
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", anchor):
+        raise ValueError(f"insert_section: anchor {anchor!r} may use only letters, digits, '-' and '_'")
+    page = Path(path).read_text(encoding="utf-8")
+    block = _section_block(anchor, title, body)
+    existing = re.compile(
+        rf"<!-- section:{re.escape(anchor)} -->.*?<!-- /section:{re.escape(anchor)} -->", re.DOTALL
+    )
+    if existing.search(page):
+        page = existing.sub(lambda _: block, page, count=1)
+    else:
+        end = page.find(_SECTIONS_END)
+        if end < 0:  # a report without markers: put it before the footer
+            end = page.find("<footer>")
+        if end < 0:
+            raise ValueError(f"insert_section: {path} does not look like a chainrule report")
+        page = page[:end] + block + "\n" + page[end:]
+        nav_end = page.find("</nav>")
+        if nav_end >= 0:
+            separator = "" if page[:nav_end].endswith("<nav>") else NAV_SEPARATOR
+            page = page[:nav_end] + separator + _nav_link(anchor, title) + page[nav_end:]
     atomic_write_bytes(path, page.encode("utf-8"))
     return page
 
@@ -810,6 +1014,11 @@ table { border-collapse:collapse; font-size:13px; font-variant-numeric: tabular-
 th, td { border-bottom:1px solid var(--line); padding:4px 10px; text-align:right; }
 th { color:var(--muted); font-weight:600; } tr:nth-child(even) td { background:#fafafa; }
 table.config th, table.config td { text-align:left; }
+td.text { text-align:left; } td.severity { font-weight:600; text-align:left; }
+td.severity.error { color:#b91c1c; } td.severity.warning { color:#b45309; }
+td.severity.info { color:var(--muted); }
+.bar { display:inline-block; height:10px; background:var(--accent); border-radius:2px; }
+li.concern { color:#b91c1c; }
 table.matrix td.diag { background:#dbeafe; font-weight:600; }
 .scroll { overflow-x:auto; }
 .alert { border-left:4px solid #dc2626; background:#fef2f2; padding:10px 14px; border-radius:6px;
@@ -843,6 +1052,7 @@ _PAGE = """<!DOCTYPE html>
 <main>
 {banner}
 {blocks}
+<!-- /sections -->
 <footer>Written by chainrule on {created}. This page is self-contained: it needs no network.</footer>
 </main>
 </body>

@@ -3,8 +3,10 @@
 Training repeats one cycle over epochs: for every batch, forward, loss, backward, optimizer
 step; then measure the loss and metrics on data the model did not train on (the validation
 set), because what matters is how well it predicts unseen data. When validation loss rises
-while training loss keeps falling the model is overfitting; ``EarlyStopping`` and the HTML
-report watch for exactly that.
+while training loss keeps falling the model is overfitting: the trainer says so in words
+(``OverfittingMonitor``), and ``EarlyStopping`` and the HTML report watch for it too. While it
+trains it also watches the gradients (``GradientFlowCallback``) and names vanishing or
+exploding gradients, dead ReLUs and saturated units.
 
 Why a class and not only a function: the model, loss, optimizer and metrics belong together
 for ``fit``, ``evaluate`` and ``predict`` alike, callbacks need one object to reach them
@@ -34,7 +36,7 @@ import numpy as np
 
 from chainrule.train.callbacks import (
     Callback,
-    GradientNormTracker,
+    GradientFlowCallback,
     LRSchedulerCallback,
     ProgressLogger,
 )
@@ -61,8 +63,14 @@ class Trainer:
             ``f(y_true, outputs) -> float`` on NumPy arrays (named by ``__name__``).
         scheduler: a learning-rate scheduler stepped after each epoch (``ReduceLROnPlateau``
             gets ``val_loss``); for other choices pass an ``LRSchedulerCallback`` to ``fit``.
-        track_grad_norms: record each parameter's mean gradient norm per epoch
-            (``fc1.weight/grad_norm``).
+        track_grad_norms: watch the gradient flow with a
+            :class:`~chainrule.train.callbacks.GradientFlowCallback` (unless ``fit`` is given
+            one): each parameter's mean gradient norm and update ratio per epoch
+            (``fc1.weight/grad_norm``, ``fc1.weight/update_ratio``), dead and saturated
+            units, and a diagnosis printed at the end of training.
+        watch_overfitting: when ``fit`` has validation data, add an
+            :class:`~chainrule.diagnostics.OverfittingMonitor` (unless given one), which says
+            in words when validation loss has risen for 3 epochs while training loss fell.
         config: settings of the run (plain values), saved with checkpoints and shown in reports.
 
     Batches are ``(inputs, targets)`` pairs of tensors (or NumPy arrays), as
@@ -78,6 +86,7 @@ class Trainer:
         metrics: Sequence[str | MetricFunction] = (),
         scheduler: Any = None,
         track_grad_norms: bool = True,
+        watch_overfitting: bool = True,
         config: Mapping[str, Any] | None = None,
     ) -> None:
         self.model = model
@@ -86,6 +95,7 @@ class Trainer:
         self.scheduler = scheduler
         self.metrics = _resolve_metrics(metrics, loss_fn)
         self.track_grad_norms = track_grad_norms
+        self.watch_overfitting = watch_overfitting
         self.config = dict(config or {})
         self.history = History()
         self.callbacks: list[Callback] = []
@@ -173,8 +183,13 @@ class Trainer:
             isinstance(c, LRSchedulerCallback) and c.scheduler is self.scheduler for c in assembled
         ):
             assembled.append(LRSchedulerCallback(self.scheduler))
-        if self.track_grad_norms:
-            assembled.append(GradientNormTracker())
+        if self.track_grad_norms and not any(isinstance(c, GradientFlowCallback) for c in assembled):
+            assembled.append(GradientFlowCallback())
+        if self.watch_overfitting and self.val_loader is not None:
+            from chainrule.diagnostics.overfitting import OverfittingMonitor
+
+            if not any(isinstance(c, OverfittingMonitor) for c in assembled):
+                assembled.append(OverfittingMonitor())
         self._progress = ProgressLogger(verbose) if verbose else None
         if self._progress is not None:
             assembled.append(self._progress)
@@ -200,10 +215,12 @@ class Trainer:
             outputs = self.model(inputs)
             loss = self.loss_fn(outputs, targets)
             loss.backward()
-            self.optimizer.step()
             loss_value = float(loss.item())
+            batch_logs = {"batch": batch_index, "size": size, "loss": loss_value}
+            self._call("on_after_backward", batch_index, dict(batch_logs))
+            self.optimizer.step()
             collector.add(loss_value, size, outputs, targets)
-            self._call("on_batch_end", batch_index, {"batch": batch_index, "size": size, "loss": loss_value})
+            self._call("on_batch_end", batch_index, batch_logs)
             if self.stop_training:
                 break
         logs.update(self._summarise(collector, prefix=""))

@@ -36,3 +36,4 @@ __all__ = [
     "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
     "WeightedRandomSampler", "BatchSampler",
 ]
+from chainrule.utils.data import transforms  # noqa: E402,F401  (the augmentations, as a submodule)
