@@ -137,3 +137,13 @@ def test_explain_step_refuses_layers_it_cannot_work_by_hand():
     net = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5))
     with pytest.raises(TypeError, match="Dropout"):
         explain_step(net, torch.randn(2, 2), torch.randn(2, 2), nn.MSELoss(), verbose=False)
+
+
+def test_update_ratio_can_be_left_to_the_caller():
+    model = nn.Sequential(nn.Linear(4, 3))
+    monitor = GradientFlowMonitor(model, track_update_ratio=False)
+    for _ in range(2):
+        model(torch.randn(2, 4)).sum().backward()
+        monitor.record()
+    assert not any(key.endswith("update_ratio") for key in monitor.history)
+    assert len(monitor.history["0.weight/grad_norm"]) == 2

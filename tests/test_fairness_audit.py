@@ -354,3 +354,17 @@ def test_example_runs_and_prints_the_audit():
     for figure in ("demographic parity difference", "demographic parity ratio",
                    "equalized odds difference", "equalized odds ratio"):
         assert any(line.startswith(figure) for line in lines)
+
+
+def test_a_continuous_sensitive_feature_is_refused_with_a_fix():
+    import numpy as np
+
+    from chainrule.fairness import audit
+
+    rng = np.random.default_rng(0)
+    income = rng.normal(50_000, 10_000, 200)
+    y = rng.integers(0, 2, 200)
+    with pytest.raises(ValueError, match="looks continuous; put it into a few groups"):
+        audit(y, y, sensitive_features=income)
+    bands = np.digitize(income, [40_000, 60_000])
+    assert len(audit(y, y, sensitive_features=bands).groups.by_group) == 3

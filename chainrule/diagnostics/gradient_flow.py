@@ -69,8 +69,12 @@ class GradientFlowMonitor:
     ``record()``.
     """
 
-    def __init__(self, model: Any, watch_activations: bool = True) -> None:
+    def __init__(self, model: Any, watch_activations: bool = True,
+                 track_update_ratio: bool = True) -> None:
         self.model = model
+        # The update ratio needs a copy of every weight per record; a caller that measures
+        # updates itself (the Trainer's callback, per step) turns it off.
+        self.track_update_ratio = track_update_ratio
         self.history: dict[str, list[float]] = {}
         self._previous_weights: dict[str, np.ndarray] = {}
         self._activation_stats: dict[str, dict[str, float]] = {}
@@ -115,6 +119,8 @@ class GradientFlowMonitor:
             if param.grad is not None:
                 snapshot[f"{name}/grad_norm"] = _norm(param.grad.data)
             snapshot[f"{name}/weight_norm"] = _norm(weight)
+            if not self.track_update_ratio:
+                continue
             previous = self._previous_weights.get(name)
             if previous is not None and previous.shape == weight.shape:
                 snapshot[f"{name}/update_ratio"] = _norm(weight - previous) / (_norm(previous) or 1.0)

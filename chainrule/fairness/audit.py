@@ -280,6 +280,22 @@ class FairnessAudit:
         return self.to_text()
 
 
+#: More distinct numeric values than this in a sensitive feature means a measurement (income,
+#: age in years), not a group label: auditing it would compare one-sample "groups".
+MAX_NUMERIC_GROUPS = 20
+
+
+def _refuse_continuous(sensitive_features: Any) -> None:
+    columns = sensitive_features.values() if isinstance(sensitive_features, dict) else [sensitive_features]
+    for column in columns:
+        values = np.asarray(column)
+        if values.dtype.kind == "f" and values.ndim == 1 and len(np.unique(values)) > MAX_NUMERIC_GROUPS:
+            raise ValueError(
+                f"audit: the sensitive feature has {len(np.unique(values))} distinct numeric values, so "
+                "it looks continuous; put it into a few groups first (e.g. age bands with np.digitize)"
+            )
+
+
 def audit(
     y_true: Any,
     y_pred: Any,
@@ -307,6 +323,7 @@ def audit(
         ['demographic_parity_difference', 'demographic_parity_ratio', 'equalized_odds_difference', \
 'equalized_odds_ratio']
     """
+    _refuse_continuous(sensitive_features)
     table = group_metrics(y_true, y_pred, sensitive_features=sensitive_features, pos_label=pos_label)
     if len(table.by_group) < 2:
         only = next(iter(table.by_group))

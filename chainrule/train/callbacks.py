@@ -499,7 +499,8 @@ class GradientFlowCallback(Callback):
         from chainrule.diagnostics.gradient_flow import GradientFlowMonitor
 
         self._detach()  # a previous fit that raised may have left its hooks on the model
-        self.monitor = GradientFlowMonitor(self.trainer.model, watch_activations=self.watch_activations)
+        self.monitor = GradientFlowMonitor(self.trainer.model, watch_activations=self.watch_activations,
+                                           track_update_ratio=False)  # measured per step below
         self._stride = self.every or self._automatic_stride()
         self.findings = []
         self._diagnosed = False
