@@ -1,0 +1,1 @@
+"""chainrule's speed benchmarks: ``python -m benchmarks`` (see ``benchmarks.harness``)."""

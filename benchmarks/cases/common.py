@@ -30,7 +30,8 @@ class Case:
 
     ``samples_per_step`` turns step times into throughput. ``unit`` is how step times are printed
     (``"ms"`` or ``"us"``). ``minimum_memory_bytes``, where it can be computed, is the smallest
-    memory a training step can live in (see ``mlp_minimum_memory_bytes``).
+    memory a training step can live in (see ``mlp_minimum_memory_bytes``). ``notes`` maps a
+    library to a remark printed under the speed table when that library ran.
     """
 
     name: str
@@ -39,7 +40,8 @@ class Case:
     builders: Mapping[str, StepBuilder]
     unit: str = "ms"
     minimum_memory_bytes: int | None = None
-    notes: Sequence[str] = field(default_factory=tuple)
+    measure_memory: bool = True
+    notes: Mapping[str, str] = field(default_factory=dict)
 
 
 def seeded_rng(offset: int = 0) -> np.random.Generator:

@@ -53,23 +53,23 @@ def torchlike_step(lib: Any) -> Step:
                                    random_labels(BATCH_SIZE))
 
 
-def jax_step(jax: Any) -> Step:
-    """PyTorch's GRU equations (gates r, z, n in that order) under ``lax.scan``."""
-    jnp, lax = jax.numpy, jax.lax
+def jax_params() -> dict:
+    """Weights laid out for ``x @ W``: per direction ``(W_ih, W_hh, b_ih, b_hh)``, and the head."""
     rng = seeded_rng(3)
 
-    def direction_params() -> tuple:
+    def direction() -> tuple:
         return (default_init(rng, HIDDEN, (1, 3 * HIDDEN)),
                 default_init(rng, HIDDEN, (HIDDEN, 3 * HIDDEN)),
                 default_init(rng, HIDDEN, (3 * HIDDEN,)),
                 default_init(rng, HIDDEN, (3 * HIDDEN,)))
 
-    params = {
-        "forward": direction_params(),
-        "backward": direction_params(),
-        "head": (default_init(rng, 2 * HIDDEN, (2 * HIDDEN, 10)),
-                 default_init(rng, 2 * HIDDEN, (10,))),
-    }
+    head = (default_init(rng, 2 * HIDDEN, (2 * HIDDEN, 10)), default_init(rng, 2 * HIDDEN, (10,)))
+    return {"forward": direction(), "backward": direction(), "head": head}
+
+
+def jax_logits(jax: Any, params: dict, sequences: Any) -> Any:
+    """PyTorch's GRU equations (gates r, z, n in that order) under ``lax.scan``."""
+    jnp = jax.numpy
 
     def run_direction(direction: tuple, time_major_inputs: Any) -> Any:
         """Hidden states ``(T, B, H)`` of one direction over ``(T, B, 1)`` inputs."""
@@ -87,19 +87,23 @@ def jax_step(jax: Any) -> Step:
             return hidden, hidden
 
         initial = jnp.zeros((time_major_inputs.shape[1], HIDDEN), time_major_inputs.dtype)
-        _, hiddens = lax.scan(cell, initial, input_gates)
+        _, hiddens = jax.lax.scan(cell, initial, input_gates)
         return hiddens
 
-    def loss_fn(params: dict, sequences: Any, labels: Any) -> Any:
-        time_major = jnp.swapaxes(sequences, 0, 1)
-        forward = run_direction(params["forward"], time_major)
-        backward = run_direction(params["backward"], time_major[::-1])
-        # The backward direction reaches the last position first.
-        last_step = jnp.concatenate([forward[-1], backward[0]], axis=-1)
-        weight, bias = params["head"]
-        return jax_cross_entropy(jax, last_step @ weight + bias, labels)
+    time_major = jnp.swapaxes(sequences, 0, 1)
+    forward = run_direction(params["forward"], time_major)
+    backward = run_direction(params["backward"], time_major[::-1])
+    # The backward direction reaches the last position first.
+    last_step = jnp.concatenate([forward[-1], backward[0]], axis=-1)
+    weight, bias = params["head"]
+    return last_step @ weight + bias
 
-    return jax_momentum_training_step(jax, loss_fn, params, random_sequences(BATCH_SIZE),
+
+def jax_step(jax: Any) -> Step:
+    def loss_fn(params: dict, sequences: Any, labels: Any) -> Any:
+        return jax_cross_entropy(jax, jax_logits(jax, params, sequences), labels)
+
+    return jax_momentum_training_step(jax, loss_fn, jax_params(), random_sequences(BATCH_SIZE),
                                       random_labels(BATCH_SIZE))
 
 

@@ -19,6 +19,7 @@ from benchmarks.cases.common import (
     seeded_rng,
     torchlike_training_step,
 )
+from benchmarks.cases.numpy_layers import Conv, Linear, ReLU, momentum_update, softmax_cross_entropy
 
 BATCH_SIZE = 100
 LENGTH = 40
@@ -77,6 +78,38 @@ def jax_step(jax: Any) -> Step:
     return jax_momentum_training_step(jax, loss_fn, params, signals, random_labels(BATCH_SIZE))
 
 
+def numpy_step(numpy: Any) -> Step:
+    """Hand-written NumPy, channels-last, convolutions as im2col + GEMM."""
+    rng = seeded_rng(3)
+    convs = [Conv(rng, 1, CHANNELS, 5, dims=1, padding=2),
+             Conv(rng, CHANNELS, CHANNELS, 3, dims=1, padding=1),
+             Conv(rng, CHANNELS, CHANNELS, 3, dims=1, padding=1)]
+    relus = [ReLU() for _ in convs]
+    head = Linear(rng, CHANNELS * LENGTH, 10)
+    params = [param for layer in (*convs, head) for param in layer.parameters()]
+    velocities = [numpy.zeros_like(param) for param in params]
+    signals = random_signals(BATCH_SIZE).transpose(0, 2, 1).copy()
+    labels = random_labels(BATCH_SIZE)
+
+    def step() -> float:
+        x = signals
+        for conv, relu in zip(convs, relus, strict=True):
+            x = relu.forward(conv.forward(x))
+        features_shape = x.shape
+        loss, grad = softmax_cross_entropy(head.forward(x.reshape(BATCH_SIZE, -1)), labels)
+
+        grad, grads = head.backward(grad)
+        grad = grad.reshape(features_shape)
+        for index in reversed(range(len(convs))):
+            grad, conv_grads = convs[index].backward(relus[index].backward(grad),
+                                                     needs_input_grad=index > 0)
+            grads = conv_grads + grads
+        momentum_update(params, grads, velocities)
+        return loss
+
+    return step
+
+
 def floor_step(numpy: Any) -> Step:
     """Convolutions as im2col GEMMs: rows are output positions, inputs are in_channels * k."""
     rows = BATCH_SIZE * LENGTH
@@ -97,6 +130,7 @@ CASE = Case(
         "pytorch": torchlike_step,
         "chainrule": torchlike_step,
         "jax": jax_step,
+        "numpy": numpy_step,
         "floor": floor_step,
     },
 )
