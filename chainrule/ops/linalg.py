@@ -50,11 +50,12 @@ class Linear(Function):
         grad_x = grad @ weight if need_x else None
         grad_w = grad_b = None
         if need_w or need_b:
-            flat_grad = grad.reshape(-1, grad.shape[-1])
+            if grad.ndim != 2:  # one batch dim: fold leading dims, or add one to a vector
+                grad, x = grad.reshape(-1, grad.shape[-1]), x.reshape(-1, x.shape[-1])
             if need_w:
-                grad_w = flat_grad.mT @ x.reshape(-1, x.shape[-1])
+                grad_w = grad.mT @ x
             if need_b:
-                grad_b = flat_grad.sum(0)
+                grad_b = grad.sum(0)
         return grad_x, grad_w, grad_b
 
 
