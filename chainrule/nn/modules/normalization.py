@@ -16,6 +16,13 @@ from chainrule.nn.parameter import Parameter
 from chainrule.tensor import Tensor, as_dtype, empty, int64, ones, tensor, zeros
 
 
+def _register_affine(module: Module, shape: tuple[int, ...], affine: bool, bias: bool, dtype: Any) -> None:
+    """The learnable scale (``weight``) and shift (``bias``) of a normalisation layer, or
+    ``None`` in their place, as PyTorch registers them (values are set by reset_parameters)."""
+    module.register_parameter("weight", Parameter(empty(*shape, dtype=dtype)) if affine else None)
+    module.register_parameter("bias", Parameter(empty(*shape, dtype=dtype)) if affine and bias else None)
+
+
 class _BatchNorm(Module):
     """Normalise each channel over the batch (and spatial positions), then scale and shift.
 
@@ -39,15 +46,7 @@ class _BatchNorm(Module):
         self.affine = affine
         self.track_running_stats = track_running_stats
         dtype = as_dtype(dtype)
-        if affine:
-            self.weight = Parameter(empty(num_features, dtype=dtype))
-            if bias:
-                self.bias = Parameter(empty(num_features, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, (num_features,), affine, bias, dtype)
         if track_running_stats:
             self.register_buffer("running_mean", zeros(num_features, dtype=dtype))
             self.register_buffer("running_var", ones(num_features, dtype=dtype))
@@ -146,15 +145,7 @@ class LayerNorm(Module):
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         dtype = as_dtype(dtype)
-        if elementwise_affine:
-            self.weight = Parameter(empty(*self.normalized_shape, dtype=dtype))
-            if bias:
-                self.bias = Parameter(empty(*self.normalized_shape, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, self.normalized_shape, elementwise_affine, bias, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -198,15 +189,7 @@ class GroupNorm(Module):
         self.eps = eps
         self.affine = affine
         dtype = as_dtype(dtype)
-        if affine:
-            self.weight = Parameter(empty(num_channels, dtype=dtype))
-            if bias:
-                self.bias = Parameter(empty(num_channels, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, (num_channels,), affine, bias, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
