@@ -216,7 +216,8 @@ def main(argv: list[str] | None = None) -> None:
     note = (f"Measured {time.strftime('%Y-%m-%d')} with `python -m benchmarks.accuracy"
             f"{' --quick' if args.quick else ''}`: mean held-out accuracy over seeds 0-{last_seed} on "
             f"MNIST and 0-{last_seed_1d} on MNIST-1D, the seed fixing both the initialisation and "
-            "the batch order.")
+            "the batch order. The seconds are wall time on a shared machine while other jobs ran, "
+            "not a speed comparison (the speed section above is).")
     if not args.no_write:
         write_section("\n".join([note, "", *table]))
 
