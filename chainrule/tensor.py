@@ -286,9 +286,7 @@ class Tensor:
         ``gradient`` is the vector of the vector-Jacobian product; it may be omitted only
         for a tensor with one element.
         """
-        from chainrule.autograd import backward
-
-        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
+        _autograd().backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
 
     # ---------------------------------------------------------------------------- display
     def __repr__(self) -> str:
@@ -515,6 +513,19 @@ class HookHandle:
             self._hooks.remove(self._hook)
 
     __call__ = remove
+
+
+def _autograd() -> Any:
+    """chainrule.autograd, imported on first use (it imports this module)."""
+    global _AUTOGRAD
+    if _AUTOGRAD is None:
+        import chainrule.autograd as module
+
+        _AUTOGRAD = module
+    return _AUTOGRAD
+
+
+_AUTOGRAD = None
 
 
 def _raw(value: Any) -> Any:

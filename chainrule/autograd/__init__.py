@@ -29,6 +29,20 @@ __all__ = [
 ]
 
 
+_ONES: dict[np.dtype, np.ndarray] = {}
+
+
+def _one(dtype: np.dtype) -> np.ndarray:
+    """A shared read-only 1 of ``dtype``, the seed of loss.backward() (the engine copies a
+    gradient the caller handed in before it can become a .grad, so sharing is safe)."""
+    one = _ONES.get(dtype)
+    if one is None:
+        one = np.ones((), dtype=dtype)
+        one.flags.writeable = False
+        _ONES[dtype] = one
+    return one
+
+
 def _as_sequence(value: Any) -> list[Any]:
     if value is None:
         return []
@@ -74,7 +88,7 @@ def backward(
         # The common case, loss.backward(), without the general checks' overhead.
         if tensors.data.size != 1:
             _initial_grads([tensors], [], "backward")  # raises the explanatory error
-        seed = Tensor._wrap(np.array(1, dtype=tensors.data.dtype).reshape(tensors.data.shape))
+        seed = Tensor._wrap(_one(tensors.data.dtype).reshape(tensors.data.shape))
         run_backward([tensors], [seed], retain_graph=bool(retain_graph or create_graph),
                      create_graph=create_graph)
         return

@@ -84,6 +84,7 @@ def run_backward(
     previous_mode = _GradMode.enabled
     _GradMode.enabled = create_graph
     pop_pending = pending.pop
+    anomaly = _AnomalyMode.enabled
     try:
         while ready:
             edge = ready.pop()
@@ -114,7 +115,7 @@ def run_backward(
                         f"of {node.name()} were freed by an earlier backward. Pass "
                         f"retain_graph=True to the first backward() if you need to call it again."
                     )
-                if _AnomalyMode.enabled:
+                if anomaly:
                     _AnomalyMode.in_backward = True
                     try:
                         input_grads = node.backward(node, grad)
@@ -124,7 +125,7 @@ def run_backward(
                     input_grads = node.backward(node, grad)
                 if not isinstance(input_grads, tuple):
                     input_grads = (input_grads,)
-                if _AnomalyMode.enabled:
+                if anomaly:
                     for index, input_grad in enumerate(input_grads):
                         if input_grad is not None:
                             check_backward(node, index, input_grad.data)

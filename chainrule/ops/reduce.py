@@ -72,7 +72,7 @@ class Sum(Function):
         if dims:
             return np.add.reduce(a, axis=dims, keepdims=keepdim)
         # Over all dims keepdim still applies: sum(dim=None, keepdim=True) of (2, 3) is (1, 1).
-        return np.asarray(a.sum(keepdims=keepdim))
+        return a.sum(keepdims=True) if keepdim else np.asarray(a.sum())
 
     @staticmethod
     def backward(ctx, grad):
@@ -258,7 +258,7 @@ def sum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = N
         input = input.type(dtype)
     elif input.data.dtype == np.bool_:
         input = input.long()
-    dims = normalize_dims(dim, input.ndim, "sum")
+    dims = None if dim is None else normalize_dims(dim, input.ndim, "sum")
     # dim=() reduces all dims, as PyTorch (and as None): say so, so backward expands over all.
     return Sum.apply(input, dims or None, keepdim)
 
