@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from chainrule.autograd.anomaly import _AnomalyMode, check_backward
+from chainrule.autograd.function import _FREED_MESSAGE
 from chainrule.grad_mode import _GradMode
 
 _Edge = Any  # a Function node, or a leaf Tensor
@@ -110,11 +111,7 @@ def run_backward(
                 if wanted is not None and node in wanted:
                     results[wanted[node]] = grad
                 if node._freed:
-                    raise RuntimeError(
-                        f"Trying to backward through the graph a second time: the saved tensors "
-                        f"of {node.name()} were freed by an earlier backward. Pass "
-                        f"retain_graph=True to the first backward() if you need to call it again."
-                    )
+                    raise RuntimeError(_FREED_MESSAGE.format(op=node.name()))
                 if anomaly:
                     _AnomalyMode.in_backward = True
                     try:

@@ -179,11 +179,8 @@ class Function:
         data = self._out_data
         if self._out_version[0] != 0:
             raise RuntimeError(_modified_message(self, data.shape, 0, self._out_version[0]))
-        out = Tensor.__new__(Tensor)
-        out.data = data
-        out.grad = None
+        out = Tensor._wrap(data)
         out._vc = self._out_version
-        out._hooks = None
         out.requires_grad = True
         out.grad_fn = self
         return out

@@ -174,10 +174,17 @@ class _LRScheduler(LRScheduler):
 
 
 class _LambdaStateMixin:
-    """state_dict of schedules built from functions: plain functions are not saved, callable
-    objects save their ``__dict__``."""
+    """Schedules built from one function per parameter group: construction, and a state_dict
+    in which plain functions are not saved and callable objects save their ``__dict__``."""
 
     lr_lambdas: list[Callable[[int], float]]
+
+    def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
+                 last_epoch: int = -1) -> None:
+        self.optimizer = optimizer
+        self.lr_lambdas = _lambdas(optimizer, lr_lambda)
+        super().__init__(optimizer, last_epoch)
+
 
     def state_dict(self) -> dict[str, Any]:
         state = {key: value for key, value in self.__dict__.items()
@@ -218,12 +225,6 @@ class LambdaLR(_LambdaStateMixin, LRScheduler):
         >>> scheduler = LambdaLR(optimizer, lr_lambda=lambda epoch: 0.95 ** epoch)
     """
 
-    def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
-                 last_epoch: int = -1) -> None:
-        self.optimizer = optimizer
-        self.lr_lambdas = _lambdas(optimizer, lr_lambda)
-        super().__init__(optimizer, last_epoch)
-
     def get_lr(self) -> list[Any]:
         self._warn_if_called_outside_step()
         return [base_lr * fn(self.last_epoch) for fn, base_lr in zip(self.lr_lambdas, self.base_lrs)]
@@ -236,12 +237,6 @@ class MultiplicativeLR(_LambdaStateMixin, LRScheduler):
 
         >>> scheduler = MultiplicativeLR(optimizer, lr_lambda=lambda epoch: 0.95)
     """
-
-    def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
-                 last_epoch: int = -1) -> None:
-        self.optimizer = optimizer
-        self.lr_lambdas = _lambdas(optimizer, lr_lambda)
-        super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[Any]:
         self._warn_if_called_outside_step()
