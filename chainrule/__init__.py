@@ -9,6 +9,7 @@ PyTorch's names, so a PyTorch script runs after ``import chainrule as torch``::
 
 from chainrule import (
     autograd,  # noqa: F401,E402
+    backends,  # noqa: F401,E402
     nn,  # noqa: F401,E402
     optim,  # noqa: F401,E402
     utils,  # noqa: F401,E402

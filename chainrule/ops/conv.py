@@ -29,6 +29,9 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from chainrule.autograd.function import Function
+from chainrule.backends import numba as numba_backend
+from chainrule.grad_mode import is_grad_enabled
+from chainrule.kernels import conv as conv_kernels
 from chainrule.tensor import Tensor
 
 Pair = tuple[int, int]
@@ -105,6 +108,13 @@ def _im2col(x: np.ndarray, window: Window, groups: int, out_hw: Pair) -> np.ndar
     return views.transpose(1, 4, 5, 0, 2, 3).reshape(groups, c // groups * kh * kw, n * out_h * out_w)
 
 
+def _channel_major(a: np.ndarray) -> np.ndarray:
+    """``a`` (N, C, H, W) as a view of channel-major memory, copying only if it is not one."""
+    if a.transpose(1, 0, 2, 3).flags.c_contiguous:
+        return a
+    return np.ascontiguousarray(a.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+
+
 def _channels_first(a: np.ndarray, groups: int) -> np.ndarray:
     """(N, C, H, W) → (groups, C/groups, N * H * W); free when ``a`` came out of a conv here."""
     n, c, h, w = a.shape
@@ -115,11 +125,14 @@ def _channels_first(a: np.ndarray, groups: int) -> np.ndarray:
 # Results are (N, C, H, W) views of channel-major (C, N, H, W) memory, the layout the GEMMs
 # produce; elementwise ops keep it, and the next convolution reads it without a copy.
 def _conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, window: Window,
-                  groups: int) -> np.ndarray:
+                  groups: int, columns: np.ndarray | None = None) -> np.ndarray:
+    """``columns``, when given, are ``x``'s im2col (the caller keeps them for the weight
+    gradient)."""
     n = x.shape[0]
     out_channels = weight.shape[0]
     out_hw = window_output_size(x.shape[2:], window)
-    columns = _im2col(x, window, groups, out_hw)
+    if columns is None:
+        columns = _im2col(x, window, groups, out_hw)
     out = np.matmul(weight.reshape(groups, out_channels // groups, -1), columns)
     out = out.reshape(out_channels, n, *out_hw)
     if bias is not None:
@@ -137,23 +150,36 @@ def _conv_transpose_forward(y: np.ndarray, weight: np.ndarray, bias: np.ndarray 
     per_position = weight.reshape(groups, group_out, group_in, kh, kw).transpose(0, 3, 4, 2, 1)
     per_position = per_position.reshape(groups, kh * kw * group_in, group_out)
     columns = np.matmul(per_position, _channels_first(y, groups))
-    columns = columns.reshape(groups, kh, kw, group_in, n, h, w)
-    (top, bottom), (left, right) = window.padding
-    height, width = out_hw
-    padded = np.zeros((groups, group_in, n, height + top + bottom, width + left + right), y.dtype)
-    for i, j, (rows, cols) in kernel_positions(window, (h, w)):
-        padded[..., rows, cols] += columns[:, i, j]
-    out = padded.reshape(groups * group_in, *padded.shape[2:]).transpose(1, 0, 2, 3)
-    out = out[:, :, top:top + height, left:left + width]
+    out = _col2im(columns.reshape(groups, kh, kw, group_in, n, h, w), window, out_hw)
     if bias is not None:
         out = out + bias.reshape(-1, 1, 1)
     return out
 
 
-def _conv_weight_grad(x: np.ndarray, grad: np.ndarray, window: Window, groups: int) -> np.ndarray:
-    """The adjoint of ``_conv_forward`` in the weight: (O, C/groups, kh, kw)."""
+def _col2im(columns: np.ndarray, window: Window, out_hw: Pair) -> np.ndarray:
+    """Sum ``columns`` (groups, kh, kw, C/groups, N, OH, OW) back onto the input grid each
+    kernel position read: (N, C, *out_hw), channel-major in memory."""
+    groups, _, _, group_in, n, h, w = columns.shape
+    (top, bottom), (left, right) = window.padding
+    height, width = out_hw
+    if numba_backend.active():
+        out = np.zeros((groups, group_in, n, height, width), columns.dtype)
+        conv_kernels.col2im(columns, *window.stride, top, left, *window.dilation, out)
+        return out.reshape(groups * group_in, n, height, width).transpose(1, 0, 2, 3)
+    padded = np.zeros((groups, group_in, n, height + top + bottom, width + left + right), columns.dtype)
+    for i, j, (rows, cols) in kernel_positions(window, (h, w)):
+        padded[..., rows, cols] += columns[:, i, j]
+    out = padded.reshape(groups * group_in, *padded.shape[2:]).transpose(1, 0, 2, 3)
+    return out[:, :, top:top + height, left:left + width]
+
+
+def _conv_weight_grad(x: np.ndarray, grad: np.ndarray, window: Window, groups: int,
+                      columns: np.ndarray | None = None) -> np.ndarray:
+    """The adjoint of ``_conv_forward`` in the weight: (O, C/groups, kh, kw). ``columns``,
+    when given, are ``x``'s im2col, kept from the forward pass."""
     out_channels = grad.shape[1]
-    columns = _im2col(x, window, groups, grad.shape[2:])
+    if columns is None:
+        columns = _im2col(x, window, groups, grad.shape[2:])
     # the transposed columns are a view BLAS reads as is
     per_group = np.matmul(_channels_first(grad, groups), columns.transpose(0, 2, 1))
     return per_group.reshape(out_channels, x.shape[1] // groups, *window.kernel)
@@ -174,15 +200,29 @@ class Conv2d(Function):
     def forward(ctx, x, weight, bias, window, groups):
         ctx.save_inputs(0, 1)
         ctx.window, ctx.groups = window, groups
-        return _conv_forward(x, weight, bias, window, groups)
+        columns = _im2col(x, window, groups, window_output_size(x.shape[2:], window))
+        if ctx.needs_input_grad[1]:
+            # The weight gradient needs these same columns: keeping them (kh * kw times x's
+            # memory, released as backward passes) saves a second im2col, the costliest copy
+            # of a convolution's backward.
+            ctx.columns = columns
+        return _conv_forward(x, weight, bias, window, groups, columns)
 
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved_inputs
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         window, groups = ctx.window, ctx.groups
+        if is_grad_enabled():  # create_graph: gradients that are themselves differentiable
+            grad_w = Conv2dWeightGrad.apply(x, grad, window, groups) if need_w else None
+        else:
+            # One channel-major copy of grad (when it is not already) serves every GEMM below,
+            # and the weight gradient reuses the forward pass's columns.
+            grad = Tensor._wrap(_channel_major(grad.data))
+            grad_w = None
+            if need_w:
+                grad_w = Tensor._wrap(_conv_weight_grad(x.data, grad.data, window, groups, ctx.columns))
         grad_x = ConvTranspose2d.apply(grad, weight, None, window, groups, x.shape[2:]) if need_x else None
-        grad_w = Conv2dWeightGrad.apply(x, grad, window, groups) if need_w else None
         grad_b = grad.sum((0, 2, 3)) if need_b else None
         return grad_x, grad_w, grad_b, None, None
 

@@ -13,6 +13,9 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd.function import Function
+from chainrule.backends import numba as numba_backend
+from chainrule.grad_mode import is_grad_enabled
+from chainrule.kernels import activation as activation_kernels
 from chainrule.tensor import Tensor
 
 
@@ -293,15 +296,45 @@ class Sigmoid(Function):
         return grad * out * (1 - out)
 
 
+def _flat_views(like: np.ndarray, *arrays: np.ndarray) -> list[np.ndarray] | None:
+    """1-D views of ``arrays`` (each shaped like ``like``) in memory order, or None unless each
+    is one dense block whose axes lie in memory in the same order as ``like``'s: the condition
+    for a flat kernel to pair their elements up correctly."""
+    element_strides = [stride // like.itemsize for stride in like.strides]
+    views = []
+    for array in arrays:
+        if [stride // array.itemsize for stride in array.strides] != element_strides:
+            return None
+        flat = array.ravel(order="K")
+        if not np.may_share_memory(flat, array):  # not dense: ravel had to copy
+            return None
+        views.append(flat)
+    return views
+
+
 class Relu(Function):
     @staticmethod
     def forward(ctx, a):
+        if numba_backend.active() and a.dtype.kind == "f" and a.itemsize >= 4:
+            out, mask = np.empty_like(a), np.empty_like(a, dtype=bool)
+            flats = _flat_views(a, a, out, mask)
+            if flats is not None:
+                activation_kernels.relu_forward(*flats)
+                if ctx.requires_grad:
+                    ctx.mask = mask
+                return out
         if ctx.requires_grad:
             ctx.mask = a > 0
         return np.maximum(a, 0)
 
     @staticmethod
     def backward(ctx, grad):
+        if numba_backend.active() and not is_grad_enabled() and grad.dtype.kind == "f":
+            out = np.empty_like(ctx.mask, dtype=grad.dtype)
+            flats = _flat_views(out, grad.data, ctx.mask, out)
+            if flats is not None:
+                activation_kernels.relu_backward(*flats)
+                return Tensor._wrap(out)
         return grad * Tensor._wrap(ctx.mask)
 
 

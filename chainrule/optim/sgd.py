@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.backends import numba as numba_backend
+from chainrule.kernels import optim as optim_kernels
 from chainrule.optim.optimizer import (
     Optimizer,
     ParamsT,
@@ -53,6 +55,9 @@ def sgd(
         array([0.95, 0.95, 0.95], dtype=float32)
     """
     for index, (param, grad) in enumerate(zip(params, grads)):
+        if momentum != 0 and _fused_momentum_step(param, grad, momentum_buffers, index, lr, momentum,
+                                                  dampening, nesterov, weight_decay, maximize):
+            continue
         if maximize:
             grad = -grad
         if weight_decay != 0:
@@ -68,6 +73,26 @@ def sgd(
                 buffer += grad if dampening == 0 else (1 - dampening) * grad
             grad = grad + momentum * buffer if nesterov else buffer
         param -= lr * grad
+
+
+def _fused_momentum_step(param: np.ndarray, grad: np.ndarray, buffers: list[np.ndarray | None],
+                         index: int, lr: float, momentum: float, dampening: float, nesterov: bool,
+                         weight_decay: float, maximize: bool) -> bool:
+    """The momentum step of ``sgd`` in one numba pass, when the backend is on and the arrays
+    are plain contiguous floats; returns whether it ran."""
+    buffer = buffers[index]
+    if not (numba_backend.active() and param.dtype.kind == "f" and param.itemsize >= 4
+            and grad.dtype == param.dtype and param.flags.c_contiguous and grad.flags.c_contiguous
+            and grad.shape == param.shape):
+        return False
+    first_step = buffer is None
+    if first_step:
+        buffer = buffers[index] = np.empty_like(param)
+    scalar = param.dtype.type  # NumPy turns Python floats into the array's dtype: do the same
+    optim_kernels.sgd_momentum(param.reshape(-1), grad.reshape(-1), buffer.reshape(-1), scalar(lr),
+                               scalar(momentum), scalar(1 - dampening), scalar(weight_decay),
+                               nesterov, maximize, first_step)
+    return True
 
 
 class SGD(Optimizer):

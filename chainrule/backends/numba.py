@@ -1,0 +1,52 @@
+"""The numba backend: fused loops for the ops NumPy can only write as several passes.
+
+Install with ``pip install chainrule[numba]``. Kernels compile on first use (about a second
+each, cached on disk afterwards) and release the GIL. ``enabled`` switches them off for the whole
+process, e.g. to compare against the NumPy path::
+
+    import chainrule
+    chainrule.backends.numba.enabled = False
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from typing import Any
+
+enabled: bool = True
+"""Use numba kernels where they exist (when numba is installed). Set to False for NumPy only."""
+
+_available: bool | None = None
+
+
+def is_available() -> bool:
+    """Whether numba can be imported (checked once, without importing it)."""
+    global _available
+    if _available is None:
+        _available = importlib.util.find_spec("numba") is not None
+    return _available
+
+
+def active() -> bool:
+    """Whether ops should take their numba kernels now: installed and ``enabled``."""
+    return enabled and is_available()
+
+
+def kernel(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Compile ``function`` with ``numba.njit`` the first time it is called.
+
+    Importing numba costs about half a second, so ``import chainrule`` does not; a kernel module
+    decorates its loops with this and the import happens when an op first needs one."""
+    compiled: Callable[..., Any] | None = None
+
+    def call(*args: Any) -> Any:
+        nonlocal compiled
+        if compiled is None:
+            import numba
+
+            compiled = numba.njit(cache=True, nogil=True)(function)
+        return compiled(*args)
+
+    call.__name__, call.__doc__, call.__wrapped__ = function.__name__, function.__doc__, function
+    return call

@@ -1,0 +1,32 @@
+"""The SGD-with-momentum update as one pass over memory (see ``chainrule.optim.sgd.sgd``).
+
+NumPy makes the update four passes over a parameter's arrays (scale the buffer, add the
+gradient, scale by the learning rate, subtract), each with a temporary or a full read and write;
+one loop reads each array once. Every arithmetic step is done in the arrays' dtype, rounding
+where NumPy rounds, so the result is the NumPy path's to the bit (the hyperparameters arrive
+already converted to that dtype, as NumPy converts Python floats).
+"""
+
+from __future__ import annotations
+
+from chainrule.backends.numba import kernel
+
+
+@kernel
+def sgd_momentum(param, grad, buffer, lr, momentum, keep, weight_decay, nesterov, maximize,  # noqa: ANN001
+                 first_step):
+    """One momentum step over flat arrays, in place on ``param`` and ``buffer``; ``keep`` is
+    1 - dampening."""
+    for index in range(param.size):
+        g = -grad[index] if maximize else grad[index]
+        if weight_decay != 0:
+            g = g + weight_decay * param[index]
+        if first_step:
+            b = g
+        elif keep == 1:
+            b = momentum * buffer[index] + g
+        else:
+            b = momentum * buffer[index] + keep * g
+        buffer[index] = b
+        g = g + momentum * b if nesterov else b
+        param[index] = param[index] - lr * g

@@ -1,0 +1,206 @@
+"""The numba kernels compute exactly what the NumPy paths compute (``chainrule.backends.numba``).
+
+Each test runs the same computation with the backend off, then on, and compares the results
+element for element: the kernels are fast paths, never different answers. (Max pooling's
+kernels have their own file, ``test_kernels_pool.py``.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import chainrule
+import chainrule.nn.functional as F
+from chainrule.kernels import activation, conv, optim
+
+pytest.importorskip("numba")
+
+
+def on_both_paths(compute: Callable[[], Any]) -> tuple[Any, Any]:
+    """``compute()`` with NumPy only, then with the numba kernels."""
+    chainrule.backends.numba.enabled = False
+    reference = compute()
+    chainrule.backends.numba.enabled = True
+    return reference, compute()
+
+
+def assert_same(reference: Any, fast: Any) -> None:
+    for expected, actual in zip(reference, fast, strict=True):
+        assert actual.dtype == expected.dtype
+        np.testing.assert_array_equal(actual, expected, strict=True)
+
+
+def channel_major(array: np.ndarray) -> np.ndarray:
+    """The same values as an (N, C, ...) view of (C, N, ...) memory, as convolutions return."""
+    return np.ascontiguousarray(array.swapaxes(0, 1)).swapaxes(0, 1)
+
+
+# ----------------------------------------------------------------- convolutions (col2im)
+CONV2D_CASES = [
+    dict(),
+    dict(padding=1),
+    dict(stride=2),
+    dict(stride=(2, 3), padding=(1, 2)),
+    dict(dilation=2, padding=2),
+    dict(groups=2, padding=1),
+    dict(padding="same"),
+]
+
+
+@pytest.mark.parametrize("kwargs", CONV2D_CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["contiguous", "channel-major"])
+def test_conv2d_values_and_gradients_match_numpy_path(kwargs, dtype, layout):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 4, 9, 8)).astype(dtype)
+    x = channel_major(x) if layout == "channel-major" else x
+    weight = rng.standard_normal((6, 4 // kwargs.get("groups", 1), 3, 3)).astype(dtype)
+    bias = rng.standard_normal(6).astype(dtype)
+
+    def compute():
+        inputs = [chainrule.tensor(a, requires_grad=True) for a in (x, weight, bias)]
+        out = F.conv2d(*inputs, **kwargs)
+        out.backward(chainrule.tensor(np.cos(np.arange(out.numel())).reshape(out.shape).astype(dtype)))
+        return [out.detach().numpy()] + [t.grad.numpy() for t in inputs]
+
+    assert_same(*on_both_paths(compute))
+
+
+@pytest.mark.parametrize("kwargs", [dict(padding=2), dict(stride=2, padding=1, output_padding=1),
+                                    dict(dilation=2, groups=2)])
+def test_conv_transpose2d_and_conv1d_match_numpy_path(kwargs):
+    rng = np.random.default_rng(1)
+    y = rng.standard_normal((2, 4, 5, 6))
+    weight = rng.standard_normal((4, 3, 3, 3))
+    signal = rng.standard_normal((2, 4, 11))
+    kernel_1d = rng.standard_normal((6, 4 // kwargs.get("groups", 1), 3))
+    conv1d_kwargs = {k: v for k, v in kwargs.items() if k != "output_padding"}
+
+    def compute():
+        inputs = [chainrule.tensor(a, requires_grad=True) for a in (y, weight, signal, kernel_1d)]
+        transposed = F.conv_transpose2d(inputs[0], inputs[1], **kwargs)
+        one_d = F.conv1d(inputs[2], inputs[3], **conv1d_kwargs)
+        (transposed.square().sum() + one_d.sin().sum()).backward()
+        return [transposed.detach().numpy(), one_d.detach().numpy()] + [t.grad.numpy() for t in inputs]
+
+    assert_same(*on_both_paths(compute))
+
+
+def test_conv2d_second_order_gradients_match_numpy_path():
+    rng = np.random.default_rng(2)
+    x, weight = rng.standard_normal((2, 3, 7, 7)), rng.standard_normal((4, 3, 3, 3))
+
+    def compute():
+        xt, wt = chainrule.tensor(x, requires_grad=True), chainrule.tensor(weight, requires_grad=True)
+        grads = chainrule.autograd.grad(F.conv2d(xt, wt, padding=1).square().sum(), (xt, wt),
+                                        create_graph=True)
+        (grads[0].square().sum() + grads[1].square().sum()).backward()
+        return [g.detach().numpy() for g in grads] + [xt.grad.numpy(), wt.grad.numpy()]
+
+    assert_same(*on_both_paths(compute))
+
+
+def test_col2im_kernel_adds_every_column_entry_to_the_input_it_read():
+    # Independent of both paths: col2im is the adjoint of im2col, <col2im(c), x> = <c, im2col(x)>.
+    rng = np.random.default_rng(3)
+    window = chainrule.ops.conv.Window((2, 3), (2, 1), ((1, 0), (2, 1)), (1, 2))
+    x = rng.standard_normal((2, 4, 6, 7))
+    out_hw = chainrule.ops.conv.window_output_size(x.shape[2:], window)
+    chainrule.backends.numba.enabled = False
+    columns_of_x = chainrule.ops.conv._im2col(x, window, 1, out_hw)
+    columns = rng.standard_normal(columns_of_x.shape)
+    by_position = columns.reshape(4, 2, 3, 2, *out_hw).transpose(1, 2, 0, 3, 4, 5)[None].copy()
+    summed = np.zeros((1, 4, 2, 6, 7))  # (groups, C, N, H, W)
+    conv.col2im(by_position, *window.stride, 1, 2, *window.dilation, summed)
+    assert np.isclose(np.sum(summed[0].swapaxes(0, 1) * x), np.sum(columns * columns_of_x))
+
+
+# ------------------------------------------------------------------------------- ReLU
+def test_relu_special_values_match_numpy_path():
+    values = np.array([-0.0, 0.0, np.nan, -np.inf, np.inf, -1.5, 2.5, 1e-45], np.float32)
+    x = np.tile(values, (3, 1))
+
+    def compute():
+        xt = chainrule.tensor(x, requires_grad=True)
+        out = chainrule.relu(xt)
+        out.backward(chainrule.tensor(np.array([np.nan, 1, -np.inf, 2, 3, -0.0, 4, 5] * 3,
+                                               np.float32).reshape(3, 8)))
+        return out.detach().numpy(), xt.grad.numpy()
+
+    reference, fast = on_both_paths(compute)
+    assert_same(reference, fast)
+    assert not np.signbit(fast[0][0, 0])  # relu(-0.0) is +0.0 on both paths
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "channel-major", "strided", "broadcast grad"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_on_every_memory_layout_matches_numpy_path(layout, dtype):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((4, 5, 6, 3)).astype(dtype)
+    if layout == "channel-major":
+        x = channel_major(x)
+    elif layout == "strided":
+        x = rng.standard_normal((4, 5, 12, 3)).astype(dtype)[:, :, ::2]
+
+    def compute():
+        xt = chainrule.tensor(x, requires_grad=True)
+        out = chainrule.relu(xt)
+        grad = np.arange(out.numel(), dtype=dtype).reshape(out.shape) - 100
+        if layout == "broadcast grad":
+            grad = np.broadcast_to(grad[:1], out.shape)
+        out.backward(chainrule.tensor(np.asarray(grad)) if layout != "broadcast grad"
+                     else chainrule.from_numpy(grad))
+        return out.detach().numpy(), xt.grad.numpy()
+
+    assert_same(*on_both_paths(compute))
+
+
+def test_relu_kernels_run_when_enabled_and_not_when_disabled(monkeypatch):
+    calls = []
+    original = activation.relu_forward
+    monkeypatch.setattr(activation, "relu_forward", lambda *a: calls.append(1) or original(*a))
+    x = chainrule.randn(4, 4)
+    chainrule.backends.numba.enabled = False
+    chainrule.relu(x)
+    assert calls == []
+    chainrule.backends.numba.enabled = True
+    chainrule.relu(x)
+    assert calls == [1]
+
+
+# ------------------------------------------------------------------------- SGD update
+@pytest.mark.parametrize("options", [
+    dict(momentum=0.9),
+    dict(momentum=0.9, dampening=0.3),
+    dict(momentum=0.8, nesterov=True, weight_decay=0.01),
+    dict(momentum=0.5, maximize=True, weight_decay=0.1),
+])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sgd_momentum_steps_match_numpy_path(options, dtype):
+    rng = np.random.default_rng(5)
+    start = [rng.standard_normal(shape).astype(dtype) for shape in ((7, 5), (5,), (3, 2, 2))]
+    grads = [[rng.standard_normal(a.shape).astype(dtype) for a in start] for _ in range(3)]
+
+    def compute():
+        params = [chainrule.nn.Parameter(chainrule.tensor(a.copy())) for a in start]
+        optimizer = chainrule.optim.SGD(params, lr=0.037, **options)
+        for step_grads in grads:
+            for param, grad in zip(params, step_grads):
+                param.grad = chainrule.tensor(grad)
+            optimizer.step()
+        buffers = [optimizer.state[p]["momentum_buffer"].numpy() for p in params]
+        return [p.detach().numpy() for p in params] + buffers
+
+    assert_same(*on_both_paths(compute))
+
+
+def test_sgd_kernel_is_skipped_for_non_contiguous_gradients(monkeypatch):
+    monkeypatch.setattr(optim, "sgd_momentum", lambda *a: pytest.fail("kernel used on a strided grad"))
+    param = chainrule.nn.Parameter(chainrule.ones(3, 4))
+    param.grad = chainrule.ones(4, 3).T
+    chainrule.optim.SGD([param], lr=0.1, momentum=0.9).step()
+    np.testing.assert_allclose(param.detach().numpy(), 0.9)
