@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.cases.common import Case, Step
+from benchmarks.cases.common import NUMPY_ONLY, Case, Step
 
 SPEED_BEGIN = "<!-- speed:begin -->"
 SPEED_END = "<!-- speed:end -->"
@@ -98,6 +98,7 @@ LIBRARIES = (
     Library("numpy", load_numpy, traces_memory=True),
     Library(FLOOR_LIBRARY, load_numpy),
     Library("chainrule", load_chainrule, traces_memory=True),
+    Library(NUMPY_ONLY, load_chainrule, traces_memory=True),
 )
 
 
@@ -587,6 +588,12 @@ def describe_machine(availability: dict[str, Availability]) -> list[str]:
     if chainrule_found.module is not None:
         version = getattr(chainrule_found.module, "__version__", "unversioned")
         lines.append(f"chainrule {version}")
+        backend = getattr(getattr(chainrule_found.module, "backends", None), "numba", None)
+        if backend is not None and backend.is_available():
+            import numba
+
+            lines.append(f"numba {numba.__version__}: chainrule's kernels run in the chainrule rows, "
+                         f"and are switched off in the {NUMPY_ONLY} rows")
         if hasattr(chainrule_found.module, "tune_allocator"):
             # mallopt is process-wide: once chainrule is imported, every library runs with it.
             lines.append("glibc malloc thresholds raised by chainrule at import: process-wide, "

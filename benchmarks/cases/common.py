@@ -7,6 +7,7 @@ and uses only PyTorch's names, so ``lib`` can be ``torch`` or ``chainrule``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,9 @@ Step = Callable[[], Any]
 
 StepBuilder = Callable[[Any], Step]
 """Takes a library module (``torch``, ``chainrule``, ``jax``, ``numpy``) and returns a ``Step``."""
+
+NUMPY_ONLY = "chainrule-numpy"
+"""The row of chainrule with its optional numba kernels switched off (NumPy alone)."""
 
 LEARNING_RATE = 0.01
 MOMENTUM = 0.9
@@ -176,3 +180,31 @@ def gemm_floor_step(numpy: Any, layers: Sequence[GemmLayer]) -> Step:
                     matmul(arrays["grad_out"], arrays["weight"].T, out=arrays["grad_x"])
 
     return step
+
+
+def numpy_only(builder: StepBuilder) -> StepBuilder:
+    """chainrule's step with the numba kernels switched off while it runs: the NumPy-only row.
+    (The switch is process-wide, so it is set per step rather than per build.)"""
+
+    def build(lib: Any) -> Step:
+        step = builder(lib)
+        backend = lib.backends.numba
+
+        def step_on_numpy_alone() -> Any:
+            was_enabled, backend.enabled = backend.enabled, False
+            try:
+                return step()
+            finally:
+                backend.enabled = was_enabled
+
+        return step_on_numpy_alone
+
+    return build
+
+
+def with_numpy_only_row(case: Case) -> Case:
+    """``case`` with a ``NUMPY_ONLY`` builder beside its chainrule one, when it has one."""
+    if "chainrule" not in case.builders:
+        return case
+    builders = {**case.builders, NUMPY_ONLY: numpy_only(case.builders["chainrule"])}
+    return dataclasses.replace(case, builders=builders)

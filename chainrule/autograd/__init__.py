@@ -18,6 +18,7 @@ from chainrule.autograd.anomaly import (
     is_anomaly_enabled,
     set_detect_anomaly,
 )
+from chainrule.autograd.engine import run_backward
 from chainrule.autograd.function import OP_REGISTRY, Function
 from chainrule.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from chainrule.tensor import Tensor
@@ -82,8 +83,6 @@ def backward(
     create_graph: bool = False,
 ) -> None:
     """Accumulate the gradients of ``tensors`` into the ``.grad`` of the leaves they depend on."""
-    from chainrule.autograd.engine import run_backward
-
     if isinstance(tensors, Tensor) and grad_tensors is None and tensors.requires_grad:
         # The common case, loss.backward(), without the general checks' overhead.
         if tensors.data.size != 1:
@@ -125,8 +124,6 @@ def grad(
         >>> chainrule.autograd.grad(dx, x)                                # 6x = 18
         (tensor(18.),)
     """
-    from chainrule.autograd.engine import run_backward
-
     output_list = _as_sequence(outputs)
     input_list = _as_sequence(inputs)
     for i, t in enumerate(input_list):

@@ -93,6 +93,8 @@ class Function:
         requires grad and recording is on, link the result into the graph."""
         # This is the per-op hot path: plain loops and attribute stores only.
         ctx = _new_object(cls)
+        if not _GradMode.enabled:  # no recording (e.g. during backward): no edges to collect
+            return ctx._run_unrecorded(args, kwargs)
         raw = []
         needs = []
         edges = []
@@ -149,6 +151,18 @@ class Function:
         ctx._tensor_hooks = None
         ctx._retained = None
         return out
+
+    def _run_unrecorded(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Tensor:
+        """``apply`` with recording off: forward on the arrays, the result a plain Tensor."""
+        self.requires_grad = False
+        self.needs_input_grad = _no_grads(len(args))
+        self._saved_index = None
+        self._save_out = False
+        raw = [a.data if isinstance(a, Tensor) else a for a in args]
+        out_data = self.forward(self, *raw, **kwargs)
+        if _AnomalyMode.enabled:
+            check_forward(self, raw, out_data)
+        return Tensor._wrap(out_data)
 
     # ----------------------------------------------------------------- saving for backward
     def save_inputs(self, *indices: int) -> None:
