@@ -213,6 +213,7 @@ class Conv2d(Function):
         x, weight = ctx.saved_inputs
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         window, groups = ctx.window, ctx.groups
+        grad_b = grad.sum((0, 2, 3)) if need_b else None
         if is_grad_enabled():  # create_graph: gradients that are themselves differentiable
             grad_w = Conv2dWeightGrad.apply(x, grad, window, groups) if need_w else None
         else:
@@ -223,7 +224,6 @@ class Conv2d(Function):
             if need_w:
                 grad_w = Tensor._wrap(_conv_weight_grad(x.data, grad.data, window, groups, ctx.columns))
         grad_x = ConvTranspose2d.apply(grad, weight, None, window, groups, x.shape[2:]) if need_x else None
-        grad_b = grad.sum((0, 2, 3)) if need_b else None
         return grad_x, grad_w, grad_b, None, None
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd.function import Function
+from chainrule.grad_mode import _GradMode
 from chainrule.ops.activation import LogSoftmax
 from chainrule.ops.elementwise import abs as absolute
 from chainrule.ops.elementwise import clamp, exp, log, log1p, maximum, where
@@ -152,9 +153,15 @@ class CrossEntropyIndices(Function):
         keep = target != ignore_index
         safe_target = np.where(keep, target, 0)
         shifted = logits - logits.max(axis=1, keepdims=True)
-        log_normaliser = np.log(np.exp(shifted).sum(axis=1))
+        exps = np.exp(shifted)
+        totals = exps.sum(axis=1)
+        log_normaliser = np.log(totals)
         losses = (log_normaliser - shifted[rows, safe_target]) * keep
         ctx.target, ctx.keep, ctx.reduction = safe_target, keep, reduction
+        if ctx.requires_grad:
+            # softmax(logits) exactly as the Softmax op computes it, for a backward without it
+            exps /= totals[:, None]
+            ctx.probabilities = exps
         if reduction == "mean":
             return np.asarray(losses.sum() / keep.sum(), dtype=logits.dtype)
         if reduction == "sum":
@@ -166,13 +173,20 @@ class CrossEntropyIndices(Function):
         from chainrule.ops.activation import Softmax
 
         (logits,) = ctx.saved_inputs
-        one_hot = np.zeros(logits.shape, dtype=logits.dtype)
-        one_hot[np.arange(logits.shape[0]), ctx.target] = 1
+        rows = np.arange(logits.shape[0])
         scale = ctx.keep.astype(logits.dtype)
         if ctx.reduction == "mean":
             scale /= ctx.keep.sum()
         per_row = grad.reshape(-1, 1) if ctx.reduction == "none" else grad
         per_row = per_row * Tensor._wrap(scale[:, None])
+        if not _GradMode.enabled:  # no graph to record: the same arithmetic on the kept softmax
+            # p - onehot is p everywhere but at the targets, where it is p - 1
+            grad_logits = ctx.probabilities.copy()
+            grad_logits[rows, ctx.target] -= 1
+            grad_logits *= per_row.data
+            return Tensor._wrap(grad_logits), None, None, None
+        one_hot = np.zeros(logits.shape, dtype=logits.dtype)
+        one_hot[rows, ctx.target] = 1
         return (Softmax.apply(logits, 1) - Tensor._wrap(one_hot)) * per_row, None, None, None
 
 

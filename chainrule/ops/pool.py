@@ -9,6 +9,10 @@ window, this beats reshaping into windows and reducing or arg-maxing over them (
 reducing over short inner axes): 1.7 ms against 12 ms for max pooling with its arg-max.
 
 Each op's backward is its adjoint op (scatter ↔ gather), so second order works too.
+
+With the numba backend on (``chainrule.backends.numba``), float32 and float64 pooling runs the
+one-pass loops of ``chainrule.kernels.pool`` instead, which give the same numbers; the NumPy
+code here stays the reference they are tested against.
 """
 
 from __future__ import annotations
@@ -19,8 +23,21 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd.function import Function
+from chainrule.backends import numba as numba_backend
+from chainrule.kernels import pool as pool_kernels
 from chainrule.ops.conv import Pair, Window, expand_param, filled_like, kernel_positions, pad_spatial
 from chainrule.tensor import Tensor
+
+
+def _use_kernels(array: np.ndarray) -> bool:
+    """Whether to run the numba loops on ``array``: the backend is on and they compile for its
+    dtype (integers and float16 stay on the NumPy path)."""
+    return numba_backend.active() and array.dtype in (np.float32, np.float64)
+
+
+def _padded_hw(in_hw: Sequence[int], window: Window) -> Pair:
+    (top, bottom), (left, right) = window.padding
+    return in_hw[0] + top + bottom, in_hw[1] + left + right
 
 
 def _crop(padded: np.ndarray, window: Window, in_hw: Sequence[int]) -> np.ndarray:
@@ -29,9 +46,7 @@ def _crop(padded: np.ndarray, window: Window, in_hw: Sequence[int]) -> np.ndarra
 
 
 def _zeros_padded(shape: Sequence[int], window: Window, like: np.ndarray) -> np.ndarray:
-    n, c, h, w = shape
-    (top, bottom), (left, right) = window.padding
-    return filled_like(like, (n, c, h + top + bottom, w + left + right))
+    return filled_like(like, (*shape[:2], *_padded_hw(shape[2:], window)))
 
 
 def _windows_disjoint(window: Window) -> bool:
@@ -42,9 +57,13 @@ def _windows_disjoint(window: Window) -> bool:
 # ------------------------------------------------------------------------ max pooling
 def _max_over_windows(x: np.ndarray, window: Window, out_hw: Pair) -> tuple[np.ndarray, np.ndarray]:
     """The maximum of each window, and which kernel position (row-major) holds it; at ties
-    the first, as PyTorch. Padding never wins (it is the dtype's lowest value)."""
+    the first, as PyTorch. Padding is the dtype's lowest value, so it wins only a window whose
+    every element is that value (all -inf; PyTorch then names the first real element). A NaN
+    makes the maximum NaN and leaves the winner found before it (PyTorch names the NaN)."""
     lowest = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
     padded = pad_spatial(x, window.padding, lowest)
+    if _use_kernels(padded):
+        return pool_kernels.max_over_windows(padded, window, out_hw)
     positions = kernel_positions(window, out_hw)
     _, _, first = next(positions)
     best = padded[:, :, first[0], first[1]].copy(order="K")  # keep the input's memory layout
@@ -88,6 +107,20 @@ class MaxPool2d(Function):
         return RouteToWinners.apply(grad, ctx.winner, ctx.window, ctx.input_shape), None, None, None
 
 
+def _route_to_winners(grad: np.ndarray, winner: np.ndarray, window: Window,
+                      input_shape: Sequence[int]) -> np.ndarray:
+    """``RouteToWinners`` into a zero array of ``input_shape`` plus padding (uncropped)."""
+    padded = _zeros_padded(input_shape, window, grad)
+    disjoint = _windows_disjoint(window)
+    for i, j, (rows, cols) in kernel_positions(window, grad.shape[2:]):
+        is_winner = winner == i * window.kernel[1] + j
+        if disjoint:  # each input element is in one window: write, don't add (2x faster)
+            np.multiply(grad, is_winner, out=padded[:, :, rows, cols])
+        else:
+            padded[:, :, rows, cols] += grad * is_winner
+    return padded
+
+
 class RouteToWinners(Function):
     """Scatter each window's gradient to its winner (the backward of max pooling, linear in
     the gradient; its adjoint is ``PickWinners``)."""
@@ -95,14 +128,10 @@ class RouteToWinners(Function):
     @staticmethod
     def forward(ctx, grad, winner, window, input_shape):
         ctx.winner, ctx.window = winner, window
-        padded = _zeros_padded(input_shape, window, grad)
-        disjoint = _windows_disjoint(window)
-        for i, j, (rows, cols) in kernel_positions(window, grad.shape[2:]):
-            is_winner = winner == i * window.kernel[1] + j
-            if disjoint:  # each input element is in one window: write, don't add (2x faster)
-                np.multiply(grad, is_winner, out=padded[:, :, rows, cols])
-            else:
-                padded[:, :, rows, cols] += grad * is_winner
+        if _use_kernels(grad):
+            padded = pool_kernels.route_to_winners(grad, winner, window, _padded_hw(input_shape[2:], window))
+        else:
+            padded = _route_to_winners(grad, winner, window, input_shape)
         return _crop(padded, window, input_shape[2:])
 
     @staticmethod
@@ -117,6 +146,8 @@ class PickWinners(Function):
     def forward(ctx, values, winner, window):
         ctx.winner, ctx.window, ctx.input_shape = winner, window, values.shape
         padded = pad_spatial(values, window.padding)
+        if _use_kernels(padded):
+            return pool_kernels.pick_winners(padded, winner, window)
         out = np.zeros_like(winner, dtype=values.dtype)
         for i, j, (rows, cols) in kernel_positions(window, winner.shape[2:]):
             out += padded[:, :, rows, cols] * (winner == i * window.kernel[1] + j)
@@ -135,6 +166,8 @@ class WindowSum(Function):
     def forward(ctx, x, window, out_hw):
         ctx.window, ctx.input_shape = window, x.shape
         padded = pad_spatial(x, window.padding)
+        if _use_kernels(padded):
+            return pool_kernels.window_sum(padded, window, out_hw)
         positions = kernel_positions(window, out_hw)
         _, _, (rows, cols) = next(positions)
         out = padded[:, :, rows, cols].copy(order="K")
@@ -147,6 +180,18 @@ class WindowSum(Function):
         return WindowScatter.apply(grad, ctx.window, ctx.input_shape), None, None
 
 
+def _window_scatter(grad: np.ndarray, window: Window, input_shape: Sequence[int]) -> np.ndarray:
+    """``WindowScatter`` into a zero array of ``input_shape`` plus padding (uncropped)."""
+    padded = _zeros_padded(input_shape, window, grad)
+    disjoint = _windows_disjoint(window)
+    for _, _, (rows, cols) in kernel_positions(window, grad.shape[2:]):
+        if disjoint:
+            padded[:, :, rows, cols] = grad
+        else:
+            padded[:, :, rows, cols] += grad
+    return padded
+
+
 class WindowScatter(Function):
     """Add each window's value to every input element it covers (the adjoint of
     ``WindowSum``)."""
@@ -154,13 +199,10 @@ class WindowScatter(Function):
     @staticmethod
     def forward(ctx, grad, window, input_shape):
         ctx.window, ctx.out_hw = window, grad.shape[2:]
-        padded = _zeros_padded(input_shape, window, grad)
-        disjoint = _windows_disjoint(window)
-        for _, _, (rows, cols) in kernel_positions(window, grad.shape[2:]):
-            if disjoint:
-                padded[:, :, rows, cols] = grad
-            else:
-                padded[:, :, rows, cols] += grad
+        if _use_kernels(grad):
+            padded = pool_kernels.window_scatter(grad, window, _padded_hw(input_shape[2:], window))
+        else:
+            padded = _window_scatter(grad, window, input_shape)
         return _crop(padded, window, input_shape[2:])
 
     @staticmethod
