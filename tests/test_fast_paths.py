@@ -58,3 +58,14 @@ def test_conv2d_weight_gradient_from_kept_columns(kwargs):
     arrays = [rng.standard_normal((2, 4, 9, 9)), rng.standard_normal((6, 4 // kwargs.get("groups", 1), 3, 3)),
               rng.standard_normal(6)]
     assert_identical(*gradients_both_ways(lambda x, w, b: F.conv2d(x, w, b, **kwargs).square().sum(), arrays))
+
+
+@pytest.mark.parametrize("numba", [False, True])
+def test_relu_backward_in_any_layout(numba):
+    # the gradient arrives in C order while the forward's input was channel-major (a flatten
+    # after a convolution): the shortcut multiplies across the two layouts
+    chainrule.backends.numba.enabled = numba
+    rng = np.random.default_rng(3)
+    channel_major = np.ascontiguousarray(rng.standard_normal((3, 4, 5)).swapaxes(0, 1)).swapaxes(0, 1)
+    assert_identical(*gradients_both_ways(
+        lambda x: (chainrule.relu(x).reshape(4, 15) * chainrule.arange(15.0)).sum(), [channel_major]))

@@ -331,13 +331,19 @@ class Relu(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        if numba_backend.active() and not is_grad_enabled() and grad.dtype.kind == "f":
-            out = np.empty_like(ctx.mask, dtype=grad.dtype)
+        if is_grad_enabled():  # create_graph: a differentiable product
+            return grad * Tensor._wrap(ctx.mask)
+        # The same product on arrays, laid out as the forward's input was: after a convolution
+        # that is channel-major, which the convolution's backward then reads without a copy.
+        out = np.empty_like(ctx.mask, dtype=grad.dtype)
+        flats = None
+        if numba_backend.active() and grad.dtype.kind == "f":
             flats = _flat_views(out, grad.data, ctx.mask, out)
-            if flats is not None:
-                activation_kernels.relu_backward(*flats)
-                return Tensor._wrap(out)
-        return grad * Tensor._wrap(ctx.mask)
+        if flats is not None:
+            activation_kernels.relu_backward(*flats)
+        else:
+            np.multiply(grad.data, ctx.mask, out=out)
+        return Tensor._wrap(out)
 
 
 class Clamp(Function):

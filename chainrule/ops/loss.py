@@ -95,6 +95,8 @@ def _check_class_indices(target: np.ndarray, input_shape: tuple[int, ...], ignor
         raise ValueError(f"{op}: target of shape {target.shape} does not fit input of "
                          f"shape {tuple(input_shape)}; expected target shape {expected}")
     classes = input_shape[1]
+    if target.size == 0 or (target.min() >= 0 and target.max() < classes):  # the common case, cheaply
+        return
     counted = target[target != ignore_index]
     outside = counted[(counted < 0) | (counted >= classes)]
     if outside.size:
