@@ -69,3 +69,15 @@ def test_relu_backward_in_any_layout(numba):
     channel_major = np.ascontiguousarray(rng.standard_normal((3, 4, 5)).swapaxes(0, 1)).swapaxes(0, 1)
     assert_identical(*gradients_both_ways(
         lambda x: (chainrule.relu(x).reshape(4, 15) * chainrule.arange(15.0)).sum(), [channel_major]))
+
+
+@pytest.mark.parametrize("batch", [2, 40])
+def test_linear_forward_takes_either_product_order_with_the_same_result(batch):
+    # a batch of 2 against 16 outputs takes weight @ x.T, a batch of 40 takes x @ weight.T
+    rng = np.random.default_rng(4)
+    x, weight, bias = rng.standard_normal((batch, 9)), rng.standard_normal((16, 9)), rng.standard_normal(16)
+    out = F.linear(chainrule.tensor(x), chainrule.tensor(weight), chainrule.tensor(bias)).numpy()
+    assert out.flags.c_contiguous
+    np.testing.assert_allclose(out, x @ weight.T + bias, rtol=1e-12)
+    out32 = F.linear(*(chainrule.tensor(a.astype(np.float32)) for a in (x, weight, bias))).numpy()
+    np.testing.assert_allclose(out32, x @ weight.T + bias, rtol=1e-5, atol=1e-5)
