@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from chainrule.autograd.function import Function
+from chainrule.grad_mode import _GradMode
 from chainrule.ops.elementwise import exp, sqrt, where
 from chainrule.tensor import Tensor
 
@@ -42,7 +43,15 @@ def kept_shape(shape: tuple[int, ...], dims: tuple[int, ...] | None) -> tuple[in
 
 def _expand_back(grad: Tensor, shape: tuple[int, ...], dims: tuple[int, ...] | None) -> Tensor:
     """Bring the gradient of a reduction back to the input's shape."""
+    if not _GradMode.enabled and grad.data.size == 1:  # a scalar loss's gradient, nothing recorded
+        return Tensor._wrap(_fill(shape, grad.data))
     return Unreduce.apply(grad, kept_shape(shape, dims), shape)
+
+
+def _fill(shape: tuple[int, ...], one_value: np.ndarray) -> np.ndarray:
+    # np.full is several times cheaper than broadcast_to's checks for this common case (the
+    # gradient of a scalar loss), and the array is written once anyway.
+    return np.full(shape, one_value.reshape(()), dtype=one_value.dtype)
 
 
 class Unreduce(Function):
@@ -53,9 +62,7 @@ class Unreduce(Function):
     def forward(ctx, grad, kept, shape):
         ctx.grad_shape, ctx.kept = grad.shape, kept
         if grad.size == 1:
-            # np.full is several times cheaper than broadcast_to's checks for this common case
-            # (the gradient of a scalar loss), and the array is written once anyway.
-            return np.full(shape, grad.reshape(()), dtype=grad.dtype)
+            return _fill(shape, grad)
         return np.broadcast_to(grad.reshape(kept), shape)
 
     @staticmethod
