@@ -92,13 +92,9 @@ def run_backward(
             grad = pop_pending(edge, None)
             if not edge._is_node:
                 if grad is not None:
-                    data = grad.data
                     if (edge.grad is None and wanted is None and not edge._hooks and not create_graph
-                            and data.base is None and id(data) not in handed_out
                             and grad.grad_fn is None):
-                        # The common case: a fresh gradient array becomes the leaf's .grad.
-                        handed_out.add(id(data))
-                        edge.grad = grad
+                        edge.grad = _owned(grad, handed_out)  # the common case
                     else:
                         _finish_leaf(edge, grad, wanted, results, create_graph, handed_out)
                 continue
@@ -155,6 +151,18 @@ def _retain(node: Any, grad: Tensor, create_graph: bool) -> None:
     tensor.grad = grad if tensor.grad is None else tensor.grad + grad
 
 
+def _owned(grad: Tensor, handed_out: set[int]) -> Tensor:
+    """``grad`` as a new .grad: a .grad must own its memory, so gradients passed straight
+    through (the user's own gradient argument, one array sent to two inputs, broadcast or
+    reshaped views) are copied, and an in-place change to one .grad never changes another."""
+    data = grad.data
+    if data.base is not None or id(data) in handed_out or not data.flags.writeable:
+        data = data.copy()
+        grad = grad._wrap(data)
+    handed_out.add(id(data))
+    return grad
+
+
 def _finish_leaf(
     leaf: Tensor,
     grad: Tensor,
@@ -175,13 +183,7 @@ def _finish_leaf(
         return
     data = grad.data
     if current is None:
-        # A .grad must own its memory: gradients passed straight through (the user's own
-        # gradient argument, one array sent to two inputs, broadcast or reshaped views) are
-        # copied, so an in-place change to one .grad never changes another.
-        if data.base is not None or id(data) in handed_out or not data.flags.writeable:
-            data = data.copy()
-        handed_out.add(id(data))
-        leaf.grad = grad if data is grad.data and grad.grad_fn is None else Tensor._wrap(data)
+        leaf.grad = _owned(Tensor._wrap(grad.data) if grad.grad_fn is not None else grad, handed_out)
     elif current.grad_fn is None and current.data.flags.writeable:
         current.data += data
     else:
