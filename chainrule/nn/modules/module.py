@@ -121,6 +121,13 @@ class Module:
         )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not self._forward_pre_hooks and not self._forward_hooks:  # the common case, less work
+            depth = self._forward_depth
+            object.__setattr__(self, "_forward_depth", depth + 1)
+            try:
+                return self.forward(*args, **kwargs)
+            finally:
+                object.__setattr__(self, "_forward_depth", depth)
         for hook in list(self._forward_pre_hooks.values()):
             result = hook(self, args)
             if result is not None:
