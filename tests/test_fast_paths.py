@@ -81,3 +81,14 @@ def test_linear_forward_takes_either_product_order_with_the_same_result(batch):
     np.testing.assert_allclose(out, x @ weight.T + bias, rtol=1e-12)
     out32 = F.linear(*(chainrule.tensor(a.astype(np.float32)) for a in (x, weight, bias))).numpy()
     np.testing.assert_allclose(out32, x @ weight.T + bias, rtol=1e-5, atol=1e-5)
+
+
+def test_long_weight_gradient_product_sums_slices_to_the_full_product():
+    # (K + O) = 11 makes slices of 5957 positions; 25 000 positions take five, the last short
+    from chainrule.ops.conv import _long_product
+
+    rng = np.random.default_rng(5)
+    a, b = rng.standard_normal((2, 9, 25_000)), rng.standard_normal((2, 25_000, 2))
+    np.testing.assert_allclose(_long_product(a, b), a @ b, rtol=1e-12)
+    small_a, small_b = a[:, :, :3000], b[:, :3000]  # too short to slice: the plain product
+    np.testing.assert_array_equal(_long_product(small_a, small_b), small_a @ small_b)

@@ -183,8 +183,25 @@ def _conv_weight_grad(x: np.ndarray, grad: np.ndarray, window: Window, groups: i
     # (columns @ grad^T)^T rather than grad @ columns^T: the same numbers, and OpenBLAS runs this
     # order faster here (1.81 ms against 1.96 ms for the second layer of the MNIST CNN at batch
     # 64); the small result is then copied back to row-major, the layout optimizers expect.
-    per_group = np.matmul(columns, _channels_first(grad, groups).transpose(0, 2, 1)).transpose(0, 2, 1)
+    grad_t = _channels_first(grad, groups).transpose(0, 2, 1)
+    per_group = _long_product(columns, grad_t).transpose(0, 2, 1)
     return np.ascontiguousarray(per_group.reshape(out_channels, x.shape[1] // groups, *window.kernel))
+
+
+def _long_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` for a (G, K, M) and b (G, M, O) whose inner dimension M dwarfs K and O (a
+    weight gradient sums over every output position of a batch).
+
+    When K + O is small, OpenBLAS runs such a product far below its speed (the first layer of
+    the MNIST CNN: (9, 43264) @ (43264, 32) in 0.9-1.9 ms); summed over slices of M that fit
+    in L2 cache with their operands, the same product takes 0.33 ms."""
+    slice_length = 65536 // (a.shape[1] + b.shape[2])  # both operands' slices: 256 KB together
+    if slice_length < 1024 or a.shape[2] < 4 * slice_length:
+        return np.matmul(a, b)
+    total = np.matmul(a[:, :, :slice_length], b[:, :slice_length])
+    for start in range(slice_length, a.shape[2], slice_length):
+        total += np.matmul(a[:, :, start:start + slice_length], b[:, start:start + slice_length])
+    return total
 
 
 # ------------------------------------------------------------------------------------ ops
