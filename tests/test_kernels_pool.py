@@ -1,6 +1,7 @@
 """The numba pooling loops (``chainrule/kernels/pool.py``) give exactly what the NumPy path of
 ``chainrule/ops/pool.py`` gives: values, ``return_indices``, first- and second-order gradients,
-element for element, over window geometries, dtypes, memory layouts, ties, -inf and NaN.
+element for element, over window geometries, dtypes, memory layouts, ties, -inf and NaN
+(several NaNs in a window, windows of -inf over padding) and infinite or NaN gradients.
 
 Every comparison also checks that the kernels did run on the numba pass and did not run on the
 NumPy pass, so that no test compares the NumPy path with itself.
@@ -75,7 +76,9 @@ def make_input(shape: tuple[int, ...], dtype: type, layout: str, values: str, se
     * relu: half zeros, as after a ReLU, so whole windows tie and the first position must win;
     * ints: a few integers, ties everywhere, and elements that many windows choose;
     * -inf: a third -inf and the first spatial row all -inf (windows of -inf and padding);
-    * nan: some NaN and some -inf.
+    * all -inf: nothing else, so every window that overlaps padding must name an element inside;
+    * nan: some NaN and some -inf;
+    * many nan: a third NaN, so windows hold several (the last must win).
 
     ``layout``: contiguous, channel-major (an (N, C, ...) view of (C, N, ...) memory, as
     convolutions return) or strided (a view of every other column of a wider array).
@@ -93,8 +96,12 @@ def make_input(shape: tuple[int, ...], dtype: type, layout: str, values: str, se
     elif values == "-inf":
         x = np.where(rng.random(shape) < 0.35, -np.inf, x)
         x[..., 0, :] = -np.inf
+    elif values == "all -inf":
+        x = np.full_like(x, -np.inf)
     elif values == "nan":
         x = np.where(rng.random(shape) < 0.15, np.nan, np.where(rng.random(shape) < 0.15, -np.inf, x))
+    elif values == "many nan":
+        x = np.where(rng.random(shape) < 0.35, np.nan, x)
     if layout == "strided":
         return x.astype(dtype, copy=False)  # keeps the view when the dtype is float64
     return channel_major(x.astype(dtype)) if layout == "channel-major" else x.astype(dtype)
@@ -114,14 +121,23 @@ def like_layout(array: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
 
 def gradients_both_orders(out: chainrule.Tensor, x: chainrule.Tensor, seed: int,
-                          layout: Callable[[np.ndarray], np.ndarray]) -> list[np.ndarray]:
+                          layout: Callable[[np.ndarray], np.ndarray],
+                          non_finite: bool = False) -> list[np.ndarray]:
     """d<out, u>/dx, then d<that, v>/du (the second-order path: the pooling's backward is
-    linear in u), for random u and v; ``layout`` puts u in the memory order wanted."""
+    linear in u), for random u and v (with inf, -inf and NaN scattered in if ``non_finite``);
+    ``layout`` puts u in the memory order wanted."""
     rng = np.random.default_rng(seed)
-    upstream = chainrule.from_numpy(layout(rng.standard_normal(out.shape).astype(x.dtype)))
+
+    def random(shape: tuple[int, ...]) -> np.ndarray:
+        values = rng.standard_normal(shape)
+        if non_finite:
+            values = np.where(rng.random(shape) < 0.3, rng.choice([np.inf, -np.inf, np.nan], shape), values)
+        return values.astype(x.dtype)
+
+    upstream = chainrule.from_numpy(layout(random(out.shape)))
     upstream.requires_grad_(True)
     (grad_x,) = chainrule.autograd.grad(out, x, grad_outputs=upstream, create_graph=True)
-    probe = chainrule.from_numpy(rng.standard_normal(x.shape).astype(x.dtype))
+    probe = chainrule.from_numpy(random(x.shape))
     (grad_upstream,) = chainrule.autograd.grad((grad_x * probe).sum(), upstream)
     return [grad_x.data, grad_upstream.data]
 
@@ -153,7 +169,7 @@ def _case_id(case: tuple[int, tuple[int, ...], dict[str, Any]]) -> str:
 @pytest.mark.parametrize("case", MAX_POOL_CASES, ids=_case_id)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("layout", ["contiguous", "channel-major", "strided"])
-@pytest.mark.parametrize("values", ["normal", "relu", "ints", "-inf", "nan"])
+@pytest.mark.parametrize("values", ["normal", "relu", "ints", "-inf", "all -inf", "nan", "many nan"])
 def test_max_pool_matches_numpy_path(on_both_paths, case, dtype, layout, values):
     spatial, shape, kwargs = case
     data = make_input(shape, dtype, layout, values, seed=len(values))
@@ -165,6 +181,24 @@ def test_max_pool_matches_numpy_path(on_both_paths, case, dtype, layout, values)
 
     reference, fast = on_both_paths(compute, MAX_KERNELS)
     assert_same(reference, fast, ["values", "indices", "gradient", "second-order gradient"])
+
+
+@pytest.mark.parametrize("case", MAX_POOL_CASES, ids=_case_id)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["contiguous", "channel-major"])
+def test_max_pool_non_finite_gradients_match_numpy_path(on_both_paths, case, dtype, layout):
+    # inf * 0 would put NaN beside each winner; both paths must leave exact zeros there
+    spatial, shape, kwargs = case
+    data = make_input(shape, dtype, layout, "normal", seed=6)
+
+    def compute() -> list[np.ndarray]:
+        x = chainrule.from_numpy(data).requires_grad_(True)
+        out = MAX_POOL[spatial](x, **kwargs)
+        return gradients_both_orders(out, x, 12, lambda u: like_layout(u, out.data), non_finite=True)
+
+    reference, fast = on_both_paths(compute, MAX_KERNELS)
+    assert_same(reference, fast, ["gradient", "second-order gradient"])
+    assert not np.isnan(reference[0]).all()  # the finite parts of the gradient got through
 
 
 @pytest.mark.parametrize("case", MAX_POOL_CASES[:4] + MAX_POOL_CASES[8:10], ids=_case_id)

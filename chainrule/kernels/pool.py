@@ -22,9 +22,10 @@ Pooling works plane by plane, so each loop runs over the two leading axes of (N,
 the order they lie in memory (channel-major, as convolutions leave their outputs, or
 batch-major), and its results keep that layout.
 
-One difference from the NumPy path, for non-finite gradients only: its gradient routing masks by
-multiplying (``grad * is_winner``), so an infinite or NaN gradient puts NaN (inf * 0) on the
-other elements of its window; these loops leave them zero, as PyTorch does.
+The winners these loops pick are the first maxima, as in the NumPy path; both then hand them to
+``chainrule.ops.pool``, which moves the winners of the rare windows where PyTorch picks
+otherwise (a NaN, or nothing above the padding). Tracking those cases in the loop measured 20%
+to 8x slower on the input above.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def max_over_windows(padded: np.ndarray, window: Window, out_hw: Pair) -> tuple[
     """The maximum of each window of ``padded`` (N, C, H + pads, W + pads; padding holds the
     dtype's lowest value) → (N, C, OH, OW), and the row-major kernel position that holds it,
     first at ties; a NaN makes the maximum NaN and keeps the winner found before it. The same
-    as ``chainrule.ops.pool._max_over_windows``."""
+    as ``chainrule.ops.pool._first_maxima``."""
     n, c = padded.shape[:2]
     channel_major = _channel_major(padded)
     best, best_nchw = _empty_in_loop_order((n, c, *out_hw), padded.dtype, channel_major)
@@ -94,7 +95,7 @@ def route_to_winners(grad: np.ndarray, winner: np.ndarray, window: Window,
     """Add each window's gradient in ``grad`` (N, C, OH, OW) at its ``winner`` in a zero array
     (N, C, *padded_hw), returned uncropped, as ``chainrule.ops.pool.RouteToWinners`` does."""
     n, c = grad.shape[:2]
-    channel_major = _channel_major(grad)
+    channel_major = _channel_major(winner)  # the pooled input's layout, as the NumPy path
     out, out_nchw = _empty_in_loop_order((n, c, *padded_hw), grad.dtype, channel_major, zeros=True)
     _route_loop(_geometry(window))(_in_loop_order(grad, channel_major),
                                    _in_loop_order(winner, channel_major), out)

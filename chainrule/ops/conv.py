@@ -57,14 +57,16 @@ def window_output_size(in_hw: Sequence[int], window: Window) -> Pair:
     return sizes[0], sizes[1]
 
 
-def filled_like(like: np.ndarray, shape: Sequence[int], fill: float = 0.0) -> np.ndarray:
-    """A new (N, C, H, W) array of ``shape`` and ``like``'s dtype, channel-major in memory when
-    ``like`` is (as convolution outputs are), so that elementwise work mixing the two runs
-    over matching strides."""
+def filled_like(like: np.ndarray, shape: Sequence[int], fill: float = 0.0,
+                dtype: np.dtype | None = None) -> np.ndarray:
+    """A new (N, C, H, W) array of ``shape`` and ``like``'s dtype (or ``dtype``), channel-major
+    in memory when ``like`` is (as convolution outputs are), so that elementwise work mixing the
+    two runs over matching strides."""
     n, c, h, w = shape
+    dtype = like.dtype if dtype is None else dtype
     channel_major = like.ndim == 4 and like.strides[1] > like.strides[0]
     memory_shape = (c, n, h, w) if channel_major else (n, c, h, w)
-    out = np.zeros(memory_shape, like.dtype) if fill == 0 else np.full(memory_shape, fill, like.dtype)
+    out = np.zeros(memory_shape, dtype) if fill == 0 else np.full(memory_shape, fill, dtype)
     return out.transpose(1, 0, 2, 3) if channel_major else out
 
 
