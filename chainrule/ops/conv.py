@@ -103,11 +103,22 @@ def _im2col(x: np.ndarray, window: Window, groups: int, out_hw: Pair) -> np.ndar
     (kh, kw), (sh, sw), (dh, dw) = window.kernel, window.stride, window.dilation
     out_h, out_w = out_hw
     padded = pad_spatial(x, window.padding)
+    if _use_kernels(x):
+        n, c = x.shape[:2]
+        columns = np.empty((c, kh, kw, n, out_h, out_w), x.dtype)
+        conv_kernels.im2col_loop((kh, kw, sh, sw, dh, dw))(padded.transpose(1, 0, 2, 3), columns)
+        return columns.reshape(groups, c // groups * kh * kw, n * out_h * out_w)
     span = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
     views = sliding_window_view(padded, span, axis=(2, 3))
     views = views[:, :, :(out_h - 1) * sh + 1:sh, :(out_w - 1) * sw + 1:sw, ::dh, ::dw]
     n, c = x.shape[:2]
     return views.transpose(1, 4, 5, 0, 2, 3).reshape(groups, c // groups * kh * kw, n * out_h * out_w)
+
+
+def _use_kernels(array: np.ndarray) -> bool:
+    """Whether the numba loops should do the work: the backend is on and the dtype is one they
+    are compiled for."""
+    return numba_backend.active() and array.dtype.kind == "f" and array.itemsize >= 4
 
 
 def _channel_major(a: np.ndarray) -> np.ndarray:
@@ -164,13 +175,13 @@ def _col2im(columns: np.ndarray, window: Window, out_hw: Pair) -> np.ndarray:
     groups, _, _, group_in, n, h, w = columns.shape
     (top, bottom), (left, right) = window.padding
     height, width = out_hw
-    if numba_backend.active():
-        out = np.zeros((groups, group_in, n, height, width), columns.dtype)
-        conv_kernels.col2im(columns, *window.stride, top, left, *window.dilation, out)
-        return out.reshape(groups * group_in, n, height, width).transpose(1, 0, 2, 3)
     padded = np.zeros((groups, group_in, n, height + top + bottom, width + left + right), columns.dtype)
-    for i, j, (rows, cols) in kernel_positions(window, (h, w)):
-        padded[..., rows, cols] += columns[:, i, j]
+    if _use_kernels(columns):
+        (kh, kw), (sh, sw), (dh, dw) = window.kernel, window.stride, window.dilation
+        conv_kernels.col2im_loop((kh, kw, sh, sw, dh, dw))(columns, padded)
+    else:
+        for i, j, (rows, cols) in kernel_positions(window, (h, w)):
+            padded[..., rows, cols] += columns[:, i, j]
     out = padded.reshape(groups * group_in, *padded.shape[2:]).transpose(1, 0, 2, 3)
     return out[:, :, top:top + height, left:left + width]
 
