@@ -183,7 +183,9 @@ def _col2im(columns: np.ndarray, window: Window, out_hw: Pair) -> np.ndarray:
         for i, j, (rows, cols) in kernel_positions(window, (h, w)):
             padded[..., rows, cols] += columns[:, i, j]
     out = padded.reshape(groups * group_in, *padded.shape[2:]).transpose(1, 0, 2, 3)
-    return out[:, :, top:top + height, left:left + width]
+    # dense again (one copy, only when there was padding): the elementwise backward passes
+    # that read it next run several times faster on one block than on a cropped view
+    return _channel_major(out[:, :, top:top + height, left:left + width])
 
 
 def _conv_weight_grad(x: np.ndarray, grad: np.ndarray, window: Window, groups: int,
