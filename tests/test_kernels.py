@@ -204,3 +204,24 @@ def test_sgd_kernel_is_skipped_for_non_contiguous_gradients(monkeypatch):
     param.grad = chainrule.ones(4, 3).T
     chainrule.optim.SGD([param], lr=0.1, momentum=0.9).step()
     np.testing.assert_allclose(param.detach().numpy(), 0.9)
+
+
+def test_a_numba_that_does_not_import_leaves_the_numpy_paths(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def broken_numba(name, *args, **kwargs):
+        if name == "numba":
+            raise RuntimeError("built against another NumPy")
+        return real_import(name, *args, **kwargs)
+
+    backend = chainrule.backends.numba
+    monkeypatch.setattr(backend, "_available", None)
+    monkeypatch.setattr(builtins, "__import__", broken_numba)
+    with pytest.warns(RuntimeWarning, match="does not import .*built against another NumPy"):
+        assert not backend.is_available()
+    assert not backend.active()
+    x = chainrule.tensor([[-1.0, 2.0]], requires_grad=True)
+    chainrule.relu(x).sum().backward()  # the NumPy path
+    np.testing.assert_array_equal(x.grad.numpy(), [[0.0, 1.0]])

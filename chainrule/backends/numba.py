@@ -11,6 +11,7 @@ process, e.g. to compare against the NumPy path::
 from __future__ import annotations
 
 import importlib.util
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -21,10 +22,21 @@ _available: bool | None = None
 
 
 def is_available() -> bool:
-    """Whether numba can be imported (checked once, without importing it)."""
+    """Whether numba imports. Checked once, when an op first asks: importing numba takes about
+    half a second, so ``import chainrule`` does not do it. A numba that is installed but does not
+    import (e.g. built for another NumPy) is reported once and left aside: every op has its NumPy
+    path."""
     global _available
     if _available is None:
-        _available = importlib.util.find_spec("numba") is not None
+        _available = False
+        if importlib.util.find_spec("numba") is not None:
+            try:
+                import numba  # noqa: F401
+            except Exception as error:  # any failure of a broken install, not only ImportError
+                warnings.warn(f"chainrule: numba is installed but does not import ({error}); "
+                              "chainrule uses its NumPy kernels instead", RuntimeWarning, stacklevel=2)
+            else:
+                _available = True
     return _available
 
 
