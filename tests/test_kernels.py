@@ -225,3 +225,11 @@ def test_a_numba_that_does_not_import_leaves_the_numpy_paths(monkeypatch):
     x = chainrule.tensor([[-1.0, 2.0]], requires_grad=True)
     chainrule.relu(x).sum().backward()  # the NumPy path
     np.testing.assert_array_equal(x.grad.numpy(), [[0.0, 1.0]])
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.int32])
+def test_dtypes_the_kernels_do_not_compile_for_take_the_numpy_path(monkeypatch, dtype):
+    monkeypatch.setattr(activation, "relu_forward", lambda *a: pytest.fail(f"kernel used on {dtype}"))
+    assert chainrule.backends.numba.active()
+    out = chainrule.relu(chainrule.tensor(np.array([-2, 0, 3], dtype=dtype)))
+    np.testing.assert_array_equal(out.numpy(), np.array([0, 0, 3], dtype=dtype))

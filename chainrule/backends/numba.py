@@ -45,6 +45,13 @@ def active() -> bool:
     return enabled and is_available()
 
 
+def handles(*arrays: Any) -> bool:
+    """Whether ops should give ``arrays`` to their numba kernels: the backend is active and
+    every array is float32 or float64, the dtypes the kernels compile for (integers, float16
+    and long doubles stay on the NumPy path)."""
+    return active() and all(array.dtype.char in "fd" for array in arrays)
+
+
 def kernel(function: Callable[..., Any]) -> Callable[..., Any]:
     """Compile ``function`` with ``numba.njit`` the first time it is called.
 

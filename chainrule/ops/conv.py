@@ -103,7 +103,7 @@ def _im2col(x: np.ndarray, window: Window, groups: int, out_hw: Pair) -> np.ndar
     (kh, kw), (sh, sw), (dh, dw) = window.kernel, window.stride, window.dilation
     out_h, out_w = out_hw
     padded = pad_spatial(x, window.padding)
-    if _use_kernels(x):
+    if numba_backend.handles(x):
         n, c = x.shape[:2]
         columns = np.empty((c, kh, kw, n, out_h, out_w), x.dtype)
         conv_kernels.im2col_loop((kh, kw, sh, sw, dh, dw))(padded.transpose(1, 0, 2, 3), columns)
@@ -113,12 +113,6 @@ def _im2col(x: np.ndarray, window: Window, groups: int, out_hw: Pair) -> np.ndar
     views = views[:, :, :(out_h - 1) * sh + 1:sh, :(out_w - 1) * sw + 1:sw, ::dh, ::dw]
     n, c = x.shape[:2]
     return views.transpose(1, 4, 5, 0, 2, 3).reshape(groups, c // groups * kh * kw, n * out_h * out_w)
-
-
-def _use_kernels(array: np.ndarray) -> bool:
-    """Whether the numba loops should do the work: the backend is on and the dtype is one they
-    are compiled for."""
-    return numba_backend.active() and array.dtype.kind == "f" and array.itemsize >= 4
 
 
 def _channel_major(a: np.ndarray) -> np.ndarray:
@@ -176,7 +170,7 @@ def _col2im(columns: np.ndarray, window: Window, out_hw: Pair) -> np.ndarray:
     (top, bottom), (left, right) = window.padding
     height, width = out_hw
     padded = np.zeros((groups, group_in, n, height + top + bottom, width + left + right), columns.dtype)
-    if _use_kernels(columns):
+    if numba_backend.handles(columns):
         (kh, kw), (sh, sw), (dh, dw) = window.kernel, window.stride, window.dilation
         conv_kernels.col2im_loop((kh, kw, sh, sw, dh, dw))(columns, padded)
     else:

@@ -317,7 +317,7 @@ def _flat_views(like: np.ndarray, *arrays: np.ndarray) -> list[np.ndarray] | Non
 class Relu(Function):
     @staticmethod
     def forward(ctx, a):
-        if numba_backend.active() and a.dtype.kind == "f" and a.itemsize >= 4:
+        if numba_backend.handles(a):
             out, mask = np.empty_like(a), np.empty_like(a, dtype=bool)
             flats = _flat_views(a, a, out, mask)
             if flats is not None:
@@ -337,7 +337,7 @@ class Relu(Function):
         # that is channel-major, which the convolution's backward then reads without a copy.
         out = np.empty_like(ctx.mask, dtype=grad.dtype)
         flats = None
-        if numba_backend.active() and grad.dtype.kind == "f":
+        if numba_backend.handles(grad.data):
             flats = _flat_views(out, grad.data, ctx.mask, out)
         if flats is not None:
             activation_kernels.relu_backward(*flats)

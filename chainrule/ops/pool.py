@@ -30,12 +30,6 @@ from chainrule.ops.conv import Pair, Window, expand_param, filled_like, kernel_p
 from chainrule.tensor import Tensor
 
 
-def _use_kernels(array: np.ndarray) -> bool:
-    """Whether to run the numba loops on ``array``: the backend is on and they compile for its
-    dtype (integers and float16 stay on the NumPy path)."""
-    return numba_backend.active() and array.dtype in (np.float32, np.float64)
-
-
 def _padded_hw(in_hw: Sequence[int], window: Window) -> Pair:
     (top, bottom), (left, right) = window.padding
     return in_hw[0] + top + bottom, in_hw[1] + left + right
@@ -64,7 +58,7 @@ def _max_over_windows(x: np.ndarray, window: Window, out_hw: Pair) -> tuple[np.n
     element inside the input."""
     lowest = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
     padded = pad_spatial(x, window.padding, lowest)
-    if _use_kernels(padded):
+    if numba_backend.handles(padded):
         best, winner = pool_kernels.max_over_windows(padded, window, out_hw)
     else:
         best, winner = _first_maxima(padded, window, out_hw)
@@ -189,7 +183,7 @@ class RouteToWinners(Function):
     @staticmethod
     def forward(ctx, grad, winner, window, input_shape):
         ctx.winner, ctx.window = winner, window
-        if _use_kernels(grad):
+        if numba_backend.handles(grad):
             padded = pool_kernels.route_to_winners(grad, winner, window, _padded_hw(input_shape[2:], window))
         else:
             padded = _route_to_winners(grad, winner, window, input_shape)
@@ -207,7 +201,7 @@ class PickWinners(Function):
     def forward(ctx, values, winner, window):
         ctx.winner, ctx.window, ctx.input_shape = winner, window, values.shape
         padded = pad_spatial(values, window.padding)
-        if _use_kernels(padded):
+        if numba_backend.handles(padded):
             return pool_kernels.pick_winners(padded, winner, window)
         out = np.zeros_like(winner, dtype=values.dtype)
         finite = np.isfinite(values).all()  # else inf * 0 = NaN: mask by selecting, as above
@@ -232,7 +226,7 @@ class WindowSum(Function):
     def forward(ctx, x, window, out_hw):
         ctx.window, ctx.input_shape = window, x.shape
         padded = pad_spatial(x, window.padding)
-        if _use_kernels(padded):
+        if numba_backend.handles(padded):
             return pool_kernels.window_sum(padded, window, out_hw)
         positions = kernel_positions(window, out_hw)
         _, _, (rows, cols) = next(positions)
@@ -265,7 +259,7 @@ class WindowScatter(Function):
     @staticmethod
     def forward(ctx, grad, window, input_shape):
         ctx.window, ctx.out_hw = window, grad.shape[2:]
-        if _use_kernels(grad):
+        if numba_backend.handles(grad):
             padded = pool_kernels.window_scatter(grad, window, _padded_hw(input_shape[2:], window))
         else:
             padded = _window_scatter(grad, window, input_shape)

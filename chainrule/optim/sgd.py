@@ -81,9 +81,8 @@ def _fused_momentum_step(param: np.ndarray, grad: np.ndarray, buffers: list[np.n
     """The momentum step of ``sgd`` in one numba pass, when the backend is on and the arrays
     are plain contiguous floats; returns whether it ran."""
     buffer = buffers[index]
-    if not (numba_backend.active() and param.dtype.kind == "f" and param.itemsize >= 4
-            and grad.dtype == param.dtype and param.flags.c_contiguous and grad.flags.c_contiguous
-            and grad.shape == param.shape):
+    if not (numba_backend.handles(param) and grad.dtype == param.dtype and param.flags.c_contiguous
+            and grad.flags.c_contiguous and grad.shape == param.shape):
         return False
     first_step = buffer is None
     if first_step:
