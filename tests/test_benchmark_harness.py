@@ -330,3 +330,20 @@ def test_report_prints_a_case_note_only_for_a_library_that_ran():
     assert "- tiny title, jax: jit of grad" in report
     assert "never shown" not in report
     assert "- CPU: fake" in report
+
+
+def test_numpy_only_row_switches_the_kernels_off_for_each_step_and_back():
+    from benchmarks.cases.common import NUMPY_ONLY, with_numpy_only_row
+
+    backend = types.SimpleNamespace(enabled=True)
+    lib = types.SimpleNamespace(backends=types.SimpleNamespace(numba=backend))
+    seen = []
+    def build(lib):
+        return lambda: seen.append(lib.backends.numba.enabled)
+
+    case = with_numpy_only_row(fake_case(builders={"chainrule": build}))
+    case.builders["chainrule"](lib)()
+    case.builders[NUMPY_ONLY](lib)()
+    assert seen == [True, False]
+    assert backend.enabled  # restored after the step
+    assert NUMPY_ONLY not in with_numpy_only_row(fake_case(builders={"pytorch": lambda lib: None})).builders
