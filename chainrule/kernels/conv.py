@@ -19,8 +19,7 @@ from collections.abc import Callable
 from functools import cache
 
 from chainrule.backends.numba import kernel
-
-Geometry = tuple[int, int, int, int, int, int]  # kh, kw, sh, sw, dh, dw
+from chainrule.kernels import Geometry
 
 
 @cache

@@ -37,17 +37,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from chainrule.backends.numba import kernel
+from chainrule.kernels import Geometry, geometry, windows_disjoint
 
 if TYPE_CHECKING:
     from chainrule.ops.conv import Pair, Window
 
-Geometry = tuple[int, int, int, int, int, int]  # kh, kw, sh, sw, dh, dw
 Shape4 = tuple[int, ...]  # (N, C, H, W)
-
-
-def _geometry(window: Window) -> Geometry:
-    (kh, kw), (sh, sw), (dh, dw) = window.kernel, window.stride, window.dilation
-    return kh, kw, sh, sw, dh, dw
 
 
 # ----------------------------------------------------------------------- memory order
@@ -86,7 +81,7 @@ def max_over_windows(padded: np.ndarray, window: Window, out_hw: Pair) -> tuple[
     best, best_nchw = _empty_in_loop_order((n, c, *out_hw), padded.dtype, channel_major)
     position_dtype = np.min_scalar_type(window.kernel[0] * window.kernel[1])
     winner, winner_nchw = _empty_in_loop_order((n, c, *out_hw), position_dtype, channel_major)
-    _max_loop(_geometry(window))(_in_loop_order(padded, channel_major), best, winner)
+    _max_loop(geometry(window))(_in_loop_order(padded, channel_major), best, winner)
     return best_nchw, winner_nchw
 
 
@@ -97,7 +92,7 @@ def route_to_winners(grad: np.ndarray, winner: np.ndarray, window: Window,
     n, c = grad.shape[:2]
     channel_major = _channel_major(winner)  # the pooled input's layout, as the NumPy path
     out, out_nchw = _empty_in_loop_order((n, c, *padded_hw), grad.dtype, channel_major, zeros=True)
-    _route_loop(_geometry(window))(_in_loop_order(grad, channel_major),
+    _route_loop(geometry(window))(_in_loop_order(grad, channel_major),
                                    _in_loop_order(winner, channel_major), out)
     return out_nchw
 
@@ -107,7 +102,7 @@ def pick_winners(padded: np.ndarray, winner: np.ndarray, window: Window) -> np.n
     → (N, C, OH, OW), as ``chainrule.ops.pool.PickWinners``."""
     channel_major = _channel_major(winner)
     out, out_nchw = _empty_in_loop_order(winner.shape, padded.dtype, channel_major)
-    _pick_loop(_geometry(window))(_in_loop_order(padded, channel_major),
+    _pick_loop(geometry(window))(_in_loop_order(padded, channel_major),
                                   _in_loop_order(winner, channel_major), out)
     return out_nchw
 
@@ -118,7 +113,7 @@ def window_sum(padded: np.ndarray, window: Window, out_hw: Pair) -> np.ndarray:
     n, c = padded.shape[:2]
     channel_major = _channel_major(padded)
     out, out_nchw = _empty_in_loop_order((n, c, *out_hw), padded.dtype, channel_major)
-    _window_sum_loop(_geometry(window))(_in_loop_order(padded, channel_major), out)
+    _window_sum_loop(geometry(window))(_in_loop_order(padded, channel_major), out)
     return out_nchw
 
 
@@ -128,7 +123,7 @@ def window_scatter(grad: np.ndarray, window: Window, padded_hw: Pair) -> np.ndar
     n, c = grad.shape[:2]
     channel_major = _channel_major(grad)
     out, out_nchw = _empty_in_loop_order((n, c, *padded_hw), grad.dtype, channel_major, zeros=True)
-    _window_scatter_loop(_geometry(window))(_in_loop_order(grad, channel_major), out)
+    _window_scatter_loop(geometry(window))(_in_loop_order(grad, channel_major), out)
     return out_nchw
 
 
@@ -164,12 +159,6 @@ def _max_loop(geometry: Geometry) -> Callable[..., None]:
     return max_loop
 
 
-def _windows_disjoint(geometry: Geometry) -> bool:
-    """True when no element is in two windows (e.g. 2x2 windows with stride 2)."""
-    kh, kw, sh, sw, dh, dw = geometry
-    return sh >= dh * (kh - 1) + 1 and sw >= dw * (kw - 1) + 1
-
-
 @cache
 def _route_loop(geometry: Geometry) -> Callable[..., None]:
     kh, kw, sh, sw, dh, dw = geometry
@@ -177,7 +166,7 @@ def _route_loop(geometry: Geometry) -> Callable[..., None]:
     # chose then receives their gradients by rising kernel position, the order in which the
     # NumPy path adds them (float addition is not associative). Otherwise first to last, which
     # runs 3x faster.
-    backwards = not _windows_disjoint(geometry)
+    backwards = not windows_disjoint(geometry)
 
     @kernel
     def route_loop(grad, winner, out):  # pragma: no cover (compiled)
@@ -238,7 +227,7 @@ def _window_sum_loop(geometry: Geometry) -> Callable[..., None]:
 @cache
 def _window_scatter_loop(geometry: Geometry) -> Callable[..., None]:
     kh, kw, sh, sw, dh, dw = geometry
-    backwards = not _windows_disjoint(geometry)  # the order of addition, as in _route_loop
+    backwards = not windows_disjoint(geometry)  # the order of addition, as in _route_loop
 
     @kernel
     def window_scatter_loop(grad, out):  # pragma: no cover (compiled)

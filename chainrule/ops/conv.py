@@ -32,6 +32,7 @@ from chainrule.autograd.function import Function
 from chainrule.backends import numba as numba_backend
 from chainrule.grad_mode import is_grad_enabled
 from chainrule.kernels import conv as conv_kernels
+from chainrule.kernels import geometry
 from chainrule.tensor import Tensor
 
 Pair = tuple[int, int]
@@ -106,7 +107,7 @@ def _im2col(x: np.ndarray, window: Window, groups: int, out_hw: Pair) -> np.ndar
     if numba_backend.handles(x):
         n, c = x.shape[:2]
         columns = np.empty((c, kh, kw, n, out_h, out_w), x.dtype)
-        conv_kernels.im2col_loop((kh, kw, sh, sw, dh, dw))(padded.transpose(1, 0, 2, 3), columns)
+        conv_kernels.im2col_loop(geometry(window))(padded.transpose(1, 0, 2, 3), columns)
         return columns.reshape(groups, c // groups * kh * kw, n * out_h * out_w)
     span = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
     views = sliding_window_view(padded, span, axis=(2, 3))
@@ -171,8 +172,7 @@ def _col2im(columns: np.ndarray, window: Window, out_hw: Pair) -> np.ndarray:
     height, width = out_hw
     padded = np.zeros((groups, group_in, n, height + top + bottom, width + left + right), columns.dtype)
     if numba_backend.handles(columns):
-        (kh, kw), (sh, sw), (dh, dw) = window.kernel, window.stride, window.dilation
-        conv_kernels.col2im_loop((kh, kw, sh, sw, dh, dw))(columns, padded)
+        conv_kernels.col2im_loop(geometry(window))(columns, padded)
     else:
         for i, j, (rows, cols) in kernel_positions(window, (h, w)):
             padded[..., rows, cols] += columns[:, i, j]

@@ -25,6 +25,7 @@ import numpy as np
 
 from chainrule.autograd.function import Function
 from chainrule.backends import numba as numba_backend
+from chainrule.kernels import geometry, windows_disjoint
 from chainrule.kernels import pool as pool_kernels
 from chainrule.ops.conv import Pair, Window, expand_param, filled_like, kernel_positions, pad_spatial
 from chainrule.tensor import Tensor
@@ -43,11 +44,6 @@ def _crop(padded: np.ndarray, window: Window, in_hw: Sequence[int]) -> np.ndarra
 def _zeros_padded(shape: Sequence[int], window: Window, like: np.ndarray,
                   dtype: np.dtype | None = None) -> np.ndarray:
     return filled_like(like, (*shape[:2], *_padded_hw(shape[2:], window)), dtype=dtype)
-
-
-def _windows_disjoint(window: Window) -> bool:
-    """True when no input element is in two windows (e.g. 2x2 windows with stride 2)."""
-    return all(s >= d * (k - 1) + 1 for k, s, d in zip(window.kernel, window.stride, window.dilation))
 
 
 # ------------------------------------------------------------------------ max pooling
@@ -159,7 +155,7 @@ def _route_to_winners(grad: np.ndarray, winner: np.ndarray, window: Window,
     out as the pooled input was (``winner`` has its layout): after a convolution and a ReLU
     that is channel-major, which their backward passes then read without a copy."""
     padded = _zeros_padded(input_shape, window, winner, grad.dtype)
-    disjoint = _windows_disjoint(window)
+    disjoint = windows_disjoint(geometry(window))
     # Masking by multiplying is the fast way, but inf * 0 is NaN: a gradient with inf or NaN
     # (rare; the check costs 3% of the routing) takes np.where, 2 to 4x slower, so that the
     # other elements of a window get exactly 0, as in PyTorch.
@@ -243,7 +239,7 @@ class WindowSum(Function):
 def _window_scatter(grad: np.ndarray, window: Window, input_shape: Sequence[int]) -> np.ndarray:
     """``WindowScatter`` into a zero array of ``input_shape`` plus padding (uncropped)."""
     padded = _zeros_padded(input_shape, window, grad)
-    disjoint = _windows_disjoint(window)
+    disjoint = windows_disjoint(geometry(window))
     for _, _, (rows, cols) in kernel_positions(window, grad.shape[2:]):
         if disjoint:
             padded[:, :, rows, cols] = grad
