@@ -46,7 +46,7 @@ Shape4 = tuple[int, ...]  # (N, C, H, W)
 
 
 # ----------------------------------------------------------------------- memory order
-def _channel_major(a: np.ndarray) -> bool:
+def _is_channel_major(a: np.ndarray) -> bool:
     """Whether ``a`` (N, C, ...) has its channels outermost in memory (as conv outputs do)."""
     return a.strides[1] > a.strides[0]
 
@@ -77,7 +77,7 @@ def max_over_windows(padded: np.ndarray, window: Window, out_hw: Pair) -> tuple[
     first at ties; a NaN makes the maximum NaN and keeps the winner found before it. The same
     as ``chainrule.ops.pool._first_maxima``."""
     n, c = padded.shape[:2]
-    channel_major = _channel_major(padded)
+    channel_major = _is_channel_major(padded)
     best, best_nchw = _empty_in_loop_order((n, c, *out_hw), padded.dtype, channel_major)
     position_dtype = np.min_scalar_type(window.kernel[0] * window.kernel[1])
     winner, winner_nchw = _empty_in_loop_order((n, c, *out_hw), position_dtype, channel_major)
@@ -90,7 +90,7 @@ def route_to_winners(grad: np.ndarray, winner: np.ndarray, window: Window,
     """Add each window's gradient in ``grad`` (N, C, OH, OW) at its ``winner`` in a zero array
     (N, C, *padded_hw), returned uncropped, as ``chainrule.ops.pool.RouteToWinners`` does."""
     n, c = grad.shape[:2]
-    channel_major = _channel_major(winner)  # the pooled input's layout, as the NumPy path
+    channel_major = _is_channel_major(winner)  # the pooled input's layout, as the NumPy path
     out, out_nchw = _empty_in_loop_order((n, c, *padded_hw), grad.dtype, channel_major, zeros=True)
     _route_loop(geometry(window))(_in_loop_order(grad, channel_major),
                                    _in_loop_order(winner, channel_major), out)
@@ -100,7 +100,7 @@ def route_to_winners(grad: np.ndarray, winner: np.ndarray, window: Window,
 def pick_winners(padded: np.ndarray, winner: np.ndarray, window: Window) -> np.ndarray:
     """``padded`` (N, C, H + pads, W + pads; zero padding) read at each window's ``winner``
     → (N, C, OH, OW), as ``chainrule.ops.pool.PickWinners``."""
-    channel_major = _channel_major(winner)
+    channel_major = _is_channel_major(winner)
     out, out_nchw = _empty_in_loop_order(winner.shape, padded.dtype, channel_major)
     _pick_loop(geometry(window))(_in_loop_order(padded, channel_major),
                                   _in_loop_order(winner, channel_major), out)
@@ -111,7 +111,7 @@ def window_sum(padded: np.ndarray, window: Window, out_hw: Pair) -> np.ndarray:
     """The sum of each window of ``padded`` (N, C, H + pads, W + pads; zero padding) →
     (N, C, OH, OW), added in kernel-position order, as ``chainrule.ops.pool.WindowSum``."""
     n, c = padded.shape[:2]
-    channel_major = _channel_major(padded)
+    channel_major = _is_channel_major(padded)
     out, out_nchw = _empty_in_loop_order((n, c, *out_hw), padded.dtype, channel_major)
     _window_sum_loop(geometry(window))(_in_loop_order(padded, channel_major), out)
     return out_nchw
@@ -121,7 +121,7 @@ def window_scatter(grad: np.ndarray, window: Window, padded_hw: Pair) -> np.ndar
     """Add each window's value in ``grad`` (N, C, OH, OW) to every element it covers in a zero
     array (N, C, *padded_hw), returned uncropped, as ``chainrule.ops.pool.WindowScatter``."""
     n, c = grad.shape[:2]
-    channel_major = _channel_major(grad)
+    channel_major = _is_channel_major(grad)
     out, out_nchw = _empty_in_loop_order((n, c, *padded_hw), grad.dtype, channel_major, zeros=True)
     _window_scatter_loop(geometry(window))(_in_loop_order(grad, channel_major), out)
     return out_nchw
