@@ -51,6 +51,7 @@ def within_budget(
         elapsed = time.perf_counter() - start
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-    assert peak <= memory_budget, f"the reader allocated {peak / 2**20:.0f} MiB (budget {memory_budget / 2**20:.0f})"
+    used, budget = peak / 2**20, memory_budget / 2**20
+    assert peak <= memory_budget, f"the reader allocated {used:.0f} MiB (budget {budget:.0f} MiB)"
     assert elapsed <= time_budget, f"the reader took {elapsed:.1f} s (budget {time_budget} s)"
     return raised
