@@ -102,12 +102,25 @@ def parse_blocks(path: Path) -> list[Block]:
             end += 1
         if end == len(lines):
             raise AssertionError(f"{path}:{index + 1}: code block never closed")
-        body = [line[len(indent):] if line.startswith(indent) else line.lstrip() for line in lines[index + 1 : end]]
+        body = [
+            line[len(indent) :] if line.startswith(indent) else line.lstrip()
+            for line in lines[index + 1 : end]
+        ]
         marker = FRAGMENT.match(lines[index - 1]) if index > 0 else None
         language = opening["info"].split(maxsplit=1)[0].lower() if opening["info"] else ""
-        follows = previous_end is not None and not any(line.strip() for line in lines[previous_end + 1 : index])
-        blocks.append(Block(path, index + 1, language, "\n".join(body) + "\n", marker["reason"] if marker else None,
-                            follows))
+        follows = previous_end is not None and not any(
+            line.strip() for line in lines[previous_end + 1 : index]
+        )
+        blocks.append(
+            Block(
+                path,
+                index + 1,
+                language,
+                "\n".join(body) + "\n",
+                marker["reason"] if marker else None,
+                follows,
+            )
+        )
         previous_end = end
         index = end + 1
     return blocks
@@ -117,8 +130,10 @@ def _check_output(expected: str, got: str, block: Block, what: str) -> None:
     checker = doctest.OutputChecker()
     if not checker.check_output(expected, got, FLAGS):
         example = doctest.Example("", expected)
-        raise AssertionError(f"{block.where}: {what} differs from the output the docs show\n"
-                             + checker.output_difference(example, got, FLAGS))
+        raise AssertionError(
+            f"{block.where}: {what} differs from the output the docs show\n"
+            + checker.output_difference(example, got, FLAGS)
+        )
 
 
 def _run_python(block: Block, namespace: dict[str, Any]) -> tuple[str, BaseException | None]:
@@ -152,21 +167,35 @@ def _shell_commands(block: Block) -> list[tuple[str, str | None]]:
 
 
 def _run_shell(block: Block, cwd: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-           "MPLBACKEND": "Agg"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+        "MPLBACKEND": "Agg",
+    }
     for command, expected in _shell_commands(block):
         if not RUNNABLE_COMMAND.match(command):
-            raise AssertionError(f"{block.where}: `{command}` is not a chainrule command, so the docs "
-                                 "test does not run it; mark the block <!-- fragment: why -->")
+            raise AssertionError(
+                f"{block.where}: `{command}` is not a chainrule command, so the docs "
+                "test does not run it; mark the block <!-- fragment: why -->"
+            )
         if command.startswith("python "):
-            command = shlex.join([sys.executable]) + command[len("python"):]
-        result = subprocess.run(["bash", "-c", command], cwd=cwd, env=env, capture_output=True, text=True,
-                                timeout=COMMAND_TIMEOUT, check=False)
+            command = shlex.join([sys.executable]) + command[len("python") :]
+        result = subprocess.run(
+            ["bash", "-c", command],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_TIMEOUT,
+            check=False,
+        )
         if expected is not None:
             _check_output(expected, result.stdout + result.stderr, block, f"`{command}`")
         elif result.returncode != 0:
-            raise AssertionError(f"{block.where}: `{command}` exited with status {result.returncode}:\n"
-                                 f"{result.stdout[-2000:]}{result.stderr[-2000:]}")
+            raise AssertionError(
+                f"{block.where}: `{command}` exited with status {result.returncode}:\n"
+                f"{result.stdout[-2000:]}{result.stderr[-2000:]}"
+            )
 
 
 def _check_toml(block: Block, cwd: Path) -> None:
@@ -219,9 +248,11 @@ def run_markdown(path: Path, cwd: Path) -> MarkdownCounts:
             _check_toml(block, cwd)
         else:
             kind = f"a block tagged {block.language!r}" if block.language else "an untagged block"
-            raise AssertionError(f"{block.where}: {kind} the docs test cannot run "
-                                 "(python, bash, toml, or output right after a python block); "
-                                 "mark it <!-- fragment: why -->")
+            raise AssertionError(
+                f"{block.where}: {kind} the docs test cannot run "
+                "(python, bash, toml, or output right after a python block); "
+                "mark it <!-- fragment: why -->"
+            )
         counts.run += 1
     _raise_unshown(pending)
     return counts
@@ -232,8 +263,9 @@ def _raise_unshown(pending: tuple[Block, str, BaseException | None] | None) -> N
     if pending is not None and pending[2] is not None:
         block, _, error = pending
         trace = "".join(traceback.format_exception(error))
-        raise AssertionError(f"{block.where}: the block raised (line numbers count from the block's first line)\n"
-                             f"{trace}")
+        raise AssertionError(
+            f"{block.where}: the block raised (line numbers count from the block's first line)\n{trace}"
+        )
 
 
 @contextlib.contextmanager
@@ -280,8 +312,13 @@ def docstring_tests() -> list[doctest.DocTest]:
 
 
 DOCSTRING_TESTS = docstring_tests()
-DOCTEST_GLOBALS = {"np": np, "chainrule": chainrule, "nn": chainrule.nn, "F": chainrule.nn.functional,
-                   "optim": chainrule.optim}
+DOCTEST_GLOBALS = {
+    "np": np,
+    "chainrule": chainrule,
+    "nn": chainrule.nn,
+    "F": chainrule.nn.functional,
+    "optim": chainrule.optim,
+}
 
 
 def run_docstring_test(test: doctest.DocTest) -> doctest.TestResults:
@@ -316,7 +353,9 @@ def literal_blocks(docstring: str) -> Iterator[tuple[int, str]]:
             continue
         indent = len(lines[index]) - len(lines[index].lstrip())
         end = index + 1
-        while end < len(lines) and (not lines[end].strip() or len(lines[end]) - len(lines[end].lstrip()) > indent):
+        while end < len(lines) and (
+            not lines[end].strip() or len(lines[end]) - len(lines[end].lstrip()) > indent
+        ):
             end += 1
         yield index + 1, textwrap.dedent("\n".join(lines[index + 1 : end])).strip("\n")
         index = end
@@ -332,8 +371,9 @@ def test_no_python_example_hides_in_a_literal_block():
             for line, text in literal_blocks(test.docstring):
                 if text and not text.startswith(">>>") and _is_python(text):
                     hidden.add(f"{test.name} (docstring line {line}):\n{textwrap.indent(text, '    ')}")
-    assert not hidden, ("Python in a :: literal block never runs; write it as >>> examples:\n"
-                        + "\n".join(sorted(hidden)))
+    assert not hidden, "Python in a :: literal block never runs; write it as >>> examples:\n" + "\n".join(
+        sorted(hidden)
+    )
 
 
 def _is_python(text: str) -> bool:
@@ -360,8 +400,10 @@ def test_harness_fails_on_a_wrong_output_and_an_undefined_name(tmp_path):
     page.write_text("```python\nprint(undefined_name)\n```\n", encoding="utf-8")
     with pytest.raises(AssertionError, match="NameError"):
         run_markdown(page, tmp_path)
-    page.write_text("<!-- fragment: shown only -->\n```python\nprint(undefined_name)\n```\n\n"
-                    "```js\nx\n```\n", encoding="utf-8")
+    page.write_text(
+        "<!-- fragment: shown only -->\n```python\nprint(undefined_name)\n```\n\n```js\nx\n```\n",
+        encoding="utf-8",
+    )
     with pytest.raises(AssertionError, match="a block tagged 'js' the docs test cannot run"):
         run_markdown(page, tmp_path)
 
