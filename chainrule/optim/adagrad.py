@@ -67,6 +67,8 @@ class Adagrad(Optimizer):
 
     Example::
 
+        >>> model = nn.Linear(4, 2)
+
         >>> optimizer = chainrule.optim.Adagrad(model.parameters(), lr=1e-2)
     """
 

@@ -94,6 +94,8 @@ class Adam(Optimizer):
 
     Example::
 
+        >>> model = nn.Linear(4, 2)
+
         >>> optimizer = chainrule.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999))
     """
 

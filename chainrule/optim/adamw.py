@@ -14,6 +14,8 @@ class AdamW(Adam):
 
     Example::
 
+        >>> model = nn.Linear(4, 2)
+
         >>> optimizer = chainrule.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.05)
     """
 

@@ -222,6 +222,7 @@ class LambdaLR(_LambdaStateMixin, LRScheduler):
 
     Example::
 
+        >>> optimizer = optim.SGD([nn.Parameter(chainrule.zeros(1))], lr=0.1)
         >>> scheduler = LambdaLR(optimizer, lr_lambda=lambda epoch: 0.95 ** epoch)
     """
 
@@ -235,6 +236,7 @@ class MultiplicativeLR(_LambdaStateMixin, LRScheduler):
 
     Example::
 
+        >>> optimizer = optim.SGD([nn.Parameter(chainrule.zeros(1))], lr=0.1)
         >>> scheduler = MultiplicativeLR(optimizer, lr_lambda=lambda epoch: 0.95)
     """
 
@@ -252,6 +254,7 @@ class StepLR(LRScheduler):
 
     Example::
 
+        >>> optimizer = optim.SGD([nn.Parameter(chainrule.zeros(1))], lr=0.1)
         >>> scheduler = StepLR(optimizer, step_size=30, gamma=0.1)   # 0.1 → 0.01 at epoch 30
     """
 
@@ -279,6 +282,7 @@ class MultiStepLR(LRScheduler):
 
     Example::
 
+        >>> optimizer = optim.SGD([nn.Parameter(chainrule.zeros(1))], lr=0.1)
         >>> scheduler = MultiStepLR(optimizer, milestones=[30, 80], gamma=0.1)
     """
 
@@ -306,6 +310,7 @@ class ConstantLR(LRScheduler):
 
     Example::
 
+        >>> optimizer = optim.SGD([nn.Parameter(chainrule.zeros(1))], lr=0.1)
         >>> scheduler = ConstantLR(optimizer, factor=0.5, total_iters=4)
     """
 
@@ -338,6 +343,7 @@ class LinearLR(LRScheduler):
 
     Example::
 
+        >>> optimizer = optim.SGD([nn.Parameter(chainrule.zeros(1))], lr=0.1)
         >>> scheduler = LinearLR(optimizer, start_factor=0.1, total_iters=10)
     """
 
@@ -381,6 +387,7 @@ class ExponentialLR(LRScheduler):
 
     Example::
 
+        >>> optimizer = optim.SGD([nn.Parameter(chainrule.zeros(1))], lr=0.1)
         >>> scheduler = ExponentialLR(optimizer, gamma=0.9)
     """
 
@@ -403,6 +410,7 @@ class PolynomialLR(LRScheduler):
 
     Example::
 
+        >>> optimizer = optim.SGD([nn.Parameter(chainrule.zeros(1))], lr=0.1)
         >>> scheduler = PolynomialLR(optimizer, total_iters=100, power=2.0)
     """
 
@@ -433,6 +441,7 @@ class CosineAnnealingLR(LRScheduler):
 
     Example::
 
+        >>> optimizer = optim.SGD([nn.Parameter(chainrule.zeros(1))], lr=0.1)
         >>> scheduler = CosineAnnealingLR(optimizer, T_max=100, eta_min=1e-5)
     """
 
@@ -474,6 +483,7 @@ class CyclicLR(LRScheduler):
 
     Example::
 
+        >>> optimizer = optim.SGD([nn.Parameter(chainrule.zeros(1))], lr=0.1)
         >>> scheduler = CyclicLR(optimizer, base_lr=0.01, max_lr=0.1, step_size_up=200)
     """
 
@@ -582,6 +592,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
 
     Example::
 
+        >>> optimizer = optim.SGD([nn.Parameter(chainrule.zeros(1))], lr=0.1)
         >>> scheduler = CosineAnnealingWarmRestarts(optimizer, T_0=10, T_mult=2)
     """
 
@@ -647,6 +658,7 @@ class SequentialLR(LRScheduler):
 
     Example::
 
+        >>> optimizer = optim.SGD([nn.Parameter(chainrule.zeros(1))], lr=0.1)
         >>> warmup = LinearLR(optimizer, start_factor=0.1, total_iters=5)
         >>> decay = CosineAnnealingLR(optimizer, T_max=95)
         >>> scheduler = SequentialLR(optimizer, [warmup, decay], milestones=[5])
@@ -729,6 +741,7 @@ class ChainedScheduler(LRScheduler):
 
     Example::
 
+        >>> optimizer = optim.SGD([nn.Parameter(chainrule.zeros(1))], lr=0.1)
         >>> scheduler = ChainedScheduler([ConstantLR(optimizer, factor=0.1, total_iters=2),
         ...                               ExponentialLR(optimizer, gamma=0.9)])
     """
@@ -763,10 +776,12 @@ class ReduceLROnPlateau(LRScheduler):
 
     Example::
 
+        >>> optimizer = optim.SGD([nn.Parameter(chainrule.zeros(1))], lr=0.1)
         >>> scheduler = ReduceLROnPlateau(optimizer, mode="min", factor=0.5, patience=3)
-        >>> for epoch in range(100):
-        ...     val_loss = evaluate(model)
+        >>> for val_loss in [1.0, 0.8, 0.8, 0.8, 0.8, 0.8]:    # no better than 0.8 for 4 epochs
         ...     scheduler.step(val_loss)
+        >>> optimizer.param_groups[0]["lr"]
+        0.05
     """
 
     def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1,
@@ -876,7 +891,10 @@ class OneCycleLR(LRScheduler):
 
     Example::
 
-        >>> scheduler = OneCycleLR(optimizer, max_lr=0.1, epochs=10, steps_per_epoch=len(loader))
+        >>> optimizer = optim.SGD([nn.Parameter(chainrule.zeros(1))], lr=0.1)
+        >>> scheduler = OneCycleLR(optimizer, max_lr=0.1, epochs=10, steps_per_epoch=100)
+        >>> round(optimizer.param_groups[0]["lr"], 6)        # max_lr / div_factor at the start
+        0.004
     """
 
     def __init__(self, optimizer: Optimizer, max_lr: float | list[float], total_steps: int | None = None,

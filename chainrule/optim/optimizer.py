@@ -47,9 +47,10 @@ class Optimizer:
 
     Example::
 
+        >>> model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
         >>> optimizer = chainrule.optim.SGD([
-        ...     {"params": model.body.parameters()},
-        ...     {"params": model.head.parameters(), "lr": 1e-2},
+        ...     {"params": model[0].parameters()},
+        ...     {"params": model[2].parameters(), "lr": 1e-2},
         ... ], lr=1e-3, momentum=0.9)
     """
 
@@ -84,7 +85,11 @@ class Optimizer:
 
         Example::
 
+            >>> optimizer = chainrule.optim.SGD(nn.Linear(4, 8).parameters(), lr=1e-2)
+            >>> new_layer = nn.Linear(8, 2)
             >>> optimizer.add_param_group({"params": new_layer.parameters(), "lr": 1e-4})
+            >>> [group["lr"] for group in optimizer.param_groups]
+            [0.01, 0.0001]
         """
         if not isinstance(param_group, dict):
             raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")

@@ -87,6 +87,8 @@ class RMSprop(Optimizer):
 
     Example::
 
+        >>> model = nn.Linear(4, 2)
+
         >>> optimizer = chainrule.optim.RMSprop(model.parameters(), lr=1e-2, momentum=0.9)
     """
 

@@ -102,7 +102,10 @@ class SGD(Optimizer):
 
     Example::
 
+        >>> model = nn.Linear(4, 2)
+
         >>> optimizer = chainrule.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        >>> x, y, loss_fn = chainrule.randn(8, 4), chainrule.randn(8, 2), nn.MSELoss()
         >>> optimizer.zero_grad(); loss_fn(model(x), y).backward(); optimizer.step()
     """
 
