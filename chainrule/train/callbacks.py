@@ -145,8 +145,18 @@ class EarlyStopping(Callback):
 
     Example::
 
-        >>> trainer.fit(train_loader, val_loader, epochs=100,
-        ...             callbacks=[EarlyStopping("val_loss", patience=5, restore_best_weights=True)])
+        >>> from chainrule.train import Trainer
+        >>> from chainrule.utils.data import DataLoader, TensorDataset
+        >>> x, y = chainrule.randn(96, 4), chainrule.randint(0, 3, (96,))    # random labels
+        >>> train_loader = DataLoader(TensorDataset(x[:64], y[:64]), batch_size=16)
+        >>> val_loader = DataLoader(TensorDataset(x[64:], y[64:]), batch_size=32)
+        >>> model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
+        >>> trainer = Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1),
+        ...                   metrics=["accuracy"])
+        >>> history = trainer.fit(train_loader, val_loader, epochs=100, verbose=0,
+        ...     callbacks=[EarlyStopping("val_loss", patience=5, restore_best_weights=True)])
+        >>> len(history["epoch"]) < 100     # random labels: validation loss soon stops falling
+        True
     """
 
     def __init__(
@@ -232,7 +242,8 @@ class ModelCheckpoint(Callback):
 
     Example::
 
-        >>> ModelCheckpoint("runs/a", monitor="val_accuracy", save_best_only=True, save_last=True)
+        >>> checkpoint = ModelCheckpoint("runs/a", monitor="val_accuracy", save_best_only=True,
+        ...                              save_last=True)
     """
 
     order = 90
@@ -304,8 +315,9 @@ class LRSchedulerCallback(Callback):
 
     Example::
 
-        >>> plateau = chainrule.optim.lr_scheduler.ReduceLROnPlateau(optimizer, patience=2)
-        >>> LRSchedulerCallback(plateau, monitor="val_accuracy")   # give it mode="max"
+        >>> optimizer = optim.SGD(nn.Linear(4, 3).parameters(), lr=0.1)
+        >>> plateau = chainrule.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", patience=2)
+        >>> schedule = LRSchedulerCallback(plateau, monitor="val_accuracy")   # hence mode="max"
     """
 
     order = 10
@@ -363,7 +375,7 @@ class CSVLogger(Callback):
 
     Example::
 
-        >>> CSVLogger("runs/a/metrics.csv")
+        >>> logger = CSVLogger("runs/a/metrics.csv")
     """
 
     order = 80
@@ -382,7 +394,7 @@ class TensorBoardLogger(Callback):
 
     Example::
 
-        >>> TensorBoardLogger("runs/a/tensorboard")
+        >>> logger = TensorBoardLogger("runs/a/tensorboard")
     """
 
     order = 80
@@ -463,10 +475,20 @@ class GradientFlowCallback(Callback):
 
     Example::
 
+        >>> from chainrule.train import Trainer
+        >>> from chainrule.utils.data import DataLoader, TensorDataset
+        >>> x, y = chainrule.randn(96, 4), chainrule.randint(0, 3, (96,))    # random labels
+        >>> train_loader = DataLoader(TensorDataset(x[:64], y[:64]), batch_size=16)
+        >>> val_loader = DataLoader(TensorDataset(x[64:], y[64:]), batch_size=32)
+        >>> model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
+        >>> trainer = Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1),
+        ...                   metrics=["accuracy"])
+        >>> with chainrule.no_grad():
+        ...     _ = model[0].bias.fill_(-10.0)      # every hidden ReLU unit starts dead
         >>> flow = GradientFlowCallback()
-        >>> trainer.fit(train_loader, val_loader, epochs=5, callbacks=[flow])
+        >>> history = trainer.fit(train_loader, val_loader, epochs=2, callbacks=[flow], verbose=0)
         >>> [str(finding) for finding in flow.findings]
-        ['[dead_units] 62% of the ReLU units after relu1 output zero for the whole batch; ...']
+        ['[dead_units] 100% of the ReLU units after 1 output zero for the whole batch; ...']
     """
 
     order = -100

@@ -16,10 +16,15 @@ previous checkpoint intact.
 
 Example::
 
+    >>> model = nn.Linear(4, 2)
+    >>> optimizer = optim.Adam(model.parameters())
     >>> state = {"epoch": 3, "model": model.state_dict(), "optimizer": optimizer.state_dict()}
     >>> save_state("checkpoint.safetensors", state)
     >>> restored = load_state("checkpoint.safetensors")
     >>> model.load_state_dict(restored["model"]); optimizer.load_state_dict(restored["optimizer"])
+    <All keys matched successfully>
+    >>> restored["epoch"]
+    3
 """
 
 from __future__ import annotations
@@ -58,7 +63,9 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
 
     Example::
 
-        >>> atomic_write_bytes("runs/a/metrics.csv", b"epoch,loss\\n1,0.5\\n")
+        >>> atomic_write_bytes("metrics.csv", b"epoch,loss\\n1,0.5\\n")
+        >>> open("metrics.csv").read()
+        'epoch,loss\\n1,0.5\\n'
     """
     path = Path(path)
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -250,8 +257,10 @@ def save_model(path: str | os.PathLike[str], model: Any, metadata: Mapping[str, 
 
     Example::
 
+        >>> model = nn.Linear(4, 2)
         >>> save_model("model.safetensors", model)
         >>> load_model("model.safetensors", model)
+        Linear(in_features=4, out_features=2, bias=True)
     """
     from safetensors.numpy import save
 
@@ -276,8 +285,13 @@ def capture_rng_state(generators: Iterable[Any] = ()) -> dict[str, Any]:
 
     Example::
 
+        >>> from chainrule.utils.data import DataLoader
+        >>> loader = DataLoader(range(6), batch_size=3, shuffle=True, generator=chainrule.Generator())
         >>> state = capture_rng_state([loader.generator])
+        >>> first = [batch.tolist() for batch in loader]
         >>> restore_rng_state(state, [loader.generator])   # the same draws follow again
+        >>> [batch.tolist() for batch in loader] == first
+        True
     """
     import chainrule
 

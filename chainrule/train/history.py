@@ -22,12 +22,21 @@ class History:
 
     Example::
 
-        >>> history = trainer.fit(train_loader, val_loader, epochs=5)
-        >>> history["val_loss"]                 # one value per epoch
-        [0.61, 0.42, 0.37, 0.35, 0.36]
+        >>> from chainrule.train import Trainer
+        >>> from chainrule.utils.data import DataLoader, TensorDataset
+        >>> x = chainrule.randn(96, 4)
+        >>> y = (x[:, 0] > 0).long() + (x[:, 1] > 0).long()      # three classes
+        >>> train_loader = DataLoader(TensorDataset(x[:64], y[:64]), batch_size=16)
+        >>> val_loader = DataLoader(TensorDataset(x[64:], y[64:]), batch_size=32)
+        >>> model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
+        >>> trainer = Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1),
+        ...                   metrics=["accuracy"])
+        >>> history = trainer.fit(train_loader, val_loader, epochs=5, verbose=0)
+        >>> [round(loss, 2) for loss in history["val_loss"]]     # one value per epoch
+        [1.02, 0.98, 0.95, 0.93, 0.91]
         >>> history.best("val_loss")            # (epoch, value) of the lowest
-        (4, 0.35)
-        >>> history.to_csv("metrics.csv")
+        (5, 0.908...)
+        >>> csv_text = history.to_csv("metrics.csv")
     """
 
     def __init__(self, rows: list[Mapping[str, float]] | None = None) -> None:

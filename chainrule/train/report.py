@@ -106,8 +106,18 @@ class RunRecord:
 
         Example::
 
-            >>> run = RunRecord.from_trainer(trainer, dataset="digits", test_metrics=scores)
-            >>> write_report("report.html", run)
+            >>> from chainrule.train import Trainer
+            >>> from chainrule.utils.data import DataLoader, TensorDataset
+            >>> x, y = chainrule.randn(96, 4), chainrule.randint(0, 3, (96,))    # random labels
+            >>> train_loader = DataLoader(TensorDataset(x[:64], y[:64]), batch_size=16)
+            >>> val_loader = DataLoader(TensorDataset(x[64:], y[64:]), batch_size=32)
+            >>> model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
+            >>> trainer = Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1),
+            ...                   metrics=["accuracy"])
+            >>> history = trainer.fit(train_loader, val_loader, epochs=2, verbose=0)
+            >>> scores = trainer.evaluate(val_loader)
+            >>> run = RunRecord.from_trainer(trainer, dataset="random", test_metrics=scores)
+            >>> html = write_report("report.html", run)
         """
         from chainrule.diagnostics.overfitting import OverfittingMonitor
         from chainrule.train.callbacks import GradientFlowCallback
@@ -882,7 +892,18 @@ def write_report(
 
     Example::
 
-        >>> write_report("runs/a/report.html", RunRecord.from_trainer(trainer, dataset="digits"))
+        >>> from chainrule.train import Trainer
+        >>> from chainrule.utils.data import DataLoader, TensorDataset
+        >>> x, y = chainrule.randn(96, 4), chainrule.randint(0, 3, (96,))    # random labels
+        >>> train_loader = DataLoader(TensorDataset(x[:64], y[:64]), batch_size=16)
+        >>> val_loader = DataLoader(TensorDataset(x[64:], y[64:]), batch_size=32)
+        >>> model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
+        >>> trainer = Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1),
+        ...                   metrics=["accuracy"])
+        >>> history = trainer.fit(train_loader, val_loader, epochs=2, verbose=0)
+        >>> html = write_report("report.html", RunRecord.from_trainer(trainer, dataset="random"))
+        >>> "Training and validation" in html
+        True
     """
     from chainrule.train.checkpoint import atomic_write_bytes
 
@@ -914,8 +935,14 @@ def insert_section(path: str | os.PathLike[str], title: str, body: str, anchor: 
 
     Example::
 
-        >>> insert_section("runs/a/report.html", "Fairness audit: sex", audit.to_html(),
-        ...                anchor="fairness-audit-sex")
+        >>> from chainrule.fairness import audit
+        >>> from chainrule.train import History
+        >>> html = write_report("report.html", RunRecord(history=History([{"epoch": 1, "loss": 0.5}])))
+        >>> result = audit([1, 0, 1, 0], [1, 0, 0, 0], sensitive_features=["f", "f", "m", "m"])
+        >>> html = insert_section("report.html", "Fairness audit: sex", result.to_html(),
+        ...                       anchor="fairness-audit-sex")
+        >>> 'id="fairness-audit-sex"' in html
+        True
     """
     from chainrule.train.checkpoint import atomic_write_bytes
 

@@ -19,8 +19,9 @@ overfitting and says what it finds.
 Example::
 
     >>> from chainrule.train.run import train_run
-    >>> result = train_run({"dataset": "iris", "epochs": 30})
-    >>> result.test_metrics["accuracy"], result.run_dir
+    >>> result = train_run({"dataset": "iris", "epochs": 30, "lr": 0.01, "name": "iris-a"}, verbose=0)
+    >>> result.test_metrics["accuracy"] > 0.8, result.run_dir
+    (True, PosixPath('runs/iris-a'))
 """
 
 from __future__ import annotations

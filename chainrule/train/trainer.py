@@ -15,13 +15,22 @@ trainer's state. :func:`fit` is a one-call shortcut for scripts that only fit.
 
 Example::
 
-    >>> trainer = Trainer(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), 1e-3),
+    >>> from chainrule.train import EarlyStopping, Trainer
+    >>> from chainrule.utils.data import DataLoader, TensorDataset
+    >>> x = chainrule.randn(96, 4)
+    >>> y = (x[:, 0] > 0).long()          # two classes, told apart by the first feature
+    >>> train_loader = DataLoader(TensorDataset(x[:64], y[:64]), batch_size=16, shuffle=True)
+    >>> val_loader = test_loader = DataLoader(TensorDataset(x[64:], y[64:]), batch_size=32)
+    >>> model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 2))
+    >>> trainer = Trainer(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), 1e-2),
     ...                   metrics=["accuracy", "f1"])
     >>> history = trainer.fit(train_loader, val_loader, epochs=10,
-    ...                       callbacks=[EarlyStopping(patience=3)])
+    ...                       callbacks=[EarlyStopping(patience=3)], verbose=0)
     >>> trainer.evaluate(test_loader)
-    {'loss': 0.21, 'accuracy': 0.94, 'f1': 0.94}
+    {'loss': ..., 'accuracy': ..., 'f1': ...}
     >>> trainer.confusion_matrix          # (C, C), rows are true classes
+    array([[17,  0],
+           [ 1, 14]])
 """
 
 from __future__ import annotations
@@ -240,8 +249,16 @@ class Trainer:
 
         Example::
 
-            >>> trainer.evaluate(test_loader)
-            {'loss': 0.2113, 'accuracy': 0.9417}
+            >>> from chainrule.train import Trainer
+            >>> from chainrule.utils.data import DataLoader, TensorDataset
+            >>> x, y = chainrule.randn(96, 4), chainrule.randint(0, 3, (96,))    # random labels
+            >>> train_loader = DataLoader(TensorDataset(x[:64], y[:64]), batch_size=16)
+            >>> val_loader = DataLoader(TensorDataset(x[64:], y[64:]), batch_size=32)
+            >>> model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
+            >>> trainer = Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1),
+            ...                   metrics=["accuracy"])
+            >>> {name: round(value, 2) for name, value in trainer.evaluate(val_loader).items()}
+            {'loss': 1.09, 'accuracy': 0.38}
         """
         from chainrule.grad_mode import no_grad
 
@@ -269,7 +286,18 @@ class Trainer:
 
         Example::
 
+            >>> from chainrule.train import Trainer
+            >>> from chainrule.utils.data import DataLoader, TensorDataset
+            >>> x, y = chainrule.randn(96, 4), chainrule.randint(0, 3, (96,))    # random labels
+            >>> train_loader = DataLoader(TensorDataset(x[:64], y[:64]), batch_size=16)
+            >>> val_loader = DataLoader(TensorDataset(x[64:], y[64:]), batch_size=32)
+            >>> model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
+            >>> trainer = Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1),
+            ...                   metrics=["accuracy"])
+            >>> x_test = np.zeros((5, 4), dtype=np.float32)
             >>> logits = trainer.predict(x_test)      # (N, C)
+            >>> logits.shape
+            (5, 3)
             >>> labels = logits.argmax(axis=1)
         """
         from chainrule.grad_mode import no_grad
@@ -402,8 +430,16 @@ def fit(
 
     Example::
 
+        >>> from chainrule.utils.data import DataLoader, TensorDataset
+        >>> x, y = chainrule.randn(96, 4), chainrule.randint(0, 3, (96,))    # random labels
+        >>> train_loader = DataLoader(TensorDataset(x[:64], y[:64]), batch_size=16)
+        >>> val_loader = DataLoader(TensorDataset(x[64:], y[64:]), batch_size=32)
+        >>> model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
+        >>> optimizer = optim.SGD(model.parameters(), lr=0.1)
         >>> history = fit(model, nn.CrossEntropyLoss(), optimizer, train_loader, val_loader,
-        ...               epochs=10, metrics=["accuracy"])
+        ...               epochs=10, metrics=["accuracy"], verbose=0)
+        >>> len(history["val_accuracy"])
+        10
     """
     trainer = Trainer(model, loss_fn, optimizer, metrics=metrics, scheduler=scheduler)
     return trainer.fit(train_loader, val_loader, epochs=epochs, callbacks=callbacks, verbose=verbose)
