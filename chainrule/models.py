@@ -40,6 +40,16 @@ def mlp(
     Example::
 
         >>> mlp((1, 8, 8), 10, hidden=(64, 32), dropout=0.1)
+        Sequential(
+          (flatten): Flatten(start_dim=1, end_dim=-1)
+          (fc1): Linear(in_features=64, out_features=64, bias=True)
+          (relu1): ReLU()
+          (dropout1): Dropout(p=0.1, inplace=False)
+          (fc2): Linear(in_features=64, out_features=32, bias=True)
+          (relu2): ReLU()
+          (dropout2): Dropout(p=0.1, inplace=False)
+          (fc3): Linear(in_features=32, out_features=10, bias=True)
+        )
     """
     layers: OrderedDict[str, nn.Module] = OrderedDict(flatten=nn.Flatten())
     width = math.prod(input_shape)
@@ -128,7 +138,16 @@ def load_model_class(spec: str) -> type:
 
     Example::
 
-        >>> load_model_class("my_models.py:TinyNet")
+        >>> _ = open("my_models.py", "w").write(
+        ...     "from chainrule import nn\\n"
+        ...     "class TinyNet(nn.Module):\\n"
+        ...     "    def __init__(self, in_features, num_classes):\\n"
+        ...     "        super().__init__()\\n"
+        ...     "        self.fc = nn.Linear(in_features, num_classes)\\n"
+        ...     "    def forward(self, x):\\n"
+        ...     "        return self.fc(x)\\n")
+        >>> load_model_class("my_models.py:TinyNet").__name__
+        'TinyNet'
     """
     path_text, separator, class_name = spec.rpartition(":")
     if not separator or not path_text.endswith(".py") or not class_name.isidentifier():

@@ -735,6 +735,8 @@ def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: buil
     Example::
 
         >>> chainrule.tensor([[1, 2], [3, 4]], dtype=chainrule.float32)
+        tensor([[1., 2.],
+                [3., 4.]])
     """
     return _make(np.array(_as_array(data, dtype), copy=True), requires_grad)
 

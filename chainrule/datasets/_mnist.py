@@ -253,8 +253,8 @@ def mnist(
         DatasetSplits with x float32 in [0, 1] and y int64 in 0..9.
 
     Example:
-        >>> data = mnist("/data/mnist", splits=("test",))  # doctest: +SKIP
-        >>> data.x_test.shape, data.x_train
+        >>> data = mnist("/data/mnist", splits=("test",))  # downloads 11 MB  # doctest: +SKIP
+        >>> data.x_test.shape, data.x_train  # doctest: +SKIP
         ((10000, 1, 28, 28), None)
     """
     return _load(_MNIST, "mnist", root, download, flatten, splits)
@@ -276,8 +276,8 @@ def fashion_mnist(
     ``~/.cache/chainrule/fashion_mnist``.
 
     Example:
-        >>> data = fashion_mnist(flatten=True)  # doctest: +SKIP
-        >>> data.x_train.shape, data.classes[9]
+        >>> data = fashion_mnist(flatten=True)  # downloads 30 MB  # doctest: +SKIP
+        >>> data.x_train.shape, data.classes[9]  # doctest: +SKIP
         ((60000, 784), 'Ankle boot')
     """
     return _load(_FASHION_MNIST, "fashion_mnist", root, download, flatten, splits)

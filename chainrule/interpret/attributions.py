@@ -59,7 +59,11 @@ def saliency(model: Model, inputs: Any, target: Any = None, abs: bool = True) ->
 
     Example::
 
-        >>> heat = saliency(model, images, target=labels)      # (N, 1, 28, 28)
+        >>> model = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
+        >>> images, labels = chainrule.randn(2, 1, 8, 8), chainrule.tensor([3, 7])
+        >>> heat = saliency(model, images, target=labels)
+        >>> heat.shape
+        (2, 1, 8, 8)
     """
     gradient = _gradient(model, _as_input(inputs).data, target)
     return Tensor._wrap(np.abs(gradient) if abs else gradient)
@@ -91,8 +95,12 @@ def integrated_gradients(model: Model, inputs: Any, target: Any = None, baseline
 
     Example::
 
+        >>> model, x = nn.Linear(4, 5), chainrule.randn(2, 4)
         >>> ig = integrated_gradients(model, x, target=3, steps=64)
-        >>> ig.attributions.shape, float(ig.completeness_gap.max())
+        >>> ig.attributions.shape, float(ig.completeness_gap.max()) < 1e-5
+        ((2, 4), True)
+        >>> np.allclose(ig.attributions.numpy(), model.weight.numpy()[3] * x.numpy(), atol=1e-6)
+        True
     """
     if steps < 1:
         raise ValueError(f"integrated_gradients: steps must be at least 1, got {steps}")

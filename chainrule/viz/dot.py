@@ -28,8 +28,18 @@ def to_dot(output: Tensor, params: Mapping[str, Tensor] | None = None) -> str:
     Example::
 
         >>> x = chainrule.randn(3, requires_grad=True)
-        >>> print(chainrule.viz.to_dot((x * 2).sum()))
-        digraph { ... "SumBackward0" ... }
+        >>> loss = (x * 2).sum()
+        >>> loss.backward()                               # d loss / dx = 2 everywhere
+        >>> print(chainrule.viz.to_dot(loss, params={"x": x}))
+        digraph chainrule {
+          rankdir="BT";
+          node [fontname="Helvetica", fontsize=10];
+          n0 [shape=box, style="rounded,filled", fillcolor="#f1f5f9", label="SumBackward0\\n()"];
+          n1 -> n0;
+          n1 [shape=box, style="rounded,filled", fillcolor="#f1f5f9", label="MulBackward0\\n(3)"];
+          n2 -> n1;
+          n2 [shape=box, style=filled, fillcolor="#dbeafe", label="x\\n(3)\\n|grad| = 3.46"];
+        }
     """
     names = {id(t): name for name, t in (params or {}).items()}
     lines = ["digraph chainrule {", '  rankdir="BT";', '  node [fontname="Helvetica", fontsize=10];']

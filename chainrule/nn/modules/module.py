@@ -574,9 +574,13 @@ class Module:
 
         Example::
 
-            >>> outputs = []
+            >>> layer, outputs = nn.Linear(3, 2), []
             >>> handle = layer.register_forward_hook(lambda m, args, out: outputs.append(out))
+            >>> _ = layer(chainrule.ones(4, 3))
             >>> handle.remove()
+            >>> _ = layer(chainrule.ones(4, 3))
+            >>> [output.shape for output in outputs]                # the first call only
+            [(4, 2)]
         """
         handle = RemovableHandle(self._forward_hooks)
         self._forward_hooks[handle.id] = hook

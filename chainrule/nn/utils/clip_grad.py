@@ -26,9 +26,13 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
 
     Example::
 
+        >>> model = nn.Linear(3, 1)
+        >>> loss = (model(chainrule.ones(2, 3)) - 10).pow(2).mean()
         >>> loss.backward()
         >>> nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
-        tensor(3.2417)
+        tensor(44.7839)
+        >>> round(float(nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)), 4)   # clipped
+        1.0
     """
     params = _with_grads(parameters)
     max_norm, norm_type = float(max_norm), float(norm_type)

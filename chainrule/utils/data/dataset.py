@@ -107,7 +107,10 @@ class Subset(Dataset[T_co]):
 
     Example::
 
+        >>> dataset = TensorDataset(chainrule.arange(6))
         >>> evens = Subset(dataset, range(0, len(dataset), 2))
+        >>> [int(sample[0]) for sample in evens]
+        [0, 2, 4]
     """
 
     def __init__(self, dataset: Dataset[T_co], indices: Sequence[int]) -> None:
@@ -135,6 +138,7 @@ class ConcatDataset(Dataset[T_co]):
 
     Example::
 
+        >>> train_part, extra_part = TensorDataset(chainrule.zeros(5, 2)), TensorDataset(chainrule.ones(3, 2))
         >>> both = ConcatDataset([train_part, extra_part])
         >>> len(both) == len(train_part) + len(extra_part)
         True
@@ -172,7 +176,13 @@ class ChainDataset(IterableDataset):
 
     Example::
 
-        >>> stream = ChainDataset([first_stream, second_stream])
+        >>> class Count(IterableDataset):
+        ...     def __init__(self, n):
+        ...         self.n = n
+        ...     def __iter__(self):
+        ...         return iter(range(self.n))
+        >>> list(ChainDataset([Count(2), Count(3)]))
+        [0, 1, 0, 1, 2]
     """
 
     def __init__(self, datasets: Iterable[Dataset[Any]]) -> None:
@@ -196,7 +206,10 @@ def random_split(dataset: Dataset[T_co], lengths: Sequence[int | float],
 
     Example::
 
+        >>> dataset = TensorDataset(chainrule.arange(10))
         >>> train, val = random_split(dataset, [0.8, 0.2], generator=chainrule.Generator().manual_seed(0))
+        >>> len(train), len(val)
+        (8, 2)
     """
     total = len(dataset)  # type: ignore[arg-type]
     if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
