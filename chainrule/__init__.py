@@ -2,9 +2,11 @@
 
 PyTorch's names, so a PyTorch script runs after ``import chainrule as torch``::
 
-    import chainrule as torch
-    x = torch.randn(4, 3, requires_grad=True)
-    (x @ x.T).sum().backward()
+    >>> import chainrule as torch
+    >>> x = torch.randn(4, 3, requires_grad=True)
+    >>> (x @ x.T).sum().backward()
+    >>> x.grad.shape
+    (4, 3)
 """
 
 from chainrule import (

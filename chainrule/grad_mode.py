@@ -55,8 +55,12 @@ class no_grad(_GradModeContext):  # noqa: N801 - PyTorch's name
 
     Example::
 
-        with chainrule.no_grad():
-            w -= 0.1 * w.grad
+        >>> w = chainrule.ones(2, requires_grad=True)
+        >>> (w * 3).sum().backward()
+        >>> with chainrule.no_grad():
+        ...     w -= 0.1 * w.grad
+        >>> w
+        tensor([0.7000, 0.7000], requires_grad=True)
     """
 
     _target = False
@@ -74,9 +78,13 @@ class set_grad_enabled(_GradModeContext):  # noqa: N801 - PyTorch's name
 
     Example::
 
-        chainrule.set_grad_enabled(False)   # off from here on
-        with chainrule.set_grad_enabled(True):
-            ...                             # on inside the block only
+        >>> _ = chainrule.set_grad_enabled(False)   # off from here on
+        >>> with chainrule.set_grad_enabled(True):
+        ...     chainrule.is_grad_enabled()       # on inside the block only
+        True
+        >>> chainrule.is_grad_enabled()
+        False
+        >>> _ = chainrule.set_grad_enabled(True)    # back to the default
     """
 
     def __init__(self, mode: bool) -> None:

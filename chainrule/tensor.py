@@ -42,7 +42,10 @@ def set_default_dtype(dtype: Any) -> None:
 
     Example::
 
-        chainrule.set_default_dtype(chainrule.float64)   # e.g. for gradient checks
+        >>> chainrule.set_default_dtype(chainrule.float64)   # e.g. for gradient checks
+        >>> chainrule.tensor([1.5]).dtype
+        dtype('float64')
+        >>> chainrule.set_default_dtype(chainrule.float32)   # the default again
     """
     dtype = as_dtype(dtype)
     if dtype.kind != "f":

@@ -7,9 +7,13 @@ during backward still points at the forward call that made the node).
 
 Example::
 
-    with chainrule.autograd.detect_anomaly():
-        loss = model(x).log().sum()      # raises here if log() produced NaN or -inf
-        loss.backward()                  # or here, naming the op whose gradient went bad
+    >>> model, x = chainrule.nn.Linear(3, 1), chainrule.randn(8, 3)
+    >>> with chainrule.autograd.detect_anomaly():
+    ...     loss = model(x).log().sum()      # raises here if log() produced NaN or -inf
+    ...     loss.backward()                  # or here, naming the op whose gradient went bad
+    Traceback (most recent call last):
+        ...
+    chainrule.autograd.anomaly.AnomalyError: anomaly detected in forward: Log returned 4 NaN of 8 values ...
 
 Cost: off, one flag test per op. On, a ``numpy.isfinite`` pass over every output and gradient
 and a walk of the Python stack per op: measured with ``python -m benchmarks.anomaly_overhead``

@@ -2,15 +2,19 @@
 
 An op is one small class with ``forward`` and ``backward`` side by side::
 
-    class Exp(Function):
-        @staticmethod
-        def forward(ctx, x):            # x is a NumPy array
-            ctx.save_output()
-            return np.exp(x)
-
-        @staticmethod
-        def backward(ctx, grad):        # grad is a Tensor
-            return grad * ctx.saved_output
+    >>> class MyExp(Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):            # x is a NumPy array
+    ...         ctx.save_output()
+    ...         return np.exp(x)
+    ...
+    ...     @staticmethod
+    ...     def backward(ctx, grad):        # grad is a Tensor
+    ...         return grad * ctx.saved_output
+    >>> x = chainrule.zeros(2, requires_grad=True)
+    >>> MyExp.apply(x).sum().backward()
+    >>> x.grad
+    tensor([1., 1.])
 
 ``forward`` works on raw NumPy arrays (and passes non-tensor arguments such as ``dim`` through
 unchanged). ``backward`` works on Tensors with chainrule's own ops, so when the engine runs it

@@ -4,9 +4,11 @@ Every op has a NumPy implementation, the reference. Where an optional compiler i
 some ops run fused kernels instead, which give the same numbers (tests compare the two paths
 element for element) in fewer passes over memory::
 
-    import chainrule
-    chainrule.backends.numba.is_available()   # True when the numba extra is installed
-    chainrule.backends.numba.enabled = False  # back to the NumPy path
+    >>> import chainrule
+    >>> chainrule.backends.numba.is_available()   # True when the numba extra is installed
+    True
+    >>> chainrule.backends.numba.enabled = False  # back to the NumPy path
+    >>> chainrule.backends.numba.enabled = True
 """
 
 from chainrule.backends import numba  # noqa: F401

@@ -4,8 +4,9 @@ Install with ``pip install chainrule[numba]``. Kernels compile on first use (abo
 each, cached on disk afterwards) and release the GIL. ``enabled`` switches them off for the whole
 process, e.g. to compare against the NumPy path::
 
-    import chainrule
-    chainrule.backends.numba.enabled = False
+    >>> import chainrule
+    >>> chainrule.backends.numba.enabled = False
+    >>> chainrule.backends.numba.enabled = True   # the default again
 """
 
 from __future__ import annotations

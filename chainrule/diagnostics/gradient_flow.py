@@ -3,14 +3,19 @@ and a diagnosis of vanishing or exploding gradients, dead ReLUs and saturated un
 
 Usage::
 
-    monitor = GradientFlowMonitor(model)        # hooks the activation layers
-    for x, y in loader:
-        optimizer.zero_grad()
-        loss_fn(model(x), y).backward()
-        monitor.record()                        # after backward, before the update is fine
-        optimizer.step()
-    for finding in monitor.diagnose():
-        print(finding)
+    >>> from chainrule.utils.data import DataLoader, TensorDataset
+    >>> model = nn.Sequential(nn.Linear(4, 8), nn.Sigmoid(), nn.Linear(8, 2))
+    >>> data = TensorDataset(chainrule.randn(32, 4), chainrule.randint(0, 2, (32,)))
+    >>> loader = DataLoader(data, batch_size=8)
+    >>> optimizer, loss_fn = optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss()
+    >>> monitor = GradientFlowMonitor(model)        # hooks the activation layers
+    >>> for x, y in loader:
+    ...     optimizer.zero_grad()
+    ...     loss_fn(model(x), y).backward()
+    ...     stats = monitor.record()                # after backward, before the update is fine
+    ...     optimizer.step()
+    >>> monitor.diagnose()                          # findings; none for this healthy net
+    []
 """
 
 from __future__ import annotations

@@ -6,14 +6,19 @@ update is a plain function on NumPy arrays with the equations in its docstring
 
 Example::
 
-    optimizer = chainrule.optim.Adam(model.parameters(), lr=1e-3)
-    scheduler = chainrule.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=50)
-    for epoch in range(50):
-        for x, y in loader:
-            optimizer.zero_grad()
-            loss_fn(model(x), y).backward()
-            optimizer.step()
-        scheduler.step()
+    >>> from chainrule.utils.data import DataLoader, TensorDataset
+    >>> model, loss_fn = chainrule.nn.Linear(4, 1), chainrule.nn.MSELoss()
+    >>> loader = DataLoader(TensorDataset(chainrule.randn(32, 4), chainrule.randn(32, 1)), batch_size=8)
+    >>> optimizer = chainrule.optim.Adam(model.parameters(), lr=1e-3)
+    >>> scheduler = chainrule.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=50)
+    >>> for epoch in range(50):
+    ...     for x, y in loader:
+    ...         optimizer.zero_grad()
+    ...         loss_fn(model(x), y).backward()
+    ...         optimizer.step()
+    ...     scheduler.step()
+    >>> optimizer.param_groups[0]["lr"]          # annealed to eta_min = 0
+    0.0
 """
 
 from chainrule.optim import lr_scheduler

@@ -4,10 +4,13 @@ A scheduler rewrites ``group["lr"]`` of its optimizer's parameter groups each ti
 ``step()`` is called (once per epoch or once per batch, as the schedule is meant). Call it after
 ``optimizer.step()``::
 
-    scheduler = chainrule.optim.lr_scheduler.StepLR(optimizer, step_size=30, gamma=0.1)
-    for epoch in range(100):
-        train_one_epoch(optimizer)
-        scheduler.step()
+    >>> optimizer = chainrule.optim.SGD([chainrule.nn.Parameter(chainrule.zeros(1))], lr=0.1)
+    >>> scheduler = chainrule.optim.lr_scheduler.StepLR(optimizer, step_size=30, gamma=0.1)
+    >>> for epoch in range(100):
+    ...     optimizer.step()                 # one epoch of training
+    ...     scheduler.step()
+    >>> round(optimizer.param_groups[0]["lr"], 6)   # 0.1 * 0.1 ** 3 after epochs 30, 60 and 90
+    0.0001
 
 Most schedules are computed recursively from the current ``group["lr"]`` (as PyTorch does, so
 values agree with PyTorch's and schedules can be chained); ``step(epoch)``

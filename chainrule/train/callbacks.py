@@ -24,14 +24,24 @@ A callback can also add sections to the HTML report through ``report_sections()`
 
 Example, a whole callback::
 
-    class StopAtAccuracy(Callback):
-        def __init__(self, target=0.95):
-            self.target = target
-
-        def on_epoch_end(self, epoch, logs):
-            if logs.get("val_accuracy", 0.0) >= self.target:
-                self.trainer.log(f"reached {self.target:.0%} validation accuracy")
-                self.trainer.stop_training = True
+    >>> class StopAtAccuracy(Callback):
+    ...     def __init__(self, target=0.95):
+    ...         self.target = target
+    ...
+    ...     def on_epoch_end(self, epoch, logs):
+    ...         if logs.get("val_accuracy", 0.0) >= self.target:
+    ...             self.trainer.log(f"reached {self.target:.0%} validation accuracy")
+    ...             self.trainer.stop_training = True
+    >>> from chainrule.train import Trainer
+    >>> from chainrule.utils.data import DataLoader, TensorDataset
+    >>> x = chainrule.randn(64, 2)
+    >>> loader = DataLoader(TensorDataset(x, (x[:, 0] > 0).long()), batch_size=16)
+    >>> model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2))
+    >>> trainer = Trainer(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=0.05),
+    ...                   metrics=["accuracy"])
+    >>> history = trainer.fit(loader, loader, epochs=100, callbacks=[StopAtAccuracy()], verbose=0)
+    >>> len(history["epoch"]) < 100, history["val_accuracy"][-1] >= 0.95
+    (True, True)
 """
 
 from __future__ import annotations

@@ -8,12 +8,16 @@ overfitting named in words), the learning rate, the confusion matrix, the gradie
 misclassified examples. To add a section, subclass ``ReportSection`` and pass it to
 :func:`write_report` or return it from a callback's ``report_sections()``::
 
-    class LossSpread(ReportSection):
-        title = "Loss spread"
-
-        def render(self, run, figures):
-            gap = run.history.last("val_loss") - run.history.last("loss")
-            return f"<p>Validation minus training loss: {gap:.3f}</p>"
+    >>> class LossSpread(ReportSection):
+    ...     title = "Loss spread"
+    ...
+    ...     def render(self, run, figures):
+    ...         gap = run.history.last("val_loss") - run.history.last("loss")
+    ...         return f"<p>Validation minus training loss: {gap:.3f}</p>"
+    >>> run = RunRecord(history=History([{"epoch": 1, "loss": 0.5, "val_loss": 0.75}]),
+    ...                 extra_sections=[LossSpread()])
+    >>> "Validation minus training loss: 0.250" in write_report("report.html", run, use_matplotlib=False)
+    True
 
 Plots are drawn by matplotlib (the ``viz`` extra) on its Agg backend and inlined as base64
 PNG, so the file opens offline and can be mailed around. Without matplotlib every section

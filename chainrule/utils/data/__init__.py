@@ -2,12 +2,15 @@
 
 Example::
 
-    from chainrule.utils.data import DataLoader, TensorDataset, random_split
-
-    dataset = TensorDataset(features, labels)
-    train, val = random_split(dataset, [0.8, 0.2], generator=chainrule.Generator().manual_seed(0))
-    for x, y in DataLoader(train, batch_size=32, shuffle=True):
-        ...
+    >>> from chainrule.utils.data import DataLoader, TensorDataset, random_split
+    >>> features, labels = chainrule.randn(100, 3), chainrule.randint(0, 2, (100,))
+    >>> dataset = TensorDataset(features, labels)
+    >>> train, val = random_split(dataset, [0.8, 0.2], generator=chainrule.Generator().manual_seed(0))
+    >>> for x, y in DataLoader(train, batch_size=32, shuffle=True):
+    ...     print(x.shape, y.shape)
+    (32, 3) (32,)
+    (32, 3) (32,)
+    (16, 3) (16,)
 """
 
 from chainrule.utils.data.collate import default_collate, default_convert
