@@ -351,8 +351,8 @@ DOCTEST_GLOBALS = {
 
 
 def run_docstring_test(test: doctest.DocTest) -> doctest.TestResults:
-    """Run one docstring's examples, seeded, with the documented globals; returns (failed, attempted)
-    and writes a report of each failure to ``report``."""
+    """Run one docstring's examples, seeded, with the documented globals; returns (failed, attempted),
+    and raises AssertionError with doctest's report when an example fails."""
     test.globs = {**DOCTEST_GLOBALS, **test.globs}
     chainrule.manual_seed(0)
     np.random.seed(0)
@@ -462,3 +462,16 @@ def test_harness_finds_python_in_literal_blocks():
     texts = [text for _, text in literal_blocks(docstring)]
     assert texts == ["model = nn.Linear(2, 3)", "θ ← θ − lr g"]
     assert [_is_python(text) for text in texts] == [True, False]
+
+
+def test_a_failure_naming_a_missing_optional_package_is_a_skip(monkeypatch):
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: None if name == "numba" else real_find_spec(name)
+    )
+    with pytest.raises(pytest.skip.Exception, match="needs the optional package numba"):
+        with _skip_if_an_optional_package_is_missing():
+            raise AssertionError("Failed example: chainrule.backends.numba.is_available()")
+    with pytest.raises(AssertionError, match="a wrong number"):
+        with _skip_if_an_optional_package_is_missing():
+            raise AssertionError("a wrong number")
