@@ -421,6 +421,22 @@ def _is_python(text: str) -> bool:
     return True
 
 
+SKIP_WITH_REASON = re.compile(r"#\s*\S[^#\n]*#\s*doctest:[^\n]*\+SKIP")
+
+
+def test_every_skipped_docstring_example_says_why():
+    """``# doctest: +SKIP`` is the docstrings' fragment marker: the first skipped example of a
+    docstring carries its reason, ``>>> data = mnist()  # downloads 11 MB  # doctest: +SKIP``."""
+    unexplained = []
+    for test in DOCSTRING_TESTS:
+        skipped = [example for example in test.examples if example.options.get(doctest.SKIP)]
+        if skipped and not SKIP_WITH_REASON.search(skipped[0].source):
+            unexplained.append(f"{test.name}: {skipped[0].source.strip()}")
+    assert not unexplained, "skipped examples without a reason comment:\n" + "\n".join(unexplained)
+    all_examples = [example for test in DOCSTRING_TESTS for example in test.examples]
+    assert sum(bool(example.options.get(doctest.SKIP)) for example in all_examples) < len(all_examples) / 10
+
+
 def test_docstring_examples_are_found():
     modules = {test.name.split(".")[1] for test in DOCSTRING_TESTS if "." in test.name}
     # The finder reaches the engine, layers, optimizers, data and training alike.

@@ -89,7 +89,10 @@ class DatasetSplits:
         arrays (``from_numpy``), as in PyTorch.
 
         Example:
-            >>> train_set, test_set = splits.tensor_datasets()  # doctest: +SKIP
+            >>> from chainrule.datasets import load
+            >>> train_set, test_set = load("iris").tensor_datasets()
+            >>> len(train_set), len(test_set)
+            (120, 30)
         """
         # Imported here so that loading data never requires the autograd core.
         from chainrule.tensor import from_numpy

@@ -180,7 +180,7 @@ def csv(
         ``preprocessing``.
 
     Example:
-        >>> data = csv("penguins.csv", target="species", categorical=["island"])  # doctest: +SKIP
+        >>> data = csv("penguins.csv", target="species", categorical=["island"])  # yours  # doctest: +SKIP
         >>> data.classes  # doctest: +SKIP
         ['Adelie', 'Chinstrap', 'Gentoo']
     """

@@ -68,7 +68,8 @@ def read_idx(path: str | os.PathLike, *, expected_magic: int | None = None) -> n
             ``expected_magic``, or a data length that does not match the header.
 
     Example:
-        >>> images = read_idx("t10k-images-idx3-ubyte.gz", expected_magic=2051)  # doctest: +SKIP
+        >>> path = "t10k-images-idx3-ubyte.gz"  # MNIST's, downloaded  # doctest: +SKIP
+        >>> images = read_idx(path, expected_magic=2051)  # doctest: +SKIP
         >>> images.shape, images.dtype  # doctest: +SKIP
         ((10000, 28, 28), dtype('uint8'))
     """

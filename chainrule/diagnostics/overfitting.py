@@ -123,9 +123,17 @@ class OverfittingMonitor(Callback):
 
     Example::
 
+        >>> from chainrule.train import Trainer
+        >>> from chainrule.utils.data import DataLoader, TensorDataset
+        >>> x, y = chainrule.randn(64, 8), chainrule.randint(0, 2, (64,))   # labels to memorise
+        >>> train_loader = DataLoader(TensorDataset(x[:32], y[:32]), batch_size=8)
+        >>> val_loader = DataLoader(TensorDataset(x[32:], y[32:]), batch_size=32)
+        >>> model = nn.Sequential(nn.Linear(8, 64), nn.ReLU(), nn.Linear(64, 2))
+        >>> trainer = Trainer(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=1e-2))
         >>> monitor = OverfittingMonitor(patience=3)
-        >>> trainer.fit(train_loader, val_loader, epochs=50, callbacks=[monitor])  # doctest: +SKIP
-        >>> monitor.finding  # None, or a Finding with the epoch it began  # doctest: +SKIP
+        >>> history = trainer.fit(train_loader, val_loader, epochs=30, callbacks=[monitor], verbose=0)
+        >>> monitor.finding.figures["began_epoch"]   # None if it never overfitted
+        3
     """
 
     def __init__(self, patience: int = 3, min_delta: float = 0.0) -> None:

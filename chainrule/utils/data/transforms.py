@@ -531,8 +531,12 @@ class TransformDataset(Dataset):
 
     Example::
 
-        >>> train = TransformDataset(TensorDataset(images, labels), RandomHorizontalFlip())  # doctest: +SKIP
-        >>> loader = DataLoader(train, batch_size=32, shuffle=True)  # doctest: +SKIP
+        >>> from chainrule.utils.data import DataLoader, TensorDataset
+        >>> images, labels = chainrule.randn(64, 1, 8, 8), chainrule.randint(0, 10, (64,))
+        >>> train = TransformDataset(TensorDataset(images, labels), RandomHorizontalFlip())
+        >>> loader = DataLoader(train, batch_size=32, shuffle=True)
+        >>> [x.shape for x, y in loader]
+        [(32, 1, 8, 8), (32, 1, 8, 8)]
     """
 
     def __init__(
