@@ -6,6 +6,9 @@
 - ``CHAINRULE_TEST_WITHOUT_TORCH=1`` makes ``import torch`` fail for the whole run, so the
   PyTorch oracle tests skip and what remains shows that correctness stands without PyTorch
   (the mutation check, ``tools/mutate.py``, runs the suite this way).
+- ``CHAINRULE_TEST_WITHOUT_NUMBA=1`` switches the numba kernels off for every test that does
+  not switch them on itself, so the NumPy paths are the ones tested (the mutation check uses it
+  for bugs planted there).
 - Under CI (``CI=true``) a PyTorch oracle test that would skip because PyTorch is missing fails
   instead: CI installs PyTorch, so a missing one means the oracle silently stopped judging.
   Hiding PyTorch on purpose with ``CHAINRULE_TEST_WITHOUT_TORCH=1`` keeps the skips.
@@ -24,6 +27,7 @@ import chainrule
 from chainrule.grad_mode import _GradMode
 
 TORCH_HIDDEN = os.environ.get("CHAINRULE_TEST_WITHOUT_TORCH", "") == "1"
+NUMBA_OFF = os.environ.get("CHAINRULE_TEST_WITHOUT_NUMBA", "") == "1"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
@@ -42,6 +46,8 @@ if TORCH_HIDDEN:
     if "torch" in sys.modules:
         raise RuntimeError("CHAINRULE_TEST_WITHOUT_TORCH=1 but torch was imported before the tests")
     sys.meta_path.insert(0, _TorchBlocker())
+if NUMBA_OFF:
+    chainrule.backends.numba.enabled = False  # each test starts from here (the fixture below)
 
 
 def _missing_torch_reason(report: pytest.TestReport | pytest.CollectReport) -> str | None:
