@@ -50,7 +50,12 @@ POOL_TESTS = (
 )
 REDUCE_TESTS = ("tests/test_ops.py", "tests/test_engine.py", "tests/test_tensor.py")
 RNN_TESTS = ("tests/test_nn_recurrent.py",)
-ENGINE_TESTS = ("tests/test_engine.py", "tests/test_tensor.py", "tests/test_ops.py")
+ENGINE_TESTS = (
+    "tests/test_autograd_state.py",
+    "tests/test_engine.py",
+    "tests/test_tensor.py",
+    "tests/test_ops.py",
+)
 
 MUTATIONS: list[Mutation] = [
     # ------------------------------------------------------------------ optimizers (NumPy path)
