@@ -13,6 +13,6 @@ def test_ruff_clean() -> None:
     ruff = shutil.which("ruff")
     if ruff is None:
         pytest.skip("ruff is not installed (it comes with the [test] extra)")
-    result = subprocess.run([ruff, "check", "chainrule", "tests", "benchmarks", "examples"],
+    result = subprocess.run([ruff, "check", "chainrule", "tests", "benchmarks", "examples", "mutation"],
                             cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -216,7 +216,7 @@ def test_second_order_gradient_penalty_matches_pytorch(torch: Any) -> None:
 
 # ------------------------------------------------------ fused recurrences vs step by step
 def _sequence_inputs(mode: str, length: int = 4, batch: int = 3, hidden: int = 5) -> dict[str, Any]:
-    gates = {"rnn": 1, "gru": 3, "lstm": 4}[mode]
+    gates = {"rnn": 1, "rnn_relu": 1, "gru": 3, "lstm": 4}[mode]
 
     def leaf(*shape: int, scale: float = 1.0) -> chainrule.Tensor:
         return chainrule.tensor(_random(*shape) * scale, requires_grad=True)
@@ -231,9 +231,10 @@ def _sequence_inputs(mode: str, length: int = 4, batch: int = 3, hidden: int = 5
 def _fused_and_stepwise(mode: str, inputs: dict[str, Any], reverse: bool) -> tuple[Any, Any]:
     """The fused op's output and the same sequence computed with chainrule ops step by step."""
     gates_x, h0, weight_hh, bias_hh = (inputs[k] for k in ("gates_x", "h0", "weight_hh", "bias_hh"))
-    if mode == "rnn":
-        fused = rnn.RNNRecurrence.apply(gates_x, h0, weight_hh, bias_hh, "tanh", reverse)
-        steps, _ = rnn._rnn_sequence_graph(gates_x, h0, weight_hh, bias_hh, "tanh", reverse)
+    if mode in ("rnn", "rnn_relu"):
+        nonlinearity = "relu" if mode == "rnn_relu" else "tanh"
+        fused = rnn.RNNRecurrence.apply(gates_x, h0, weight_hh, bias_hh, nonlinearity, reverse)
+        steps, _ = rnn._rnn_sequence_graph(gates_x, h0, weight_hh, bias_hh, nonlinearity, reverse)
         return fused, chainrule.stack(steps)
     if mode == "gru":
         fused = rnn.GRURecurrence.apply(gates_x, h0, weight_hh, bias_hh, reverse)
@@ -244,7 +245,7 @@ def _fused_and_stepwise(mode: str, inputs: dict[str, Any], reverse: bool) -> tup
     return fused, chainrule.cat([chainrule.stack(steps), last_cell.unsqueeze(0)])
 
 
-@pytest.mark.parametrize("mode", ["rnn", "gru", "lstm"])
+@pytest.mark.parametrize("mode", ["rnn", "rnn_relu", "gru", "lstm"])
 @pytest.mark.parametrize("reverse", [False, True])
 def test_fused_recurrence_matches_stepwise_ops(mode: str, reverse: bool) -> None:
     """Values and gradients of the fused op equal those of the composite path (autograd
