@@ -97,11 +97,23 @@ def read_rows(path: Path, delimiter: str = ",") -> Iterator[tuple[int, list[str]
                 if any(stripped):  # blank lines are layout, not data
                     yield reader.line_num, stripped
     except UnicodeDecodeError:
-        line = f", line {reader.line_num + 1}" if reader is not None else ""
-        raise ValueError(f"{path}{line} is not UTF-8 text; save the file as UTF-8 CSV") from None
+        line = _first_line_not_utf8(path)
+        raise ValueError(f"{path}, line {line} is not UTF-8 text; save the file as UTF-8 CSV") from None
     except csv_module.Error as error:
         line = reader.line_num if reader is not None else 1
         raise ValueError(f"{path}, line {line}: {_csv_problem(error)}") from None
+
+
+def _first_line_not_utf8(path: Path) -> int:
+    """The line of the first byte sequence that is not UTF-8 (text mode decodes in chunks,
+    so its error does not say)."""
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return 1
 
 
 def is_header(cells: list[str]) -> bool:

@@ -182,8 +182,9 @@ class FeatureEncoder:
             shape = sample_shape if sample_shape is not None else array.shape[1:]
             # float32 arithmetic, as the loaders scale (bytes / 255 in float32), so the same
             # pixels give bit-identical features
-            scaled = array.astype(np.float32) / np.float32(self.scale)
-            return scaled.reshape(len(array), *shape)
+            with np.errstate(over="ignore"):
+                scaled = array.astype(np.float32) / np.float32(self.scale)
+            return _refuse_overflow(scaled.reshape(len(array), *shape))
         text = [column.name for column in self.columns if isinstance(column, CategoryColumn)]
         if text:
             raise ValueError(
@@ -211,8 +212,9 @@ class FeatureEncoder:
                     "was trained without missing values; fill it in or drop the row"
                 )
             assert isinstance(spec, NumberColumn)
-            features[:, index] = (np.where(missing, spec.mean, column) - spec.mean) / spec.std
-        return features
+            with np.errstate(over="ignore"):
+                features[:, index] = (np.where(missing, spec.mean, column) - spec.mean) / spec.std
+        return _refuse_overflow(features)
 
 
 def encode_numbers(
@@ -269,3 +271,13 @@ def _refuse_non_finite(array: np.ndarray) -> None:
     if array.dtype.kind == "f" and not np.isfinite(array).all():
         row = int(np.flatnonzero(~np.isfinite(array.reshape(len(array), -1)).all(axis=1))[0])
         raise ValueError(f"sample {row} holds NaN or infinite values; inputs must be finite")
+
+
+def _refuse_overflow(features: np.ndarray) -> np.ndarray:
+    """Values finite in float64 but beyond float32's range would reach the model as inf."""
+    flat = features.reshape(len(features), -1)
+    finite = np.isfinite(flat).all(axis=1)
+    if not finite.all():
+        row = int(np.flatnonzero(~finite)[0])
+        raise ValueError(f"sample {row} holds values too large for float32 (about 3.4e38); check the data")
+    return features

@@ -3,9 +3,12 @@ before the header's claims are checked against the file's size."""
 
 from __future__ import annotations
 
+import ast
 import math
 import os
+import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -44,18 +47,7 @@ def read_npy(path: str | os.PathLike) -> np.ndarray:
             )
         if start != _MAGIC:
             raise ValueError(f"{path} is not a .npy file (it does not start with NumPy's magic bytes)")
-        handle.seek(0)
-        try:
-            version = np.lib.format.read_magic(handle)
-            if version == (1, 0):
-                header = np.lib.format.read_array_header_1_0(handle, max_header_size=_MAX_HEADER)
-            elif version == (2, 0):
-                header = np.lib.format.read_array_header_2_0(handle, max_header_size=_MAX_HEADER)
-            else:
-                raise ValueError(f"format version {version} is not supported; use numpy.save")
-        except (ValueError, UnicodeDecodeError, EOFError) as error:
-            raise ValueError(f"{path} has a damaged .npy header ({_first_line(error)})") from None
-        shape, fortran_order, dtype = header
+        shape, fortran_order, dtype = _read_header(handle, path)
         if dtype.kind not in "biuf" or dtype.fields is not None or dtype.subdtype is not None:
             raise ValueError(f"{path} holds {dtype} data; inputs must be plain numbers")
         count = math.prod(shape)
@@ -71,6 +63,33 @@ def read_npy(path: str | os.PathLike) -> np.ndarray:
     return array.reshape(shape, order="F" if fortran_order else "C")
 
 
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0][:200] if text else type(error).__name__
+def _read_header(handle: BinaryIO, path: Path) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """Shape, Fortran order and dtype from the header after the magic bytes. Parsed here
+    rather than by NumPy's reader, whose tokenizer raises several undocumented error types on
+    damaged headers."""
+    version = handle.read(2)
+    length_size = {b"\x01\x00": 2, b"\x02\x00": 4}.get(version)
+    if length_size is None:
+        raise ValueError(f"{path}: .npy format version {tuple(version)} is not supported; use numpy.save")
+    length = int.from_bytes(handle.read(length_size), "little")
+    if length > _MAX_HEADER:
+        raise ValueError(f"{path}: the .npy header claims {length} bytes, more than {_MAX_HEADER}")
+    text = handle.read(length).decode("latin1")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. invalid escape sequences in a damaged header
+            header = ast.literal_eval(text)
+    except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
+        header = None
+    if not isinstance(header, dict) or set(header) != {"descr", "fortran_order", "shape"}:
+        raise ValueError(f"{path} has a damaged .npy header; expected descr, fortran_order and shape")
+    shape, fortran_order, descr = header["shape"], header["fortran_order"], header["descr"]
+    if not (isinstance(shape, tuple) and all(type(size) is int and size >= 0 for size in shape)):
+        raise ValueError(f"{path}: the .npy header's shape {str(shape)[:80]} is not a tuple of sizes")
+    if not isinstance(fortran_order, bool) or not isinstance(descr, str):
+        raise ValueError(f"{path} has a damaged .npy header (fortran_order or descr)")
+    try:
+        dtype = np.dtype(descr)
+    except (TypeError, ValueError, OverflowError, MemoryError):
+        raise ValueError(f"{path}: the .npy header's dtype {descr[:40]!r} is not a NumPy type") from None
+    return shape, fortran_order, dtype

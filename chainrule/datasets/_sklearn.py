@@ -41,6 +41,8 @@ def _classification(
     preprocessing = None
     if scale:
         x_train, x_test, preprocessing = standardize_columns(x_train, x_test, feature_names)
+    else:
+        x_train, x_test = x_train.astype(np.float32), x_test.astype(np.float32)
     return DatasetSplits(
         x_train=x_train,
         y_train=y[train_idx],
@@ -110,7 +112,7 @@ def breast_cancer(test_size: float | int = 0.2, seed: int = 0, *, standardize: b
         ((455, 30), ['malignant', 'benign'])
     """
     bunch = _load_bunch("load_breast_cancer", "breast_cancer")
-    x = np.asarray(bunch.data, dtype=np.float32)
+    x = np.asarray(bunch.data, dtype=np.float64)  # rounded to float32 after standardising
     return _classification("breast_cancer", bunch, x, test_size, seed, scale=standardize)
 
 
@@ -130,7 +132,7 @@ def wine(test_size: float | int = 0.2, seed: int = 0, *, standardize: bool = Tru
         (142, 13)
     """
     bunch = _load_bunch("load_wine", "wine")
-    x = np.asarray(bunch.data, dtype=np.float32)
+    x = np.asarray(bunch.data, dtype=np.float64)  # rounded to float32 after standardising
     return _classification("wine", bunch, x, test_size, seed, scale=standardize)
 
 
@@ -150,7 +152,7 @@ def iris(test_size: float | int = 0.2, seed: int = 0, *, standardize: bool = Tru
         ((120, 4), (30, 4))
     """
     bunch = _load_bunch("load_iris", "iris")
-    x = np.asarray(bunch.data, dtype=np.float32)
+    x = np.asarray(bunch.data, dtype=np.float64)  # rounded to float32 after standardising
     return _classification("iris", bunch, x, test_size, seed, scale=standardize)
 
 
@@ -173,7 +175,7 @@ def diabetes(test_size: float | int = 0.2, seed: int = 0, *, standardize: bool =
         ('regression', (353, 10))
     """
     bunch = _load_bunch("load_diabetes", "diabetes")
-    x = np.asarray(bunch.data, dtype=np.float32)
+    x = np.asarray(bunch.data, dtype=np.float64)  # rounded to float32 after standardising
     y = np.asarray(bunch.target, dtype=np.float32)
     train_idx, test_idx = train_test_indices(len(y), test_size, seed)
     x_train, x_test = x[train_idx], x[test_idx]
@@ -181,6 +183,8 @@ def diabetes(test_size: float | int = 0.2, seed: int = 0, *, standardize: bool =
     preprocessing = None
     if standardize:
         x_train, x_test, preprocessing = standardize_columns(x_train, x_test, feature_names)
+    else:
+        x_train, x_test = x_train.astype(np.float32), x_test.astype(np.float32)
     return DatasetSplits(
         x_train=x_train,
         y_train=y[train_idx],
