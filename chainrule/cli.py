@@ -256,7 +256,8 @@ def _train(args: argparse.Namespace) -> int:
         return 130
     print(_summary_line(result.test_metrics))
     print(
-        f"Run saved in {result.run_dir}: report.html, metrics.csv, model.safetensors, checkpoint.safetensors"
+        f"Run saved in {result.run_dir}: report.html, metrics.csv, model.safetensors, test.safetensors, "
+        "checkpoint.safetensors"
     )
     return 0
 

@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 
 from chainrule import datasets
 from chainrule.datasets._csvfile import is_number, read_table
+from chainrule.datasets._encoding import FeatureEncoder
+from chainrule.train.run import ConfigError, LoadedRun, read_inputs
 from tests.fuzzing import FUZZ, within_budget
 
 
@@ -193,15 +195,27 @@ def rewriter(path):
     return handle, rewrite
 
 
-def test_fuzz_csv_loader(tmp_path):
+def test_fuzz_csv_readers(tmp_path):
     path = tmp_path / "fuzz.csv"
     handle, rewrite = rewriter(path)
 
+    # predict's reader of the same files: by column name (a, b) or as bare numbers
+    columns = [{"name": "a", "mean": 0.0, "std": 1.0}, {"name": "b", "categories": ["x", "1"]}]
+    by_name = LoadedRun({}, None, {"input_shape": [3]}, FeatureEncoder.from_spec({"columns": columns}))
+    numeric_columns = {"columns": [{"name": "a", "mean": 0.0, "std": 1.0}], "fill_missing": True}
+    numbers = LoadedRun({}, None, {"input_shape": [1]}, FeatureEncoder.from_spec(numeric_columns))
+    readers = {
+        "loader": (lambda na: datasets.csv(path, target="label", na=na), ValueError),
+        "predict by name": (lambda na: read_inputs(path, by_name), ConfigError),
+        "predict numbers": (lambda na: read_inputs(path, numbers), ConfigError),
+    }
+
     @FUZZ
-    @given(content=csv_bytes(), na=st.sampled_from(["error", "mean"]))
-    def check(content, na):
+    @given(content=csv_bytes(), na=st.sampled_from(["error", "mean"]), reader=st.sampled_from(list(readers)))
+    def check(content, na, reader):
         rewrite(content)
-        error = within_budget(lambda: datasets.csv(path, target="label", na=na), ValueError)
+        read, allowed = readers[reader]
+        error = within_budget(lambda: read(na), allowed)
         if error is not None:
             assert "\n" not in str(error) and str(error)
 

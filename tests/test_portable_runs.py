@@ -48,6 +48,15 @@ def test_the_recorded_preprocessing_turns_raw_rows_into_the_loaders_features(nam
     encoder = FeatureEncoder.from_spec(splits.preprocessing)
     encoded = encoder.encode_array(bunch.data[test_idx], splits.x_test.shape[1:])
     np.testing.assert_array_equal(encoded, splits.x_test)
+    # and both are what the documentation says, computed here with NumPy alone
+    train_idx = np.setdiff1d(np.arange(len(bunch.target)), test_idx)
+    if name == "digits":
+        reference = bunch.data[test_idx] / 16.0
+    else:
+        train_rows = bunch.data[train_idx]
+        std = train_rows.std(axis=0)
+        reference = (bunch.data[test_idx] - train_rows.mean(axis=0)) / np.where(std == 0, 1.0, std)
+    np.testing.assert_allclose(splits.x_test, reference, rtol=1e-5, atol=1e-6)
     if name != "digits":
         assert encoder.column_names == list(bunch.feature_names)
 

@@ -531,11 +531,9 @@ def _problem(message: str) -> Exception:
 
 
 def _parses(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
+    from chainrule.datasets._csvfile import is_number
+
+    return is_number(cell)
 
 
 def _training_features(loaded: Any, columns: dict[str, Any], data_csv: Path) -> np.ndarray:
