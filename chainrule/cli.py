@@ -31,6 +31,9 @@ import numpy as np
 _TRAIN_FLAGS = {
     "dataset": "dataset",
     "target": "target",
+    "drop_columns": "drop_columns",
+    "categorical": "categorical",
+    "max_categories": "max_categories",
     "data_dir": "data_dir",
     "model": "model",
     "hidden": "hidden",
@@ -77,11 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     flag_help = {
         key: setting.help
-        + (f" (default: {setting.default})" if setting.default not in (None, "", {}) else "")
+        + (f" (default: {setting.default})" if setting.default not in (None, "", {}, []) else "")
         for key, setting in SETTINGS.items()
     }
     train.add_argument("--dataset", help=flag_help["dataset"])
     train.add_argument("--target", help=flag_help["target"])
+    train.add_argument("--drop-columns", nargs="+", metavar="COLUMN", help=flag_help["drop_columns"])
+    train.add_argument("--categorical", nargs="+", metavar="COLUMN", help=flag_help["categorical"])
+    train.add_argument("--max-categories", type=int, help=flag_help["max_categories"])
     train.add_argument("--data-dir", help=flag_help["data_dir"])
     train.add_argument("--model", help=flag_help["model"])
     train.add_argument("--hidden", type=int, nargs="+", metavar="WIDTH", help=flag_help["hidden"])
@@ -132,9 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
     predict = commands.add_parser(
         "predict",
         help="predictions of a finished run's model",
-        description="Predict with the model of RUN_DIR. INPUT is a .npy file or a "
-        "numeric .csv (optional header row), one sample per row, in the same form "
-        "as the dataset's features. Prints one prediction per line.",
+        description="Predict with the model of RUN_DIR for raw rows of the dataset, preprocessed "
+        "as in training (scaling, categories, column order are stored in the run folder). INPUT is "
+        "a .csv with a header row naming the training columns (others are ignored), or raw "
+        "numbers, one sample per row: a .npy file or a .csv without header (a table's columns in "
+        "training order, an image's pixels). Prints one prediction per line.",
     )
     predict.add_argument("run_dir", metavar="RUN_DIR")
     predict.add_argument("input", metavar="INPUT")
@@ -248,7 +256,8 @@ def _train(args: argparse.Namespace) -> int:
         return 130
     print(_summary_line(result.test_metrics))
     print(
-        f"Run saved in {result.run_dir}: report.html, metrics.csv, model.safetensors, checkpoint.safetensors"
+        f"Run saved in {result.run_dir}: report.html, metrics.csv, model.safetensors, test.safetensors, "
+        "checkpoint.safetensors"
     )
     return 0
 
@@ -280,7 +289,7 @@ def _predict(args: argparse.Namespace) -> int:
 
     loaded = load_run(args.run_dir)
     description = loaded.description
-    inputs = read_inputs(args.input, tuple(description["input_shape"]))
+    inputs = read_inputs(args.input, loaded)
     predictions, outputs = predict_run(loaded, inputs)
     names = description.get("class_names")
     classification = description["task"] == "classification"

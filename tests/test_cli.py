@@ -47,6 +47,17 @@ def digits_test_split():
     return datasets.load("digits")
 
 
+def raw_digits_test_rows():
+    """The test split's rows as scikit-learn gives them (pixel counts 0-16), not preprocessed."""
+    from sklearn.datasets import load_digits
+
+    from chainrule.datasets import train_test_indices
+
+    bunch = load_digits()
+    _, test_idx = train_test_indices(len(bunch.target), 0.2, 0, stratify=bunch.target)
+    return bunch.data[test_idx], bunch.target[test_idx]
+
+
 @pytest.fixture(scope="module")
 def default_run(tmp_path_factory):
     """`chainrule train` with no arguments at all, in an empty folder."""
@@ -105,7 +116,9 @@ def test_evaluate_reloads_the_model_and_agrees_with_train(default_run):
 def test_predict_npy_and_csv(default_run, tmp_path):
     result, run_dir, _ = default_run
     data = digits_test_split()
-    np.save(tmp_path / "x.npy", data.x_test)
+    raw_x, raw_y = raw_digits_test_rows()
+    np.testing.assert_array_equal(raw_y, data.y_test)
+    np.save(tmp_path / "x.npy", raw_x)  # raw counts; predict applies training's scaling
     predicted = run_cli(["predict", run_dir, tmp_path / "x.npy", "--output", tmp_path / "p.npy"], tmp_path)
     assert predicted.returncode == 0, predicted.stderr
     labels = np.array([int(line) for line in predicted.stdout.split()])
@@ -115,7 +128,7 @@ def test_predict_npy_and_csv(default_run, tmp_path):
     assert np.mean(labels == data.y_test) == pytest.approx(trained_accuracy, abs=1e-4)
 
     header = ",".join(f"pixel{i}" for i in range(64))
-    np.savetxt(tmp_path / "x.csv", data.x_test[:4], delimiter=",", header=header, comments="")
+    np.savetxt(tmp_path / "x.csv", raw_x[:4], delimiter=",", header=header, comments="")
     from_csv = run_cli(["predict", run_dir, tmp_path / "x.csv", "--output", tmp_path / "p.csv"], tmp_path)
     assert from_csv.returncode == 0, from_csv.stderr
     assert [int(line) for line in from_csv.stdout.split()] == labels[:4].tolist()

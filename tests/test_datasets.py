@@ -171,7 +171,8 @@ def test_standardisation_uses_training_statistics_only():
     mean, std = raw.x_train.mean(axis=0), raw.x_train.std(axis=0)
     np.testing.assert_allclose(scaled.x_train, (raw.x_train - mean) / std, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(scaled.x_test, (raw.x_test - mean) / std, rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(scaled.preprocessing["mean"], mean, rtol=1e-5)
+    stored_mean = [entry["mean"] for entry in scaled.preprocessing["columns"]]
+    np.testing.assert_allclose(stored_mean, mean, rtol=1e-5)
     # Statistics of all rows differ from the training ones, so this would catch leakage.
     full_mean = np.concatenate([raw.x_train, raw.x_test]).mean(axis=0)
     assert not np.allclose(full_mean, mean, rtol=1e-5)
@@ -443,8 +444,14 @@ def make_table(num_rows=40, seed=0):
     return rows
 
 
+def column_stats(data: DatasetSplits, name: str) -> dict:
+    """The fitted statistics of one raw column, from the preprocessing spec."""
+    (entry,) = [entry for entry in data.preprocessing["columns"] if entry["name"] == name]
+    return {key: value for key, value in entry.items() if key != "name"}
+
+
 def recover_ids(data: DatasetSplits, x: np.ndarray) -> np.ndarray:
-    stats = data.preprocessing["numeric"]["row_id"]
+    stats = column_stats(data, "row_id")
     column = data.feature_names.index("row_id")
     return np.round(x[:, column] * stats["std"] + stats["mean"]).astype(int)
 
@@ -461,8 +468,8 @@ def test_csv_classification_standardised_with_training_statistics(tmp_path):
     sizes = np.array([row[1] for row in rows])
     train_sizes = sizes[train_ids]
     mean, std = train_sizes.mean(), train_sizes.std()
-    assert data.preprocessing["numeric"]["size"]["mean"] == pytest.approx(mean)
-    assert data.preprocessing["numeric"]["size"]["std"] == pytest.approx(std)
+    assert column_stats(data, "size")["mean"] == pytest.approx(mean)
+    assert column_stats(data, "size")["std"] == pytest.approx(std)
     size_column = data.feature_names.index("size")
     np.testing.assert_allclose(data.x_test[:, size_column], (sizes[test_ids] - mean) / std,
                                rtol=1e-5, atol=1e-5)
@@ -496,7 +503,7 @@ def test_csv_test_rows_do_not_influence_training_features(tmp_path):
 def test_csv_constant_column_keeps_unit_scale(tmp_path):
     rows = [[i, 4.0, i % 2] for i in range(20)]
     data = datasets.csv(write_csv(tmp_path / "c.csv", ["a", "flat", "y"], rows), target="y")
-    assert data.preprocessing["numeric"]["flat"] == {"mean": 4.0, "std": 1.0}
+    assert column_stats(data, "flat") == {"mean": 4.0, "std": 1.0}
     column = data.feature_names.index("flat")
     assert np.all(data.x_train[:, column] == 0) and np.all(data.x_test[:, column] == 0)
 
@@ -514,8 +521,8 @@ def test_csv_mean_imputation_uses_training_mean(tmp_path):
     rows = [[i, float(i * i), i % 2] for i in range(30)]
     rows[4][1] = "NA"
     data = datasets.csv(write_csv(tmp_path / "m.csv", ["a", "b", "y"], rows), target="y", na="mean")
-    a_stats = data.preprocessing["numeric"]["a"]
-    b_stats = data.preprocessing["numeric"]["b"]
+    a_stats = column_stats(data, "a")
+    b_stats = column_stats(data, "b")
     ids = np.round(np.concatenate([data.x_train, data.x_test])[:, 0] * a_stats["std"]
                    + a_stats["mean"]).astype(int)
     all_b = np.concatenate([data.x_train, data.x_test])[:, 1]

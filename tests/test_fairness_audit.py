@@ -269,8 +269,12 @@ def test_run_audit_on_new_rows_with_an_unseen_category(csv_run, tmp_path):
     run_dir, _ = csv_run
     new_rows = tmp_path / "new.csv"
     write_table(new_rows, 30, seed=5)
-    text = new_rows.read_text().replace("blue", "purple")  # a colour training never saw
-    new_rows.write_text(text)
+    text = new_rows.read_text()
+    new_rows.write_text(text.replace("blue", "purple"))  # a colour training never saw
+    # predict and audit refuse it (the model would see "none of the colours" silently)
+    with pytest.raises(ConfigError, match=r"column 'color', line \d+: 'purple' was never seen in training"):
+        run_audit(run_dir, new_rows, "sex", target="label")
+    new_rows.write_text(text.replace(",blue,", ",,"))  # an empty cell encodes as none of them
     report = run_audit(run_dir, new_rows, "sex", target="label")
     assert report.groups.overall["count"] == 30
     assert set(report.groups.by_group) == {"f", "m"}
@@ -288,7 +292,7 @@ def test_run_audit_explains_bad_files(csv_run, tmp_path):
         run_audit(run_dir, empty, "sex")
     missing_feature = tmp_path / "missing.csv"
     missing_feature.write_text("color,sex,label\nred,f,yes\nblue,m,no\n")
-    with pytest.raises(ConfigError, match=r"lacks the feature column\(s\).*x1"):
+    with pytest.raises(ConfigError, match=r"the column\(s\) the model was trained on are missing: 'x1'"):
         run_audit(run_dir, missing_feature, "sex")
     unknown_label = tmp_path / "unknown.csv"
     unknown_label.write_text("x1,color,sex,label\n0.1,red,f,maybe\n0.2,blue,m,no\n")
@@ -318,7 +322,8 @@ def test_run_audit_on_a_builtin_table_with_three_classes(tmp_path):
     report = run_audit(run_dir, table, "site", pos_label="setosa")
 
     splits = iris()
-    mean, std = splits.preprocessing["mean"], splits.preprocessing["std"]
+    mean = np.array([column["mean"] for column in splits.preprocessing["columns"]])
+    std = np.array([column["std"] for column in splits.preprocessing["columns"]])
     standardised = ((bunch.data - mean) / std).astype(np.float32)
     expected = audit_model(load_run(run_dir).model, standardised, bunch.target, groups, pos_label=0)
     assert report.pos_label == "setosa"

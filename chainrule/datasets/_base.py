@@ -120,8 +120,7 @@ def _test_count(test_size: float | int, num_samples: int) -> int:
         test_size, (int, float, np.integer, np.floating)
     ):
         raise TypeError(
-            f"test_size must be a fraction in (0, 1) or a whole number of samples, "
-            f"got {test_size!r}"
+            f"test_size must be a fraction in (0, 1) or a whole number of samples, got {test_size!r}"
         )
     if isinstance(test_size, (int, np.integer)):
         count = int(test_size)
@@ -178,8 +177,7 @@ def train_test_indices(
     labels = np.asarray(stratify)
     if labels.shape != (num_samples,):
         raise ValueError(
-            f"stratify must hold one label per sample, shape ({num_samples},), "
-            f"got {labels.shape}"
+            f"stratify must hold one label per sample, shape ({num_samples},), got {labels.shape}"
         )
     classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
     too_small = classes[counts < 2]
@@ -210,25 +208,25 @@ def train_test_indices(
 
 
 def standardize(
-    x_train: np.ndarray, x_test: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    x_train: np.ndarray, x_test: np.ndarray, names: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Scale columns to zero mean and unit variance using training-split statistics only.
 
     Fitting on the training split alone keeps test-set information out of training. Columns that
     are constant in the training split keep a scale of 1 (dividing by 0 would make NaNs).
 
     Returns:
-        ``(x_train_scaled, x_test_scaled, {"mean": (D,), "std": (D,)})``, float32.
+        ``(x_train_scaled, x_test_scaled, spec)``, float32 arrays and the preprocessing spec
+        ``{"columns": [{"name", "mean", "std"}, ...]}`` that scales new raw rows the same way.
     """
+    from chainrule.datasets._encoding import FeatureEncoder, NumberColumn
+
     mean = x_train.mean(axis=0, dtype=np.float64)
     std = x_train.std(axis=0, dtype=np.float64)
     std[std == 0] = 1.0
-    scale = {"mean": mean.astype(np.float32), "std": std.astype(np.float32)}
-    return (
-        ((x_train - mean) / std).astype(np.float32),
-        ((x_test - mean) / std).astype(np.float32),
-        scale,
-    )
+    columns = tuple(NumberColumn(str(name), float(m), float(s)) for name, m, s in zip(names, mean, std))
+    encoder = FeatureEncoder(columns=columns)
+    return encoder.encode_array(x_train), encoder.encode_array(x_test), encoder.to_spec() or {}
 
 
 def check_names(value: Sequence[str] | str, allowed: Sequence[str], what: str) -> tuple[str, ...]:

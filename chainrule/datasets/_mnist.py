@@ -221,8 +221,10 @@ def _load(
         image_name, label_name = _file_names(split)
         x, y = _read_split(found[image_name], found[label_name], flatten)
         arrays[f"x_{split}"], arrays[f"y_{split}"] = x, y
+    # The preprocessing is recorded so raw 0-255 pixels can be fed to a trained model.
     return DatasetSplits(
-        **arrays, name=loader, num_classes=10, classes=list(source.classes)
+        **arrays, name=loader, num_classes=10, classes=list(source.classes),
+        preprocessing={"scale": 255.0},
     )
 
 

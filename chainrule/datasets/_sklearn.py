@@ -37,9 +37,12 @@ def _classification(
     y = np.asarray(bunch.target, dtype=np.int64)
     train_idx, test_idx = train_test_indices(len(y), test_size, seed, stratify=y)
     x_train, x_test = x[train_idx], x[test_idx]
+    feature_names = [str(name) for name in bunch.feature_names]
     preprocessing = None
     if scale:
-        x_train, x_test, preprocessing = standardize_columns(x_train, x_test)
+        x_train, x_test, preprocessing = standardize_columns(x_train, x_test, feature_names)
+    else:
+        x_train, x_test = x_train.astype(np.float32), x_test.astype(np.float32)
     return DatasetSplits(
         x_train=x_train,
         y_train=y[train_idx],
@@ -47,7 +50,7 @@ def _classification(
         y_test=y[test_idx],
         name=name,
         num_classes=len(bunch.target_names),
-        feature_names=[str(name) for name in bunch.feature_names],
+        feature_names=feature_names,
         classes=[str(label) for label in bunch.target_names],
         preprocessing=preprocessing,
     )
@@ -79,15 +82,14 @@ def digits(test_size: float | int = 0.2, seed: int = 0, *, flatten: bool = True)
     if not flatten:
         x = x.reshape(-1, 1, 8, 8)
     data = _classification("digits", bunch, x, test_size, seed, scale=False)
+    data.preprocessing = {"scale": 16.0}  # so raw 0-16 counts can be fed to a trained model
     if not flatten:
         data.feature_names = None  # names describe flat columns, which an image does not have
     data.classes = list(range(10))
     return data
 
 
-def breast_cancer(
-    test_size: float | int = 0.2, seed: int = 0, *, standardize: bool = True
-) -> DatasetSplits:
+def breast_cancer(test_size: float | int = 0.2, seed: int = 0, *, standardize: bool = True) -> DatasetSplits:
     """Breast cancer Wisconsin (diagnostic): is a tumour malignant (class 0) or benign (class 1)?
 
     Size: 569 samples, 30 real-valued features computed from images of cell nuclei, 2 classes
@@ -110,7 +112,7 @@ def breast_cancer(
         ((455, 30), ['malignant', 'benign'])
     """
     bunch = _load_bunch("load_breast_cancer", "breast_cancer")
-    x = np.asarray(bunch.data, dtype=np.float32)
+    x = np.asarray(bunch.data, dtype=np.float64)  # rounded to float32 after standardising
     return _classification("breast_cancer", bunch, x, test_size, seed, scale=standardize)
 
 
@@ -130,7 +132,7 @@ def wine(test_size: float | int = 0.2, seed: int = 0, *, standardize: bool = Tru
         (142, 13)
     """
     bunch = _load_bunch("load_wine", "wine")
-    x = np.asarray(bunch.data, dtype=np.float32)
+    x = np.asarray(bunch.data, dtype=np.float64)  # rounded to float32 after standardising
     return _classification("wine", bunch, x, test_size, seed, scale=standardize)
 
 
@@ -150,13 +152,11 @@ def iris(test_size: float | int = 0.2, seed: int = 0, *, standardize: bool = Tru
         ((120, 4), (30, 4))
     """
     bunch = _load_bunch("load_iris", "iris")
-    x = np.asarray(bunch.data, dtype=np.float32)
+    x = np.asarray(bunch.data, dtype=np.float64)  # rounded to float32 after standardising
     return _classification("iris", bunch, x, test_size, seed, scale=standardize)
 
 
-def diabetes(
-    test_size: float | int = 0.2, seed: int = 0, *, standardize: bool = True
-) -> DatasetSplits:
+def diabetes(test_size: float | int = 0.2, seed: int = 0, *, standardize: bool = True) -> DatasetSplits:
     """Diabetes progression (regression): a disease-progression score one year after baseline.
 
     Size: 442 patients, 10 features (age, sex, body-mass index, blood pressure, six serum
@@ -175,13 +175,16 @@ def diabetes(
         ('regression', (353, 10))
     """
     bunch = _load_bunch("load_diabetes", "diabetes")
-    x = np.asarray(bunch.data, dtype=np.float32)
+    x = np.asarray(bunch.data, dtype=np.float64)  # rounded to float32 after standardising
     y = np.asarray(bunch.target, dtype=np.float32)
     train_idx, test_idx = train_test_indices(len(y), test_size, seed)
     x_train, x_test = x[train_idx], x[test_idx]
+    feature_names = [str(name) for name in bunch.feature_names]
     preprocessing = None
     if standardize:
-        x_train, x_test, preprocessing = standardize_columns(x_train, x_test)
+        x_train, x_test, preprocessing = standardize_columns(x_train, x_test, feature_names)
+    else:
+        x_train, x_test = x_train.astype(np.float32), x_test.astype(np.float32)
     return DatasetSplits(
         x_train=x_train,
         y_train=y[train_idx],
@@ -189,6 +192,6 @@ def diabetes(
         y_test=y[test_idx],
         name="diabetes",
         num_classes=None,
-        feature_names=[str(name) for name in bunch.feature_names],
+        feature_names=feature_names,
         preprocessing=preprocessing,
     )

@@ -1,91 +1,57 @@
 """Load a table from a CSV file into standardised, one-hot encoded NumPy arrays.
 
 Every statistic (means, standard deviations, category lists) is fitted on the training split
-only and then applied to both splits, so nothing about the test rows leaks into training.
+only and then applied to both splits, so nothing about the test rows leaks into training. What
+was fitted is returned as a preprocessing spec (see ``chainrule.datasets._encoding``), so new
+raw rows can be encoded the same way later.
 """
 
 from __future__ import annotations
 
-import csv as csv_module
-import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from chainrule.datasets._base import DatasetSplits, train_test_indices
+from chainrule.datasets._csvfile import MISSING_MARKERS, _Column, is_missing, read_table
+from chainrule.datasets._encoding import CategoryColumn, FeatureEncoder, NumberColumn, encode_numbers, one_hot
 
-# Cell values read as "no value" (compared after stripping and lower-casing).
-MISSING_MARKERS = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
+__all__ = ["MISSING_MARKERS", "csv"]
 
 _TASKS = ("auto", "classification", "regression")
 _NA_POLICIES = ("error", "mean")
 
 
-@dataclass
-class _Column:
-    name: str
-    cells: list[str]  # stripped text, one per data row
-    lines: list[int]  # the file line each cell came from, for error messages
-
-    def is_missing(self) -> np.ndarray:
-        return np.array([cell.lower() in MISSING_MARKERS for cell in self.cells], dtype=bool)
-
-    def as_numbers(self) -> np.ndarray | None:
-        """The column as float64 with NaN where missing, or None if any cell is not a number."""
-        values = np.full(len(self.cells), np.nan)
-        for row, cell in enumerate(self.cells):
-            if cell.lower() in MISSING_MARKERS:
-                continue
-            try:
-                values[row] = float(cell)
-            except ValueError:
-                return None
-        return values
-
-
 def _read_table(path: Path, delimiter: str) -> list[_Column]:
-    with open(path, newline="", encoding="utf-8-sig") as handle:  # -sig drops Excel's BOM
-        reader = csv_module.reader(handle, delimiter=delimiter)
-        header = next(reader, None)
-        if header is None:
-            raise ValueError(f"{path} is empty; expected a header row with column names")
-        names = [name.strip() for name in header]
-        duplicated = sorted({name for name in names if names.count(name) > 1})
-        if duplicated:
-            raise ValueError(f"{path}: column names {duplicated} appear more than once")
-        columns = [_Column(name, [], []) for name in names]
-        for cells in reader:
-            if all(not cell.strip() for cell in cells):
-                continue  # blank lines are layout, not data
-            if len(cells) != len(names):
-                raise ValueError(
-                    f"{path}, line {reader.line_num}: {len(cells)} fields but the header has "
-                    f"{len(names)}; check for a stray delimiter or a missing quote"
-                )
-            for column, cell in zip(columns, cells):
-                column.cells.append(cell.strip())
-                column.lines.append(reader.line_num)
-    if not columns[0].cells:
-        raise ValueError(f"{path} has a header but no data rows")
-    return columns
+    return read_table(path, delimiter)
 
 
-def _reject_infinite(column: _Column, values: np.ndarray) -> None:
-    infinite = np.flatnonzero(np.isinf(values))
-    if len(infinite):
-        row = infinite[0]
+def _numbers_or_text(column: _Column, path: Path, what: str) -> np.ndarray | None:
+    """The column as float64 (NaN where missing) if it is numeric, None if it is text.
+
+    The rule: a column whose present cells all parse as numbers is numeric; one where numbers
+    outnumber the cells that do not parse is numeric with typos, which is an error naming
+    them (a silent switch to text would one-hot encode every distinct number); otherwise text.
+    """
+    values, bad_rows = column.parse_numbers()
+    if not bad_rows:
+        return values
+    numbers = int(np.count_nonzero(~np.isnan(values)))
+    if numbers > len(bad_rows):
         raise ValueError(
-            f"column {column.name!r}, line {column.lines[row]}: value {column.cells[row]!r} is "
-            f"infinite; replace it with a finite number or leave the cell empty"
+            f"{path}: {what} {column.name!r} holds numbers, but {column.describe_bad_cells(bad_rows)} "
+            f"{'is' if len(bad_rows) == 1 else 'are'} not (number(s) like 1.5 or -2e3); correct "
+            f"{'it' if len(bad_rows) == 1 else 'them'}, empty the cell(s) to mark them missing, or, if "
+            f"the column is text, name it as categorical"
         )
+    return None
 
 
 def _target(
-    column: _Column, task: str, max_classes: int
+    column: _Column, task: str, max_classes: int, path: Path
 ) -> tuple[np.ndarray, str, list[Any] | None]:
     missing = np.flatnonzero(column.is_missing())
     if len(missing):
@@ -94,9 +60,13 @@ def _target(
             f"target column {column.name!r} has no value on line {column.lines[row]} "
             f"({len(missing)} rows in all); targets cannot be imputed, drop those rows"
         )
-    numbers = column.as_numbers()
-    if numbers is not None:
-        _reject_infinite(column, numbers)
+    numbers = _numbers_or_text(column, path, "target column")
+    if numbers is not None and np.isinf(numbers).any():
+        row = int(np.flatnonzero(np.isinf(numbers))[0])
+        raise ValueError(
+            f"target column {column.name!r}, line {column.lines[row]}: value {column.cells[row]!r} "
+            f"is infinite; replace it with a finite number"
+        )
     if task == "auto":
         integer_valued = numbers is not None and bool(np.all(numbers == np.round(numbers)))
         few_values = numbers is not None and len(np.unique(numbers)) <= max_classes
@@ -104,31 +74,20 @@ def _target(
         task = "classification" if is_classification else "regression"
     if task == "regression":
         if numbers is None:
-            bad = next(cell for cell in column.cells if _not_a_number(cell))
             raise ValueError(
                 f"task='regression' needs a numeric target, but column {column.name!r} holds "
-                f"text such as {bad!r}; use task='classification' or pick another column"
+                f"text such as {column.cells[0][:40]!r}; use task='classification' or pick another column"
             )
         return numbers.astype(np.float32), task, None
 
     if numbers is not None:
         classes_found, labels = np.unique(numbers, return_inverse=True)
         # Integer class values read back as ints, e.g. 3 rather than 3.0.
-        classes = [
-            int(value) if float(value).is_integer() else float(value) for value in classes_found
-        ]
+        classes = [int(value) if float(value).is_integer() else float(value) for value in classes_found]
     else:
         classes_found, labels = np.unique(np.array(column.cells, dtype=object), return_inverse=True)
         classes = [str(value) for value in classes_found]
     return labels.astype(np.int64), task, classes
-
-
-def _not_a_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return True
-    return False
 
 
 def csv(
@@ -142,15 +101,21 @@ def csv(
     na: str = "error",
     delimiter: str = ",",
     max_classes: int = 20,
+    drop_columns: Sequence[str] | None = None,
+    max_categories: int = 100,
 ) -> DatasetSplits:
     """Load a CSV table with a header row as a train/test split ready for a network.
 
-    Features: a column is numeric if every present value parses as a number, otherwise (or if
-    named in ``categorical``) it is categorical. Numeric columns are standardised with the mean
-    and standard deviation of the training split (a constant column keeps standard deviation 1).
-    Categorical columns are one-hot encoded with the categories seen in the training split; a
-    value seen only in the test split (or a missing one) encodes as all zeros. Feature columns
-    keep the file's order, a categorical column expanding in place into ``"name=value"`` columns.
+    Features: a column is numeric if every present value parses as a number (``1``, ``-2.5``,
+    ``3e-4``; not ``1.2.3``, ``12,5`` or ``1_000``). A column where numbers outnumber the cells
+    that do not parse is taken to be numeric with typos, and is an error naming the column, the
+    lines and the values; any other column (or one named in ``categorical``) is text. Numeric
+    columns are standardised with the mean and standard deviation of the training split (a
+    constant column keeps standard deviation 1). Text columns are one-hot encoded with the
+    categories seen in the training split, if there are at most ``max_categories`` of them;
+    more (an identifier, free text) is an error suggesting ``drop_columns``. A test-split value
+    not seen in training (or a missing one) encodes as all zeros. Feature columns keep the
+    file's order, a text column expanding in place into ``"name=value"`` columns.
 
     Missing values are empty cells or ``NA``, ``N/A``, ``NaN``, ``null``, ``None``, ``?`` (any
     case). In a numeric column they raise an error naming the column and line unless
@@ -161,23 +126,28 @@ def csv(
     are mapped to ``0..K-1`` in sorted order and ``classes[k]`` gives the original value. The
     split is stratified for classification, plain random for regression, fixed by ``seed``.
 
+    Reading takes one pass over the file and memory proportional to it (the features of a text
+    column are bounded by ``max_categories``).
+
     Args:
         path: the CSV file; the first row names the columns.
         target: name of the column to predict.
         test_size: fraction (or count) of rows in the test split.
         seed: seed of the split.
-        categorical: column names to treat as categories even though they hold numbers
+        categorical: column names to treat as text even though they hold numbers
             (e.g. postcodes).
         task: ``"auto"``, ``"classification"`` or ``"regression"``.
         na: ``"error"`` or ``"mean"``, what to do with missing numeric feature values.
         delimiter: the field separator, e.g. ``";"`` or ``"\\t"``.
         max_classes: the most distinct whole-number target values ``task="auto"`` still
             treats as classes.
+        drop_columns: columns to ignore (identifiers, free text, leaks of the target).
+        max_categories: the most distinct values a text column may have.
 
     Returns:
         DatasetSplits named after the file, with x float32 of shape ``(N, D)``, y int64 class
-        indices or float32 values, ``feature_names``, ``classes`` and the fitted statistics in
-        ``preprocessing``.
+        indices or float32 values, ``feature_names``, ``classes`` and, in ``preprocessing``, the
+        fitted spec ``{"columns": [...], "fill_missing": ..., "target": ...}``.
 
     Example:
         >>> data = csv("penguins.csv", target="species", categorical=["island"])  # yours  # doctest: +SKIP
@@ -189,81 +159,78 @@ def csv(
     if na not in _NA_POLICIES:
         raise ValueError(f"na must be one of {list(_NA_POLICIES)}, got {na!r}")
     path = Path(path)
-    columns = _read_table(path, delimiter)
+    columns = read_table(path, delimiter)
     by_name = {column.name: column for column in columns}
     if target not in by_name:
-        raise ValueError(f"{path} has no column {target!r}; its columns are {list(by_name)}")
+        raise ValueError(f"{path} has no column {target!r}; its columns are {_shown(by_name)}")
     categorical = [] if categorical is None else list(categorical)
-    unknown = [name for name in categorical if name not in by_name]
-    if unknown:
-        raise ValueError(
-            f"categorical names {unknown} are not columns of {path}; its columns are "
-            f"{list(by_name)}"
-        )
+    dropped = [] if drop_columns is None else list(drop_columns)
+    for names, what in ((categorical, "categorical"), (dropped, "drop_columns")):
+        unknown = [name for name in names if name not in by_name]
+        if unknown:
+            raise ValueError(
+                f"{what} names {unknown} are not columns of {path}; its columns are {_shown(by_name)}"
+            )
     if target in categorical:
         raise ValueError(
             f"the target {target!r} is listed in categorical; to treat a numeric target as "
             f"classes pass task='classification' instead"
         )
+    if target in dropped:
+        raise ValueError(f"the target {target!r} is listed in drop_columns; it is the column to predict")
 
-    y, task, classes = _target(by_name[target], task, max_classes)
+    y, task, classes = _target(by_name[target], task, max_classes, path)
     try:
         train_idx, test_idx = train_test_indices(
             len(y), test_size, seed, stratify=y if task == "classification" else None
         )
     except ValueError as err:
         raise ValueError(
-            f"{path}: {err}. If {target!r} is a quantity rather than a class, pass "
-            f"task='regression'"
+            f"{path}: {err}. If {target!r} is a quantity rather than a class, pass task='regression'"
         ) from err
 
-    train_blocks, test_blocks, feature_names = [], [], []
-    preprocessing: dict[str, Any] = {"target": target, "task": task, "numeric": {}, "categories": {}}
-    for column in columns:
-        if column.name == target:
-            continue
-        numbers = None if column.name in categorical else column.as_numbers()
-        if numbers is None:
-            encoded, categories = _one_hot(column, train_idx)
-            preprocessing["categories"][column.name] = categories
-            feature_names.extend(f"{column.name}={category}" for category in categories)
-        else:
-            encoded, stats = _standardize_column(column, numbers, train_idx, na)
-            preprocessing["numeric"][column.name] = stats
-            feature_names.append(column.name)
-        train_blocks.append(encoded[train_idx])
-        test_blocks.append(encoded[test_idx])
-    if not feature_names:
+    features = [column for column in columns if column.name != target and column.name not in dropped]
+    if not features:
         raise ValueError(f"{path} has no feature columns besides the target {target!r}")
-
+    fill_missing = na == "mean"
+    specs: list[NumberColumn | CategoryColumn] = []
+    blocks = []
+    for column in features:
+        numbers = None if column.name in categorical else _numbers_or_text(column, path, "column")
+        if numbers is None:
+            spec: NumberColumn | CategoryColumn = _fit_categories(column, train_idx, max_categories, path)
+            blocks.append(one_hot(spec, column, unseen="zeros"))
+        else:
+            spec = _fit_standardisation(column, numbers, train_idx)
+            hint = "" if fill_missing else ", or pass na='mean' to fill them with the training mean"
+            blocks.append(encode_numbers(spec, column, numbers, fill_missing, hint)[:, None])
+        specs.append(spec)
+    encoder = FeatureEncoder(columns=tuple(specs), fill_missing=fill_missing)
+    x = np.concatenate(blocks, axis=1)
+    del blocks
     return DatasetSplits(
-        x_train=np.concatenate(train_blocks, axis=1).astype(np.float32),
+        x_train=x[train_idx],
         y_train=y[train_idx],
-        x_test=np.concatenate(test_blocks, axis=1).astype(np.float32),
+        x_test=x[test_idx],
         y_test=y[test_idx],
         name=path.stem,
         num_classes=None if classes is None else len(classes),
-        feature_names=feature_names,
+        feature_names=encoder.feature_names,
         classes=classes,
-        preprocessing=preprocessing,
+        preprocessing={**(encoder.to_spec() or {}), "target": target},
     )
 
 
-def _standardize_column(
-    column: _Column, values: np.ndarray, train_idx: np.ndarray, na: str
-) -> tuple[np.ndarray, dict[str, float]]:
-    """Standardise one numeric column with training statistics; returns shape (N, 1)."""
-    _reject_infinite(column, values)
-    missing = np.isnan(values)
-    if missing.any() and na == "error":
-        rows = np.flatnonzero(missing)
-        lines = ", ".join(str(column.lines[row]) for row in rows[:5])
-        more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
-        raise ValueError(
-            f"column {column.name!r} has missing values on line(s) {lines}{more}; fill them in, "
-            f"drop those rows, or pass na='mean' to fill them with the training mean"
-        )
-    observed_train = values[train_idx][~missing[train_idx]]
+def _shown(by_name: dict[str, Any], limit: int = 20) -> str:
+    names = list(by_name)
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return f"{names[:limit]}{more}"
+
+
+def _fit_standardisation(column: _Column, values: np.ndarray, train_idx: np.ndarray) -> NumberColumn:
+    """Mean and standard deviation of one numeric column over the training rows."""
+    train_values = values[train_idx]
+    observed_train = train_values[~np.isnan(train_values)]
     if len(observed_train) == 0:
         raise ValueError(
             f"column {column.name!r} has no values in the training split, so it cannot be "
@@ -271,20 +238,22 @@ def _standardize_column(
         )
     mean = float(observed_train.mean())
     std = float(observed_train.std())
-    if std == 0.0 or not math.isfinite(std):
+    if std == 0.0 or not np.isfinite(std):
         std = 1.0
-    filled = np.where(missing, mean, values)
-    return ((filled - mean) / std)[:, None], {"mean": mean, "std": std}
+    return NumberColumn(column.name, mean, std)
 
 
-def _one_hot(column: _Column, train_idx: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """One-hot encode with the training split's categories; returns (N, K) and the categories."""
-    missing = column.is_missing()
-    categories = sorted({column.cells[row] for row in train_idx if not missing[row]})
-    position = {category: index for index, category in enumerate(categories)}
-    encoded = np.zeros((len(column.cells), len(categories)))
-    for row, cell in enumerate(column.cells):
-        index = position.get(cell)  # unseen or missing values stay all zeros
-        if index is not None and not missing[row]:
-            encoded[row, index] = 1.0
-    return encoded, categories
+def _fit_categories(
+    column: _Column, train_idx: np.ndarray, max_categories: int, path: Path
+) -> CategoryColumn:
+    """The training split's distinct values of one text column, sorted, at most ``max_categories``."""
+    categories = sorted(cell for cell in {column.cells[row] for row in train_idx} if not is_missing(cell))
+    if len(categories) > max_categories:
+        raise ValueError(
+            f"{path}: text column {column.name!r} has {len(categories)} distinct values in the "
+            f"training rows, more than the {max_categories} that can be one-hot encoded; an "
+            f"identifier or free text carries no pattern to learn, so drop it (drop_columns = "
+            f"[{column.name!r}], on the command line --drop-columns {column.name!r}) or raise "
+            f"max_categories"
+        )
+    return CategoryColumn(column.name, tuple(categories))

@@ -473,17 +473,14 @@ def run_audit(
     """Audit a finished ``chainrule train`` run on the rows of a CSV file.
 
     The run folder's ``config.toml`` and ``model.safetensors`` rebuild the model
-    (``chainrule.train.run.load_run``). The CSV's features get the preprocessing training used,
-    fitted again on the training data named in the config (the same seeded split, so the same
-    statistics):
-
-    * a run trained on a CSV file: every feature column of that file must be present; numeric
-      columns are standardised with the training means and standard deviations and
-      categorical ones one-hot encoded with the training categories (unseen values encode as
-      all zeros), exactly as ``chainrule.datasets.csv`` does. The training CSV must still be
-      at the path in the config.
-    * a run on a built-in standardised table (iris, wine, breast_cancer): columns named after
-      the dataset's ``feature_names``, raw values, standardised with the training statistics.
+    (``chainrule.train.run.load_run``). The CSV's features get the preprocessing training
+    fitted, which the run folder stores (the training data is not needed): every raw feature
+    column the model was trained on must be present by name; numeric columns are standardised
+    with the training means and standard deviations and text ones one-hot encoded with the
+    training categories (a value training never saw is an error naming it; an empty cell
+    encodes as none of them, as in training). This works for runs on a CSV file and on the
+    built-in tables (iris, wine, breast_cancer; columns named after their ``feature_names``,
+    raw values).
 
     Extra columns are ignored; the ``sensitive`` column is read from the CSV whether or not
     the model uses it. Audit on data the model was not trained on, or the rates flatter it.
@@ -502,8 +499,8 @@ def run_audit(
         >>> report = run_audit(Path("runs/adult"), Path("adult_test.csv"), "sex")  # a run  # doctest: +SKIP
         >>> print(report.to_text())  # doctest: +SKIP
     """
-    from chainrule.datasets._tabular import _read_table
-    from chainrule.train.run import ConfigError, load_run, load_splits
+    from chainrule.datasets._csvfile import read_table
+    from chainrule.train.run import ConfigError, load_run
 
     loaded = load_run(run_dir)
     if loaded.description["task"] != "classification":
@@ -511,32 +508,25 @@ def run_audit(
             f"{run_dir} holds a regression model; a fairness audit needs a classifier (predicted "
             f"classes to compare between groups)"
         )
-    config = loaded.config
-    splits = load_splits(config)
     data_csv = Path(data_csv)
     if not data_csv.is_file():
         raise ConfigError(f"data file {str(data_csv)!r} does not exist")
     try:
-        columns = {column.name: column for column in _read_table(data_csv, ",")}
+        columns = {column.name: column for column in read_table(data_csv, ",")}
     except ValueError as error:  # an empty file, ragged rows, repeated column names
         raise ConfigError(str(error)) from None
     if sensitive not in columns:
         raise ConfigError(f"{data_csv} has no column {sensitive!r}; its columns are {list(columns)}")
     if target is None:
-        target = config["target"] or "target"
+        target = loaded.description.get("target") or "target"
     if target not in columns:
         raise ConfigError(
             f"{data_csv} has no target column {target!r}; its columns are {list(columns)} "
             f"(name the label column with --target)"
         )
-    features = _training_features(splits, columns, data_csv)
+    features = _training_features(loaded, columns, data_csv)
     input_shape = tuple(loaded.description["input_shape"])
-    if math.prod(input_shape) != features.shape[1]:
-        raise ConfigError(
-            f"{data_csv} gives {features.shape[1]} features per row but the model in {run_dir} "
-            f"takes inputs of shape {input_shape}"
-        )
-    classes = [str(name) for name in (splits.classes or loaded.description["class_names"] or [])]
+    classes = [str(name) for name in (loaded.description["class_names"] or [])]
     labels = _class_indices(columns[target], classes, data_csv)
     positive = _positive_index(pos_label, classes)
     return _with_label(
@@ -558,62 +548,24 @@ def _problem(message: str) -> Exception:
     return ConfigError(message)
 
 
-def _numbers(column: Any, data_csv: Path, why: str) -> np.ndarray:
-    values = column.as_numbers()
-    if values is None:
-        bad = next(cell for cell in column.cells if not _parses(cell))
-        raise _problem(f"{data_csv}: column {column.name!r} must hold numbers ({why}), but has {bad!r}")
-    missing = np.flatnonzero(np.isnan(values))
-    if len(missing):
-        raise _problem(
-            f"{data_csv}: column {column.name!r} has no value on line {column.lines[missing[0]]}; "
-            f"fill it in or drop the row"
-        )
-    return values
-
-
 def _parses(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
+    from chainrule.datasets._csvfile import is_number
+
+    return is_number(cell)
 
 
-def _training_features(splits: Any, columns: dict[str, Any], data_csv: Path) -> np.ndarray:
-    """The CSV's rows as the model's features, preprocessed with the training statistics."""
-    preprocessing = splits.preprocessing or {}
-    names = splits.feature_names
-    if names is None or not preprocessing:
+def _training_features(loaded: Any, columns: dict[str, Any], data_csv: Path) -> np.ndarray:
+    """The CSV's rows as the model's features, preprocessed as in training (the run folder's
+    stored preprocessing)."""
+    if loaded.encoder.column_names is None:
         raise _problem(
-            f"auditing from a CSV works for runs trained on a CSV file or on a standardised table "
-            f"(iris, wine, breast_cancer); dataset {splits.name!r} has no column-wise preprocessing "
-            f"to repeat"
+            f"auditing from a CSV works for runs trained on a table (a CSV file, iris, wine, "
+            f"breast_cancer); the model in {loaded.run_dir} takes images or signals"
         )
-    builders: dict[str, tuple[str, Any]] = {}  # feature name -> (source column, how to encode)
-    if "numeric" in preprocessing:  # chainrule.datasets.csv
-        for column, stats in preprocessing["numeric"].items():
-            builders[column] = (column, ("standardise", stats["mean"], stats["std"]))
-        for column, categories in preprocessing["categories"].items():
-            for category in categories:
-                builders[f"{column}={category}"] = (column, ("one_hot", category))
-    else:  # a built-in table standardised with arrays of means and standard deviations
-        for index, name in enumerate(names):
-            mean, std = preprocessing["mean"][index], preprocessing["std"][index]
-            builders[name] = (name, ("standardise", float(mean), float(std)))
-    needed = sorted({builders[name][0] for name in names} - set(columns))
-    if needed:
-        raise _problem(f"{data_csv} lacks the feature column(s) the model was trained on: {needed}")
-    encoded = []
-    for name in names:
-        source, encoding = builders[name]
-        column = columns[source]
-        if encoding[0] == "standardise":
-            _, mean, std = encoding
-            encoded.append((_numbers(column, data_csv, "it is a numeric feature") - mean) / std)
-        else:  # unseen or missing categories stay all zeros, as in training
-            encoded.append(np.array([cell == encoding[1] for cell in column.cells], dtype=np.float64))
-    return np.stack(encoded, axis=1).astype(np.float32)
+    try:
+        return loaded.encoder.encode_columns(columns)
+    except ValueError as error:
+        raise _problem(f"{data_csv}: {error}") from None
 
 
 def _class_indices(column: Any, classes: list[str], data_csv: Path) -> np.ndarray:

@@ -7,7 +7,9 @@ folder ``<out>/<name>/``::
     config.toml              the complete configuration (edit it and pass it back with --config)
     metrics.csv              one row per epoch (rewritten each epoch)
     checkpoint.safetensors   the whole training state after the last finished epoch (resumable)
-    model.safetensors        the final weights, plus what is needed to rebuild the model
+    model.safetensors        the final weights, plus what is needed to rebuild the model and
+                             the fitted preprocessing (scaling, categories, column order, classes)
+    test.safetensors         the test split as the model sees it (evaluate needs no dataset)
     report.html              the self-contained report (data checks, curves, gradient flow,
                              attributions, ...)
     audit.json               fairness audits, once ``chainrule audit`` has run on the folder
@@ -48,6 +50,7 @@ CHECKPOINT_FILE = "checkpoint.safetensors"
 MODEL_FILE = "model.safetensors"
 METRICS_FILE = "metrics.csv"
 REPORT_FILE = "report.html"
+TEST_FILE = "test.safetensors"
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULERS = ("none", "plateau", "cosine")
 DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3}
@@ -62,9 +65,10 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class Setting:
     default: Any
-    kind: type  # bool, int, float, str, list (of ints) or dict (a one-level table)
+    kind: type  # bool, int, float, str, list or dict (a one-level table)
     help: str
     choices: tuple[str, ...] | None = None
+    items: type = int  # what a list holds
 
 
 SETTINGS: dict[str, Setting] = {
@@ -75,6 +79,11 @@ SETTINGS: dict[str, Setting] = {
         "fashion_mnist, mnist1d) or a .csv file",
     ),
     "target": Setting("", str, "the column to predict, for a .csv dataset"),
+    "drop_columns": Setting([], list, "columns of a .csv dataset to ignore (ids, free text)", items=str),
+    "categorical": Setting(
+        [], list, "columns of a .csv dataset to one-hot encode although they hold numbers", items=str
+    ),
+    "max_categories": Setting(100, int, "most distinct values a text column of a .csv may have"),
     "data_dir": Setting("", str, "folder of downloaded data (mnist, fashion_mnist); empty: their cache"),
     "model": Setting("mlp", str, "mlp, cnn or path/to/file.py:ClassName"),
     "hidden": Setting([128], list, "hidden layer widths of the mlp"),
@@ -161,12 +170,12 @@ def _check_type(key: str, value: Any, source: str) -> Any:
         int: "an integer",
         float: "a number",
         str: "a string",
-        list: "a list of integers",
+        list: f"a list of {'integers' if setting.items is int else 'strings'}",
         dict: "a table of keyword arguments",
     }
     ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
     if kind is list and ok:
-        ok = all(isinstance(item, int) and not isinstance(item, bool) for item in value)
+        ok = all(isinstance(item, setting.items) and not isinstance(item, bool) for item in value)
     if not ok:
         raise ConfigError(f"{source}{key!r} must be {names[kind]}, got {value!r}")
     if setting.choices and value not in setting.choices:
@@ -228,6 +237,11 @@ def _check_dataset_name(config: dict[str, Any], source: str) -> None:
     from chainrule.datasets import list_datasets
 
     dataset = config["dataset"]
+    csv_only = [key for key in ("drop_columns", "categorical") if config[key]]
+    if csv_only and not dataset.endswith(".csv"):
+        raise ConfigError(f"{source}{csv_only[0]} is for a .csv dataset, not {dataset!r}")
+    if config["max_categories"] < 1:
+        raise ConfigError(f"{source}max_categories must be at least 1, got {config['max_categories']}")
     if dataset.endswith(".csv"):
         if not config["target"]:
             raise ConfigError(
@@ -389,6 +403,10 @@ class PreparedData:
     target_mean: float = 0.0
     target_variance: float = 1.0
     feature_names: list[str] | None = None
+    # What turns the dataset's raw rows into these features (a FeatureEncoder spec), and the
+    # name of a CSV's target column; both go into the run folder for predict and audit.
+    preprocessing: dict[str, Any] | None = None
+    target: str = ""
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -402,8 +420,8 @@ def load_splits(config: Mapping[str, Any]) -> Any:
     name = config["dataset"]
     if name.endswith(".csv"):
         if not Path(name).is_file():
-            raise ConfigError(f"dataset file {name!r} does not exist")
-        return _load_csv(name, config["target"], config["allow_nan"])
+            raise ConfigError(f"dataset file {name!r} does not exist (looked in {Path.cwd()})")
+        return _load_csv(name, config)
     kwargs: dict[str, Any] = {}
     if name in IMAGE_SHAPES:
         kwargs["flatten"] = config["model"] != "cnn"
@@ -412,28 +430,27 @@ def load_splits(config: Mapping[str, Any]) -> Any:
     return datasets.load(name, **kwargs)
 
 
-def _load_csv(path: str, target: str, allow_nan: bool) -> Any:
+def _load_csv(path: str, config: Mapping[str, Any]) -> Any:
     """``datasets.csv``, its complaints about the file turned into ConfigErrors. Missing values
     are filled with the training mean only when ``allow_nan`` says so."""
     from chainrule import datasets
+    from chainrule.datasets._encoding import MissingValueError
 
     try:
-        return datasets.csv(path, target=target, na="mean" if allow_nan else "error")
+        return datasets.csv(
+            path,
+            target=config["target"],
+            na="mean" if config["allow_nan"] else "error",
+            categorical=config["categorical"],
+            drop_columns=config["drop_columns"],
+            max_categories=config["max_categories"],
+        )
+    except MissingValueError as error:
+        raise ConfigError(f"{path}: {error} (on the command line: --allow-nan)") from None
     except ValueError as error:
-        hint = ""
-        if not allow_nan and _loads_when_filled(path, target):
-            hint = " (on the command line: --allow-nan)"  # the trouble was missing values
-        raise ConfigError(f"{path}: {error}{hint}") from None
-
-
-def _loads_when_filled(path: str, target: str) -> bool:
-    from chainrule import datasets
-
-    try:
-        datasets.csv(path, target=target, na="mean")
-    except ValueError:
-        return False
-    return True
+        message = str(error)
+        named = message.startswith(str(Path(path)))
+        raise ConfigError(message if named else f"{path}: {message}") from None
 
 
 def prepare_data(config: Mapping[str, Any]) -> PreparedData:
@@ -468,6 +485,8 @@ def prepare_data(config: Mapping[str, Any]) -> PreparedData:
         class_names=[str(label) for label in splits.classes] if splits.classes is not None else None,
         image_shape=IMAGE_SHAPES.get(config["dataset"]),
         feature_names=list(splits.feature_names) if splits.feature_names is not None else None,
+        preprocessing=splits.preprocessing,
+        target=config["target"],
     )
     if task == "regression":
         data.y_train, data.y_test = _column(data.y_train), _column(data.y_test)
@@ -791,17 +810,25 @@ def _gradient_findings(trainer: Any) -> list[Any] | None:
 
 def evaluate_model(trainer: Any, data: PreparedData) -> dict[str, float]:
     """Loss and the task's metrics on the test split (leaves the confusion matrix in trainer)."""
+    return evaluate_arrays(trainer, data.x_test, data.y_test, data.task)
+
+
+def evaluate_arrays(trainer: Any, x: np.ndarray, y: np.ndarray, task: str) -> dict[str, float]:
+    """Loss and the task's test metrics on ``(x, y)`` (leaves the confusion matrix in trainer)."""
     from chainrule.train.trainer import _resolve_metrics
 
     saved_metrics = trainer.metrics
-    trainer.metrics = _resolve_metrics(TEST_METRICS[data.task], trainer.loss_fn)
+    trainer.metrics = _resolve_metrics(TEST_METRICS[task], trainer.loss_fn)
     try:
-        return trainer.evaluate(make_loader(data.x_test, data.y_test, 256))
+        return trainer.evaluate(make_loader(x, y, 256))
     finally:
         trainer.metrics = saved_metrics
 
 
 def save_model_file(run_dir: Path, model: Any, config: Mapping[str, Any], data: PreparedData) -> None:
+    """model.safetensors (weights plus what rebuilds the model and encodes raw rows for it)
+    and test.safetensors (the test split, so the folder evaluates without the dataset)."""
+    from chainrule.datasets._encoding import FeatureEncoder
     from chainrule.train.checkpoint import save_model
 
     description = {
@@ -811,8 +838,27 @@ def save_model_file(run_dir: Path, model: Any, config: Mapping[str, Any], data: 
         "task": data.task,
         "class_names": data.class_names,
         "target_variance": data.target_variance,
+        "target": data.target,
+        "preprocessing": FeatureEncoder.from_spec(data.preprocessing).to_spec(),
     }
     save_model(run_dir / MODEL_FILE, model, metadata={"chainrule": json.dumps(description)})
+    save_test_split(run_dir, data.x_test, data.y_test)
+
+
+def save_test_split(run_dir: Path, x_test: np.ndarray, y_test: np.ndarray) -> None:
+    """The test split as the model sees it, in ``test.safetensors`` (``x``, ``y``).
+
+    Why a copy and not a path plus a content hash: a run folder is shared and moved, and a
+    path (often relative, to a file that may change or be deleted) breaks on any other machine
+    or folder; the test split is small next to the training data (iris 30 rows, MNIST's 10,000
+    images 31 MB), and with it ``evaluate`` reproduces training's test metrics exactly.
+    """
+    from safetensors.numpy import save
+
+    from chainrule.train.checkpoint import atomic_write_bytes
+
+    tensors = {"x": np.ascontiguousarray(x_test), "y": np.ascontiguousarray(y_test)}
+    atomic_write_bytes(run_dir / TEST_FILE, save(tensors, metadata={"chainrule": "test split"}))
 
 
 ATTRIBUTION_IMAGES = 4
@@ -946,10 +992,13 @@ class LoadedRun:
     config: dict[str, Any]
     model: Any
     description: dict[str, Any]
+    encoder: Any = None  # chainrule.datasets._encoding.FeatureEncoder: raw rows to features
+    run_dir: Path = field(default_factory=Path)
 
 
 def load_run(run_dir: str | Path) -> LoadedRun:
-    """Rebuild a finished run's model from its folder (config.toml + model.safetensors)."""
+    """Rebuild a finished run's model from its folder (config.toml + model.safetensors),
+    with the preprocessing training fitted."""
     from chainrule.train.checkpoint import load_model, read_safetensors
 
     run_dir = Path(run_dir)
@@ -963,6 +1012,7 @@ def load_run(run_dir: str | Path) -> LoadedRun:
     if "chainrule" not in metadata:
         raise ConfigError(f"{run_dir / MODEL_FILE} was not written by chainrule train (no model description)")
     description = json.loads(metadata["chainrule"])
+    encoder = _stored_encoder(run_dir, description, config)
     model = build_model_for(
         config,
         tuple(description["input_shape"]),
@@ -973,66 +1023,147 @@ def load_run(run_dir: str | Path) -> LoadedRun:
     )
     load_model(run_dir / MODEL_FILE, model)
     model.eval()
-    return LoadedRun(config=config, model=model, description=description)
+    return LoadedRun(config=config, model=model, description=description, encoder=encoder, run_dir=run_dir)
+
+
+def _stored_encoder(run_dir: Path, description: dict[str, Any], config: Mapping[str, Any]) -> Any:
+    """The FeatureEncoder of model.safetensors' description, checked against the model's input
+    width. A run saved before the preprocessing was stored refits it from the dataset."""
+    from chainrule.datasets._encoding import FeatureEncoder
+
+    source = str(run_dir / MODEL_FILE)
+    if "preprocessing" in description:
+        spec = description["preprocessing"]
+    else:  # an older run folder: the same seeded split gives the same statistics
+        spec = load_splits(config).preprocessing
+    try:
+        encoder = FeatureEncoder.from_spec(spec, source)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    width = math.prod(description["input_shape"])
+    names = encoder.feature_names
+    if names is not None and len(names) != width:
+        raise ConfigError(
+            f"{source}: the stored preprocessing makes {len(names)} features but the model takes "
+            f"{width}; the file was altered"
+        )
+    return encoder
+
+
+def load_test_split(loaded: LoadedRun) -> tuple[np.ndarray, np.ndarray]:
+    """The run's test split ``(x, y)`` from test.safetensors, checked against the model; a run
+    folder from before test splits were stored reloads its dataset instead."""
+    from chainrule.train.checkpoint import read_safetensors
+
+    path = loaded.run_dir / TEST_FILE
+    if not path.is_file():
+        data = prepare_data(loaded.config)
+        return data.x_test, data.y_test
+    try:
+        tensors, _ = read_safetensors(path)
+    except Exception as error:  # safetensors raises its own types for a damaged file
+        raise ConfigError(f"{path} cannot be read ({error}); the run folder is damaged") from None
+    x, y = tensors.get("x"), tensors.get("y")
+    description = loaded.description
+    input_shape = tuple(description["input_shape"])
+    classification = description["task"] == "classification"
+    problem = None
+    if x is None or y is None or set(tensors) != {"x", "y"}:
+        problem = "it must hold exactly the tensors 'x' and 'y'"
+    elif x.dtype != np.float32 or x.shape[1:] != input_shape or len(x) != len(y) or len(x) == 0:
+        problem = f"x has shape {x.shape} ({x.dtype}); the model takes float32 samples of shape {input_shape}"
+    elif classification and (
+        y.dtype != np.int64 or y.ndim != 1 or y.min() < 0 or y.max() >= description["num_outputs"]
+    ):
+        problem = f"y must hold class indices 0..{description['num_outputs'] - 1}"
+    elif not classification and (y.dtype != np.float32 or y.shape != (len(x), description["num_outputs"])):
+        problem = f"y must be float32 of shape ({len(x)}, {description['num_outputs']})"
+    if problem is not None:
+        raise ConfigError(f"{path} does not fit the model: {problem}")
+    return x, y
 
 
 def evaluate_run(run_dir: str | Path) -> tuple[dict[str, float], np.ndarray | None, LoadedRun]:
-    """Test metrics of a finished run, recomputed from its saved model; and the confusion
-    matrix for a classifier."""
+    """Test metrics of a finished run, recomputed from its saved model and test split; and the
+    confusion matrix for a classifier."""
     from chainrule.train.trainer import Trainer
 
     loaded = load_run(run_dir)
-    data = prepare_data(loaded.config)
+    x_test, y_test = load_test_split(loaded)
+    task = loaded.description["task"]
     trainer = Trainer(
         loaded.model,
-        loss_for(data.task, loaded.description["target_variance"]),
+        loss_for(task, loaded.description["target_variance"]),
         optimizer=None,
         track_grad_norms=False,
     )
-    metrics = evaluate_model(trainer, data)
+    metrics = evaluate_arrays(trainer, x_test, y_test, task)
     return metrics, trainer.confusion_matrix, loaded
 
 
-def read_inputs(path: str | Path, input_shape: tuple[int, ...]) -> np.ndarray:
-    """Samples from a ``.npy`` file (never unpickled) or a numeric ``.csv`` (a header row is
-    skipped), reshaped to ``(N, *input_shape)`` and cast to float32."""
+def read_inputs(path: str | Path, loaded: LoadedRun) -> np.ndarray:
+    """New samples for a run's model, in the dataset's raw form, encoded as training did.
+
+    * a ``.csv`` with a header row: for a table, the training columns by name (others are
+      ignored; missing ones are named in the error); for images or signals, the values of each
+      row in order.
+    * a ``.csv`` of numbers without a header, or a ``.npy`` (never unpickled): raw values, one
+      sample per row (a table's columns in training order).
+
+    Returns float32 features of shape ``(N, *input_shape)``.
+    """
+    from chainrule.datasets._csvfile import read_table
+    from chainrule.datasets._npyfile import read_npy
+
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"input file {str(path)!r} does not exist")
-    if path.suffix == ".npy":
-        try:
-            array = np.load(path, allow_pickle=False)
-        except ValueError as error:
-            raise ConfigError(f"{path} is not a plain numeric .npy file ({error})") from None
-    elif path.suffix == ".csv":
-        array = _read_numeric_csv(path)
-    else:
-        raise ConfigError(f"input {str(path)!r} must be a .npy or .csv file")
-    if array.dtype.kind not in "fiub":
-        raise ConfigError(f"{path} holds {array.dtype} data; inputs must be numbers")
-    size = math.prod(input_shape)
-    if array.ndim == 1 and array.size == size:
-        array = array[None]  # a single sample
-    if array.ndim < 2 or math.prod(array.shape[1:]) != size:
-        raise ConfigError(
-            f"{path} has shape {array.shape}, but the model takes samples of shape {input_shape} "
-            f"({size} values each)"
-        )
-    return array.reshape(len(array), *input_shape).astype(np.float32)
+    input_shape = tuple(loaded.description["input_shape"])
+    encoder = loaded.encoder
+    try:
+        if path.suffix == ".npy":
+            return encoder.encode_array(read_npy(path), input_shape)
+        if path.suffix != ".csv":
+            raise ValueError("inputs must be a .npy or .csv file")
+        if _has_header(path) and encoder.column_names is not None:
+            columns = {column.name: column for column in read_table(path)}
+            return encoder.encode_columns(columns).reshape(-1, *input_shape)
+        return encoder.encode_array(_read_numeric_csv(path), input_shape)
+    except ValueError as error:
+        raise ConfigError(f"{path}: {error}") from None
+
+
+def _has_header(path: Path) -> bool:
+    from chainrule.datasets._csvfile import is_header, read_rows
+
+    first = next(read_rows(path), None)
+    return first is not None and is_header(first[1])
 
 
 def _read_numeric_csv(path: Path) -> np.ndarray:
-    for skip in (0, 1):  # a first row that is not numbers is a header
-        try:
-            return np.loadtxt(path, delimiter=",", ndmin=2, skiprows=skip, dtype=np.float64)
-        except ValueError:
+    """Rows of numbers (a first row that is not numbers is a header and skipped); an empty or
+    missing cell is NaN, which the encoder fills or refuses."""
+    from chainrule.datasets._csvfile import is_header, is_missing, is_number, read_rows
+
+    rows: list[list[float]] = []
+    for line, cells in read_rows(path):
+        if not rows and line == 1 and is_header(cells):
             continue
-    raise ConfigError(f"{path} is not a CSV of numbers (one sample per row, an optional header row)")
+        if rows and len(cells) != len(rows[0]):
+            raise ValueError(f"line {line} has {len(cells)} values but the first row has {len(rows[0])}")
+        for column, cell in enumerate(cells, start=1):
+            if not (is_number(cell) or is_missing(cell)):
+                raise ValueError(f"line {line}, column {column}: {cell[:40]!r} is not a number")
+        rows.append([float("nan") if is_missing(cell) else float(cell) for cell in cells])
+    if not rows:
+        raise ValueError("it holds no rows of numbers")
+    return np.array(rows, dtype=np.float64)
 
 
 def predict_run(loaded: LoadedRun, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(predictions, outputs)`` of a loaded run's model: class indices (values for regression)
-    and the raw outputs (logits for a classifier)."""
+    """``(predictions, outputs)`` of a loaded run's model for encoded ``inputs`` (see
+    :func:`read_inputs`): class indices (values for regression) and the raw outputs (logits
+    for a classifier)."""
     from chainrule.train.trainer import Trainer, class_predictions
 
     trainer = Trainer(loaded.model, None, optimizer=None, track_grad_norms=False)
