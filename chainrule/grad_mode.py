@@ -1,23 +1,30 @@
 """Whether operations are recorded for backpropagation: ``no_grad``, ``enable_grad``,
 ``set_grad_enabled``.
 
-The switch is process-wide, as PyTorch's is per thread: recording is a property of the code
-being run (a training step, an evaluation loop, an optimizer update), not of any tensor.
+The switch belongs to the thread, as PyTorch's does: recording is a property of the code being
+run (a training step, an evaluation loop, an optimizer update), not of any tensor, and a
+``no_grad`` block in one thread (say, an evaluation loop beside training) must not switch
+recording off in another. Every thread starts with recording on.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class _GradMode:
-    """Holds the recording switch. Read on every op, so it is a plain class attribute."""
+class _GradModeState(threading.local):
+    """The recording switch of the current thread. ``enabled`` is a class attribute, so a
+    thread that never set it reads the default; setting it stores a value for that thread only."""
 
     enabled: bool = True
+
+
+_GradMode = _GradModeState()
 
 
 def is_grad_enabled() -> bool:

@@ -26,15 +26,24 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from typing import Any
 
 import numpy as np
 
 
-class _AnomalyMode:
+class _AnomalyModeState(threading.local):
+    """Anomaly detection's switches for the current thread (off in a new thread): a
+    ``detect_anomaly`` block checks the ops its own thread runs and leaves the cost of the
+    checks out of other threads (PyTorch's switch is process-wide; grad mode is per thread in
+    both, and one rule for both switches is easier to reason about)."""
+
     enabled: bool = False
     # Ops run by a backward rule are checked as that rule's result, not as forward ops.
     in_backward: bool = False
+
+
+_AnomalyMode = _AnomalyModeState()
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

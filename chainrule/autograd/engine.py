@@ -4,6 +4,12 @@ The graph is walked with a loop, never recursion (a 10,000-op chain must not hit
 recursion limit). Gradients waiting for a node are kept in a dict keyed by the node and
 dropped once the node has run; the node's saved tensors are released right after, so memory
 falls as backward proceeds (unless ``retain_graph``).
+
+What a backward rule returns is checked as PyTorch's ``validate_outputs`` does: one gradient
+per input, each of the input's shape or of a shape the input broadcasts to (the engine sums
+broadcasting away, once, here), and cast to the input's dtype (a float32 leaf gets a float32
+``.grad`` even when the op computed in float64). Anything else is a bug in the rule and
+raises, naming the op and the input.
 """
 
 from __future__ import annotations
@@ -118,6 +124,12 @@ def run_backward(
                     input_grads = node.backward(node, grad)
                 if not isinstance(input_grads, tuple):
                     input_grads = (input_grads,)
+                if len(input_grads) != len(node.next_edges):
+                    raise RuntimeError(
+                        f"{node.name()} returned {len(input_grads)} gradients, but its forward "
+                        f"took {len(node.next_edges)} arguments; backward must return one "
+                        "gradient per argument of forward (None for an argument that has none)"
+                    )
                 if anomaly:
                     for index, input_grad in enumerate(input_grads):
                         if input_grad is not None:
@@ -126,12 +138,16 @@ def run_backward(
                     node.release()
             else:
                 input_grads = (None,) * len(node.next_edges)
-            for next_edge, input_grad, shape in zip(node.next_edges, input_grads, node.input_shapes):
+            for next_edge, input_grad, shape, dtype in zip(
+                node.next_edges, input_grads, node.input_shapes, node.input_dtypes
+            ):
                 if next_edge is None:
                     continue
                 if input_grad is not None:
-                    if input_grad.data.shape != shape:
-                        input_grad = sum_to_shape(input_grad, shape)
+                    # The common case costs three tests; anything else takes the slow path.
+                    if (input_grad.__class__ is not Tensor or input_grad.data.shape != shape
+                            or input_grad.data.dtype is not dtype):
+                        input_grad = _validated(node, input_grads, next_edge, input_grad, shape, dtype)
                     waiting = pending.get(next_edge)
                     pending[next_edge] = input_grad if waiting is None else waiting + input_grad
                 left = consumers[next_edge] - 1
@@ -141,6 +157,45 @@ def run_backward(
     finally:
         _GradMode.enabled = previous_mode
     return results if inputs is not None else None
+
+
+def _validated(
+    node: Any, input_grads: tuple[Any, ...], edge: _Edge, grad: Any, shape: tuple[int, ...],
+    dtype: Any,
+) -> Tensor:
+    """``grad`` as the gradient of ``node``'s input ``edge``: broadcasting summed away and cast
+    to the input's dtype; a gradient that is no Tensor, or whose shape the input does not
+    broadcast to, raises."""
+    if not isinstance(grad, Tensor):
+        raise TypeError(f"{node.name()} returned a {type(grad).__name__} as the gradient of its "
+                        f"input {_position(node, input_grads, edge, grad)}; backward must return "
+                        "Tensors (or None)")
+    got = grad.data.shape
+    if got != shape:
+        if not _broadcasts_to(shape, got):
+            raise RuntimeError(
+                f"{node.name()} returned an invalid gradient for its input "
+                f"{_position(node, input_grads, edge, grad)}: shape "
+                f"{tuple(got)}, but the input has shape {tuple(shape)}; a gradient must have its "
+                "input's shape or one the input broadcasts to. The op's backward rule is wrong."
+            )
+        grad = sum_to_shape(grad, shape)
+    if grad.data.dtype != dtype:
+        grad = grad.type(dtype)  # as PyTorch: the gradient takes the input's dtype
+    return grad
+
+
+def _position(node: Any, input_grads: tuple[Any, ...], edge: _Edge, grad: Any) -> int:
+    """Which argument of ``node``'s forward ``grad`` is the gradient of (for messages)."""
+    return next(i for i, (e, g) in enumerate(zip(node.next_edges, input_grads))
+                if e is edge and g is grad)
+
+
+def _broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    """True when an array of ``shape`` broadcasts to ``target`` (NumPy's rule)."""
+    if len(shape) > len(target):
+        return False
+    return all(s == t or s == 1 for s, t in zip(shape[::-1], target[::-1]))
 
 
 def _retain(node: Any, grad: Tensor, create_graph: bool) -> None:

@@ -24,6 +24,10 @@ broadcasting left in: the engine sums each gradient back to its input's shape on
 
 The instance made by ``apply`` is both the ``ctx`` of both methods and the graph node: it keeps
 the edges to the nodes (or leaf tensors) of its inputs and what ``backward`` needs.
+
+An output whose array shares memory with a tensor argument (a reshape, a slice, a transpose,
+or the argument itself) is a view of it and shares its version counter, as PyTorch's views
+do: an in-place change through either is seen by every backward that saved either.
 """
 
 from __future__ import annotations
@@ -31,10 +35,16 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
+import numpy as np
+
 from chainrule.autograd.anomaly import _AnomalyMode, check_forward
 from chainrule.grad_mode import _GradMode
 
-#: Every Function subclass, by name. The op test suite checks that each one is exercised.
+#: chainrule's own ops (Function subclasses defined in the ``chainrule`` package), by class
+#: name. The op test suite checks that each one is exercised, so names must be unique here.
+#: A user's Function subclass is not entered: its name may be anything (``class Exp(Function)``
+#: beside chainrule's ``Exp``), and a registry entry would keep every class made (say, in a
+#: loop) alive for the life of the process.
 OP_REGISTRY: dict[str, type[Function]] = {}
 
 _FREED_MESSAGE = (
@@ -56,12 +66,14 @@ class Function:
         "requires_grad",
         "next_edges",
         "input_shapes",
+        "input_dtypes",
         "_saved_index",
         "_saved",
         "_saved_versions",
         "_save_out",
         "_out_data",
         "_out_version",
+        "_out_saved_version",
         "_freed",
         "_tensor_hooks",
         "_retained",
@@ -72,12 +84,14 @@ class Function:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if not cls.__module__.startswith("chainrule."):
+            return  # a user's op: see OP_REGISTRY
         existing = OP_REGISTRY.get(cls.__name__)
         if existing is not None and existing.__module__ != cls.__module__:
             # A silent replacement would hide the earlier op from the registry's checks.
             raise TypeError(
-                f"an op named {cls.__name__} already exists in {existing.__module__}; op class "
-                f"names must be unique (rename the one in {cls.__module__})"
+                f"an op named {cls.__name__} already exists in {existing.__module__}; chainrule's "
+                f"op class names must be unique (rename the one in {cls.__module__})"
             )
         OP_REGISTRY[cls.__name__] = cls
 
@@ -103,6 +117,7 @@ class Function:
         needs = []
         edges = []
         shapes = []
+        dtypes = []
         requires_grad = False
         for a in args:
             if isinstance(a, Tensor) and a.requires_grad:
@@ -112,12 +127,14 @@ class Function:
                 needs.append(True)
                 edges.append(a.grad_fn or a)
                 shapes.append(data.shape)
+                dtypes.append(data.dtype)
             else:
                 raw.append(a.data if isinstance(a, Tensor) else a)
                 needs.append(False)
                 edges.append(None)
                 shapes.append(None)
-        if requires_grad and _GradMode.enabled:
+                dtypes.append(None)
+        if requires_grad:
             ctx.requires_grad = True
             ctx.needs_input_grad = tuple(needs)
         else:
@@ -133,7 +150,8 @@ class Function:
         out = _new_object(Tensor)
         out.data = out_data
         out.grad = None
-        out._vc = [0]
+        out._vc = [0] if out_data.base is None and _not_an_input(out_data, raw) else _counter_for(
+            out_data, args)
         out._hooks = None
         out.requires_grad = requires_grad
         if not requires_grad:
@@ -142,6 +160,7 @@ class Function:
         out.grad_fn = ctx
         ctx.next_edges = edges
         ctx.input_shapes = shapes
+        ctx.input_dtypes = dtypes
         if ctx._saved_index is not None:
             saved = tuple([args[i] for i in ctx._saved_index])
             ctx._saved = saved
@@ -151,6 +170,7 @@ class Function:
         if ctx._save_out:
             ctx._out_data = out_data
             ctx._out_version = out._vc
+            ctx._out_saved_version = out._vc[0]
         ctx._freed = False
         ctx._tensor_hooks = None
         ctx._retained = None
@@ -166,7 +186,10 @@ class Function:
         out_data = self.forward(self, *raw, **kwargs)
         if _AnomalyMode.enabled:
             check_forward(self, raw, out_data)
-        return Tensor._wrap(out_data)
+        out = Tensor._wrap(out_data)
+        if out_data.base is not None or not _not_an_input(out_data, raw):
+            out._vc = _counter_for(out_data, args)
+        return out
 
     # ----------------------------------------------------------------- saving for backward
     def save_inputs(self, *indices: int) -> None:
@@ -179,14 +202,32 @@ class Function:
         """Keep this op's output for backward (read it back from ``saved_output``)."""
         self._save_out = True
 
+    def save_for_backward(self, *tensors: Any) -> None:
+        """Keep tensors that are not positional arguments of ``forward`` for backward, such as
+        the index tensors inside an indexing key (``forward`` sees only their arrays); read
+        them back from ``saved_tensors``, which raises if one was changed in place since, as
+        ``saved_inputs`` does. Anything that is not a Tensor is kept as it is, unchecked."""
+        self._kept = tensors
+        self._kept_versions = tuple(
+            [t._vc[0] if isinstance(t, Tensor) else None for t in tensors]
+        )
+
     @property
     def saved_inputs(self) -> tuple[Any, ...]:
         if self._freed:
             raise RuntimeError(_FREED_MESSAGE.format(op=self.name()))
-        for tensor, version in zip(self._saved, self._saved_versions):
-            if version is not None and tensor._vc[0] != version:
-                raise RuntimeError(_modified_message(self, tensor.shape, version, tensor._vc[0]))
+        _check_versions(self, self._saved, self._saved_versions)
         return self._saved
+
+    @property
+    def saved_tensors(self) -> tuple[Any, ...]:
+        """What ``save_for_backward`` kept (empty if it was not called)."""
+        if self._freed:
+            raise RuntimeError(_FREED_MESSAGE.format(op=self.name()))
+        kept = self.__dict__.get("_kept", ())
+        if kept:
+            _check_versions(self, kept, self._kept_versions)
+        return kept
 
     @property
     def saved_output(self) -> Tensor:
@@ -195,8 +236,10 @@ class Function:
         if self._freed:
             raise RuntimeError(_FREED_MESSAGE.format(op=self.name()))
         data = self._out_data
-        if self._out_version[0] != 0:
-            raise RuntimeError(_modified_message(self, data.shape, 0, self._out_version[0]))
+        if self._out_version[0] != self._out_saved_version:
+            raise RuntimeError(_modified_message(
+                self, f"[{data.dtype} tensor of shape {tuple(data.shape)}], which is output 0 "
+                f"of {self.name()},", self._out_saved_version, self._out_version[0]))
         out = Tensor._wrap(data)
         out._vc = self._out_version
         out.requires_grad = True
@@ -259,11 +302,47 @@ def _no_grads(count: int) -> tuple[bool, ...]:
     return _NO_GRADS[count] if count < 8 else (False,) * count
 
 
-def _modified_message(node: Function, shape: tuple[int, ...], saved: int, now: int) -> str:
+def _not_an_input(array: np.ndarray, raw: list[Any]) -> bool:
+    """True unless ``forward`` returned one of its argument arrays itself (an identity op)."""
+    for item in raw:
+        if item is array:
+            return False
+    return True
+
+
+def _counter_for(array: np.ndarray, args: tuple[Any, ...]) -> list[int]:
+    """The version counter of the tensor argument whose memory ``array`` shares (the output is
+    a view of it, as NumPy decides: a reshape of a non-contiguous array, for one, is a copy),
+    else a new counter."""
+    # NumPy points a view's .base at the array that owns the memory, so only an argument with
+    # the same owner can share memory; the exact (costlier) test runs for those alone, and an
+    # op's view of its own temporary array costs an identity test per argument.
+    owner = array if array.base is None else array.base
+    for arg in args:
+        if isinstance(arg, Tensor):
+            data = arg.data
+            if data is array or (
+                (data if data.base is None else data.base) is owner and np.shares_memory(data, array)
+            ):
+                return arg._vc
+    return [0]
+
+
+def _check_versions(node: Function, tensors: tuple[Any, ...], versions: tuple[Any, ...]) -> None:
+    for tensor, version in zip(tensors, versions):
+        if version is not None and tensor._vc[0] != version:
+            producer = tensor.grad_fn
+            what = f"[{tensor.dtype} tensor of shape {tuple(tensor.shape)}]" + (
+                "" if producer is None else f", which is output 0 of {producer.name()},")
+            raise RuntimeError(_modified_message(node, what, version, tensor._vc[0]))
+
+
+def _modified_message(node: Function, what: str, saved: int, now: int) -> str:
+    # PyTorch's wording, so that its users (and their searches) recognise the error.
     return (
-        f"one of the tensors needed for gradient computation has been modified by an in-place "
-        f"operation: a tensor of shape {tuple(shape)} saved by {node.name()} is at version "
-        f"{now}; expected version {saved}. Use an out-of-place op (e.g. x = x + y instead of "
+        f"one of the variables needed for gradient computation has been modified by an inplace "
+        f"operation: {what} is at version {now}; expected version {saved} instead. {node.name()} "
+        f"saved it for its backward. Use an out-of-place op (e.g. x = x + y instead of "
         f"x.add_(y)), or clone() the tensor before changing it."
     )
 

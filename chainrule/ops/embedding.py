@@ -14,27 +14,34 @@ from chainrule.tensor import Tensor
 class Embedding(Function):
     """Rows ``weight[indices]``. The gradient adds each row's gradients (an index used twice
     gets both) and leaves the ``padding_idx`` row at zero. The backward is ``IndexAdd``, whose
-    own backward is indexing, so second order works."""
+    own backward is indexing, so second order works. ``indices`` is a Tensor, saved with the
+    context: changing it in place before backward raises rather than sending the gradient to
+    other rows."""
 
     @staticmethod
     def forward(ctx, weight, indices, padding_idx):
-        ctx.indices, ctx.weight_shape, ctx.padding_idx = indices, weight.shape, padding_idx
+        ctx.weight_shape, ctx.padding_idx = weight.shape, padding_idx
+        ctx.save_inputs(1)
         return np.take(weight, indices, axis=0)
 
     @staticmethod
     def backward(ctx, grad):
+        (index_tensor,) = ctx.saved_inputs
+        indices = index_tensor.data
         if ctx.padding_idx is not None:
-            keep = (ctx.indices != ctx.padding_idx)[..., None].astype(grad.dtype)
+            keep = (indices != ctx.padding_idx)[..., None].astype(grad.dtype)
             grad = grad * Tensor._wrap(keep)
-        return IndexAdd.apply(grad, ctx.weight_shape, (ctx.indices,)), None, None
+        return IndexAdd.apply(grad, ctx.weight_shape, (indices,), (index_tensor,)), None, None
 
 
-def _index_array(op: str, input: Any) -> np.ndarray:  # noqa: A002
-    indices = input.data if isinstance(input, Tensor) else np.asarray(input)
-    if indices.dtype.kind not in "iu":
-        raise TypeError(f"{op}: expected integer indices (int64), got dtype {indices.dtype}; "
+def _index_tensor(op: str, input: Any) -> Tensor:  # noqa: A002
+    """``input`` as an integer Tensor; anything else (a list, a NumPy array, which carry no
+    version counter) is copied into a new one."""
+    index = input if isinstance(input, Tensor) else Tensor._wrap(np.array(input))
+    if index.dtype.kind not in "iu":
+        raise TypeError(f"{op}: expected integer indices (int64), got dtype {index.dtype}; "
                         "convert with .long()")
-    return indices
+    return index
 
 
 def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,  # noqa: A002
@@ -54,7 +61,8 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,  # 
     if max_norm is not None or scale_grad_by_freq or sparse:
         raise NotImplementedError("embedding: max_norm, scale_grad_by_freq and sparse are not "
                                   "supported; leave them at their defaults")
-    indices = _index_array("embedding", input)
+    index = _index_tensor("embedding", input)
+    indices = index.data
     if not isinstance(weight, Tensor) or weight.ndim != 2:
         raise ValueError(f"embedding: weight must be a 2-D Tensor (num_embeddings, embedding_dim), "
                          f"got {getattr(weight, 'shape', type(weight).__name__)}")
@@ -68,7 +76,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,  # 
             raise ValueError(f"embedding: padding_idx {padding_idx} must be within num_embeddings "
                              f"({rows})")
         padding_idx = int(padding_idx) % rows
-    return Embedding.apply(weight, indices, padding_idx)
+    return Embedding.apply(weight, index, padding_idx)
 
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
@@ -83,7 +91,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         tensor([[1, 0, 0],
                 [0, 0, 1]])
     """
-    indices = _index_array("one_hot", tensor)
+    indices = _index_tensor("one_hot", tensor).data
     if num_classes == -1:
         if indices.size == 0:
             raise ValueError("one_hot: can't infer num_classes from an empty tensor; pass "

@@ -119,23 +119,31 @@ class Pad(Function):
 
 
 class GetItem(Function):
+    """``a[index]``. ``index_tensors`` are the tensors the index arrays in ``index`` came from:
+    saved with the context, so that changing one in place before backward raises instead of
+    sending the gradient to other elements."""
+
     @staticmethod
-    def forward(ctx, a, index):
+    def forward(ctx, a, index, index_tensors):
         ctx.shape, ctx.index, ctx.dtype = a.shape, index, a.dtype
+        ctx.save_for_backward(*index_tensors)
         return np.asarray(a[index])
 
     @staticmethod
     def backward(ctx, grad):
-        return IndexAdd.apply(grad, ctx.shape, ctx.index), None
+        index_tensors = ctx.saved_tensors
+        return IndexAdd.apply(grad, ctx.shape, ctx.index, index_tensors), None, None
 
 
 class IndexAdd(Function):
     """Scatter ``grad`` into zeros of ``shape`` at ``index``, adding where indices repeat
-    (the backward of indexing; its own backward is indexing again)."""
+    (the backward of indexing; its own backward is indexing again). ``index_tensors`` as in
+    ``GetItem``."""
 
     @staticmethod
-    def forward(ctx, grad, shape, index):
+    def forward(ctx, grad, shape, index, index_tensors=()):
         ctx.index = index
+        ctx.save_for_backward(*index_tensors)
         out = np.zeros(shape, dtype=grad.dtype)
         if _is_basic(index):
             out[index] = grad
@@ -145,7 +153,8 @@ class IndexAdd(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return grad[ctx.index], None, None
+        index_tensors = ctx.saved_tensors
+        return GetItem.apply(grad, ctx.index, index_tensors), None, None, None
 
 
 def _is_basic(index: Any) -> bool:
@@ -372,21 +381,28 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float 
 
 
 def getitem(input: Tensor, index: Any) -> Tensor:  # noqa: A002
-    return GetItem.apply(input, normalize_index(index))
+    # Backward reads the index arrays: the tensors among them go to the context, which checks
+    # their versions; a NumPy array has no version counter, so it is copied now.
+    items = index if isinstance(index, tuple) else (index,)
+    if builtins.any(isinstance(item, np.ndarray) for item in items):
+        items = tuple(item.copy() if isinstance(item, np.ndarray) else item for item in items)
+        index = items if isinstance(index, tuple) else items[0]
+    index_tensors = tuple([item for item in items if isinstance(item, Tensor)])
+    return GetItem.apply(input, normalize_index(index), index_tensors)
 
 
 def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:  # noqa: A002
     """``out[i][j] = input[index[i][j]][j]`` for dim 0 (and likewise for other dims)."""
-    idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+    index = index if isinstance(index, Tensor) else np.asarray(index)
     dim %= input.ndim
-    grid = list(np.indices(idx.shape, sparse=True))
-    grid[dim] = idx
+    grid: list[Any] = list(np.indices(index.shape, sparse=True))
+    grid[dim] = index  # the tensor itself, so that backward checks its version
     return getitem(input, tuple(grid))
 
 
 def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:  # noqa: A002
     key: list[Any] = [slice(None)] * input.ndim
-    key[dim] = index.data if isinstance(index, Tensor) else np.asarray(index)
+    key[dim] = index if isinstance(index, Tensor) else np.asarray(index)
     return getitem(input, tuple(key))
 
 
