@@ -62,7 +62,8 @@ FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`
 FRAGMENT = re.compile(r"^\s*<!--\s*fragment:\s*(?P<reason>.*?)\s*-->\s*$")
 OUTPUT_LANGUAGES = {"", "text"}
 SHELL_LANGUAGES = {"bash", "sh", "shell", "console"}
-RUNNABLE_COMMAND = re.compile(r"^(chainrule|python -m chainrule)(\s|$)")
+# chainrule itself, and printf to write a small input file in the block's temporary folder.
+RUNNABLE_COMMAND = re.compile(r"^(chainrule|python -m chainrule|printf)(\s|$)")
 COMMAND_TIMEOUT = 300
 
 
