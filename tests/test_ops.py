@@ -153,6 +153,18 @@ def test_float32_stays_float32(op: OpInfo, index: int) -> None:
         assert a.grad.shape == a.shape
 
 
+def _error_cases() -> list[Any]:
+    return [pytest.param(op, index, id=f"{op.name}-{index}")
+            for op in OP_DB for index, _ in enumerate(op.error_input_list())]
+
+
+@pytest.mark.parametrize("op, index", _error_cases())
+def test_error_inputs_raise_with_their_message(op: OpInfo, index: int) -> None:
+    error = op.error_input_list()[index]
+    with pytest.raises(error.error, match=error.match):
+        call(op, error.sample)
+
+
 def test_every_op_has_a_sample_small_enough_for_gradgradcheck() -> None:
     missing = [op.name for op in OP_DB if op.supports_grad and op.supports_gradgrad
                and not any(_eligible_for_gradgrad(op, s) for s in op.sample_inputs())]
