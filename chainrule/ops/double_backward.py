@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from chainrule.autograd.function import Function
-from chainrule.grad_mode import _GradMode, enable_grad
+from chainrule.grad_mode import enable_grad, is_grad_enabled
 from chainrule.tensor import Tensor
 
 
@@ -55,7 +55,7 @@ def _subgraph_vjp(real: list[Tensor | None], stand_ins: list[Tensor | None], res
     sources = [s for s in stand_ins if s is not None]
     if not pairs or not sources:
         return [None] * len(real)
-    recording = _GradMode.enabled
+    recording = is_grad_enabled()
     seeds = [g.detach().requires_grad_() if recording else g for _, g in pairs]
     from chainrule.autograd import grad
 
