@@ -5,7 +5,7 @@
   failed to undo.
 - ``CHAINRULE_TEST_WITHOUT_TORCH=1`` makes ``import torch`` fail for the whole run, so the
   PyTorch oracle tests skip and what remains shows that correctness stands without PyTorch
-  (the mutation check, ``tools/mutate.py``, runs the suite this way).
+  (the mutation check, ``python -m mutation``, runs the suite this way).
 - ``CHAINRULE_TEST_WITHOUT_NUMBA=1`` switches the numba kernels off for every test that does
   not switch them on itself, so the NumPy paths are the ones tested (the mutation check uses it
   for bugs planted there).

@@ -1,8 +1,10 @@
-"""Fast paths give the clear path's numbers, to the bit.
+"""Fast gradient code gives the same numbers with and without ``create_graph``, to the bit.
 
-Ops whose backward has a shortcut for the common case (no graph recorded) are run both ways:
-``loss.backward()`` takes the shortcut, ``autograd.grad(..., create_graph=True)`` the clear,
-differentiable path. The gradients must be identical.
+The fused ops' gradients are gradient ops (``LinearGrad``, ``ReluGrad``, ...) whose forward is the
+fast array code, so ``loss.backward()`` and ``autograd.grad(..., create_graph=True)`` take one
+path; these run the layouts and options where a second path used to differ (channel-major
+gradients, kept convolution columns, ignored targets). ``test_ops.py`` checks every op of the
+database the same way.
 """
 
 from __future__ import annotations

@@ -95,6 +95,19 @@ class CheckerSinOnTensors(Function):
         return grad * x.cos()
 
 
+class CheckerSinWrongWhenRecorded(Function):
+    """sin whose recorded rule (create_graph=True) is smooth but wrong (2 cos x), as a fused op
+    with a separate recorded path can be: differentiating it agrees with its own finite
+    differences, so only a first-order check of the recorded gradient catches it."""
+
+    forward = CheckerSinOnTensors.forward
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_inputs
+        return grad * x.cos() * (2.0 if chainrule.is_grad_enabled() else 1.0)
+
+
 # ---------------------------------------------------------------------- correct ops pass
 def test_gradcheck_and_gradgradcheck_pass_correct_functions() -> None:
     a, b = inputs((2, 3), (3,))
@@ -147,6 +160,13 @@ def test_a_backward_built_from_arrays_passes_first_order_but_fails_gradgradcheck
     with pytest.raises(GradcheckError):
         gradgradcheck(CheckerSinOnArrays.apply, (x,))
     assert gradgradcheck(CheckerSinOnArrays.apply, (x,), raise_exception=False) is False
+
+
+def test_gradgradcheck_checks_the_recorded_first_order_against_finite_differences() -> None:
+    (x,) = inputs((3,))
+    assert gradcheck(CheckerSinWrongWhenRecorded.apply, (x,))
+    with pytest.raises(GradcheckError, match="recorded with create_graph=True"):
+        gradgradcheck(CheckerSinWrongWhenRecorded.apply, (x,))
 
 
 # -------------------------------------------------------------------------- bad inputs

@@ -240,7 +240,8 @@ def _fused_and_stepwise(mode: str, inputs: dict[str, Any], reverse: bool) -> tup
         fused = rnn.GRURecurrence.apply(gates_x, h0, weight_hh, bias_hh, reverse)
         steps, _ = rnn._gru_sequence_graph(gates_x, h0, weight_hh, bias_hh, reverse)
         return fused, chainrule.stack(steps)
-    fused = rnn.LSTMRecurrence.apply(gates_x, h0, inputs["c0"], weight_hh, bias_hh, reverse)
+    hidden, cell = rnn.LSTMRecurrence.apply(gates_x, h0, inputs["c0"], weight_hh, bias_hh, reverse)
+    fused = chainrule.cat([hidden, cell.unsqueeze(0)])
     steps, last_cell, _ = rnn._lstm_sequence_graph(gates_x, h0, inputs["c0"], weight_hh, bias_hh, reverse)
     return fused, chainrule.cat([chainrule.stack(steps), last_cell.unsqueeze(0)])
 

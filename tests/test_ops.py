@@ -109,6 +109,30 @@ def test_gradgradcheck(op: OpInfo, index: int) -> None:
                          atol=op.gradcheck_atol, rtol=op.gradcheck_rtol)
 
 
+def _first_order_gradients(op: OpInfo, sample: SampleInput, create_graph: bool) -> list[np.ndarray | None]:
+    args, outputs = call(op, sample)
+    differentiable = [o for o in outputs if o.requires_grad]
+    rng = np.random.default_rng(7)
+    covectors = [chainrule.tensor(rng.standard_normal(o.shape)) for o in differentiable]
+    grads = chainrule.autograd.grad(differentiable, _grad_inputs(args), covectors,
+                                    create_graph=create_graph, allow_unused=True)
+    return [None if g is None else g.detach().numpy() for g in grads]
+
+
+@pytest.mark.parametrize("op, index", _cases(lambda op, sample: op.supports_grad))
+def test_backward_and_create_graph_give_the_same_gradient(op: OpInfo, index: int) -> None:
+    """``backward()`` and ``create_graph=True`` take one code path: the same numbers, to the bit.
+    (A separate recorded path is checked only by differentiating it, which a wrong rule can pass.)"""
+    sample = op.sample_inputs()[index]
+    plain = _first_order_gradients(op, sample, create_graph=False)
+    recorded = _first_order_gradients(op, sample, create_graph=True)
+    for position, (fast, slow) in enumerate(zip(plain, recorded, strict=True)):
+        assert (fast is None) == (slow is None), f"{op.name}: input {position} has a gradient one way only"
+        if fast is not None:
+            np.testing.assert_array_equal(fast, slow, strict=True,
+                                          err_msg=f"{op.name}: input {position}, backward() vs create_graph")
+
+
 @pytest.mark.parametrize("op, index", _cases())
 def test_float32_stays_float32(op: OpInfo, index: int) -> None:
     """No silent float64 promotion: float32 inputs give float32 outputs and gradients."""
@@ -127,6 +151,18 @@ def test_float32_stays_float32(op: OpInfo, index: int) -> None:
     for a in _grad_inputs(args):
         assert a.grad is not None and a.grad.dtype == np.float32, f"{op.name}: gradient dtype"
         assert a.grad.shape == a.shape
+
+
+def _error_cases() -> list[Any]:
+    return [pytest.param(op, index, id=f"{op.name}-{index}")
+            for op in OP_DB for index, _ in enumerate(op.error_input_list())]
+
+
+@pytest.mark.parametrize("op, index", _error_cases())
+def test_error_inputs_raise_with_their_message(op: OpInfo, index: int) -> None:
+    error = op.error_input_list()[index]
+    with pytest.raises(error.error, match=error.match):
+        call(op, error.sample)
 
 
 def test_every_op_has_a_sample_small_enough_for_gradgradcheck() -> None:
@@ -163,8 +199,10 @@ def _run_first_and_second_order(op: OpInfo, sample: SampleInput) -> None:
     differentiable = [o for o in outputs if o.requires_grad]
     if not op.supports_grad or not inputs or not differentiable:
         return
-    grads = chainrule.autograd.grad(differentiable, inputs, [chainrule.ones_like(o) for o in differentiable],
-                                    create_graph=True, allow_unused=True)
+    # covectors that require grad, as gradgradcheck's: an op linear in its input (max pooling's
+    # routing) has a second order only through them
+    covectors = [chainrule.ones_like(o).requires_grad_() for o in differentiable]
+    grads = chainrule.autograd.grad(differentiable, inputs, covectors, create_graph=True, allow_unused=True)
     second = [g.sum() for g in grads if g is not None and g.requires_grad]
     if second and op.supports_gradgrad:
         chainrule.autograd.backward(second)

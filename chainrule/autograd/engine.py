@@ -112,16 +112,21 @@ def run_backward(
                     _retain(node, grad, create_graph)
                 if wanted is not None and node in wanted:
                     results[wanted[node]] = grad
+                if node._is_output:  # one result of a multi-output op: filed for the op by index
+                    _file_output_grad(pending, node, grad)
+                    grad = None  # what is left is to count its one edge, to the op, as done
+            if grad is not None:
                 if node._freed:
                     raise RuntimeError(_FREED_MESSAGE.format(op=node.name()))
+                grads = node._materialized(grad) if type(grad) is list else (grad,)
                 if anomaly:
                     _AnomalyMode.in_backward = True
                     try:
-                        input_grads = node.backward(node, grad)
+                        input_grads = node.backward(node, *grads)
                     finally:
                         _AnomalyMode.in_backward = False
                 else:
-                    input_grads = node.backward(node, grad)
+                    input_grads = node.backward(node, *grads)
                 if not isinstance(input_grads, tuple):
                     input_grads = (input_grads,)
                 if len(input_grads) != len(node.next_edges):
@@ -196,6 +201,16 @@ def _broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
     if len(shape) > len(target):
         return False
     return all(s == t or s == 1 for s, t in zip(shape[::-1], target[::-1]))
+
+
+def _file_output_grad(pending: dict[_Edge, Any], output: Any, grad: Tensor) -> None:
+    """Keep ``grad`` for output ``output.index`` of its op: a multi-output op waits in
+    ``pending`` with a list, one gradient (or None) per output."""
+    grads = pending.get(output.function)
+    if grads is None:
+        grads = pending[output.function] = [None] * len(output.function.output_meta)
+    waiting = grads[output.index]
+    grads[output.index] = grad if waiting is None else waiting + grad
 
 
 def _retain(node: Any, grad: Tensor, create_graph: bool) -> None:

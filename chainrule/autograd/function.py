@@ -28,6 +28,22 @@ the edges to the nodes (or leaf tensors) of its inputs and what ``backward`` nee
 An output whose array shares memory with a tensor argument (a reshape, a slice, a transpose,
 or the argument itself) is a view of it and shares its version counter, as PyTorch's views
 do: an in-place change through either is seen by every backward that saved either.
+
+An op with several results returns them from ``forward`` as a tuple of arrays; ``apply`` then
+returns a tuple of Tensors, and ``backward`` receives one gradient per output (zeros for an
+output nothing used, as PyTorch's ``materialize_grads``). Integer outputs, and those named by
+``ctx.mark_non_differentiable(index, ...)``, never require grad::
+
+    class MinMax(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_inputs(0)
+            return x.min(), x.max()
+
+        @staticmethod
+        def backward(ctx, grad_min, grad_max):
+            (x,) = ctx.saved_inputs
+            return grad_min * (x == x.min()) + grad_max * (x == x.max())
 """
 
 from __future__ import annotations
@@ -58,8 +74,10 @@ _FREED_MESSAGE = (
 class Function:
     """Base class of ops; see the module docstring for how to write one."""
 
-    # The engine tells graph nodes from leaf tensors by this flag (cheaper than isinstance).
+    # The engine tells graph nodes from leaf tensors by this flag (cheaper than isinstance),
+    # and the stand-in nodes of a multi-output op's results (``_OutputNode``) by the second.
     _is_node = True
+    _is_output = False
 
     __slots__ = (
         "needs_input_grad",
@@ -144,6 +162,8 @@ class Function:
         ctx._saved_index = None
         ctx._save_out = False
         out_data = cls.forward(ctx, *raw, **kwargs)
+        if type(out_data) is tuple:
+            return ctx._outputs(out_data, raw, args, edges, shapes, dtypes)
         if _AnomalyMode.enabled:
             check_forward(ctx, raw, out_data)
 
@@ -158,25 +178,61 @@ class Function:
             out.grad_fn = None
             return out
         out.grad_fn = ctx
-        ctx.next_edges = edges
-        ctx.input_shapes = shapes
-        ctx.input_dtypes = dtypes
-        if ctx._saved_index is not None:
-            saved = tuple([args[i] for i in ctx._saved_index])
-            ctx._saved = saved
-            ctx._saved_versions = tuple(
-                [t._vc[0] if isinstance(t, Tensor) else None for t in saved]
-            )
+        ctx._record(args, edges, shapes, dtypes)
         if ctx._save_out:
             ctx._out_data = out_data
             ctx._out_version = out._vc
             ctx._out_saved_version = out._vc[0]
-        ctx._freed = False
-        ctx._tensor_hooks = None
-        ctx._retained = None
         return out
 
-    def _run_unrecorded(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Tensor:
+    def _record(self, args: tuple[Any, ...], edges: list[Any], shapes: list[Any], dtypes: list[Any]) -> None:
+        """Link this node into the graph: its input edges and what backward reads."""
+        self.next_edges = edges
+        self.input_shapes = shapes
+        self.input_dtypes = dtypes
+        if self._saved_index is not None:
+            saved = tuple([args[i] for i in self._saved_index])
+            self._saved = saved
+            self._saved_versions = tuple(
+                [t._vc[0] if isinstance(t, Tensor) else None for t in saved]
+            )
+        self._freed = False
+        self._tensor_hooks = None
+        self._retained = None
+
+    def _outputs(self, arrays: tuple[Any, ...], raw: list[Any], args: tuple[Any, ...], edges: list[Any],
+                 shapes: list[Any], dtypes: list[Any]) -> tuple[Tensor, ...]:
+        """``apply``'s end for a forward that returned several arrays: one Tensor each, the
+        differentiable ones linked to this node through an ``_OutputNode`` apiece."""
+        if _AnomalyMode.enabled:
+            for array in arrays:
+                check_forward(self, raw, array)
+        if self._save_out:
+            raise TypeError(f"{type(self).__name__}.forward returned several outputs; save_output() "
+                            "keeps a single one (save what backward needs on ctx instead)")
+        outputs = tuple([Tensor._wrap(array) for array in arrays])
+        if not self.requires_grad:
+            return outputs
+        constant = self.__dict__.pop("_non_differentiable", ())
+        self.output_meta = tuple([(array.shape, array.dtype) for array in arrays])
+        for index, out in enumerate(outputs):
+            if out.dtype.kind == "f" and index not in constant:
+                out.requires_grad = True
+                out.grad_fn = _OutputNode(self, index)
+        self._record(args, edges, shapes, dtypes)
+        return outputs
+
+    def mark_non_differentiable(self, *indices: int) -> None:
+        """In ``forward`` of a multi-output op: the outputs at ``indices`` (e.g. statistics kept
+        for a running average) never require grad and get no gradient in backward."""
+        self._non_differentiable = indices
+
+    def _materialized(self, grads: list[Tensor | None]) -> list[Tensor]:
+        """The gradients of a multi-output op's outputs, zeros where none arrived."""
+        return [Tensor._wrap(np.zeros(shape, dtype=dtype)) if grad is None else grad
+                for grad, (shape, dtype) in zip(grads, self.output_meta)]
+
+    def _run_unrecorded(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Tensor | tuple[Tensor, ...]:
         """``apply`` with recording off: forward on the arrays, the result a plain Tensor."""
         self.requires_grad = False
         self.needs_input_grad = _no_grads(len(args))
@@ -184,6 +240,8 @@ class Function:
         self._save_out = False
         raw = [a.data if isinstance(a, Tensor) else a for a in args]
         out_data = self.forward(self, *raw, **kwargs)
+        if type(out_data) is tuple:
+            return self._outputs(out_data, raw, args, [], [], [])
         if _AnomalyMode.enabled:
             check_forward(self, raw, out_data)
         out = Tensor._wrap(out_data)
@@ -282,6 +340,40 @@ class Function:
 
     def _retain(self, tensor: Tensor) -> None:
         self._retained = weakref.ref(tensor)
+
+
+class _OutputNode:
+    """The ``grad_fn`` of one output of a multi-output op. Each output gets its own (so hooks,
+    ``retain_grad`` and ``autograd.grad`` tell the outputs apart); the engine files the gradient
+    arriving here under ``index`` and runs the op's backward once all its outputs are done."""
+
+    _is_node = True
+    _is_output = True
+    __slots__ = ("function", "index", "next_edges", "input_shapes", "input_dtypes", "_tensor_hooks",
+                 "_retained", "__weakref__")
+    _freed = False
+
+    def __init__(self, function: Function, index: int) -> None:
+        self.function = function
+        self.index = index
+        self.next_edges = [function]
+        self.input_shapes = [None]
+        self.input_dtypes = [None]
+        self._tensor_hooks = None
+        self._retained = None
+
+    def name(self) -> str:
+        return self.function.name()
+
+    @property
+    def next_functions(self) -> tuple[tuple[Any, int], ...]:
+        return self.function.next_functions
+
+    def __repr__(self) -> str:
+        return f"<{self.name()} object at {id(self.function):#x} (output {self.index})>"
+
+    register_hook = Function.register_hook
+    _retain = Function._retain
 
 
 class AccumulateGrad:

@@ -65,7 +65,7 @@ def _numerical_jacobians(fn: Callable[..., Any], inputs: tuple[Any, ...], checke
 
 
 def _analytical_jacobians(outputs: list[Tensor], inputs: tuple[Any, ...],
-                          checked: list[int]) -> list[np.ndarray]:
+                          checked: list[int], create_graph: bool = False) -> list[np.ndarray]:
     from chainrule.autograd import grad
 
     sizes = [o.data.size for o in outputs]
@@ -78,7 +78,7 @@ def _analytical_jacobians(outputs: list[Tensor], inputs: tuple[Any, ...],
                 seed = np.zeros(out.shape, dtype=out.dtype)
                 seed[np.unravel_index(j, out.shape)] = 1
                 grads = grad([out], [inputs[i] for i in checked], [Tensor._wrap(seed)],
-                             retain_graph=True, allow_unused=True)
+                             retain_graph=True, create_graph=create_graph, allow_unused=True)
                 for row, g in zip(jacobians, grads):
                     if g is not None:
                         row[:, column] = g.data.ravel()
@@ -124,12 +124,13 @@ def gradcheck(
 
 
 def _check_jacobians(fn: Callable[..., Any], inputs: tuple[Any, ...], checked: list[int],
-                     eps: float, atol: float, rtol: float) -> None:
+                     eps: float, atol: float, rtol: float, create_graph: bool = False) -> None:
     outputs = _call(fn, inputs)
-    analytical = _analytical_jacobians(outputs, inputs, checked)
+    analytical = _analytical_jacobians(outputs, inputs, checked, create_graph)
     numerical = _numerical_jacobians(fn, inputs, checked, eps)
     output_slots = [(o_index, _location(o.shape, j)) for o_index, o in enumerate(outputs)
                     for j in range(o.data.size)]
+    recorded = " (gradients recorded with create_graph=True)" if create_graph else ""
     for i, a, n in zip(checked, analytical, numerical):
         bad = np.abs(a - n) > atol + rtol * np.abs(n)
         bad |= np.isnan(a) != np.isnan(n)
@@ -137,7 +138,7 @@ def _check_jacobians(fn: Callable[..., Any], inputs: tuple[Any, ...], checked: l
             row, column = (int(v) for v in np.argwhere(bad)[0])
             o_index, o_position = output_slots[column]
             raise GradcheckError(
-                f"gradcheck: Jacobian mismatch for input {i} (shape {tuple(inputs[i].shape)}) at "
+                f"gradcheck: Jacobian mismatch{recorded} for input {i} (shape {tuple(inputs[i].shape)}) at "
                 f"element {_location(inputs[i].shape, row)} and output {o_index} at element "
                 f"{o_position}: numerical {n[row, column]:.8g}, analytical {a[row, column]:.8g} "
                 f"(atol={atol}, rtol={rtol}); {int(bad.sum())} of {bad.size} entries disagree"
@@ -192,10 +193,20 @@ def gradgradcheck(
     seed: int = 0,
 ) -> bool:
     """Check second-order gradients: ``gradcheck`` of x, v -> (J(x)^T v) with the first
-    backward run with ``create_graph=True``. ``v`` defaults to fixed random covectors."""
+    backward run with ``create_graph=True``. ``v`` defaults to fixed random covectors.
+
+    The first-order gradients that backward records with ``create_graph=True`` are first
+    checked against finite differences of ``fn`` itself: differentiating them only compares
+    them with their own finite differences, which a wrong but smooth rule passes."""
     from chainrule.autograd import grad
 
     inputs, checked = _prepare(inputs)
+    try:
+        _check_jacobians(fn, inputs, checked, eps, atol, rtol, create_graph=True)
+    except GradcheckError:
+        if raise_exception:
+            raise
+        return False
     outputs = [o for o in _call(fn, inputs) if o.requires_grad]
     if grad_outputs is None:
         rng = np.random.default_rng(seed + 1)

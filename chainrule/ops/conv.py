@@ -30,7 +30,6 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from chainrule.autograd.function import Function
 from chainrule.backends import numba as numba_backend
-from chainrule.grad_mode import is_grad_enabled
 from chainrule.kernels import conv as conv_kernels
 from chainrule.kernels import geometry
 from chainrule.tensor import Tensor
@@ -242,17 +241,25 @@ class Conv2d(Function):
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         window, groups = ctx.window, ctx.groups
         grad_b = grad.sum((0, 2, 3)) if need_b else None
-        if is_grad_enabled():  # create_graph: gradients that are themselves differentiable
-            grad_w = Conv2dWeightGrad.apply(x, grad, window, groups) if need_w else None
-        else:
-            # One channel-major copy of grad (when it is not already) serves every GEMM below,
-            # and the weight gradient reuses the forward pass's columns.
-            grad = Tensor._wrap(_channel_major(grad.data))
-            grad_w = None
-            if need_w:
-                grad_w = Tensor._wrap(_conv_weight_grad(x.data, grad.data, window, groups, ctx.columns))
+        # One channel-major copy of grad (when it is not already) serves every GEMM below,
+        # and the weight gradient reuses the forward pass's columns.
+        grad = ChannelMajor.apply(grad)
+        grad_w = Conv2dWeightGrad.apply(x, grad, window, groups, ctx.columns) if need_w else None
         grad_x = ConvTranspose2d.apply(grad, weight, None, window, groups, x.shape[2:]) if need_x else None
         return grad_x, grad_w, grad_b, None, None
+
+
+class ChannelMajor(Function):
+    """The same values with the channels as the slowest axis in memory (copied only when they
+    are not already), the layout the convolution kernels read without copying."""
+
+    @staticmethod
+    def forward(ctx, a):
+        return _channel_major(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
 
 
 class ConvTranspose2d(Function):
@@ -281,10 +288,10 @@ class Conv2dWeightGrad(Function):
     (N, O, OH, OW)."""
 
     @staticmethod
-    def forward(ctx, x, grad, window, groups):
+    def forward(ctx, x, grad, window, groups, columns=None):
         ctx.save_inputs(0, 1)
         ctx.window, ctx.groups = window, groups
-        return _conv_weight_grad(x, grad, window, groups)
+        return _conv_weight_grad(x, grad, window, groups, columns)
 
     @staticmethod
     def backward(ctx, grad_weight):
@@ -296,7 +303,7 @@ class Conv2dWeightGrad(Function):
             grad_x = ConvTranspose2d.apply(grad, grad_weight, None, window, groups, x.shape[2:])
         if need_grad:
             grad_g = _crop_to(Conv2d.apply(x, grad_weight, None, window, groups), grad.shape[2:])
-        return grad_x, grad_g, None, None
+        return grad_x, grad_g, None, None, None
 
 
 # -------------------------------------------------------------------- argument checking

@@ -14,7 +14,6 @@ import numpy as np
 
 from chainrule.autograd.function import Function
 from chainrule.backends import numba as numba_backend
-from chainrule.grad_mode import is_grad_enabled
 from chainrule.kernels import activation as activation_kernels
 from chainrule.tensor import Tensor
 
@@ -331,19 +330,30 @@ class Relu(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        if is_grad_enabled():  # create_graph: a differentiable product
-            return grad * Tensor._wrap(ctx.mask)
-        # The same product on arrays, laid out as the forward's input was: after a convolution
-        # that is channel-major, which the convolution's backward then reads without a copy.
-        out = np.empty_like(ctx.mask, dtype=grad.dtype)
+        return ReluGrad.apply(grad, ctx.mask)
+
+
+class ReluGrad(Function):
+    """``grad * mask``, Relu's gradient, laid out as the forward's input was: after a
+    convolution that is channel-major, which the convolution's backward then reads without a
+    copy. Linear in ``grad``, so its own backward is the same op (as Chainer's ``ReLUGrad2``)."""
+
+    @staticmethod
+    def forward(ctx, grad, mask):
+        ctx.mask = mask
+        out = np.empty_like(mask, dtype=grad.dtype)
         flats = None
-        if numba_backend.handles(grad.data):
-            flats = _flat_views(out, grad.data, ctx.mask, out)
+        if numba_backend.handles(grad):
+            flats = _flat_views(out, grad, mask, out)
         if flats is not None:
             activation_kernels.relu_backward(*flats)
         else:
-            np.multiply(grad.data, ctx.mask, out=out)
-        return Tensor._wrap(out)
+            np.multiply(grad, mask, out=out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_grad):
+        return ReluGrad.apply(grad_grad, ctx.mask), None
 
 
 class Clamp(Function):

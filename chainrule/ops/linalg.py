@@ -3,12 +3,13 @@ fused ``linear`` (x W^T + b) that layers use."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from chainrule.autograd.function import Function
-from chainrule.grad_mode import _GradMode
+from chainrule.ops.double_backward import composite_vjp
 from chainrule.tensor import Tensor
 
 
@@ -53,34 +54,45 @@ class Linear(Function):
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved_inputs
-        need_x, need_w, need_b = ctx.needs_input_grad
-        if not _GradMode.enabled:  # nothing records: the same products on the arrays, less Python
-            return _linear_backward_arrays(grad.data, x.data, weight.data, need_x, need_w, need_b)
-        grad_x = grad @ weight if need_x else None
-        grad_w = grad_b = None
-        if need_w or need_b:
-            if grad.ndim != 2:  # one batch dim: fold leading dims, or add one to a vector
-                grad, x = grad.reshape(-1, grad.shape[-1]), x.reshape(-1, x.shape[-1])
-            if need_w:
-                grad_w = grad.mT @ x
-            if need_b:
-                grad_b = grad.sum(0)
-        return grad_x, grad_w, grad_b
+        needs = ctx.needs_input_grad
+        found = iter(LinearGrad.apply(grad, x, weight, needs))
+        return tuple(next(found) if need else None for need in needs)
 
 
-def _linear_backward_arrays(grad: np.ndarray, x: np.ndarray, weight: np.ndarray, need_x: bool,
-                            need_w: bool, need_b: bool) -> tuple[Tensor | None, ...]:
-    """``Linear.backward`` when no graph is recorded: the same matmuls and sum, on arrays."""
-    grad_x = None
+class LinearGrad(Function):
+    """``Linear``'s gradients for x, weight and bias (those in ``needs``): grad @ weight,
+    grad^T x and the sum of grad over the batch, as three NumPy products. Its own backward
+    differentiates the same products written in chainrule ops (``_linear_grads``)."""
+
+    @staticmethod
+    def forward(ctx, grad, x, weight, needs):
+        ctx.save_inputs(0, 1, 2)
+        ctx.needs = needs
+        return tuple(g for g in _linear_grads(grad, x, weight, needs, np.matmul) if g is not None)
+
+    @staticmethod
+    def backward(ctx, *grad_grads):
+        given = iter(grad_grads)
+        grad_outputs = [next(given) if need else None for need in ctx.needs]
+        found = composite_vjp(lambda grad, x, weight: _linear_grads(grad, x, weight, ctx.needs, matmul),
+                              ctx.saved_inputs, ctx.needs_input_grad[:3], grad_outputs)
+        return (*found, None)
+
+
+def _linear_grads(grad: Any, x: Any, weight: Any, needs: tuple[bool, ...],
+                  product: Callable[[Any, Any], Any]) -> tuple[Any, ...]:
+    """(grad_x, grad_w, grad_b), None where not needed, on NumPy arrays (``product`` is
+    np.matmul) or on Tensors (``matmul``): the same products either way."""
+    need_x, need_w, need_b = needs
+    grad_x = grad_w = grad_b = None
     if need_x:  # a vector takes matmul's vector path, as ``grad @ weight`` does
-        grad_x = Tensor._wrap(np.matmul(grad[None], weight)[0] if grad.ndim == 1 else np.matmul(grad, weight))
-    grad_w = grad_b = None
-    if grad.ndim != 2:
+        grad_x = product(grad, weight)
+    if grad.ndim != 2:  # one batch dim: fold leading dims, or add one to a vector
         grad, x = grad.reshape(-1, grad.shape[-1]), x.reshape(-1, x.shape[-1])
     if need_w:
-        grad_w = Tensor._wrap(np.matmul(grad.T, x))
+        grad_w = product(grad.T, x)
     if need_b:
-        grad_b = Tensor._wrap(np.add.reduce(grad, axis=0))
+        grad_b = grad.sum(0)
     return grad_x, grad_w, grad_b
 
 

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd.function import Function
-from chainrule.grad_mode import _GradMode
 from chainrule.ops.activation import LogSoftmax
+from chainrule.ops.double_backward import composite_vjp
 from chainrule.ops.elementwise import abs as absolute
 from chainrule.ops.elementwise import clamp, exp, log, log1p, maximum, where
 from chainrule.tensor import Tensor
@@ -172,24 +172,41 @@ class CrossEntropyIndices(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        from chainrule.ops.activation import Softmax
-
         (logits,) = ctx.saved_inputs
-        rows = np.arange(logits.shape[0])
         scale = ctx.keep.astype(logits.dtype)
         if ctx.reduction == "mean":
             scale /= ctx.keep.sum()
         per_row = grad.reshape(-1, 1) if ctx.reduction == "none" else grad
         per_row = per_row * Tensor._wrap(scale[:, None])
-        if not _GradMode.enabled:  # no graph to record: the same arithmetic on the kept softmax
-            # p - onehot is p everywhere but at the targets, where it is p - 1
-            grad_logits = ctx.probabilities.copy()
-            grad_logits[rows, ctx.target] -= 1
-            grad_logits *= per_row.data
-            return Tensor._wrap(grad_logits), None, None, None
-        one_hot = np.zeros(logits.shape, dtype=logits.dtype)
-        one_hot[rows, ctx.target] = 1
-        return (Softmax.apply(logits, 1) - Tensor._wrap(one_hot)) * per_row, None, None, None
+        return CrossEntropyIndicesGrad.apply(per_row, logits, ctx.probabilities, ctx.target), None, None, None
+
+
+class CrossEntropyIndicesGrad(Function):
+    """``(softmax(logits) - onehot(target)) * per_row``, ``CrossEntropyIndices``'s gradient, on
+    the softmax its forward kept. Its own backward differentiates the same expression written in
+    chainrule ops, with the softmax recomputed by the differentiable op."""
+
+    @staticmethod
+    def forward(ctx, per_row, logits, probabilities, target):
+        ctx.save_inputs(0, 1)
+        ctx.target = target
+        # p - onehot is p everywhere but at the targets, where it is p - 1
+        grad_logits = probabilities.copy()
+        grad_logits[np.arange(len(target)), target] -= 1
+        grad_logits *= per_row
+        return grad_logits
+
+    @staticmethod
+    def backward(ctx, grad_grad):
+        from chainrule.ops.activation import Softmax
+
+        def first_order(per_row, logits):
+            one_hot = np.zeros(logits.shape, dtype=logits.dtype)
+            one_hot[np.arange(len(ctx.target)), ctx.target] = 1
+            return ((Softmax.apply(logits, 1) - Tensor._wrap(one_hot)) * per_row,)
+
+        found = composite_vjp(first_order, ctx.saved_inputs, ctx.needs_input_grad[:2], [grad_grad])
+        return (*found, None, None)
 
 
 def cross_entropy(input: Tensor, target: Any, weight: Tensor | None = None,  # noqa: A002

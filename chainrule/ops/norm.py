@@ -2,9 +2,9 @@
 
 All three are one fused op, ``Normalize``: (x - mean) / sqrt(var + eps) over some dims (the
 biased variance, as PyTorch), times a weight plus a bias, each reshaped to broadcast. Its
-backward uses the saved normalized input and 1 / std, which is fast; when the backward itself
-is recorded (``create_graph=True``) it recomputes them from the input with differentiable ops
-instead, so second-order gradients are exact.
+gradient is one op, ``NormalizeGrad``, fast NumPy from the saved normalized input and 1 / std,
+with or without ``create_graph``; its own backward (second order) differentiates the same rule
+written in differentiable ops (see ``chainrule.ops.double_backward``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from chainrule.autograd.function import Function
-from chainrule.grad_mode import _GradMode, no_grad
+from chainrule.grad_mode import no_grad
+from chainrule.ops.double_backward import composite_vjp
 from chainrule.tensor import Tensor
 
 
@@ -27,64 +28,100 @@ def _standardize(x: Tensor, dims: tuple[int, ...], eps: float) -> tuple[Tensor, 
 
 class Normalize(Function):
     """``x`` normalized over ``dims``, times ``weight`` plus ``bias`` (None, or shaped to
-    broadcast against x). ``stats_out``, a list or None, receives the mean and the biased
-    variance (batch norm's running statistics need them)."""
+    broadcast against x). Outputs: the result, and the mean and the biased variance over
+    ``dims`` (not differentiable; batch norm's running statistics need them)."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, dims, eps, stats_out):
+    def forward(ctx, x, weight, bias, dims, eps):
         mean = x.mean(axis=dims, keepdims=True)
         normalized = x - mean
         var = np.mean(np.square(normalized), axis=dims, keepdims=True)
         inv_std = 1.0 / np.sqrt(var + eps)
         normalized *= inv_std
-        if stats_out is not None:
-            stats_out.extend((mean, var))
+        ctx.mark_non_differentiable(1, 2)
         if ctx.requires_grad:
             ctx.save_inputs(0, 1)
             ctx.normalized, ctx.inv_std, ctx.dims, ctx.eps = normalized, inv_std, dims, eps
+            ctx.folds = (_constant_over(weight, x.ndim, dims), _constant_over(bias, x.ndim, dims))
         if weight is not None:
             out = normalized * weight
         else:  # the saved normalized input must not be the output, which callers may change
             out = normalized.copy() if ctx.requires_grad else normalized
         if bias is not None:
             out += bias
-        return out
+        return out, mean, var
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx, grad, grad_mean, grad_var):
         x, weight = ctx.saved_inputs
-        if _GradMode.enabled:  # create_graph: the statistics must carry their own graph
-            normalized, inv_std = _standardize(x, ctx.dims, ctx.eps)
-            return (*_recorded_grads(ctx, grad, weight, normalized, inv_std), None, None, None)
-        weight_data = None if weight is None else weight.data
-        grads = _fast_grads(ctx, grad.data, weight_data)
-        return (*[None if g is None else Tensor._wrap(g) for g in grads], None, None, None)
+        needs = ctx.needs_input_grad[:3]
+        found = iter(NormalizeGrad.apply(grad, x, weight, ctx.normalized, ctx.inv_std, ctx.dims, ctx.eps,
+                                         needs, ctx.folds))
+        return (*[next(found) if need else None for need in needs], None, None)
 
 
-def _recorded_grads(ctx: Normalize, grad: Tensor, weight: Tensor | None, normalized: Tensor,
-                    inv_std: Tensor) -> tuple[Tensor | None, ...]:
-    """The gradients in differentiable ops: dx = inv_std (g - mean(g) - x_hat mean(g x_hat))
-    with g = grad * weight and x_hat the normalized input."""
-    need_x, need_w, need_b = ctx.needs_input_grad[:3]
-    dims = ctx.dims
-    grad_x = None
+class NormalizeGrad(Function):
+    """``Normalize``'s gradients for x, weight and bias (only those in ``needs``), from the kept
+    normalized input and 1 / std: the one first-order rule, fast. Its own backward (second order)
+    differentiates the same rule written in differentiable ops, ``_composite_grads``."""
+
+    @staticmethod
+    def forward(ctx, grad, x, weight, normalized, inv_std, dims, eps, needs, folds):
+        ctx.save_inputs(0, 1, 2)
+        ctx.dims, ctx.eps, ctx.needs, ctx.folds = dims, eps, needs, folds
+        return tuple(g for g in _fast_grads(grad, weight, normalized, inv_std, dims, needs, folds)
+                     if g is not None)
+
+    @staticmethod
+    def backward(ctx, *grad_grads):
+        given = iter(grad_grads)
+        grad_outputs = [next(given) if need else None for need in ctx.needs]
+
+        def first_order(grad, x, weight):
+            return _composite_grads(grad, x, weight, ctx.dims, ctx.eps, ctx.needs, ctx.folds)
+
+        found = composite_vjp(first_order, ctx.saved_inputs, ctx.needs_input_grad[:3], grad_outputs)
+        return (*found, None, None, None, None, None, None)
+
+
+def _constant_over(param: np.ndarray | None, ndim: int, dims: tuple[int, ...]) -> bool:
+    """Whether ``param`` (None, or broadcasting against an ndim-dim input) is the same along
+    every normalized dim: then its gradient is a sum over those dims, done here."""
+    shape = (1,) * (ndim - np.ndim(param)) + np.shape(param)
+    return all(shape[d] == 1 for d in dims)
+
+
+def _composite_grads(grad: Tensor, x: Tensor, weight: Tensor | None, dims: tuple[int, ...], eps: float,
+                     needs: tuple[bool, ...], folds: tuple[bool, bool]) -> tuple[Tensor | None, ...]:
+    """``_fast_grads`` in differentiable ops, from the input: dx = inv_std (g - mean(g) - x_hat
+    mean(g x_hat)) with g = grad * weight and x_hat the normalized input; the weight's and bias's
+    gradients summed over ``dims`` where ``_fast_grads`` sums them."""
+    need_x, need_w, need_b = needs
+    weight_folds, bias_folds = folds
+    normalized, inv_std = _standardize(x, dims, eps)
+    grad_x = grad_w = grad_b = None
     if need_x:
         scaled = grad * weight if weight is not None else grad
         projection = (scaled * normalized).mean(dims, keepdim=True)
         grad_x = (scaled - scaled.mean(dims, keepdim=True) - normalized * projection) * inv_std
-    # the engine sums these back to the weight's and bias's broadcast shapes
-    return grad_x, (grad * normalized if need_w else None), (grad if need_b else None)
+    if need_w:
+        grad_w = grad * normalized
+        grad_w = grad_w.sum(dims, keepdim=True) if weight_folds else grad_w
+    if need_b:
+        grad_b = grad.sum(dims, keepdim=True) if weight_folds and bias_folds else grad
+    return grad_x, grad_w, grad_b
 
 
-def _fast_grads(ctx: Normalize, grad: np.ndarray, weight: np.ndarray | None) -> tuple[np.ndarray | None, ...]:
-    """The same gradients in NumPy, in as few passes over the input as possible. When the
-    weight is constant over the normalized dims (batch norm, or no weight) it folds into
-    per-statistic factors, and the weight's and bias's gradients are the two sums dx needs."""
-    need_x, need_w, need_b = ctx.needs_input_grad[:3]
-    normalized, inv_std, dims = ctx.normalized, ctx.inv_std, ctx.dims
+def _fast_grads(grad: np.ndarray, weight: np.ndarray | None, normalized: np.ndarray, inv_std: np.ndarray,
+                dims: tuple[int, ...], needs: tuple[bool, ...],
+                folds: tuple[bool, bool]) -> tuple[np.ndarray | None, ...]:
+    """The gradients in NumPy, in as few passes over the input as possible. When the weight is
+    constant over the normalized dims (batch norm, or no weight) it folds into per-statistic
+    factors, and the weight's and bias's gradients are the two sums dx needs."""
+    need_x, need_w, need_b = needs
+    weight_folds, bias_folds = folds
     count = normalized.size // inv_std.size  # elements behind each statistic
-    weight_shape = (1,) * (grad.ndim - (0 if weight is None else weight.ndim)) + np.shape(weight)
-    if all(weight_shape[d] == 1 for d in dims):
+    if weight_folds:
         grad_sum = grad.sum(axis=dims, keepdims=True)
         projected_sum = np.sum(grad * normalized, axis=dims, keepdims=True)
         grad_x = None
@@ -93,7 +130,8 @@ def _fast_grads(ctx: Normalize, grad: np.ndarray, weight: np.ndarray | None) -> 
             grad_x = grad * factor
             grad_x -= normalized * (factor * projected_sum * (1.0 / count))
             grad_x -= factor * grad_sum * (1.0 / count)
-        return grad_x, (projected_sum if need_w else None), (grad_sum if need_b else None)
+        grad_b = (grad_sum if bias_folds else grad) if need_b else None
+        return grad_x, (projected_sum if need_w else None), grad_b
     grad_x = None
     if need_x:
         scaled = grad * weight
@@ -149,7 +187,7 @@ def layer_norm(input: Tensor, normalized_shape: int | Sequence[int], weight: Ten
     _check_param("layer_norm", "weight", weight, shape, input)
     _check_param("layer_norm", "bias", bias, shape, input)
     dims = tuple(range(input.ndim - len(shape), input.ndim))
-    return Normalize.apply(input, weight, bias, dims, eps, None)
+    return Normalize.apply(input, weight, bias, dims, eps)[0]
 
 
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,  # noqa: A002
@@ -194,11 +232,9 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got "
                          f"input of shape {tuple(input.shape)}")
     dims = (0, *range(2, input.ndim))
-    tracked = running_mean is not None or running_var is not None
-    stats: list[np.ndarray] | None = [] if tracked else None
-    out = Normalize.apply(input, weight, bias, dims, eps, stats)
-    if tracked:
-        mean, var = stats
+    out, mean, var = Normalize.apply(input, weight, bias, dims, eps)
+    if running_mean is not None or running_var is not None:
+        mean, var = mean.data, var.data
         with no_grad():
             if running_mean is not None:
                 running_mean.mul_(1.0 - momentum).add_(mean.reshape(channels) * momentum)
@@ -231,4 +267,4 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,  # 
     grouped = input.reshape(n, num_groups, channels // num_groups, -1)
     weight = weight.reshape(group_shape) if weight is not None else None
     bias = bias.reshape(group_shape) if bias is not None else None
-    return Normalize.apply(grouped, weight, bias, (2, 3), eps, None).reshape(input.shape)
+    return Normalize.apply(grouped, weight, bias, (2, 3), eps)[0].reshape(input.shape)

@@ -132,20 +132,20 @@ def _flat_indices(winner: np.ndarray, window: Window, in_hw: Pair) -> np.ndarray
 
 
 class MaxPool2d(Function):
-    """Max over each window of ``x`` (N, C, H, W). ``indices_out``, a list or None, receives
-    the flat indices of the winners (for ``return_indices``)."""
+    """Max over each window of ``x`` (N, C, H, W); with ``return_indices`` a second output, the
+    int64 flat index of each window's winner within its H * W plane."""
 
     @staticmethod
-    def forward(ctx, x, window, out_hw, indices_out):
+    def forward(ctx, x, window, out_hw, return_indices):
         best, winner = _max_over_windows(x, window, out_hw)
         if ctx.requires_grad:
             ctx.winner, ctx.window, ctx.input_shape = winner, window, x.shape
-        if indices_out is not None:
-            indices_out.append(_flat_indices(winner, window, x.shape[2:]))
+        if return_indices:
+            return best, _flat_indices(winner, window, x.shape[2:])
         return best
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx, grad, *grad_indices):  # (indices are integers: no gradient)
         return RouteToWinners.apply(grad, ctx.winner, ctx.window, ctx.input_shape), None, None, None
 
 
@@ -321,11 +321,11 @@ def _max_pool(op: str, spatial: int, input: Tensor, kernel_size: Any, stride: An
     x = _as_batched_2d(op, input, spatial)
     window, out_hw = _pool_window(op, tuple(input.shape[-spatial:]), kernel_size, stride, padding,
                                   dilation, ceil_mode)
-    indices: list[np.ndarray] | None = [] if return_indices else None
-    out = _restore(MaxPool2d.apply(x, window, out_hw, indices), input, spatial)
     if not return_indices:
-        return out
-    return out, Tensor._wrap(indices[0].reshape(out.shape))
+        return _restore(MaxPool2d.apply(x, window, out_hw, False), input, spatial)
+    out, indices = MaxPool2d.apply(x, window, out_hw, True)
+    out = _restore(out, input, spatial)
+    return out, indices.reshape(out.shape)
 
 
 def _avg_divisor(in_size: int, out_size: int, kernel: int, stride: int, pad: int,

@@ -10,7 +10,6 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from chainrule.autograd.function import Function
-from chainrule.grad_mode import _GradMode
 from chainrule.ops.elementwise import exp, sqrt, where
 from chainrule.tensor import Tensor
 
@@ -43,8 +42,6 @@ def kept_shape(shape: tuple[int, ...], dims: tuple[int, ...] | None) -> tuple[in
 
 def _expand_back(grad: Tensor, shape: tuple[int, ...], dims: tuple[int, ...] | None) -> Tensor:
     """Bring the gradient of a reduction back to the input's shape."""
-    if not _GradMode.enabled and grad.data.size == 1:  # a scalar loss's gradient, nothing recorded
-        return Tensor._wrap(_fill(shape, grad.data))
     return Unreduce.apply(grad, kept_shape(shape, dims), shape)
 
 

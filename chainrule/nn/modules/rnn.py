@@ -11,10 +11,11 @@ How a layer runs, per layer and direction:
    (backpropagation through time) are written on NumPy arrays: a whole sequence is one node of
    the graph instead of about fifteen per time step.
 
-With ``create_graph=True`` the engine runs backward with recording on; a fused op then recomputes
-its step states from its inputs with chainrule ops and backpropagates through time with the same
-gate-gradient formulas on Tensors, so its gradient is itself differentiable. The formulas are
-written once (``_gru_gate_grads`` etc.), for anything with ``+ - * @``, and serve both paths.
+The gradient of a fused op is one op, ``RecurrenceGrad``, whose forward backpropagates through
+time on the kept arrays, with or without ``create_graph``. Its own backward (second order)
+recomputes the step states from the inputs in chainrule ops, runs the same algorithm on Tensors
+and differentiates that. The gate-gradient formulas are written once (``_gru_gate_grads`` etc.),
+for anything with ``+ - * @``, and serve both.
 
 Gates, in PyTorch's order: LSTM (i, f, g, o); GRU (r, z, n) with
 ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))`` and ``h' = (1 - z) * n + z * h``.
@@ -31,11 +32,11 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd.function import Function
-from chainrule.grad_mode import is_grad_enabled
 from chainrule.nn import functional as F
 from chainrule.nn import init
 from chainrule.nn.modules.module import Module
 from chainrule.nn.parameter import Parameter
+from chainrule.ops.double_backward import composite_vjp
 from chainrule.ops.elementwise import relu, sigmoid, tanh
 from chainrule.ops.linalg import linear
 from chainrule.ops.movement import cat, stack
@@ -230,14 +231,14 @@ def _gru_bptt(grad: Any, steps: range, states: list[tuple], previous: Any, weigh
     return (grad_gates_x.result(), grad_h, *_hidden_weight_grads(all_gates_h, previous, needs))
 
 
-def _lstm_bptt(grad: Any, steps: range, states: list[tuple], previous: Any, weight_hh: Any,
+def _lstm_bptt(grad: Any, grad_c: Any, steps: range, states: list[tuple], previous: Any, weight_hh: Any,
                needs: Sequence[bool], steps_type: type) -> tuple[Any, ...]:
     """Gradients of (gates_x, h0, c0, W_hh, b_hh) of an LSTM direction, ``states[t]`` being
-    (h_prev, c_prev, i, f, g, o, tanh_c); ``grad`` holds the hidden states' gradients then, at
-    position L, the last cell state's."""
+    (h_prev, c_prev, i, f, g, o, tanh_c); ``grad`` holds the hidden states' gradients, ``grad_c``
+    the last cell state's."""
     length, batch, size = len(steps), grad.shape[1], grad.shape[2]
     grad_gates = steps_type(length, batch, 4 * size, grad.dtype)
-    grad_h, grad_c = None, grad[length]
+    grad_h = None
     for t in reversed(steps):
         h_prev, c_prev, i, f, g, o, tanh_c = states[t]
         grad_h = grad[t] if grad_h is None else grad[t] + grad_h
@@ -247,8 +248,70 @@ def _lstm_bptt(grad: Any, steps: range, states: list[tuple], previous: Any, weig
     return (all_gates, grad_h, grad_c, *_hidden_weight_grads(all_gates, previous, needs))
 
 
-def _wrap_all(arrays: Sequence[Any]) -> tuple[Tensor | None, ...]:
-    return tuple(None if a is None else Tensor._wrap(a) for a in arrays)
+def _bptt(spec: tuple, grad: Any, grad_c: Any, inputs: Sequence[Any], needs: Sequence[bool],
+          states: list[tuple] | None = None, previous: Any = None) -> tuple[Any, ...]:
+    """Gradients of the recurrence ``spec`` = (kind, reverse, nonlinearity) for its ``inputs``
+    (gates_x, h0, c0 or None, W_hh, b_hh or None), in that order (None for c0 unless an LSTM).
+    On arrays with the states the forward kept; on Tensors (``states`` None) it recomputes the
+    states in chainrule ops first, so the result is differentiable."""
+    kind, reverse, nonlinearity = spec
+    gates_x, h0, c0, weight_hh, bias_hh = inputs
+    steps, weight_needs = _steps(gates_x.shape[0], reverse), needs[3:]
+    steps_type = _ArraySteps
+    if states is None:
+        steps_type = _TensorSteps
+        if kind == "rnn":
+            _, states = _rnn_sequence_graph(gates_x, h0, weight_hh, bias_hh, nonlinearity, reverse)
+        elif kind == "gru":
+            _, states = _gru_sequence_graph(gates_x, h0, weight_hh, bias_hh, reverse)
+        else:
+            _, _, states = _lstm_sequence_graph(gates_x, h0, c0, weight_hh, bias_hh, reverse)
+        previous = stack([state[0] for state in states])
+    if kind == "rnn":
+        found = _rnn_bptt(grad, steps, states, previous, weight_hh, nonlinearity, weight_needs, steps_type)
+    elif kind == "gru":
+        found = _gru_bptt(grad, steps, states, previous, weight_hh, weight_needs, steps_type)
+    else:
+        return _lstm_bptt(grad, grad_c, steps, states, previous, weight_hh, weight_needs, steps_type)
+    return found[:2] + (None,) + found[2:]
+
+
+class RecurrenceGrad(Function):
+    """The gradients of a recurrence op (``RNNRecurrence``, ``GRURecurrence``,
+    ``LSTMRecurrence``): backpropagation through time on the arrays its forward kept, the one
+    first-order rule. Inputs: the output's gradient, the last cell state's (LSTM, else None),
+    then the op's (gates_x, h0, c0 or None, W_hh, b_hh or None); outputs: the gradients of those
+    of the op's inputs in ``needs``. Its own backward differentiates the same algorithm run on
+    Tensors (``_bptt`` without kept states)."""
+
+    @staticmethod
+    def forward(ctx, grad, grad_c, gates_x, h0, c0, weight_hh, bias_hh, spec, states, previous, needs):
+        ctx.save_inputs(0, 1, 2, 3, 4, 5, 6)
+        ctx.spec, ctx.needs = spec, needs
+        found = _bptt(spec, grad, grad_c, (gates_x, h0, c0, weight_hh, bias_hh), needs, states, previous)
+        return tuple(g for g, need in zip(found, needs) if need)
+
+    @staticmethod
+    def backward(ctx, *grad_grads):
+        given = iter(grad_grads)
+        grad_outputs = [next(given) if need else None for need in ctx.needs]
+
+        def first_order(grad, grad_c, *inputs):
+            return _bptt(ctx.spec, grad, grad_c, inputs, ctx.needs)
+
+        found = composite_vjp(first_order, ctx.saved_inputs, ctx.needs_input_grad[:7], grad_outputs)
+        return (*found, None, None, None, None)
+
+
+def _recurrence_backward(ctx: Function, spec: tuple, grad: Tensor, grad_c: Tensor | None,
+                         needs: tuple[bool, ...]) -> list[Tensor | None]:
+    """A recurrence op's backward: its gradients (one per entry of ``needs``, for gates_x, h0,
+    c0, W_hh, b_hh) from one ``RecurrenceGrad`` node."""
+    gates_x, h0, *rest = ctx.saved_inputs
+    c0 = rest.pop(0) if spec[0] == "lstm" else None
+    inputs = (gates_x, h0, c0, *rest)
+    found = iter(RecurrenceGrad.apply(grad, grad_c, *inputs, spec, ctx.states, ctx.previous, needs))
+    return [next(found) if need else None for need in needs]
 
 
 # ------------------------------------------------------------ the recurrences on arrays
@@ -362,16 +425,10 @@ class RNNRecurrence(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        gates_x, h0, weight_hh, bias_hh = ctx.saved_inputs
-        steps, needs = _steps(gates_x.shape[0], ctx.reverse), ctx.needs_input_grad[2:4]
-        if is_grad_enabled():  # create_graph: recompute in chainrule ops so the gradient has a graph
-            _, states = _rnn_sequence_graph(gates_x, h0, weight_hh, bias_hh, ctx.nonlinearity, ctx.reverse)
-            previous = stack([state[0] for state in states])
-            grads = _rnn_bptt(grad, steps, states, previous, weight_hh, ctx.nonlinearity, needs, _TensorSteps)
-            return (*grads, None, None)
-        grads = _rnn_bptt(grad.data, steps, ctx.states, ctx.previous, weight_hh.data, ctx.nonlinearity,
-                          needs, _ArraySteps)
-        return (*_wrap_all(grads), None, None)
+        need_x, need_h, need_w, need_b = ctx.needs_input_grad[:4]
+        found = _recurrence_backward(ctx, ("rnn", ctx.reverse, ctx.nonlinearity), grad, None,
+                                     (need_x, need_h, False, need_w, need_b))
+        return (*found[:2], *found[3:], None, None)
 
 
 class GRURecurrence(Function):
@@ -391,14 +448,10 @@ class GRURecurrence(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        gates_x, h0, weight_hh, bias_hh = ctx.saved_inputs
-        steps, needs = _steps(gates_x.shape[0], ctx.reverse), ctx.needs_input_grad[2:4]
-        if is_grad_enabled():  # create_graph: recompute in chainrule ops so the gradient has a graph
-            _, states = _gru_sequence_graph(gates_x, h0, weight_hh, bias_hh, ctx.reverse)
-            previous = stack([state[0] for state in states])
-            return (*_gru_bptt(grad, steps, states, previous, weight_hh, needs, _TensorSteps), None)
-        grads = _gru_bptt(grad.data, steps, ctx.states, ctx.previous, weight_hh.data, needs, _ArraySteps)
-        return (*_wrap_all(grads), None)
+        need_x, need_h, need_w, need_b = ctx.needs_input_grad[:4]
+        found = _recurrence_backward(ctx, ("gru", ctx.reverse, None), grad, None,
+                                     (need_x, need_h, False, need_w, need_b))
+        return (*found[:2], *found[3:], None)
 
 
 class LSTMRecurrence(Function):
@@ -406,8 +459,7 @@ class LSTMRecurrence(Function):
 
     Inputs: gates_x (L, N, 4H) = x W_ih^T + b_ih for every step (gates i, f, g, o), h0 and c0
     (N, H), weight_hh (4H, H), bias_hh (4H,) or None, reverse (read the sequence from its end).
-    Output: (L + 1, N, H): the hidden state after each step, then the last cell state (one
-    array, as an op has one output).
+    Outputs: (L, N, H), the hidden state after each step, and (N, H), the last cell state.
     """
 
     @staticmethod
@@ -415,18 +467,12 @@ class LSTMRecurrence(Function):
         ctx.save_inputs(0, 1, 2, 3, 4)
         ctx.reverse = reverse
         outputs, ctx.states, ctx.previous = _lstm_forward_arrays(gates_x, h0, c0, weight_hh, bias_hh, reverse)
-        return outputs
+        return outputs[:-1], outputs[-1]
 
     @staticmethod
-    def backward(ctx, grad):
-        gates_x, h0, c0, weight_hh, bias_hh = ctx.saved_inputs
-        steps, needs = _steps(gates_x.shape[0], ctx.reverse), ctx.needs_input_grad[3:5]
-        if is_grad_enabled():  # create_graph: recompute in chainrule ops so the gradient has a graph
-            _, _, states = _lstm_sequence_graph(gates_x, h0, c0, weight_hh, bias_hh, ctx.reverse)
-            previous = stack([state[0] for state in states])
-            return (*_lstm_bptt(grad, steps, states, previous, weight_hh, needs, _TensorSteps), None)
-        grads = _lstm_bptt(grad.data, steps, ctx.states, ctx.previous, weight_hh.data, needs, _ArraySteps)
-        return (*_wrap_all(grads), None)
+    def backward(ctx, grad, grad_c):
+        found = _recurrence_backward(ctx, ("lstm", ctx.reverse, None), grad, grad_c, ctx.needs_input_grad[:5])
+        return (*found, None)
 
 
 # ------------------------------------------------------------------------------ layers
@@ -591,8 +637,8 @@ class RNNBase(Module):
             by_step, c_n, _ = _lstm_sequence_graph(gates_x, h0, c0, weight_hh, bias_hh, reverse,
                                                    params["weight_hr" + name])
             return stack(by_step), by_step[last], c_n
-        outputs = LSTMRecurrence.apply(gates_x, h0, c0, weight_hh, bias_hh, reverse)
-        return outputs[:-1], outputs[last], outputs[-1]
+        outputs, c_n = LSTMRecurrence.apply(gates_x, h0, c0, weight_hh, bias_hh, reverse)
+        return outputs, outputs[last], c_n
 
     def _run(self, input: Tensor, h0: Tensor | None, c0: Tensor | None = None) -> tuple:  # noqa: A002
         batched = self._check_input(input)
