@@ -306,17 +306,26 @@ def test_a_loss_that_exploded_is_drawn_on_a_log_scale():
 
 def capture_figures(section, run):
     """The matplotlib figures ``section`` draws for ``run``."""
-    from chainrule.train.report import Figures, _plain_text
+    from unittest import mock
+
+    from matplotlib.text import Text
+
+    from chainrule.train import report
+    from chainrule.train.report import Figures
 
     drawn = []
 
     class Recording(Figures):
         def image(self, figure, alt):
             drawn.append(figure)
-            return super().image(figure, alt)
+            page = super().image(figure, alt)  # draws the figure: labels that fail to parse raise here
+            for text in figure.findobj(Text):
+                if "mathdefault" in text.get_text():  # log-axis ticks are mathtext: 10^-3 as "10⁻³"
+                    assert text.get_parse_math(), f"tick label {text.get_text()!r} would print raw"
+            return page
 
-    with _plain_text():
-        assert section.render(run, Recording())
+    with mock.patch.object(report, "Figures", Recording):  # drawn as render_report draws them
+        assert f'id="{section.anchor}"' in report.render_report(run, sections=[section])
     return drawn
 
 
@@ -337,6 +346,7 @@ def test_one_epoch_is_drawn_as_points_on_a_sensible_axis():
                     assert line.get_marker() not in (None, "None", ""), f"{ax.get_title()}: no marker"
     page = write_report_text(run)
     assert "1 epochs" not in page and "The one epoch" in page and "for its one epoch" in page
+    assert "Too few epochs to judge overfitting" in page and "this run has 1 epoch." in page
 
 
 def test_class_labels_are_drawn_as_written_and_a_class_beyond_the_names_does_not_crash(tmp_path):
@@ -351,6 +361,13 @@ def test_class_labels_are_drawn_as_written_and_a_class_beyond_the_names_does_not
     )
     page = write_report(tmp_path / "report.html", run)
     assert_images(page, ["confusion-matrix", "misclassified-examples", "training-and-validation"])
+    from chainrule.train.report import ConfusionMatrixSection, MisclassifiedSection
+
+    (matrix,) = capture_figures(ConfusionMatrixSection(), run)
+    ticks = [tick.get_text() for tick in matrix.axes[0].get_yticklabels()]
+    assert ticks == ["\\$\\foo{\\$", "x_1^2", "\\$a\\$"]  # each $ escaped: printed as written
+    (examples,) = capture_figures(MisclassifiedSection(), run)
+    assert examples.axes[0].get_title() == "true \\$\\foo{\\$\npredicted x_1^2"
     assert "true <strong>x_1^2</strong> predicted as <strong>$a$</strong>" in page
     # One class named, two scored (a single-class CSV seen by a binary-looking model).
     single = RunRecord(history=run.history, confusion_matrix=np.array([[5, 3], [0, 0]]), class_names=["yes"])

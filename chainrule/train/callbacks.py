@@ -445,9 +445,8 @@ class Divergence:
 
     def __str__(self) -> str:
         return (
-            f"training diverged {self.where}: {self.reason} with learning rate {self.lr:.3g}; try a "
-            f"learning rate 10 times lower ({self.lr / 10:.3g}) or gradient clipping "
-            "(nn.utils.clip_grad_norm_)"
+            f"training diverged {self.where}: {self.reason}, with learning rate {self.lr:.3g}; try a "
+            "learning rate at least 10 times lower, or gradient clipping (nn.utils.clip_grad_norm_)"
         )
 
 
@@ -468,10 +467,20 @@ class TerminateOnDivergence(Callback):
             above the noise of a healthy run (losses fall from their first value).
         log: print the finding through ``trainer.log`` (the command line prints it itself).
 
-    Example::
+    Example, a learning rate far too high for the data::
 
-        >>> trainer.fit(train_loader, epochs=10, callbacks=[TerminateOnDivergence()])
-        >>> trainer.divergence            # None, or Divergence(epoch=1, step=7, ...)
+        >>> import chainrule
+        >>> from chainrule import nn, optim
+        >>> from chainrule.train import TerminateOnDivergence, Trainer
+        >>> _ = chainrule.manual_seed(0)
+        >>> model = nn.Linear(2, 1)
+        >>> trainer = Trainer(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=10.0))
+        >>> batches = [(chainrule.ones(8, 2), chainrule.zeros(8, 1))] * 10
+        >>> _ = trainer.fit(batches, epochs=3, callbacks=[TerminateOnDivergence()], verbose=0)
+        >>> trainer.divergence.epoch, trainer.divergence.step
+        (1, 2)
+        >>> trainer.divergence.reason
+        'the loss grew to 2.12e+03, 3.5e+03 times its first value 0.61'
     """
 
     def __init__(self, max_growth: float | None = 1e3, log: bool = True) -> None:
@@ -535,7 +544,9 @@ class TerminateOnNaN(TerminateOnDivergence):
 
     Example::
 
-        >>> trainer.fit(train_loader, epochs=10, callbacks=[TerminateOnNaN()])
+        >>> from chainrule.train import TerminateOnNaN
+        >>> TerminateOnNaN().max_growth is None
+        True
     """
 
     def __init__(self, log: bool = True) -> None:

@@ -216,12 +216,25 @@ def _style_axes(ax: Any) -> None:
     ax.set_axisbelow(True)
 
 
-def _plain_text() -> Any:
-    """Draw labels as written: a class named ``$\\foo{$`` is text, not TeX for matplotlib's
-    mathtext (which fails on it) or a user's ``text.usetex`` setting."""
+def _without_usetex() -> Any:
+    """Draw with matplotlib's own text engine even when the user's settings ask for LaTeX
+    (``text.usetex``), which would run LaTeX on every label."""
     from matplotlib import rc_context
 
-    return rc_context({"text.usetex": False, "text.parse_math": False})
+    return rc_context({"text.usetex": False})
+
+
+def _literal(text: Any) -> str:
+    """``text`` as matplotlib should print it: it reads what lies between two ``$`` as
+    mathtext (a class named ``$\\foo{$`` fails to parse); ``\\$`` is a literal dollar. The
+    log axes' own tick labels need mathtext, so it is not turned off for the figure."""
+    return str(text).replace("$", "\\$")
+
+
+def _class_label(names: Sequence[str] | None, index: Any) -> str:
+    """The name of class ``index``, or the index itself when no name is known for it."""
+    known = names is not None and 0 <= int(index) < len(names)
+    return str(names[int(index)]) if known else str(index)
 
 
 def _finite(values: Sequence[float]) -> np.ndarray:
@@ -241,6 +254,14 @@ def _epoch_axis(ax: Any, epochs: Sequence[int]) -> None:
         ax.set_xticks([epochs[0]])
 
 
+def _say_nothing_to_draw(ax: Any, epochs: Sequence[int], why: str) -> None:
+    """An empty panel that says why it is empty, over the run's epochs."""
+    ax.text(0.5, 0.5, why, transform=ax.transAxes, ha="center", fontsize=9)
+    ax.set_yticks([])
+    if len(set(epochs)) > 1:  # _epoch_axis handles one epoch; with no data, limits are not known
+        ax.set_xlim(min(epochs), max(epochs))
+
+
 def _log_scale_if_wide(ax: Any, *columns: np.ndarray) -> None:
     """A log y axis when positive values span more than three orders of magnitude (a loss
     that exploded would otherwise flatten every other point onto the axis)."""
@@ -249,7 +270,7 @@ def _log_scale_if_wide(ax: Any, *columns: np.ndarray) -> None:
         ax.set_yscale("log")
 
 
-def run_task(run: RunRecord) -> str | None:
+def _task(run: RunRecord) -> str | None:
     """``"classification"``, ``"regression"`` or ``None`` (unknown) for a record."""
     if run.task is not None:
         return run.task
@@ -273,14 +294,21 @@ def _plural(count: int, noun: str) -> str:
 
 def find_divergence(run: RunRecord) -> tuple[str, str] | None:
     """``(headline, details)`` when the run diverged, else ``None``: from ``run.divergence``,
-    or from the first NaN or infinite loss in the history when nothing recorded it."""
+    or from the first NaN or infinite loss in the history when nothing recorded it.
+
+    Example::
+
+        >>> from chainrule.train import History, RunRecord
+        >>> history = History([{"epoch": 1, "loss": 2.3}, {"epoch": 2, "loss": float("nan")}])
+        >>> find_divergence(RunRecord(history))[0]
+        'Training diverged in epoch 2.'
+    """
     found = run.divergence
     if found is not None:
         return (
             f"Training diverged {found.where}.",
             f"{found.reason[:1].upper()}{found.reason[1:]}, with learning rate {found.lr:.3g}. Try a "
-            f"learning rate 10 times lower ({found.lr / 10:.3g}) or gradient clipping "
-            "(nn.utils.clip_grad_norm_).",
+            "learning rate at least 10 times lower, or gradient clipping (nn.utils.clip_grad_norm_).",
         )
     for row in run.history.rows:
         for key, name in (("loss", "training loss"), ("val_loss", "validation loss")):
@@ -477,6 +505,8 @@ def _plot_pair(ax: Any, history: History, key: str, label: str, finding: Any) ->
             label="overfitting",
         )
     _log_scale_if_wide(ax, *columns)
+    if not any(np.isfinite(column).any() for column in columns):
+        _say_nothing_to_draw(ax, epochs, "every value is NaN or infinite")
     ax.set_title(label, fontsize=10, loc="left", color="#111827")
     _epoch_axis(ax, epochs)
     ax.legend(frameon=False, fontsize=8)
@@ -492,12 +522,19 @@ def _overfitting_text(run: RunRecord, finding: Any) -> str:
             '<p class="note">No validation data was given, so overfitting cannot be judged: pass a '
             "<code>val_loader</code> to <code>fit</code> (the CLI holds out <code>--val-split</code>).</p>"
         )
+    patience = _overfitting_patience(run)
+    if finding is None and len(history) <= patience:
+        return (
+            f'<p class="note">Too few epochs to judge overfitting: it shows as validation loss staying '
+            f"above its best for {patience} epochs in a row while training loss falls, and this run "
+            f"has {_plural(len(history), 'epoch')}.</p>"
+        )
     if finding is None:
         best_epoch, best_value = history.best("val_loss")
         return (
             f'<p class="ok"><strong>No sign of overfitting.</strong> Validation loss was lowest at '
             f"epoch {best_epoch} ({best_value:.4f}) and has not stayed above that for "
-            f"{_overfitting_patience(run)} epochs in a row while training loss fell.</p>"
+            f"{patience} epochs in a row while training loss fell.</p>"
         )
     best_epoch = int(finding.figures["best_epoch"])
     return (
@@ -593,8 +630,9 @@ class ConfusionMatrixSection(ReportSection):
             for (row, column), count in np.ndenumerate(matrix):
                 color = "white" if fractions[row, column] > 0.6 else "#111827"
                 ax.text(column, row, str(count), ha="center", va="center", fontsize=7, color=color)
-        ax.set_xticks(range(len(names)), names, fontsize=7, rotation=45 if max(map(len, names)) > 3 else 0)
-        ax.set_yticks(range(len(names)), names, fontsize=7)
+        ticks = [_literal(name) for name in names]
+        ax.set_xticks(range(len(names)), ticks, fontsize=7, rotation=45 if max(map(len, names)) > 3 else 0)
+        ax.set_yticks(range(len(names)), ticks, fontsize=7)
         ax.set_xlabel("predicted", fontsize=8, color="#4b5563")
         ax.set_ylabel("true", fontsize=8, color="#4b5563")
         return intro + figures.image(figure, "confusion matrix")
@@ -633,7 +671,7 @@ class PredictionsSection(ReportSection):
     title = "Predicted vs actual"
 
     def render(self, run: RunRecord, figures: Figures) -> str | None:
-        if not run.predictions or run_task(run) == "classification":
+        if not run.predictions or _task(run) == "classification":
             return None
         actual = np.asarray(run.predictions["actual"], dtype=np.float64).reshape(-1)
         predicted = np.asarray(run.predictions["predicted"], dtype=np.float64).reshape(-1)
@@ -742,10 +780,11 @@ def _flow_plot(history: History, norms: list[str], ratios: list[str], figures: F
     colors = dict(zip(names, _colormap_colors(len(names))))
     few_epochs = len(history) < 3  # a line needs two points: mark each one too
     for ax, (keys, label, suffix) in zip(np.atleast_1d(axes), panels):
-        drawn = 0
+        drawn = zeros = 0
         for key in keys:
             name = key.removesuffix(suffix)
             values = _finite(history[key])
+            zeros += int((values == 0).sum())
             values[values <= 0] = np.nan  # log scale: a zero has no point
             drawn += int(np.isfinite(values).sum())
             ax.plot(
@@ -756,14 +795,15 @@ def _flow_plot(history: History, norms: list[str], ratios: list[str], figures: F
                 linestyle="-" if name.endswith("weight") else "--",
                 marker="o" if few_epochs else None,
                 markersize=4,
-                label=name,
+                label=_literal(name),
             )
-        if suffix == "/update_ratio":
+        if drawn and suffix == "/update_ratio":
             ax.axhline(1e-3, color="#9ca3af", linewidth=1, linestyle=":")
         if drawn:
             ax.set_yscale("log")
         else:
-            ax.text(0.5, 0.5, "no finite value to draw", transform=ax.transAxes, ha="center", fontsize=9)
+            why = "every value is 0: no gradient reached the weights" if zeros else ""
+            _say_nothing_to_draw(ax, history.epochs, why or "every value is NaN or infinite")
         ax.set_title(label, fontsize=10, loc="left", color="#111827")
         _epoch_axis(ax, history.epochs)
     np.atleast_1d(axes)[-1].legend(
@@ -821,16 +861,11 @@ class MisclassifiedSection(ReportSection):
         if not examples:
             return None
         names = run.class_names
-
-        def label(index: Any) -> str:
-            known = names is not None and 0 <= int(index) < len(names)
-            return str(names[int(index)]) if known else str(index)
-
         images = [_as_image(example["input"]) for example in examples]
         if not figures.available or any(image is None for image in images):
             rows = "".join(
-                f"<tr><td>{example.get('index', i)}</td><td>{_e(label(example['true']))}</td>"
-                f"<td>{_e(label(example['predicted']))}</td></tr>"
+                f"<tr><td>{example.get('index', i)}</td><td>{_e(_class_label(names, example['true']))}</td>"
+                f"<td>{_e(_class_label(names, example['predicted']))}</td></tr>"
                 for i, example in enumerate(examples)
             )
             return f"<table><tr><th>sample</th><th>true</th><th>predicted</th></tr>{rows}</table>"
@@ -840,13 +875,14 @@ class MisclassifiedSection(ReportSection):
         for ax in axes[len(images) :]:
             ax.set_visible(False)
         for ax, image, example in zip(axes, images, examples):
+            true, predicted = _class_label(names, example["true"]), _class_label(names, example["predicted"])
             ax.imshow(image, cmap="gray_r" if image.ndim == 2 else None, interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
             for spine in ax.spines.values():
                 spine.set_color("#ef4444")
             ax.set_title(
-                f"true {label(example['true'])}\npredicted {label(example['predicted'])}",
+                _literal(f"true {true}\npredicted {predicted}"),
                 fontsize=7,
                 color="#111827",
             )
@@ -884,7 +920,7 @@ class DataChecksSection(ReportSection):
         )
         checked = "NaN or infinite values, constant features, test samples copied from training, " + (
             "class imbalance, labels out of range, duplicated samples"
-            if run_task(run) != "regression"
+            if _task(run) != "regression"
             else "duplicated samples"
         )
         if not report.findings:
@@ -934,17 +970,14 @@ def _attribution_images(examples: list[dict[str, Any]], names: list[str] | None,
     if not figures.available:
         return '<p class="note">The heat maps need matplotlib.</p>'
 
-    def label(index: Any) -> str:
-        known = names is not None and 0 <= int(index) < len(names)
-        return str(names[int(index)]) if known else str(index)
-
     figure, axes = figures.grid(2, len(examples), cell_width=1.6, cell_height=1.7)
     for column, example in enumerate(examples):
         image = _as_image(example["input"])
         heat = np.asarray(example["heat"], dtype=np.float64)
         top, bottom = axes[column], axes[len(examples) + column]
         top.imshow(image, cmap="gray_r" if image.ndim == 2 else None, interpolation="nearest")
-        top.set_title(f"true {label(example['true'])}\npredicted {label(example['predicted'])}", fontsize=7)
+        true, predicted = _class_label(names, example["true"]), _class_label(names, example["predicted"])
+        top.set_title(_literal(f"true {true}\npredicted {predicted}"), fontsize=7)
         bottom.imshow(image, cmap="gray" if image.ndim == 2 else None, interpolation="nearest", alpha=0.5)
         bottom.imshow(heat, cmap="inferno", interpolation="nearest", alpha=0.65)
         bottom.set_title("|attribution|", fontsize=7)
@@ -1041,7 +1074,7 @@ def render_report(
         sections = [cls() for cls in DEFAULT_SECTIONS] + list(run.extra_sections)
     figures = Figures(enabled=use_matplotlib)
     rendered = []
-    with _plain_text() if figures.available else contextlib.nullcontext():
+    with _without_usetex() if figures.available else contextlib.nullcontext():
         for section in sections:
             body = section.render(run, figures)
             if body:

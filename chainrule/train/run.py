@@ -772,7 +772,7 @@ def train_run(
             verbose=verbose,
             resume_from=resume_from,
         )
-        kept_epoch = None if trainer.divergence is None else restore_last_good_epoch(trainer, checkpoint)
+        kept_epoch = None if trainer.divergence is None else _restore_last_good_epoch(trainer, checkpoint)
         test_metrics: dict[str, float] = {}
         if trainer.divergence is None or kept_epoch is not None:
             save_model_file(run_dir, model, config, data)
@@ -791,7 +791,7 @@ def train_run(
     )
 
 
-def restore_last_good_epoch(trainer: Any, checkpoint: Path) -> int | None:
+def _restore_last_good_epoch(trainer: Any, checkpoint: Path) -> int | None:
     """After a divergence, load the model weights of ``checkpoint`` (``ModelCheckpoint`` keeps
     the last epoch before it) and return that epoch; ``None`` if it diverged before any."""
     from chainrule.train.checkpoint import load_state
