@@ -452,7 +452,7 @@ def run_in_terminal(args, cwd, columns):
                 return
             chunks.append(data)
 
-    reader = threading.Thread(target=drain)
+    reader = threading.Thread(target=drain, daemon=True)  # never holds up the test run
     reader.start()
     env = {key: value for key, value in ENV.items() if key not in ("COLUMNS", "LINES")}
     try:
