@@ -254,12 +254,33 @@ def _train(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted; continue with: chainrule train --resume <run folder>", file=sys.stderr)
         return 130
-    print(_summary_line(result.test_metrics))
-    print(
-        f"Run saved in {result.run_dir}: report.html, metrics.csv, model.safetensors, test.safetensors, "
-        "checkpoint.safetensors"
-    )
+    if result.divergence is not None:
+        # Exit status 1, not 2: the settings were valid, the run itself failed (2 is for bad input).
+        print(f"chainrule train: error: {_divergence_sentence(result)}", file=sys.stderr)
+        return 1
+    if args.verbose:
+        print(_summary_line(result.test_metrics))
+        saved = "report.html, metrics.csv, model.safetensors, test.safetensors, checkpoint.safetensors"
+        print(f"Run saved in {result.run_dir}: {saved}")
     return 0
+
+
+def _divergence_sentence(result: Any) -> str:
+    """Where the run diverged, what was kept and what to try, as one sentence."""
+    from chainrule.train.run import DEFAULT_LR
+
+    found = result.divergence
+    if result.kept_epoch is None:
+        kept = "no model was saved"
+    else:
+        kept = f"model.safetensors holds the weights of epoch {result.kept_epoch}, the last before it"
+    # Ten times lower, but no higher than the optimizer's default: from --lr 1e30, try 0.05, not 1e29.
+    suggested = min(found.lr / 10, DEFAULT_LR[result.config["optimizer"]])
+    return (
+        f"training diverged {found.where} ({found.reason}, with learning rate {found.lr:.3g}); {kept}, "
+        f"{result.run_dir / 'report.html'} shows the run, and a lower learning rate such as "
+        f"--lr {suggested:.3g} may train"
+    )
 
 
 def _summary_line(metrics: dict[str, float]) -> str:

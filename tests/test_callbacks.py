@@ -17,6 +17,7 @@ from chainrule.train import (
     LRSchedulerCallback,
     ModelCheckpoint,
     TensorBoardLogger,
+    TerminateOnDivergence,
     TerminateOnNaN,
     Trainer,
     load_state,
@@ -236,6 +237,60 @@ def test_terminate_on_nan_stops_at_the_bad_batch():
         data(), epochs=3, callbacks=[TerminateOnNaN(), Count()], verbose=0
     )
     assert batches == [0] and len(history) == 1 and math.isnan(history["loss"][0])
+
+
+def growing_loss(explode_at_call, factor=1e4):
+    """Cross-entropy that is multiplied by ``factor`` from its ``explode_at_call``-th call on."""
+    calls = []
+
+    def loss(outputs, targets):
+        calls.append(None)
+        scale = factor if len(calls) >= explode_at_call else 1.0
+        return nn.functional.cross_entropy(outputs, targets) * scale
+
+    return loss
+
+
+def test_terminate_on_divergence_names_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
+    chainrule.manual_seed(0)
+    model = nn.Linear(4, 2)
+    trainer = Trainer(model, growing_loss(explode_at_call=6), optim.SGD(model.parameters(), lr=0.1))
+    # 64 samples in batches of 16: the 6th call is step 2 of epoch 2.
+    history = trainer.fit(
+        data(), epochs=4, callbacks=[TerminateOnDivergence(), ModelCheckpoint(tmp_path)], verbose=0
+    )
+    found = trainer.divergence
+    assert (found.epoch, found.step, found.lr) == (2, 2, 0.1)
+    assert "grew to" in found.reason and "times its first value" in found.reason
+    assert str(found).startswith("training diverged at step 2 of epoch 2:")
+    assert len(history) == 2  # the diverged epoch stays in the history ...
+    assert load_state(tmp_path / "checkpoint.safetensors")["epoch"] == 1  # ... not in the checkpoint
+
+    # Growth alone is not NaN: Keras's callback keeps going; a NaN validation loss stops it.
+    model = nn.Linear(4, 2)
+    trainer = Trainer(model, growing_loss(explode_at_call=6), optim.SGD(model.parameters(), lr=0.1))
+    assert len(trainer.fit(data(), epochs=3, callbacks=[TerminateOnNaN()], verbose=0)) == 3
+    assert trainer.divergence is None
+    with pytest.raises(ValueError, match="max_growth must be > 1"):
+        TerminateOnDivergence(max_growth=0.5)
+
+
+def test_a_nan_validation_loss_is_a_divergence_at_the_end_of_the_epoch():
+    class NanWhenEvaluating(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 2)
+
+        def forward(self, x):
+            out = self.fc(x)
+            return out if self.training else out * float("nan")
+
+    model = NanWhenEvaluating()
+    trainer = Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1))
+    trainer.fit(data(), data(), epochs=3, callbacks=[TerminateOnNaN()], verbose=0)
+    found = trainer.divergence
+    assert (found.epoch, found.step) == (1, None) and found.reason == "the validation loss became nan"
+    assert str(found).startswith("training diverged at the end of epoch 1:")
 
 
 def test_tensorboard_logger_missing_dependency_names_the_extra(monkeypatch):

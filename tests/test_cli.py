@@ -376,3 +376,156 @@ def test_explain_works_a_step_by_hand_and_checks_it(tmp_path):
     for args, message in ((["--activation", "softplus"], "softplus"), (["--seed", "-1"], "--seed must be")):
         bad = run_cli(["explain", *args], tmp_path)
         assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and message in bad.stderr
+
+
+# ------------------------------------------------------------ divergence, output, reports
+def report_sections(run_dir):
+    page = (run_dir / "report.html").read_text()
+    return dict(re.findall(r"<!-- section:([\w-]+) -->(.*?)<!-- /section:\1 -->", page, re.DOTALL))
+
+
+def test_a_run_that_diverges_ends_with_one_sentence_status_1_and_a_report_that_says_so(tmp_path):
+    args = ["--dataset", "iris", "--optimizer", "sgd", "--lr", "1e30", "--epochs", "3", "--name", "d"]
+    result = run_cli(["train", *args], tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    sentence = result.stderr.strip()
+    assert sentence.startswith("chainrule train: error: training diverged at step ")
+    assert "of epoch 1 (the loss became nan, with learning rate 1e+30)" in sentence
+    assert "no model was saved" in sentence and "--lr 0.05" in sentence  # the sgd default, not 1e+29
+    run_dir = tmp_path / "runs" / "d"
+    assert not (run_dir / "model.safetensors").exists()
+    sections = report_sections(run_dir)
+    curves = sections["training-and-validation"]
+    assert "No sign of overfitting" not in curves
+    assert '<div class="alert diverged"><strong>Training diverged at step' in curves
+    assert "No model was saved" in sections["summary"]
+    # Resuming repeats the run from its last good state (none), so it diverges the same way.
+    resumed = run_cli(["train", "--resume", "runs/d", "--verbose", "0"], tmp_path)
+    assert resumed.returncode == 1 and resumed.stderr == result.stderr and resumed.stdout == ""
+
+
+def test_a_run_that_diverges_later_keeps_the_last_good_epoch(tmp_path):
+    (tmp_path / "net.py").write_text(
+        "from chainrule import nn\n"
+        "class Net(nn.Module):\n"
+        "    '''Fine for 5 training batches, then NaN (iris: 4 batches an epoch).'''\n"
+        "    def __init__(self, in_features, num_classes):\n"
+        "        super().__init__()\n"
+        "        self.fc = nn.Linear(in_features, num_classes)\n"
+        "        self.calls = 0\n"
+        "    def forward(self, x):\n"
+        "        self.calls += self.training\n"
+        "        out = self.fc(x)\n"
+        "        return out * float('nan') if self.training and self.calls > 5 else out\n"
+    )
+    args = ["--dataset", "iris", "--model", "net.py:Net", "--epochs", "4", "--name", "late", "--verbose", "0"]
+    result = run_cli(["train", *args], tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "diverged at step 2 of epoch 2" in result.stderr
+    assert "model.safetensors holds the weights of epoch 1, the last before it" in result.stderr
+    run_dir = tmp_path / "runs" / "late"
+    weights = _weights(run_dir)
+    kept = load_state(run_dir / "checkpoint.safetensors")
+    assert kept["epoch"] == 1
+    for name, value in weights.items():
+        assert np.isfinite(value).all()
+        np.testing.assert_array_equal(value, kept["model"][name].data)
+    summary = report_sections(run_dir)["summary"]
+    assert "Training diverged at step 2 of epoch 2." in summary and "Test accuracy" in summary
+    assert "holds the weights after epoch 1, the last before training diverged" in summary
+    assert run_cli(["evaluate", run_dir], tmp_path).returncode == 0
+
+
+def test_verbose_0_prints_nothing(tmp_path):
+    result = run_cli(["train", "--dataset", "iris", "--epochs", "1", "--verbose", "0"], tmp_path)
+    assert result.returncode == 0 and (result.stdout, result.stderr) == ("", "")
+
+
+def run_in_terminal(args, cwd, columns):
+    """Run the console script with its stdout on a pseudo-terminal ``columns`` wide; returns
+    the exit status and the screen's lines (each as left after carriage returns)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+    import threading
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    chunks = []
+
+    def drain():  # a pty's buffer is small: read while the program writes
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=drain, daemon=True)  # never holds up the test run
+    reader.start()
+    env = {key: value for key, value in ENV.items() if key not in ("COLUMNS", "LINES")}
+    try:
+        process = subprocess.run(
+            [*console_script(), *map(str, args)], cwd=cwd, env=env, stdout=slave, timeout=120
+        )
+    finally:
+        os.close(slave)
+        reader.join(timeout=10)
+        os.close(master)
+    text = b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
+    return process.returncode, [line.split("\r")[-1] for line in text.split("\n")]
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_the_finished_epoch_line_keeps_every_metric_in_a_terminal(tmp_path, columns):
+    status, screen = run_in_terminal(["train", "--dataset", "iris", "--epochs", "2"], tmp_path, columns)
+    assert status == 0
+    finished = [line for line in screen if line.startswith("Epoch 2/2")]
+    assert finished, screen
+    metrics = r"loss \d\.\d{4}  accuracy \d\.\d{4}  val_loss \d\.\d{4}  val_accuracy \d\.\d{4}  lr 0\.001"
+    assert re.search(metrics, finished[-1]), finished[-1]
+
+
+def write_csv(path, label_of, header="a,b,label"):
+    rng = np.random.default_rng(0)
+    rows = [header]
+    for index in range(60):
+        a, b = rng.normal(size=2)
+        rows.append(f"{a:.4f},{b:.4f},{label_of(index, a, b)}")
+    path.write_text("\n".join(rows) + "\n")
+
+
+def test_the_report_renders_for_single_class_one_epoch_regression_and_odd_label_runs(tmp_path):
+    odd = ["$\\foo{$", "x_1^2", "$a$"]
+    write_csv(tmp_path / "single.csv", lambda i, a, b: "yes")
+    write_csv(tmp_path / "odd.csv", lambda i, a, b: odd[int(a > 0) + int(b > 0)])
+    write_csv(tmp_path / "price.csv", lambda i, a, b: f"{3 * a - 2 * b:.4f}", header="a,b,price")
+    runs = {
+        "single": ["--dataset", "single.csv", "--target", "label", "--epochs", "2"],
+        "odd": ["--dataset", "odd.csv", "--target", "label", "--epochs", "3"],
+        "regression": ["--dataset", "price.csv", "--target", "price", "--epochs", "3"],
+        "one-epoch": ["--dataset", "iris", "--epochs", "1"],
+    }
+    drawn = ["training-and-validation", "gradient-flow"]
+    expected_images = {
+        "single": [*drawn, "confusion-matrix"],
+        "odd": [*drawn, "confusion-matrix"],
+        "regression": [*drawn, "predicted-vs-actual"],
+        "one-epoch": [*drawn, "confusion-matrix"],
+    }
+    for name, args in runs.items():
+        result = run_cli(["train", *args, "--name", name, "--verbose", "0"], tmp_path)
+        assert result.returncode == 0, f"{name}: {result.stderr}"
+        sections = report_sections(tmp_path / "runs" / name)
+        for anchor in expected_images[name]:
+            assert anchor in sections, f"{name}: no {anchor} section"
+            assert 'src="data:image/png;base64,' in sections[anchor], f"{name}: {anchor} has no image"
+    page = (tmp_path / "runs" / "one-epoch" / "report.html").read_text()
+    assert "1 epochs" not in page and "The one epoch" in page
+    regression = (tmp_path / "runs" / "regression" / "report.html").read_text()
+    assert "class imbalance" not in regression and "Mae" not in regression and "Test MAE" in regression
+    assert "misclassified" not in regression.lower() and "confusion-matrix" not in regression

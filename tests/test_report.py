@@ -1,5 +1,6 @@
 """report.html: self-contained, overfitting named in words, sections pluggable, works without matplotlib."""
 
+import importlib.util
 import re
 import sys
 
@@ -224,3 +225,179 @@ def test_new_sections_plug_in_from_the_caller_and_from_callbacks(tmp_path):
     assert '<section id="loss-gap"><h2>Loss gap</h2>' in page and "gap 0.473" in page
     assert "Nothing here" not in page
     assert run.num_parameters == 8 and run.model_name == "Linear"
+
+
+# ----------------------------------------------------- runs that diverged or are unusual
+HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
+
+
+def sections_of(page):
+    """``{anchor: html}`` of each section of a written report."""
+    return dict(re.findall(r"<!-- section:([\w-]+) -->(.*?)<!-- /section:\1 -->", page, re.DOTALL))
+
+
+def assert_images(page, anchors):
+    """Each named section is there and holds an inline PNG."""
+    sections = sections_of(page)
+    for anchor in anchors:
+        assert anchor in sections, f"no {anchor} section; sections: {sorted(sections)}"
+        assert 'src="data:image/png;base64,' in sections[anchor], f"the {anchor} section has no image"
+
+
+def flow_row(epoch, **values):
+    return {
+        "epoch": epoch,
+        "lr": 0.01,
+        "time": 0.1,
+        "fc1.weight/grad_norm": 0.2,
+        "fc1.weight/update_ratio": 1e-3,
+        "relu1/dead_fraction": 0.1,
+        **values,
+    }
+
+
+def test_a_nan_history_is_reported_as_diverged_not_as_fine():
+    from chainrule.train.callbacks import Divergence
+
+    nan = float("nan")
+    history = History(
+        [
+            flow_row(1, loss=2.3, accuracy=0.1, val_loss=nan, val_accuracy=0.1),
+            flow_row(2, loss=nan, accuracy=0.1, val_loss=nan, val_accuracy=0.1)
+            | {"fc1.weight/grad_norm": nan, "fc1.weight/update_ratio": float("inf")},
+        ]
+    )
+    divergence = Divergence(epoch=2, step=3, loss=nan, lr=1e30, reason="the loss became nan")
+    for run in (
+        RunRecord(history=history, test_metrics={"accuracy": nan}),  # found in the history alone
+        RunRecord(history=history, divergence=divergence, model_note="No model was saved."),
+    ):
+        page = write_report_text(run)
+        assert "No sign of overfitting" not in page
+        alerts = re.findall(r'<div class="alert diverged"><strong>(.*?)</strong>(.*?)</div>', page)
+        assert len(alerts) == 2  # in the summary and where the overfitting verdict would be
+        assert all("Training diverged" in headline for headline, _ in alerts)
+        assert "nan%" not in page  # a NaN score is not dressed up as a percentage
+    assert "Training diverged at step 3 of epoch 2." in page and "learning rate 1e+30" in page
+    assert "No model was saved." in page
+    if HAS_MATPLOTLIB:
+        drawn = render_with_plots(RunRecord(history=history, divergence=divergence))
+        assert_images(drawn, ["training-and-validation", "gradient-flow"])
+
+
+def render_with_plots(run):
+    from chainrule.train.report import render_report
+
+    return render_report(run, use_matplotlib=True)
+
+
+def test_a_loss_that_exploded_is_drawn_on_a_log_scale():
+    pytest.importorskip("matplotlib")
+    from chainrule.train.report import CurvesSection
+
+    first = {"epoch": 1, "loss": 2.3, "val_loss": 2.2}
+    exploded = History([first, {"epoch": 2, "loss": 6.7e13, "val_loss": 8e5}])
+    (figure,) = capture_figures(CurvesSection(), RunRecord(history=exploded))
+    assert figure.axes[0].get_yscale() == "log"
+    calm = History([first, {"epoch": 2, "loss": 1.1, "val_loss": 1.3}])
+    (figure,) = capture_figures(CurvesSection(), RunRecord(history=calm))
+    assert figure.axes[0].get_yscale() == "linear"
+
+
+def capture_figures(section, run):
+    """The matplotlib figures ``section`` draws for ``run``."""
+    from unittest import mock
+
+    from matplotlib.text import Text
+
+    from chainrule.train import report
+    from chainrule.train.report import Figures
+
+    drawn = []
+
+    class Recording(Figures):
+        def image(self, figure, alt):
+            drawn.append(figure)
+            page = super().image(figure, alt)  # draws the figure: labels that fail to parse raise here
+            for text in figure.findobj(Text):
+                if "mathdefault" in text.get_text():  # log-axis ticks are mathtext: 10^-3 as "10⁻³"
+                    assert text.get_parse_math(), f"tick label {text.get_text()!r} would print raw"
+            return page
+
+    with mock.patch.object(report, "Figures", Recording):  # drawn as render_report draws them
+        assert f'id="{section.anchor}"' in report.render_report(run, sections=[section])
+    return drawn
+
+
+def test_one_epoch_is_drawn_as_points_on_a_sensible_axis():
+    pytest.importorskip("matplotlib")
+    from chainrule.train.report import CurvesSection, GradientFlowSection
+
+    history = History([flow_row(1, loss=0.9, accuracy=0.6, val_loss=1.0, val_accuracy=0.55)])
+    run = RunRecord(history=history, gradient_findings=[])
+    for section in (CurvesSection(), GradientFlowSection()):
+        (figure,) = capture_figures(section, run)
+        for ax in figure.axes:
+            if not ax.get_lines():
+                continue  # the legend's own axes
+            assert ax.get_xlim() == (0.0, 2.0) and list(ax.get_xticks()) == [1.0]
+            for line in ax.get_lines():
+                if len(line.get_xdata()) == 1:  # a data line, not a reference line
+                    assert line.get_marker() not in (None, "None", ""), f"{ax.get_title()}: no marker"
+    page = write_report_text(run)
+    assert "1 epochs" not in page and "The one epoch" in page and "for its one epoch" in page
+    assert "Too few epochs to judge overfitting" in page and "this run has 1 epoch." in page
+
+
+def test_class_labels_are_drawn_as_written_and_a_class_beyond_the_names_does_not_crash(tmp_path):
+    pytest.importorskip("matplotlib")
+    odd = ["$\\foo{$", "x_1^2", "$a$"]
+    run = RunRecord(
+        history=History([flow_row(e, loss=1.0 / e, val_loss=1.0 / e) for e in (1, 2)]),
+        confusion_matrix=np.array([[3, 1, 0], [0, 4, 2], [1, 0, 5]]),
+        class_names=odd,
+        examples=[{"input": np.zeros((8, 8)), "true": 0, "predicted": 1}],
+        test_metrics={"accuracy": 0.7},
+    )
+    page = write_report(tmp_path / "report.html", run)
+    assert_images(page, ["confusion-matrix", "misclassified-examples", "training-and-validation"])
+    from chainrule.train.report import ConfusionMatrixSection, MisclassifiedSection
+
+    (matrix,) = capture_figures(ConfusionMatrixSection(), run)
+    ticks = [tick.get_text() for tick in matrix.axes[0].get_yticklabels()]
+    assert ticks == ["\\$\\foo{\\$", "x_1^2", "\\$a\\$"]  # each $ escaped: printed as written
+    (examples,) = capture_figures(MisclassifiedSection(), run)
+    assert examples.axes[0].get_title() == "true \\$\\foo{\\$\npredicted x_1^2"
+    assert "true <strong>x_1^2</strong> predicted as <strong>$a$</strong>" in page
+    # One class named, two scored (a single-class CSV seen by a binary-looking model).
+    single = RunRecord(history=run.history, confusion_matrix=np.array([[5, 3], [0, 0]]), class_names=["yes"])
+    text = write_report_text(single)
+    assert "true <strong>yes</strong> predicted as <strong>1</strong> (3 times)" in text
+    assert_images(render_with_plots(single), ["confusion-matrix"])
+
+
+def test_a_regression_report_plots_predictions_and_makes_no_class_claims():
+    pytest.importorskip("matplotlib")
+    from chainrule.train.report import CurvesSection
+
+    rng = np.random.default_rng(0)
+    actual = rng.normal(size=40)
+    history = History(
+        [flow_row(e, loss=1.0 / e, mae=0.5 / e, val_loss=1.1 / e, val_mae=0.6 / e) for e in (1, 2, 3)]
+    )
+    report = check((rng.normal(size=(40, 2)), actual), task="regression")
+    run = RunRecord(
+        history=history,
+        task="regression",
+        test_metrics={"loss": 0.3, "mse": 0.3, "mae": 0.4, "r2": 0.7},
+        predictions={"actual": actual, "predicted": actual + 0.1, "split": "test"},
+        data_report=report,
+    )
+    page = render_with_plots(run)
+    assert_images(page, ["training-and-validation", "predicted-vs-actual", "gradient-flow"])
+    text = _without_images(page)
+    assert "class imbalance" not in text and "labels out of range" not in text and "classif" not in text
+    assert "Test MAE" in text and "Test R²" in text and "Mae" not in text
+    assert "Mean residual -0.1" in text
+    (curves,) = capture_figures(CurvesSection(), run)
+    assert [ax.get_title(loc="left") for ax in curves.axes[:2]] == ["Loss", "MAE"]

@@ -405,3 +405,12 @@ def test_fit_function_shortcut():
         verbose=0,
     )
     assert len(history) == 2 and "accuracy" in history
+
+
+def test_a_single_output_under_cross_entropy_predicts_its_one_class():
+    from chainrule.train.trainer import class_predictions
+
+    scores = np.array([[0.9], [-2.0], [0.2]])
+    assert class_predictions(scores, nn.CrossEntropyLoss()).tolist() == [0, 0, 0]  # one class scored
+    assert class_predictions(scores, nn.BCEWithLogitsLoss()).tolist() == [1, 0, 1]  # logit > 0
+    assert class_predictions(scores, nn.BCELoss()).tolist() == [1, 0, 0]  # probability > 0.5

@@ -31,6 +31,7 @@ from chainrule.train.callbacks import (
     ModelCheckpoint,
     ProgressLogger,
     TensorBoardLogger,
+    TerminateOnDivergence,
     TerminateOnNaN,
 )
 from chainrule.train.checkpoint import load_model, load_state, save_model, save_state
@@ -50,6 +51,7 @@ __all__ = [
     "ReportSection",
     "RunRecord",
     "TensorBoardLogger",
+    "TerminateOnDivergence",
     "TerminateOnNaN",
     "Trainer",
     "fit",

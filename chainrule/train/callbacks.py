@@ -51,6 +51,7 @@ import math
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -292,6 +293,8 @@ class ModelCheckpoint(Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         from chainrule.train.checkpoint import save_state
 
+        if getattr(self.trainer, "divergence", None) is not None:
+            return  # a diverged state is not worth resuming: keep the last good epoch's file
         improved = True
         if self.save_best_only:
             value = monitored_value("ModelCheckpoint", self.monitor, logs or {})
@@ -436,21 +439,140 @@ class TensorBoardLogger(Callback):
             self.writer = None
 
 
-class TerminateOnNaN(Callback):
-    """Stop at once when a batch's loss is NaN or infinite (nothing useful follows it).
+@dataclass
+class Divergence:
+    """Where training diverged, as :class:`TerminateOnDivergence` found it.
 
-    The history keeps the epoch in which it happened, with its NaN loss, so the report shows
-    where training diverged. Common fixes: a lower learning rate, gradient clipping.
+    Attributes:
+        epoch: the epoch it happened in, counted from 1.
+        step: the batch of that epoch, counted from 1; ``None`` when it showed only at the
+            end of the epoch (a non-finite validation loss).
+        loss: the loss that gave it away (NaN, infinite, or grown by orders of magnitude).
+        lr: the learning rate of the epoch.
+        reason: what was seen, e.g. ``"the loss became nan"``.
     """
+
+    epoch: int
+    step: int | None
+    loss: float
+    lr: float
+    reason: str
+
+    @property
+    def where(self) -> str:
+        """``"at step 7 of epoch 1"`` or ``"at the end of epoch 1"``."""
+        if self.step is None:
+            return f"at the end of epoch {self.epoch}"
+        return f"at step {self.step} of epoch {self.epoch}"
+
+    def __str__(self) -> str:
+        return (
+            f"training diverged {self.where}: {self.reason}, with learning rate {self.lr:.3g}; try a "
+            "learning rate at least 10 times lower, or gradient clipping (nn.utils.clip_grad_norm_)"
+        )
+
+
+class TerminateOnDivergence(Callback):
+    """Stop at once when training diverges: a batch's loss is NaN or infinite, or has grown
+    more than ``max_growth`` times above the run's first loss, or an epoch ends with a NaN or
+    infinite validation loss. Nothing useful follows divergence, and weights that produced
+    such a loss are not worth keeping.
+
+    It leaves a :class:`Divergence` in ``trainer.divergence`` (``ModelCheckpoint`` then keeps
+    the last good epoch's checkpoint instead of writing the diverged state) and, with ``log``,
+    says where it happened in one line. The history keeps the epoch in which it happened, so
+    the report shows it.
+
+    Args:
+        max_growth: how many times the first batch's loss a later one may reach; ``None``
+            checks only for NaN and infinity. The default, three orders of magnitude, is far
+            above the noise of a healthy run (losses fall from their first value).
+        log: print the finding through ``trainer.log`` (the command line prints it itself).
+
+    Example, a learning rate far too high for the data::
+
+        >>> import chainrule
+        >>> from chainrule import nn, optim
+        >>> from chainrule.train import TerminateOnDivergence, Trainer
+        >>> _ = chainrule.manual_seed(0)
+        >>> model = nn.Linear(2, 1)
+        >>> trainer = Trainer(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=10.0))
+        >>> batches = [(chainrule.ones(8, 2), chainrule.zeros(8, 1))] * 10
+        >>> _ = trainer.fit(batches, epochs=3, callbacks=[TerminateOnDivergence()], verbose=0)
+        >>> trainer.divergence.epoch, trainer.divergence.step
+        (1, 2)
+        >>> trainer.divergence.reason
+        'the loss grew to 2.12e+03, 3.5e+03 times its first value 0.61'
+    """
+
+    def __init__(self, max_growth: float | None = 1e3, log: bool = True) -> None:
+        if max_growth is not None and not max_growth > 1:
+            raise ValueError(f"TerminateOnDivergence: max_growth must be > 1 or None, got {max_growth!r}")
+        self.max_growth = max_growth
+        self.log = log
+        self.first_loss: float | None = None
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self.first_loss = None
 
     def on_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(loss):
-            self.trainer.stop_training = True
-            self.trainer.log(
-                f"TerminateOnNaN: the loss of batch {batch} in epoch {self.trainer.epoch + 1} is "
-                f"{loss}; stopping. Try a lower learning rate or gradient clipping"
+        if loss is None or self.trainer.divergence is not None:
+            return
+        if not math.isfinite(loss):
+            self._diverged(batch + 1, loss, f"the loss became {loss}")
+        elif self.first_loss is None:
+            self.first_loss = float(loss)
+        elif self.max_growth is not None and self.first_loss > 0 and loss > self.max_growth * self.first_loss:
+            self._diverged(
+                batch + 1,
+                loss,
+                f"the loss grew to {loss:.3g}, {loss / self.first_loss:.2g} times its first value "
+                f"{self.first_loss:.3g}",
             )
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if self.trainer.divergence is not None:
+            return
+        for key, name in (("loss", "the epoch's mean loss"), ("val_loss", "the validation loss")):
+            value = (logs or {}).get(key)
+            if value is not None and not math.isfinite(value):
+                self._diverged(None, value, f"{name} became {value}")
+                return
+
+    def _diverged(self, step: int | None, loss: float, reason: str) -> None:
+        trainer = self.trainer
+        trainer.divergence = Divergence(
+            epoch=trainer.epoch + 1,
+            step=step,
+            loss=float(loss),
+            lr=float(trainer.optimizer.param_groups[0]["lr"]),
+            reason=reason,
+        )
+        trainer.stop_training = True
+        if self.log:
+            trainer.log(f"{type(self).__name__}: {trainer.divergence}")
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"first_loss": self.first_loss}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.first_loss = state.get("first_loss")
+
+
+class TerminateOnNaN(TerminateOnDivergence):
+    """Keras's callback: stop at once when a batch's loss (or an epoch's validation loss) is
+    NaN or infinite; :class:`TerminateOnDivergence` with ``max_growth=None``.
+
+    Example::
+
+        >>> from chainrule.train import TerminateOnNaN
+        >>> TerminateOnNaN().max_growth is None
+        True
+    """
+
+    def __init__(self, log: bool = True) -> None:
+        super().__init__(max_growth=None, log=log)
 
 
 # ------------------------------------------------------------------------- gradient flow
@@ -661,7 +783,8 @@ _BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<
 class ProgressLogger(Callback):
     """Show progress: a live tqdm bar per epoch with the running loss and samples/s
     (``verbose=1`` on a terminal), or one line per epoch (``verbose=2``, or ``verbose=1`` when
-    the output is not a terminal, e.g. a log file or CI).
+    the output is not a terminal, e.g. a log file or CI). A finished bar gives way to that
+    line, which keeps every metric however narrow the terminal.
 
     The trainer adds it when ``verbose > 0``.
     """
@@ -707,7 +830,7 @@ class ProgressLogger(Callback):
                 desc=f"Epoch {epoch + 1}/{self.trainer.epochs}",
                 unit=" samples",
                 bar_format=_BAR_FORMAT,
-                leave=True,
+                leave=False,  # replaced by the epoch's line when done
                 file=self._out(),
                 dynamic_ncols=True,
             )
@@ -726,11 +849,10 @@ class ProgressLogger(Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         logs = logs or {}
         if self.bar is not None:
-            # The finished bar keeps the epoch's metrics on its line, as Keras's does.
-            self.bar.set_postfix_str(f"{self._rate()}  {format_logs(logs, include_lr=False)}", refresh=False)
+            # tqdm cuts a bar to the terminal's width, which cut the metrics off the finished bar
+            # ("loss 2.1073  accura"); a plain line wraps instead.
             self.bar.close()
             self.bar = None
-            return
         elapsed = logs.get("time", time.perf_counter() - self._start)
         print(
             f"Epoch {epoch + 1}/{self.trainer.epochs}  {format_logs(logs)}  {elapsed:.1f}s ({self._rate()})",
@@ -750,12 +872,14 @@ class ProgressLogger(Callback):
             self.bar = None
 
 
-def format_logs(logs: dict[str, Any], include_lr: bool = True) -> str:
+def format_logs(logs: dict[str, Any]) -> str:
     """``loss 0.4123  accuracy 0.8812  val_loss ...``: the headline numbers of an epoch."""
     parts = []
     for key, value in logs.items():
-        if key in ("epoch", "time") or "/" in key or (key == "lr" and not include_lr):
+        if key in ("epoch", "time") or "/" in key:
             continue
         if isinstance(value, float | int) and not isinstance(value, bool):
-            parts.append(f"{key} {value:.4g}" if key == "lr" else f"{key} {value:.4f}")
+            # Four decimals suit losses and scores; an exploding loss reads better as 2.71e+14.
+            wide = key == "lr" or not abs(value) < 1e5
+            parts.append(f"{key} {value:.4g}" if wide else f"{key} {value:.4f}")
     return "  ".join(parts)

@@ -30,6 +30,7 @@ add or replace one in a written report (``chainrule audit`` adds its fairness au
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import html
 import io
@@ -69,6 +70,17 @@ class RunRecord:
         examples: misclassified samples, each ``{"input": array, "true": label,
             "predicted": label}``; images are ``(H, W)`` or ``(C, H, W)`` arrays.
         config: the run's settings.
+        task: ``"classification"`` or ``"regression"``; ``None`` guesses from the record
+            (a confusion matrix means classification). Regression reports make no claims
+            about classes.
+        predictions: a regression model's outputs on held-out data, ``{"actual": (N,) or
+            (N, K), "predicted": same shape, "split": "test"}``, drawn as predicted against
+            actual values and residuals.
+        divergence: where training diverged (a
+            :class:`~chainrule.train.callbacks.Divergence`), or ``None``. A history with a NaN
+            or infinite loss is reported as diverged either way.
+        model_note: what the saved model is when that is not obvious (after a divergence,
+            the last good epoch's weights, or none).
         gradient_findings: the gradient-flow diagnosis of the last epoch (``Finding`` objects
             with ``kind``, ``layer``, ``message``, ``hint``); ``[]`` is healthy, ``None`` means
             the flow was not watched.
@@ -90,8 +102,12 @@ class RunRecord:
     model_summary: str | None = None
     num_parameters: int | None = None
     epochs_planned: int | None = None
+    task: str | None = None
     test_metrics: dict[str, float] = field(default_factory=dict)
     confusion_matrix: np.ndarray | None = None
+    predictions: dict[str, Any] | None = None
+    divergence: Any = None
+    model_note: str | None = None
     class_names: list[str] | None = None
     examples: list[dict[str, Any]] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
@@ -137,6 +153,7 @@ class RunRecord:
             "num_parameters": sum(int(np.prod(p.shape)) for p in model.parameters() if p.requires_grad),
             "epochs_planned": trainer.epochs or None,
             "confusion_matrix": trainer.confusion_matrix,
+            "divergence": getattr(trainer, "divergence", None),
             "config": dict(trainer.config),
             "gradient_findings": list(flow.findings) if flow is not None and flow.diagnosed else None,
             "overfitting_rule": (
@@ -213,6 +230,121 @@ def _style_axes(ax: Any) -> None:
     ax.set_axisbelow(True)
 
 
+def _without_usetex() -> Any:
+    """Draw with matplotlib's own text engine even when the user's settings ask for LaTeX
+    (``text.usetex``), which would run LaTeX on every label."""
+    from matplotlib import rc_context
+
+    return rc_context({"text.usetex": False})
+
+
+def _literal(text: Any) -> str:
+    """``text`` as matplotlib should print it: it reads what lies between two ``$`` as
+    mathtext (a class named ``$\\foo{$`` fails to parse); ``\\$`` is a literal dollar. The
+    log axes' own tick labels need mathtext, so it is not turned off for the figure."""
+    return str(text).replace("$", "\\$")
+
+
+def _class_label(names: Sequence[str] | None, index: Any) -> str:
+    """The name of class ``index``, or the index itself when no name is known for it."""
+    known = names is not None and 0 <= int(index) < len(names)
+    return str(names[int(index)]) if known else str(index)
+
+
+def _finite(values: Sequence[float]) -> np.ndarray:
+    """``values`` as floats with NaN for infinities, which matplotlib cannot place."""
+    array = np.array(values, dtype=np.float64)
+    array[~np.isfinite(array)] = np.nan
+    return array
+
+
+def _epoch_axis(ax: Any, epochs: Sequence[int]) -> None:
+    """Whole-number epoch ticks; a single epoch gets one tick in a window around it, not
+    matplotlib's 0.96-1.04 range."""
+    ax.set_xlabel("epoch", fontsize=8, color="#4b5563")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    if len(set(epochs)) == 1:
+        ax.set_xlim(epochs[0] - 1, epochs[0] + 1)
+        ax.set_xticks([epochs[0]])
+
+
+def _say_nothing_to_draw(ax: Any, epochs: Sequence[int], why: str) -> None:
+    """An empty panel that says why it is empty, over the run's epochs."""
+    ax.text(0.5, 0.5, why, transform=ax.transAxes, ha="center", fontsize=9)
+    ax.set_yticks([])
+    if len(set(epochs)) > 1:  # _epoch_axis handles one epoch; with no data, limits are not known
+        ax.set_xlim(min(epochs), max(epochs))
+
+
+def _log_scale_if_wide(ax: Any, *columns: np.ndarray) -> None:
+    """A log y axis when positive values span more than three orders of magnitude (a loss
+    that exploded would otherwise flatten every other point onto the axis)."""
+    values = np.concatenate([column[np.isfinite(column)] for column in columns])
+    if values.size and values.min() > 0 and values.max() / values.min() > 1e3:
+        ax.set_yscale("log")
+
+
+def _task(run: RunRecord) -> str | None:
+    """``"classification"``, ``"regression"`` or ``None`` (unknown) for a record."""
+    if run.task is not None:
+        return run.task
+    if run.confusion_matrix is not None:
+        return "classification"
+    return "regression" if run.predictions is not None else None
+
+
+_METRIC_LABELS = {"mse": "MSE", "mae": "MAE", "rmse": "RMSE", "r2": "R²", "f1": "F1"}
+
+
+def _metric_label(key: str) -> str:
+    """``"mae"`` -> ``"MAE"``, ``"val_top5_accuracy"`` -> ``"top5 accuracy"``."""
+    name = key.removeprefix("val_")
+    return _METRIC_LABELS.get(name, name.replace("_", " "))
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def find_divergence(run: RunRecord) -> tuple[str, str] | None:
+    """``(headline, details)`` when the run diverged, else ``None``: from ``run.divergence``,
+    or from the first NaN or infinite loss in the history when nothing recorded it.
+
+    Example::
+
+        >>> from chainrule.train import History, RunRecord
+        >>> history = History([{"epoch": 1, "loss": 2.3}, {"epoch": 2, "loss": float("nan")}])
+        >>> find_divergence(RunRecord(history))[0]
+        'Training diverged in epoch 2.'
+    """
+    found = run.divergence
+    if found is not None:
+        return (
+            f"Training diverged {found.where}.",
+            f"{found.reason[:1].upper()}{found.reason[1:]}, with learning rate {found.lr:.3g}. Try a "
+            "learning rate at least 10 times lower, or gradient clipping (nn.utils.clip_grad_norm_).",
+        )
+    for row in run.history.rows:
+        for key, name in (("loss", "training loss"), ("val_loss", "validation loss")):
+            value = row.get(key)
+            if value is not None and not math.isfinite(value):
+                return (
+                    f"Training diverged in epoch {int(row['epoch'])}.",
+                    f"The {name} became {value}. Try a lower learning rate or gradient clipping "
+                    "(nn.utils.clip_grad_norm_).",
+                )
+    return None
+
+
+def _divergence_alert(run: RunRecord, after: str = "") -> str:
+    """The red box that names a divergence ("" when the run did not diverge)."""
+    found = find_divergence(run)
+    if found is None:
+        return ""
+    headline, details = found
+    return f'<div class="alert diverged"><strong>{_e(headline)}</strong> {_e(details)}{after}</div>'
+
+
 class SummarySection(ReportSection):
     title = "Summary"
 
@@ -233,10 +365,15 @@ class SummarySection(ReportSection):
             ("Epochs", epochs_text),
             ("Training time", _duration(total_time) if total_time is not None else "—"),
         ]
-        if "val_loss" in history:
+        if _has_number(history, "val_loss"):
             best_epoch, best_value = history.best("val_loss")
             cards.append(("Best val loss", f"{best_value:.4f} (epoch {best_epoch})"))
-        parts = ['<div class="cards">']
+        note = f" {_e(run.model_note)}" if run.model_note else ""
+        diverged = _divergence_alert(run, after=note)
+        parts = [diverged] if diverged else []
+        if run.model_note and not diverged:
+            parts.append(f'<p class="note">{_e(run.model_note)}</p>')
+        parts.append('<div class="cards">')
         parts += [
             f'<div class="card"><div class="label">{_e(k)}</div><div class="value">{_e(v)}</div></div>'
             for k, v in cards
@@ -251,10 +388,10 @@ class SummarySection(ReportSection):
                     f'<div class="value">{_e(value)}</div></div>'
                 )
             parts.append("</div>")
-        if planned and epochs_done < planned:
+        if planned and epochs_done < planned and not diverged:
             parts.append(
                 f'<p class="note">Training stopped after epoch {epochs_done} of {planned} '
-                "(a callback such as EarlyStopping or TerminateOnNaN ended it).</p>"
+                "(a callback such as EarlyStopping ended it).</p>"
             )
         if run.model_summary:
             parts.append(
@@ -263,17 +400,22 @@ class SummarySection(ReportSection):
         return "\n".join(parts)
 
 
+def _has_number(history: History, key: str) -> bool:
+    return key in history and any(math.isfinite(value) for value in history[key])
+
+
 def _headline_metrics(run: RunRecord) -> list[tuple[str, str]]:
     """Test metrics if there are any, else the last epoch's validation (or training) metrics."""
     if run.test_metrics:
-        return [(f"Test {name}", _metric_text(name, value)) for name, value in run.test_metrics.items()]
+        scores = run.test_metrics.items()
+        return [(f"Test {_metric_label(name)}", _metric_text(name, value)) for name, value in scores]
     if not len(run.history):
         return []
     last = run.history.rows[-1]
     prefix = "val_" if any(key.startswith("val_") for key in last) else ""
     label = "Validation" if prefix else "Final training"
     return [
-        (f"{label} {key.removeprefix(prefix)}", _metric_text(key, value))
+        (f"{label} {_metric_label(key)}", _metric_text(key, value))
         for key, value in last.items()
         if key.startswith(prefix)
         and "/" not in key
@@ -283,6 +425,8 @@ def _headline_metrics(run: RunRecord) -> list[tuple[str, str]]:
 
 
 def _metric_text(name: str, value: float) -> str:
+    if not math.isfinite(value):
+        return str(value)  # "nan", "inf": a percentage sign would dress them up as scores
     if any(word in name for word in ("accuracy", "precision", "recall", "f1")):
         return f"{value:.2%}"
     return f"{value:.4g}"
@@ -307,11 +451,10 @@ class CurvesSection(ReportSection):
         history = run.history
         if "loss" not in history:
             return None
-        finding = find_overfitting(run)
+        finding = None if find_divergence(run) else find_overfitting(run)
         parts = [_overfitting_text(run, finding)]
-        pairs = [("loss", "Loss")] + [
-            (name, name.replace("_", " ").capitalize()) for name in _metric_names(history)[:1]
-        ]
+        first_metric = [(name, _capitalised(_metric_label(name))) for name in _metric_names(history)[:1]]
+        pairs = [("loss", "Loss"), *first_metric]
         if figures.available:
             figure, axes = figures.new(width=5.2 * len(pairs), height=3.4, ncols=len(pairs))
             for ax, (key, label) in zip(np.atleast_1d(axes), pairs):
@@ -333,21 +476,26 @@ def _metric_names(history: History) -> list[str]:
     return sorted(names, key=lambda name: "accuracy" not in name)
 
 
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _plot_pair(ax: Any, history: History, key: str, label: str, finding: Any) -> None:
     epochs = history.epochs
-    ax.plot(
-        epochs, history[key], color=TRAIN_COLOR, marker="o", markersize=3, linewidth=1.8, label="training"
-    )
+    columns = [_finite(history[key])]
+    ax.plot(epochs, columns[0], color=TRAIN_COLOR, marker="o", markersize=3, linewidth=1.8, label="training")
     if f"val_{key}" in history:
+        columns.append(_finite(history[f"val_{key}"]))
         ax.plot(
             epochs,
-            history[f"val_{key}"],
+            columns[1],
             color=VAL_COLOR,
             marker="o",
             markersize=3,
             linewidth=1.8,
             label="validation",
         )
+    if len(columns) == 2 and np.isfinite(columns[1]).any():
         mode = "max" if any(word in key for word in HIGHER_IS_BETTER) else "min"
         best_epoch, best_value = history.best(f"val_{key}", mode)
         ax.scatter(
@@ -370,25 +518,37 @@ def _plot_pair(ax: Any, history: History, key: str, label: str, finding: Any) ->
             lw=0,
             label="overfitting",
         )
+    _log_scale_if_wide(ax, *columns)
+    if not any(np.isfinite(column).any() for column in columns):
+        _say_nothing_to_draw(ax, epochs, "every value is NaN or infinite")
     ax.set_title(label, fontsize=10, loc="left", color="#111827")
-    ax.set_xlabel("epoch", fontsize=8, color="#4b5563")
-    ax.xaxis.get_major_locator().set_params(integer=True)
+    _epoch_axis(ax, epochs)
     ax.legend(frameon=False, fontsize=8)
 
 
 def _overfitting_text(run: RunRecord, finding: Any) -> str:
     history = run.history
+    diverged = _divergence_alert(run, after=" Overfitting cannot be judged on a run that diverged.")
+    if diverged:
+        return diverged
     if "val_loss" not in history:
         return (
             '<p class="note">No validation data was given, so overfitting cannot be judged: pass a '
             "<code>val_loader</code> to <code>fit</code> (the CLI holds out <code>--val-split</code>).</p>"
+        )
+    patience = _overfitting_patience(run)
+    if finding is None and len(history) <= patience:
+        return (
+            f'<p class="note">Too few epochs to judge overfitting: it shows as validation loss staying '
+            f"above its best for {patience} epochs in a row while training loss falls, and this run "
+            f"has {_plural(len(history), 'epoch')}.</p>"
         )
     if finding is None:
         best_epoch, best_value = history.best("val_loss")
         return (
             f'<p class="ok"><strong>No sign of overfitting.</strong> Validation loss was lowest at '
             f"epoch {best_epoch} ({best_value:.4f}) and has not stayed above that for "
-            f"{_overfitting_patience(run)} epochs in a row while training loss fell.</p>"
+            f"{patience} epochs in a row while training loss fell.</p>"
         )
     best_epoch = int(finding.figures["best_epoch"])
     return (
@@ -431,7 +591,8 @@ class LearningRateSection(ReportSection):
             return None
         rates = [value for value in history["lr"] if math.isfinite(value)]
         if rates and min(rates) == max(rates):
-            return f"<p>Constant at {rates[0]:.4g} for all {len(rates)} epochs.</p>"
+            span = "its one epoch" if len(rates) == 1 else f"all {len(rates)} epochs"
+            return f"<p>Constant at {rates[0]:.4g} for {span}.</p>"
         if not figures.available:
             return _history_table(history, ["epoch", "lr"])
         figure, ax = figures.new(width=6.4, height=2.6)
@@ -446,9 +607,8 @@ class LearningRateSection(ReportSection):
         )
         if rates and min(rates) > 0 and max(rates) / min(rates) > 20:
             ax.set_yscale("log")
-        ax.set_xlabel("epoch", fontsize=8, color="#4b5563")
+        _epoch_axis(ax, history.epochs)
         ax.set_ylabel("learning rate", fontsize=8, color="#4b5563")
-        ax.xaxis.get_major_locator().set_params(integer=True)
         return figures.image(figure, "learning rate per epoch")
 
 
@@ -460,7 +620,9 @@ class ConfusionMatrixSection(ReportSection):
         if matrix is None:
             return None
         matrix = np.asarray(matrix)
-        names = run.class_names or [str(i) for i in range(len(matrix))]
+        # A model can predict a class the labels never name (one output scored as two classes).
+        given = list(run.class_names or [])
+        names = [str(given[i]) if i < len(given) else str(i) for i in range(len(matrix))]
         where = "test" if run.test_metrics else "validation"
         intro = (
             f"<p>Rows are true classes, columns predicted ones, on the {where} data; the diagonal "
@@ -482,8 +644,9 @@ class ConfusionMatrixSection(ReportSection):
             for (row, column), count in np.ndenumerate(matrix):
                 color = "white" if fractions[row, column] > 0.6 else "#111827"
                 ax.text(column, row, str(count), ha="center", va="center", fontsize=7, color=color)
-        ax.set_xticks(range(len(names)), names, fontsize=7, rotation=45 if max(map(len, names)) > 3 else 0)
-        ax.set_yticks(range(len(names)), names, fontsize=7)
+        ticks = [_literal(name) for name in names]
+        ax.set_xticks(range(len(names)), ticks, fontsize=7, rotation=45 if max(map(len, names)) > 3 else 0)
+        ax.set_yticks(range(len(names)), ticks, fontsize=7)
         ax.set_xlabel("predicted", fontsize=8, color="#4b5563")
         ax.set_ylabel("true", fontsize=8, color="#4b5563")
         return intro + figures.image(figure, "confusion matrix")
@@ -514,6 +677,60 @@ def _matrix_table(matrix: np.ndarray, names: list[str]) -> str:
         f'<div class="scroll"><table class="matrix"><tr><th>true \\ predicted</th>{header}</tr>'
         f"{''.join(rows)}</table></div>"
     )
+
+
+class PredictionsSection(ReportSection):
+    """A regression model's predictions against the actual values, and its residuals."""
+
+    title = "Predicted vs actual"
+
+    def render(self, run: RunRecord, figures: Figures) -> str | None:
+        if not run.predictions or _task(run) == "classification":
+            return None
+        actual = np.asarray(run.predictions["actual"], dtype=np.float64).reshape(-1)
+        predicted = np.asarray(run.predictions["predicted"], dtype=np.float64).reshape(-1)
+        if actual.size != predicted.size or not actual.size:
+            return None
+        residuals = actual - predicted
+        finite = np.isfinite(residuals)
+        split = run.predictions.get("split", "held-out")
+        parts = [
+            f"<p>Each point is one {_e(split)} sample. Left: its actual value against the model's "
+            "prediction; on the dashed diagonal the prediction is exact. Right: the residual, actual "
+            "minus predicted, against the prediction; a trend or a funnel shape there is something "
+            "the model misses.</p>"
+        ]
+        if not finite.any():
+            parts.append('<p class="note">No prediction is a finite number.</p>')
+            return "\n".join(parts)
+        shown = residuals[finite]
+        left_out = int((~finite).sum())
+        parts.append(
+            f"<p>Mean residual {shown.mean():.4g} (the bias), standard deviation {shown.std():.4g}, "
+            f"largest in size {np.abs(shown).max():.4g}"
+            + (f"; {_plural(left_out, 'prediction')} not finite, left out" if left_out else "")
+            + ".</p>"
+        )
+        if figures.available:
+            parts.append(_predictions_plot(actual[finite], predicted[finite], figures))
+        return "\n".join(parts)
+
+
+def _predictions_plot(actual: np.ndarray, predicted: np.ndarray, figures: Figures) -> str:
+    figure, (left, right) = figures.new(width=10.4, height=3.8, ncols=2)
+    style = {"s": 12, "color": TRAIN_COLOR, "alpha": 0.6, "linewidths": 0}
+    left.scatter(predicted, actual, **style)
+    low, high = float(min(actual.min(), predicted.min())), float(max(actual.max(), predicted.max()))
+    left.plot([low, high], [low, high], color="#9ca3af", linestyle="--", linewidth=1)
+    left.set_xlabel("predicted", fontsize=8, color="#4b5563")
+    left.set_ylabel("actual", fontsize=8, color="#4b5563")
+    left.set_title("predicted vs actual", fontsize=10, loc="left", color="#111827")
+    right.scatter(predicted, actual - predicted, **style)
+    right.axhline(0.0, color="#9ca3af", linestyle="--", linewidth=1)
+    right.set_xlabel("predicted", fontsize=8, color="#4b5563")
+    right.set_ylabel("actual − predicted", fontsize=8, color="#4b5563")
+    right.set_title("residuals", fontsize=10, loc="left", color="#111827")
+    return figures.image(figure, "predicted against actual values, and residuals")
 
 
 class GradientFlowSection(ReportSection):
@@ -575,25 +792,34 @@ def _flow_plot(history: History, norms: list[str], ratios: list[str], figures: F
     figure, axes = figures.new(width=4.6 * len(panels) + 1.8, height=3.6, ncols=len(panels))
     names = list(dict.fromkeys(key.rsplit("/", 1)[0] for key in norms + ratios))
     colors = dict(zip(names, _colormap_colors(len(names))))
+    few_epochs = len(history) < 3  # a line needs two points: mark each one too
     for ax, (keys, label, suffix) in zip(np.atleast_1d(axes), panels):
+        drawn = zeros = 0
         for key in keys:
             name = key.removesuffix(suffix)
-            values = np.array(history[key], dtype=float)
+            values = _finite(history[key])
+            zeros += int((values == 0).sum())
             values[values <= 0] = np.nan  # log scale: a zero has no point
+            drawn += int(np.isfinite(values).sum())
             ax.plot(
                 history.epochs,
                 values,
                 color=colors[name],
                 linewidth=1.5,
                 linestyle="-" if name.endswith("weight") else "--",
-                label=name,
+                marker="o" if few_epochs else None,
+                markersize=4,
+                label=_literal(name),
             )
-        if suffix == "/update_ratio":
+        if drawn and suffix == "/update_ratio":
             ax.axhline(1e-3, color="#9ca3af", linewidth=1, linestyle=":")
-        ax.set_yscale("log")
+        if drawn:
+            ax.set_yscale("log")
+        else:
+            why = "every value is 0: no gradient reached the weights" if zeros else ""
+            _say_nothing_to_draw(ax, history.epochs, why or "every value is NaN or infinite")
         ax.set_title(label, fontsize=10, loc="left", color="#111827")
-        ax.set_xlabel("epoch", fontsize=8, color="#4b5563")
-        ax.xaxis.get_major_locator().set_params(integer=True)
+        _epoch_axis(ax, history.epochs)
     np.atleast_1d(axes)[-1].legend(
         frameon=False,
         fontsize=7,
@@ -649,16 +875,11 @@ class MisclassifiedSection(ReportSection):
         if not examples:
             return None
         names = run.class_names
-
-        def label(index: Any) -> str:
-            known = names is not None and 0 <= int(index) < len(names)
-            return str(names[int(index)]) if known else str(index)
-
         images = [_as_image(example["input"]) for example in examples]
         if not figures.available or any(image is None for image in images):
             rows = "".join(
-                f"<tr><td>{example.get('index', i)}</td><td>{_e(label(example['true']))}</td>"
-                f"<td>{_e(label(example['predicted']))}</td></tr>"
+                f"<tr><td>{example.get('index', i)}</td><td>{_e(_class_label(names, example['true']))}</td>"
+                f"<td>{_e(_class_label(names, example['predicted']))}</td></tr>"
                 for i, example in enumerate(examples)
             )
             return f"<table><tr><th>sample</th><th>true</th><th>predicted</th></tr>{rows}</table>"
@@ -668,13 +889,14 @@ class MisclassifiedSection(ReportSection):
         for ax in axes[len(images) :]:
             ax.set_visible(False)
         for ax, image, example in zip(axes, images, examples):
+            true, predicted = _class_label(names, example["true"]), _class_label(names, example["predicted"])
             ax.imshow(image, cmap="gray_r" if image.ndim == 2 else None, interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
             for spine in ax.spines.values():
                 spine.set_color("#ef4444")
             ax.set_title(
-                f"true {label(example['true'])}\npredicted {label(example['predicted'])}",
+                _literal(f"true {true}\npredicted {predicted}"),
                 fontsize=7,
                 color="#111827",
             )
@@ -710,9 +932,10 @@ class DataChecksSection(ReportSection):
         sizes = f"{report.num_train:,} training" + (
             f" and {report.num_test:,} test" if report.num_test is not None else ""
         )
-        checked = (
-            "NaN or infinite values, constant features, class imbalance, test samples copied "
-            "from training, labels out of range, duplicated samples"
+        checked = "NaN or infinite values, constant features, test samples copied from training, " + (
+            "class imbalance, labels out of range, duplicated samples"
+            if _task(run) != "regression"
+            else "duplicated samples"
         )
         if not report.findings:
             return (
@@ -761,17 +984,14 @@ def _attribution_images(examples: list[dict[str, Any]], names: list[str] | None,
     if not figures.available:
         return '<p class="note">The heat maps need matplotlib.</p>'
 
-    def label(index: Any) -> str:
-        known = names is not None and 0 <= int(index) < len(names)
-        return str(names[int(index)]) if known else str(index)
-
     figure, axes = figures.grid(2, len(examples), cell_width=1.6, cell_height=1.7)
     for column, example in enumerate(examples):
         image = _as_image(example["input"])
         heat = np.asarray(example["heat"], dtype=np.float64)
         top, bottom = axes[column], axes[len(examples) + column]
         top.imshow(image, cmap="gray_r" if image.ndim == 2 else None, interpolation="nearest")
-        top.set_title(f"true {label(example['true'])}\npredicted {label(example['predicted'])}", fontsize=7)
+        true, predicted = _class_label(names, example["true"]), _class_label(names, example["predicted"])
+        top.set_title(_literal(f"true {true}\npredicted {predicted}"), fontsize=7)
         bottom.imshow(image, cmap="gray" if image.ndim == 2 else None, interpolation="nearest", alpha=0.5)
         bottom.imshow(heat, cmap="inferno", interpolation="nearest", alpha=0.65)
         bottom.set_title("|attribution|", fontsize=7)
@@ -818,7 +1038,8 @@ class EpochTableSection(ReportSection):
             return None
         columns = [key for key in history.keys() if "/" not in key]
         table = _history_table(history, columns)
-        return f"<details><summary>All {len(history)} epochs</summary>{table}</details>"
+        summary = "The one epoch" if len(history) == 1 else f"All {len(history)} epochs"
+        return f"<details><summary>{summary}</summary>{table}</details>"
 
 
 class ConfigSection(ReportSection):
@@ -848,6 +1069,7 @@ DEFAULT_SECTIONS: tuple[type[ReportSection], ...] = (
     CurvesSection,
     LearningRateSection,
     ConfusionMatrixSection,
+    PredictionsSection,
     GradientFlowSection,
     AttributionsSection,
     MisclassifiedSection,
@@ -866,10 +1088,11 @@ def render_report(
         sections = [cls() for cls in DEFAULT_SECTIONS] + list(run.extra_sections)
     figures = Figures(enabled=use_matplotlib)
     rendered = []
-    for section in sections:
-        body = section.render(run, figures)
-        if body:
-            rendered.append((section, body))
+    with _without_usetex() if figures.available else contextlib.nullcontext():
+        for section in sections:
+            body = section.render(run, figures)
+            if body:
+                rendered.append((section, body))
     navigation = NAV_SEPARATOR.join(_nav_link(s.anchor, s.title) for s, _ in rendered)
     blocks = "\n".join(_section_block(s.anchor, s.title, body) for s, body in rendered)
     banner = "" if figures.available else f'<div class="banner">{_viz_missing_note()}</div>'
@@ -1055,6 +1278,7 @@ table.matrix td.diag { background:#dbeafe; font-weight:600; }
 .alert { border-left:4px solid #dc2626; background:#fef2f2; padding:10px 14px; border-radius:6px;
   margin:8px 0; }
 .alert ul { margin:6px 0 0; padding-left:20px; }
+.alert.diverged strong { color:#b91c1c; }
 .ok { border-left:4px solid #16a34a; background:#f0fdf4; padding:10px 14px; border-radius:6px; }
 .note { color:var(--muted); font-size:13px; }
 .banner { background:#fffbeb; border:1px solid #fde68a; border-radius:8px; padding:10px 14px;

@@ -690,7 +690,9 @@ class BatchDelay(Callback):
 @dataclass
 class RunResult:
     """What :func:`train_run` leaves: the folder, test metrics, history, the full config, the
-    gradient-flow findings of the last epoch and the data check's report."""
+    gradient-flow findings of the last epoch and the data check's report. After a divergence,
+    ``divergence`` says where (a :class:`~chainrule.train.callbacks.Divergence`), ``kept_epoch``
+    is the epoch whose weights were saved and scored (``None``: no model saved, no test metrics)."""
 
     run_dir: Path
     test_metrics: dict[str, float]
@@ -698,6 +700,8 @@ class RunResult:
     config: dict[str, Any] = field(default_factory=dict)
     gradient_findings: list[Any] | None = None
     data_report: Any = None
+    divergence: Any = None
+    kept_epoch: int | None = None
 
 
 def train_run(
@@ -719,7 +723,7 @@ def train_run(
         batch_delay: seconds to sleep after each batch (for tests of interruption).
         stream: where to print the run's messages (default stdout).
     """
-    from chainrule.train.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, TerminateOnNaN
+    from chainrule.train.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, TerminateOnDivergence
     from chainrule.train.trainer import Trainer
 
     out = stream if stream is not None else sys.stdout
@@ -754,7 +758,7 @@ def train_run(
     write_config(run_dir, config)
 
     callbacks: list[Any] = [
-        TerminateOnNaN(),
+        TerminateOnDivergence(log=False),  # the caller names a divergence (the CLI as its error)
         CSVLogger(run_dir / METRICS_FILE),
         ModelCheckpoint(run_dir, CHECKPOINT_FILE),
     ]
@@ -777,18 +781,24 @@ def train_run(
             file=out,
             flush=True,
         )
-    history = trainer.fit(
-        train_loader,
-        val_loader,
-        epochs=config["epochs"],
-        callbacks=callbacks,
-        verbose=verbose,
-        resume_from=resume_from,
-    )
-
-    save_model_file(run_dir, model, config, data)
-    test_metrics = evaluate_model(trainer, data)
-    write_run_report(run_dir, trainer, config, data, test_metrics, data_report)
+    # NumPy's overflow and invalid-value warnings would point into chainrule's ops; what they
+    # lead to (a NaN or exploding loss) is named by TerminateOnDivergence instead.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        history = trainer.fit(
+            train_loader,
+            val_loader,
+            epochs=config["epochs"],
+            callbacks=callbacks,
+            verbose=verbose,
+            resume_from=resume_from,
+        )
+        kept_epoch = None if trainer.divergence is None else _restore_last_good_epoch(trainer, checkpoint)
+        test_metrics: dict[str, float] = {}
+        if trainer.divergence is None or kept_epoch is not None:
+            save_model_file(run_dir, model, config, data)
+            test_metrics = evaluate_model(trainer, data)
+        note = _model_note(trainer, kept_epoch)
+        write_run_report(run_dir, trainer, config, data, test_metrics, data_report, model_note=note)
     return RunResult(
         run_dir=run_dir,
         test_metrics=test_metrics,
@@ -796,6 +806,35 @@ def train_run(
         config=config,
         gradient_findings=_gradient_findings(trainer),
         data_report=data_report,
+        divergence=trainer.divergence,
+        kept_epoch=kept_epoch,
+    )
+
+
+def _restore_last_good_epoch(trainer: Any, checkpoint: Path) -> int | None:
+    """After a divergence, load the model weights of ``checkpoint`` (``ModelCheckpoint`` keeps
+    the last epoch before it) and return that epoch; ``None`` if it diverged before any."""
+    from chainrule.train.checkpoint import load_state
+
+    if not checkpoint.is_file():
+        return None
+    state = load_state(checkpoint)
+    trainer.model.load_state_dict(state["model"])
+    return int(state["epoch"])
+
+
+def _model_note(trainer: Any, kept_epoch: int | None) -> str | None:
+    """What model.safetensors holds when it is not simply the weights training ended with."""
+    if trainer.divergence is None:
+        return None
+    if kept_epoch is None:
+        return (
+            f"No model was saved: training diverged in epoch {trainer.divergence.epoch}, before any "
+            "epoch ended with weights worth keeping."
+        )
+    return (
+        f"{MODEL_FILE} holds the weights after epoch {kept_epoch}, the last before training "
+        "diverged; the test scores are theirs."
     )
 
 
@@ -952,14 +991,19 @@ def write_run_report(
     data: PreparedData,
     test_metrics: dict[str, float],
     data_report: Any = None,
+    model_note: str | None = None,
 ) -> None:
     """report.html of a finished run: the trainer's record plus test metrics, misclassified
-    images, the data check's findings and the attributions."""
+    images (or, for regression, predicted against actual values), the data check's findings
+    and the attributions. Without ``test_metrics`` (a run that diverged before any good epoch)
+    nothing is drawn from the model's outputs: they would be the diverged model's."""
     from chainrule.train.report import RunRecord, write_report
     from chainrule.train.trainer import class_predictions
 
+    scored = bool(test_metrics) and trainer.last_outputs is not None  # last_outputs are the test split's
+    classification = data.task == "classification"
     examples = []
-    if data.task == "classification" and data.image_shape is not None and trainer.last_outputs is not None:
+    if scored and classification and data.image_shape is not None:
         predicted = class_predictions(trainer.last_outputs, trainer.loss_fn)
         wrong = np.flatnonzero(predicted != trainer.last_targets)[:16]
         examples = [
@@ -971,17 +1015,23 @@ def write_run_report(
             }
             for i in wrong
         ]
+    predictions = None
+    if scored and not classification:
+        predictions = {"actual": trainer.last_targets, "predicted": trainer.last_outputs, "split": "test"}
     run = RunRecord.from_trainer(
         trainer,
         title=f"chainrule run · {run_dir.name}",
         dataset=config["dataset"],
         model_name=config["model"],
+        task=data.task,
         test_metrics=test_metrics,
         class_names=data.class_names,
         examples=examples,
-        confusion_matrix=trainer.confusion_matrix if data.task == "classification" else None,
+        confusion_matrix=trainer.confusion_matrix if scored and classification else None,
+        predictions=predictions,
         data_report=data_report,
-        attributions=attribution_summary(trainer.model, data),
+        attributions=attribution_summary(trainer.model, data) if scored else None,
+        model_note=model_note,
     )
     write_report(run_dir / REPORT_FILE, run)
 

@@ -45,6 +45,7 @@ import numpy as np
 
 from chainrule.train.callbacks import (
     Callback,
+    Divergence,
     GradientFlowCallback,
     LRSchedulerCallback,
     ProgressLogger,
@@ -82,6 +83,9 @@ class Trainer:
             in words when validation loss has risen for 3 epochs while training loss fell.
         config: settings of the run (plain values), saved with checkpoints and shown in reports.
 
+    After ``fit``, ``divergence`` is ``None``, or the :class:`~chainrule.train.callbacks.Divergence`
+    a :class:`~chainrule.train.callbacks.TerminateOnDivergence` callback stopped the run at.
+
     Batches are ``(inputs, targets)`` pairs of tensors (or NumPy arrays), as
     ``chainrule.utils.data.DataLoader`` yields them.
     """
@@ -109,6 +113,7 @@ class Trainer:
         self.history = History()
         self.callbacks: list[Callback] = []
         self.stop_training = False
+        self.divergence: Divergence | None = None
         self.epoch = 0
         self.epochs = 0
         self.train_loader: Any = None
@@ -152,6 +157,7 @@ class Trainer:
         self.epochs = epochs
         self.verbose = verbose
         self.stop_training = False
+        self.divergence = None
         self.history = History()
         self.callbacks = self._assemble_callbacks(callbacks, verbose)
         for callback in self.callbacks:
@@ -349,7 +355,8 @@ class Trainer:
         if targets.dtype.kind not in "iu" or targets.ndim != 1:
             return None  # regression, or targets that are not class indices
         predicted = class_predictions(outputs, self.loss_fn)
-        classes = outputs.shape[1] if outputs.ndim == 2 and outputs.shape[1] > 1 else 2
+        scored = outputs.ndim == 2 and (outputs.shape[1] > 1 or _scores_each_class(self.loss_fn))
+        classes = outputs.shape[1] if scored else 2
         classes = max(classes, int(targets.max()) + 1, int(predicted.max()) + 1)
         return metrics.confusion_matrix(targets, predicted, num_classes=classes)
 
@@ -506,15 +513,22 @@ def _batch_size(inputs: Any) -> int:
 def class_predictions(outputs: np.ndarray, loss_fn: Any = None) -> np.ndarray:
     """Predicted class indices from a classifier's outputs.
 
-    ``(N, C)`` scores give their argmax. One score per sample (``(N,)`` or ``(N, 1)``) is a
-    binary classifier: class 1 when the score passes 0 for logits (a ``...WithLogits`` loss)
-    or 0.5 for probabilities.
+    ``(N, C)`` scores give their argmax, also when ``C`` is 1 under a loss that scores each
+    class (cross-entropy, NLL: one class, always predicted). Otherwise one score per sample
+    (``(N,)`` or ``(N, 1)``) is a binary classifier: class 1 when the score passes 0 for
+    logits (a ``...WithLogits`` loss) or 0.5 for probabilities.
     """
-    if outputs.ndim == 2 and outputs.shape[1] > 1:
+    if outputs.ndim == 2 and (outputs.shape[1] > 1 or _scores_each_class(loss_fn)):
         return outputs.argmax(axis=1)
     loss_name = getattr(loss_fn, "__name__", type(loss_fn).__name__).lower()
     threshold = 0.0 if "logits" in loss_name else 0.5
     return (outputs.reshape(len(outputs)) > threshold).astype(np.int64)
+
+
+def _scores_each_class(loss_fn: Any) -> bool:
+    """True for losses that take a score per class (cross-entropy, NLL), even a single one."""
+    loss_name = getattr(loss_fn, "__name__", type(loss_fn).__name__).lower()
+    return loss_name in ("crossentropyloss", "cross_entropy", "nllloss", "nll_loss")
 
 
 def _resolve_metrics(metrics: Sequence[str | MetricFunction], loss_fn: Any) -> dict[str, MetricFunction]:
