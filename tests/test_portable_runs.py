@@ -386,3 +386,38 @@ def test_fuzz_npy_input_reader(tmp_path):
 
     with handle:
         check()
+
+
+# ------------------------------------------------------------------ the stored test split
+def test_image_test_splits_are_stored_as_bytes_and_evaluate_exactly(tmp_path):
+    from safetensors.numpy import load_file, save_file
+
+    from chainrule.train.run import evaluate_run, train_run
+
+    config = {"dataset": "digits", "epochs": 1, "hidden": [8], "out": str(tmp_path), "name": "d"}
+    result = train_run(config, verbose=0)
+    stored = load_file(str(result.run_dir / "test.safetensors"))
+    assert set(stored) == {"x_raw", "y"} and stored["x_raw"].dtype == np.uint8
+    assert stored["x_raw"].max() == 16  # digits' raw pixel counts
+    metrics, _, _ = evaluate_run(result.run_dir)
+    assert metrics == result.test_metrics
+
+    save_file(
+        {"x": np.zeros((3, 5), np.float32), "y": stored["y"][:3]}, str(result.run_dir / "test.safetensors")
+    )
+    with pytest.raises(ConfigError, match=r"test.safetensors does not fit the model: x has shape \(3, 5\)"):
+        evaluate_run(result.run_dir)
+    save_file({"y": stored["y"]}, str(result.run_dir / "test.safetensors"))
+    with pytest.raises(ConfigError, match="either 'x' or 'x_raw'"):
+        evaluate_run(result.run_dir)
+
+
+def test_a_header_of_numeric_looking_column_names_is_recognised(tmp_path):
+    spec = {
+        "columns": [{"name": "2019", "mean": 0.0, "std": 1.0}, {"name": "2020", "mean": 10.0, "std": 2.0}]
+    }
+    loaded = LoadedRun({}, None, {"input_shape": [2]}, FeatureEncoder.from_spec(spec))
+    (tmp_path / "years.csv").write_text("2020,2019\n12,1\n")
+    np.testing.assert_array_equal(read_inputs(tmp_path / "years.csv", loaded), [[1.0, 1.0]])
+    (tmp_path / "bare.csv").write_text("1,12\n")
+    np.testing.assert_array_equal(read_inputs(tmp_path / "bare.csv", loaded), [[1.0, 1.0]])

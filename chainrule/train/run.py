@@ -881,11 +881,13 @@ def save_model_file(run_dir: Path, model: Any, config: Mapping[str, Any], data: 
         "preprocessing": FeatureEncoder.from_spec(data.preprocessing).to_spec(),
     }
     save_model(run_dir / MODEL_FILE, model, metadata={"chainrule": json.dumps(description)})
-    save_test_split(run_dir, data.x_test, data.y_test)
+    save_test_split(run_dir, data.x_test, data.y_test, FeatureEncoder.from_spec(data.preprocessing))
 
 
-def save_test_split(run_dir: Path, x_test: np.ndarray, y_test: np.ndarray) -> None:
-    """The test split as the model sees it, in ``test.safetensors`` (``x``, ``y``).
+def save_test_split(run_dir: Path, x_test: np.ndarray, y_test: np.ndarray, encoder: Any = None) -> None:
+    """The test split as the model sees it, in ``test.safetensors`` (``x``, ``y``); images whose
+    pixels were bytes are stored as those bytes (``x_raw``, a quarter of the size) when
+    encoding them again gives exactly ``x_test``.
 
     Why a copy and not a path plus a content hash: a run folder is shared and moved, and a
     path (often relative, to a file that may change or be deleted) breaks on any other machine
@@ -897,6 +899,12 @@ def save_test_split(run_dir: Path, x_test: np.ndarray, y_test: np.ndarray) -> No
     from chainrule.train.checkpoint import atomic_write_bytes
 
     tensors = {"x": np.ascontiguousarray(x_test), "y": np.ascontiguousarray(y_test)}
+    if encoder is not None and encoder.columns is None and encoder.scale != 1.0:
+        raw = np.rint(x_test.astype(np.float64) * encoder.scale)
+        if raw.min(initial=0) >= 0 and raw.max(initial=0) <= 255:
+            raw = raw.astype(np.uint8)
+            if np.array_equal(encoder.encode_array(raw, x_test.shape[1:]), x_test):
+                tensors = {"x_raw": np.ascontiguousarray(raw), "y": tensors["y"]}
     atomic_write_bytes(run_dir / TEST_FILE, save(tensors, metadata={"chainrule": "test split"}))
 
 
@@ -1082,6 +1090,11 @@ def _stored_encoder(run_dir: Path, description: dict[str, Any], config: Mapping[
     from chainrule.datasets._encoding import FeatureEncoder
 
     source = str(run_dir / MODEL_FILE)
+    shape = description.get("input_shape")
+    if not (isinstance(shape, list) and shape and all(type(size) is int and size > 0 for size in shape)):
+        raise ConfigError(f"{source}: the model description's input_shape {str(shape)[:60]} is not sizes")
+    if not isinstance(description.get("target", ""), str):
+        raise ConfigError(f"{source}: the model description's target is not a column name")
     if "preprocessing" in description:
         spec = description["preprocessing"]
     else:  # an older run folder: the same seeded split gives the same statistics
@@ -1113,24 +1126,37 @@ def load_test_split(loaded: LoadedRun) -> tuple[np.ndarray, np.ndarray]:
         tensors, _ = read_safetensors(path)
     except Exception as error:  # safetensors raises its own types for a damaged file
         raise ConfigError(f"{path} cannot be read ({error}); the run folder is damaged") from None
-    x, y = tensors.get("x"), tensors.get("y")
     description = loaded.description
     input_shape = tuple(description["input_shape"])
-    classification = description["task"] == "classification"
+    x, y, raw = tensors.get("x"), tensors.get("y"), tensors.get("x_raw")
     problem = None
-    if x is None or y is None or set(tensors) != {"x", "y"}:
-        problem = "it must hold exactly the tensors 'x' and 'y'"
-    elif x.dtype != np.float32 or x.shape[1:] != input_shape or len(x) != len(y) or len(x) == 0:
-        problem = f"x has shape {x.shape} ({x.dtype}); the model takes float32 samples of shape {input_shape}"
-    elif classification and (
-        y.dtype != np.int64 or y.ndim != 1 or y.min() < 0 or y.max() >= description["num_outputs"]
-    ):
-        problem = f"y must hold class indices 0..{description['num_outputs'] - 1}"
-    elif not classification and (y.dtype != np.float32 or y.shape != (len(x), description["num_outputs"])):
-        problem = f"y must be float32 of shape ({len(x)}, {description['num_outputs']})"
+    if y is None or (x is None) == (raw is None) or not set(tensors) <= {"x", "x_raw", "y"}:
+        problem = "it must hold the tensors 'y' and either 'x' or 'x_raw' (bytes)"
+    elif raw is not None:
+        try:
+            if raw.dtype != np.uint8:
+                raise ValueError(f"x_raw holds {raw.dtype}, not bytes")
+            x = loaded.encoder.encode_array(raw, input_shape)
+        except ValueError as error:
+            problem = str(error)
+    if problem is None:
+        problem = _split_mismatch(x, y, description)
     if problem is not None:
         raise ConfigError(f"{path} does not fit the model: {problem}")
     return x, y
+
+
+def _split_mismatch(x: np.ndarray, y: np.ndarray, description: Mapping[str, Any]) -> str | None:
+    """What is wrong with a stored test split for the described model, or None."""
+    input_shape, outputs = tuple(description["input_shape"]), description["num_outputs"]
+    if x.dtype != np.float32 or x.shape[1:] != input_shape or len(x) != len(y) or len(x) == 0:
+        return f"x has shape {x.shape} ({x.dtype}); the model takes float32 samples of shape {input_shape}"
+    if description["task"] == "classification":
+        if y.dtype != np.int64 or y.ndim != 1 or y.min() < 0 or y.max() >= outputs:
+            return f"y must hold class indices 0..{outputs - 1}"
+    elif y.dtype != np.float32 or y.shape != (len(x), outputs):
+        return f"y must be float32 of shape ({len(x)}, {outputs})"
+    return None
 
 
 def evaluate_run(run_dir: str | Path) -> tuple[dict[str, float], np.ndarray | None, LoadedRun]:
@@ -1175,7 +1201,7 @@ def read_inputs(path: str | Path, loaded: LoadedRun) -> np.ndarray:
             return encoder.encode_array(read_npy(path), input_shape)
         if path.suffix != ".csv":
             raise ValueError("inputs must be a .npy or .csv file")
-        if _has_header(path) and encoder.column_names is not None:
+        if encoder.column_names is not None and _has_header(path, encoder.column_names):
             columns = {column.name: column for column in read_table(path)}
             return encoder.encode_columns(columns).reshape(-1, *input_shape)
         return encoder.encode_array(_read_numeric_csv(path), input_shape)
@@ -1183,11 +1209,13 @@ def read_inputs(path: str | Path, loaded: LoadedRun) -> np.ndarray:
         raise ConfigError(f"{path}: {error}") from None
 
 
-def _has_header(path: Path) -> bool:
+def _has_header(path: Path, column_names: list[str]) -> bool:
+    """Whether a CSV's first row names columns: it holds text, or the training columns' names
+    (which may look like numbers, e.g. years)."""
     from chainrule.datasets._csvfile import is_header, read_rows
 
     first = next(read_rows(path), None)
-    return first is not None and is_header(first[1])
+    return first is not None and (is_header(first[1]) or set(column_names) <= set(first[1]))
 
 
 def _read_numeric_csv(path: Path) -> np.ndarray:
