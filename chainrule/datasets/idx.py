@@ -132,6 +132,9 @@ def _read_idx_stream(
     ):
         wanted = tuple("N" if size is None else size for size in expected_shape)
         raise IDXFormatError(f"{path} declares shape {shape}, expected {wanted}".replace("'", ""))
+    if math.prod(size for size in shape if size) * dtype.itemsize > np.iinfo(np.intp).max:
+        # NumPy cannot even describe such an array, empty or not (e.g. 0 x 2^31 x 2^31).
+        raise IDXFormatError(f"{path} declares shape {shape}, too large for any array; the file is corrupt")
     data_size = math.prod(shape) * dtype.itemsize  # Python ints: 65536**4 does not wrap around
     expected_size = header_size + data_size
     limit = file_size * _MAX_DEFLATE_RATIO if compressed else file_size

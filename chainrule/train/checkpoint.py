@@ -188,6 +188,8 @@ def _decode(node: Any, tensors: Mapping[str, np.ndarray]) -> Any:
     from chainrule.tensor import Tensor
 
     if isinstance(node, list):
+        if not any(isinstance(item, list | dict) for item in node):
+            return node  # e.g. the 625 numbers of Python's random state: nothing to rebuild
         return [_decode(item, tensors) for item in node]
     if not isinstance(node, dict):
         return node
@@ -200,7 +202,7 @@ def _decode(node: Any, tensors: Mapping[str, np.ndarray]) -> Any:
         if marker == _SCALAR:
             return tensors[payload][()]
         if marker == _TUPLE:
-            return tuple(_decode(item, tensors) for item in payload)
+            return tuple(_decode(payload, tensors))
         if marker == _ITEMS:
             return {_decode(key, tensors): _decode(item, tensors) for key, item in payload}
     return {key: _decode(item, tensors) for key, item in node.items()}

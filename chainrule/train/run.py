@@ -1261,6 +1261,7 @@ def evaluate_run(
 
     loaded = load_run(run_dir, trust_model_code)
     data = prepare_data(loaded.config)
+    check_data_fits(loaded, data, Path(run_dir))
     trainer = Trainer(
         loaded.model,
         loss_for(data.task, loaded.description["target_variance"]),
@@ -1269,6 +1270,18 @@ def evaluate_run(
     )
     metrics = evaluate_model(trainer, data)
     return metrics, trainer.confusion_matrix, loaded
+
+
+def check_data_fits(loaded: LoadedRun, data: PreparedData, run_dir: Path) -> None:
+    """Refuse data that is not the kind the saved model was trained on (a config.toml edited
+    after training to name another dataset), naming both shapes."""
+    trained = (tuple(loaded.description["input_shape"]), loaded.description["num_outputs"])
+    if (data.input_shape, data.num_outputs) != trained:
+        raise ConfigError(
+            f"{run_dir / CONFIG_FILE} names the dataset {loaded.config['dataset']!r}, whose samples "
+            f"have shape {data.input_shape} and {data.num_outputs} output(s), but the model was "
+            f"trained on shape {trained[0]} with {trained[1]}; restore the config it was trained with"
+        )
 
 
 def read_inputs(path: str | Path, input_shape: tuple[int, ...]) -> np.ndarray:
