@@ -5,7 +5,7 @@ given by defaults, a TOML file and command-line flags, in rising priority. Every
 folder ``<out>/<name>/``::
 
     config.toml              the complete configuration (edit it and pass it back with --config)
-    metrics.csv              one row per epoch (rewritten each epoch)
+    metrics.csv              one row per epoch (appended each epoch)
     checkpoint.safetensors   the whole training state after the last finished epoch (resumable)
     model.safetensors        the final weights, plus what is needed to rebuild the model
     report.html              the self-contained report (data checks, curves, gradient flow,
