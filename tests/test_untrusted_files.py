@@ -669,3 +669,10 @@ def test_linear_dtype_errors_match_pytorch():
     with pytest.raises(RuntimeError, match="same dtype"):
         torch.nn.Linear(3, 2)(torch.zeros(1, 3, dtype=torch.float64))
     assert torch.nn.Linear(0, 3)(torch.zeros(2, 0)).shape == (2, 3)
+
+
+def test_a_broadcast_mismatch_names_the_op_and_the_shapes():
+    with pytest.raises(ValueError, match=r"Add: shapes \(2, 3\) and \(4, 3\) cannot be broadcast"):
+        chainrule.ones(2, 3) + chainrule.ones(4, 3)
+    with pytest.raises(ValueError, match=r"Mul: shapes"):
+        chainrule.ones(2, 3) * chainrule.ones(4, 3)

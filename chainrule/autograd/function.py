@@ -122,7 +122,14 @@ class Function:
             ctx.needs_input_grad = _no_grads(len(args))
         ctx._saved_index = None
         ctx._save_out = False
-        out_data = cls.forward(ctx, *raw, **kwargs)
+        try:
+            out_data = cls.forward(ctx, *raw, **kwargs)
+        except ValueError as error:
+            if "could not be broadcast" not in str(error):
+                raise
+            # NumPy's message names no op; say which one, with the shapes that clashed.
+            shapes = " and ".join(str(tuple(a.shape)) for a in raw if hasattr(a, "shape"))
+            raise ValueError(f"{cls.__name__}: shapes {shapes} cannot be broadcast together") from None
         if _AnomalyMode.enabled:
             check_forward(ctx, raw, out_data)
 
