@@ -14,7 +14,7 @@ import os
 import shutil
 import struct
 import subprocess
-import time
+import sys
 import zlib
 from pathlib import Path
 
@@ -558,30 +558,34 @@ def test_name_of_a_folder_that_is_not_a_run_or_is_a_symlink_is_refused(tmp_path,
     assert list(target.iterdir()) == []
 
 
-def test_a_second_writer_of_a_run_folder_is_refused(tmp_path):
-    args = ["train", "--dataset", "iris", "--epochs", "2", "--name", "busy", "--verbose", "0"]
-    first = subprocess.Popen(
-        [shutil.which("chainrule"), *args, "--_batch-delay", "2"],
-        cwd=tmp_path,
+def test_a_second_writer_of_a_run_folder_is_refused(run_copy, capsys):
+    """Another process holds the folder's lock (as a training process does for its whole run):
+    a second ``train`` of the same name and a concurrent ``--resume`` are refused."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from chainrule.train.run import RunFolderLock; "
+            "lock = RunFolderLock(Path(sys.argv[1])); print('locked', flush=True); time.sleep(60)",
+            str(run_copy),
+        ],
         env=ENV,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        deadline = time.time() + 60
-        while not (tmp_path / "runs" / "busy" / "config.toml").exists() and time.time() < deadline:
-            time.sleep(0.05)
-        second = console(args, tmp_path)
-        assert second.returncode == 2 and "another chainrule process" in second.stderr, second.stderr
-        resume = console(["train", "--resume", "runs/busy", "--verbose", "0"], tmp_path)
-        assert resume.returncode == 2 and "another chainrule process" in resume.stderr, resume.stderr
+        assert holder.stdout.readline().strip() == "locked"
+        args = ["--dataset", "iris", "--epochs", "1", "--out", run_copy.parent, "--name", "iris"]
+        status, err = cli(capsys, "train", *args, "--verbose", "0")
+        assert_one_sentence(status, err, "another chainrule process")
+        status, err = cli(capsys, "train", "--resume", run_copy, "--epochs", "4", "--verbose", "0")
+        assert_one_sentence(status, err, "another chainrule process")
     finally:
-        out, err = first.communicate(timeout=120)
-    assert first.returncode == 0, err
-    # Once the first has finished, the folder is a finished run: resumable, not re-trainable.
-    again = console(args, tmp_path)
-    assert again.returncode == 2 and "already holds a run" in again.stderr
+        holder.kill()
+        holder.wait()
+    # Once the other process is gone, the folder is a finished run: resumable, not re-trainable.
+    assert_one_sentence(*cli(capsys, "train", *args, "--verbose", "0"), "already holds a run")
+    assert cli(capsys, "train", "--resume", run_copy, "--epochs", "4", "--verbose", "0")[0] == 0
 
 
 def test_stale_temporaries_are_removed_and_an_interrupted_first_write_is_reported(run_copy, tmp_path, capsys):
