@@ -466,7 +466,7 @@ def test_a_gzip_bomb_is_refused_from_its_header_without_decompressing_it(tmp_pat
 def test_an_idx_shape_that_overflows_int64_is_refused(tmp_path):
     path = tmp_path / "huge-idx"
     path.write_bytes(struct.pack(">HBB", 0, 8, 4) + struct.pack(">4I", 65536, 65536, 65536, 65536))
-    with pytest.raises(IDXFormatError, match="implies"):
+    with pytest.raises(IDXFormatError, match="too large for any array"):
         read_idx(path)
     raw = tmp_path / "ok-idx"
     raw.write_bytes(struct.pack(">HBB", 0, 8, 2) + struct.pack(">2I", 2, 3) + bytes(range(6)))
