@@ -125,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="0 silent, 1 progress bar, 2 one line per epoch (default: 1)",
     )
+    _add_trust_flag(train)
     # Hidden: sleep after each batch, so tests can kill a run in the middle of an epoch.
     train.add_argument("--_batch-delay", dest="batch_delay", type=float, default=0.0, help=argparse.SUPPRESS)
 
@@ -134,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Reload the model of RUN_DIR and print its metrics on the test split.",
     )
     evaluate.add_argument("run_dir", metavar="RUN_DIR")
+    _add_trust_flag(evaluate)
 
     predict = commands.add_parser(
         "predict",
@@ -146,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     predict.add_argument("run_dir", metavar="RUN_DIR")
     predict.add_argument("input", metavar="INPUT")
+    _add_trust_flag(predict)
     predict.add_argument(
         "--output",
         metavar="FILE",
@@ -194,38 +197,68 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LABEL",
         help="the class that counts as the positive outcome (default: the second of two classes)",
     )
+    _add_trust_flag(audit)
     return parser
 
 
+def _add_trust_flag(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--trust-model-code",
+        action="store_true",
+        help="allow running the Python file a run folder or config file names as its model "
+        "(model = 'file.py:Class'); only for files from someone you trust (see SECURITY.md)",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``chainrule`` console script; returns the exit status."""
-    from chainrule.train.run import ConfigError
+    """Entry point of the ``chainrule`` console script; returns the exit status.
+
+    The one place errors become exit statuses (as argparse's ``parser.error`` does for flags):
+    bad input of any kind (:class:`chainrule.errors.InputError`, or the operating system
+    refusing a file) is one sentence on stderr and status 2; a missing optional package is
+    status 1; anything else is a bug in chainrule, shown with its traceback and status 1.
+    """
+    from chainrule.errors import InputError
 
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    prefix = f"chainrule {args.command}: error:"
     try:
-        if args.command == "train":
-            return _train(args)
-        if args.command == "evaluate":
-            return _evaluate(args)
-        if args.command == "predict":
-            return _predict(args)
-        if args.command == "explain":
-            return _explain(args)
-        return _audit(args)
-    except ConfigError as error:
-        print(f"chainrule {args.command}: error: {error}", file=sys.stderr)
+        return _COMMANDS[args.command](args)
+    except InputError as error:
+        print(f"{prefix} {error}", file=sys.stderr)
         return 2
-    except (ImportError, FileNotFoundError, OSError) as error:
-        # Missing optional packages or data files: the message says what to install or fetch.
-        print(f"chainrule {args.command}: error: {error}", file=sys.stderr)
+    except OSError as error:
+        # A file that cannot be read or written (missing, a folder, no permission, disk full):
+        # the operating system's message names the file.
+        print(f"{prefix} {_os_error_sentence(error)}", file=sys.stderr)
+        return 2
+    except ImportError as error:
+        # A missing optional package: the message says what to install.
+        print(f"{prefix} {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
+    except Exception:
+        import traceback
+
+        traceback.print_exc()
+        print(
+            f"{prefix} this is a bug in chainrule, not a problem with your input; please report it "
+            "with the command you ran and the traceback above",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _os_error_sentence(error: OSError) -> str:
+    if error.filename is not None and error.strerror:
+        return f"{error.filename}: {error.strerror.lower()}"
+    return str(error)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -248,9 +281,18 @@ def _train(args: argparse.Namespace) -> int:
         if args.config:
             config = read_toml(args.config)
             validate_config(config, source=args.config)  # so a mistake in the file names the file
+            _check_config_model_trusted(args, config, given)
+            if "name" not in given:
+                config.update(_rerun_name(Path(args.config), config))
         config.update(given)
     try:
-        result = train_run(config, resume=args.resume, verbose=args.verbose, batch_delay=args.batch_delay)
+        result = train_run(
+            config,
+            resume=args.resume,
+            verbose=args.verbose,
+            batch_delay=args.batch_delay,
+            trust_model_code=args.trust_model_code,
+        )
     except KeyboardInterrupt:
         print("\ninterrupted; continue with: chainrule train --resume <run folder>", file=sys.stderr)
         return 130
@@ -283,6 +325,38 @@ def _divergence_sentence(result: Any) -> str:
     )
 
 
+def _check_config_model_trusted(
+    args: argparse.Namespace, config: dict[str, Any], given: dict[str, Any]
+) -> None:
+    """A model named by a config file is code from a file: it runs only with the trust flag
+    (a model given with --model is the user's own say on the command line)."""
+    from chainrule.errors import UntrustedCodeError
+    from chainrule.models import TRUST_FLAG, is_model_file
+
+    model = config.get("model", "mlp")
+    if "model" not in given and is_model_file(model) and not args.trust_model_code:
+        raise UntrustedCodeError(
+            f"{args.config} names the model {model!r}, which is Python code that training would "
+            f"run; if you trust that file, pass {TRUST_FLAG} (or give it with --model)"
+        )
+
+
+def _rerun_name(config_path: Path, config: dict[str, Any]) -> dict[str, Any]:
+    """A saved run's config.toml names its own folder; training it again goes to a new one,
+    ``<name>-2`` (or the next free number), so the saved run is never touched."""
+    from chainrule.train.run import CONFIG_FILE
+
+    name = config.get("name", "")
+    out = Path(config.get("out", "runs"))
+    saved = out / name / CONFIG_FILE
+    if not name or not saved.is_file() or not saved.samefile(config_path):
+        return {}  # not a run folder's own config: an existing name is refused as usual
+    number = 2
+    while (out / f"{name}-{number}").exists():
+        number += 1
+    return {"name": f"{name}-{number}"}
+
+
 def _summary_line(metrics: dict[str, float]) -> str:
     if "accuracy" in metrics:
         rest = ", ".join(f"{key} {value:.4f}" for key, value in metrics.items() if key != "accuracy")
@@ -293,7 +367,7 @@ def _summary_line(metrics: dict[str, float]) -> str:
 def _evaluate(args: argparse.Namespace) -> int:
     from chainrule.train.run import evaluate_run
 
-    metrics, matrix, loaded = evaluate_run(args.run_dir)
+    metrics, matrix, loaded = evaluate_run(args.run_dir, trust_model_code=args.trust_model_code)
     print(f"{args.run_dir}: {loaded.config['model']} on {loaded.config['dataset']} (test split)")
     for key, value in metrics.items():
         print(f"  {key:<10} {value:.4f}")
@@ -308,7 +382,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     from chainrule.train.run import ConfigError, load_run, predict_run, read_inputs
 
-    loaded = load_run(args.run_dir)
+    loaded = load_run(args.run_dir, trust_model_code=args.trust_model_code)
     description = loaded.description
     inputs = read_inputs(args.input, loaded)
     predictions, outputs = predict_run(loaded, inputs)
@@ -387,30 +461,57 @@ def _audit(args: argparse.Namespace) -> int:
 
     run_dir = Path(args.run_dir)
     try:
-        result = run_audit(run_dir, Path(args.data), args.sensitive, args.target, pos_label=args.pos_label)
+        result = run_audit(
+            run_dir,
+            Path(args.data),
+            args.sensitive,
+            args.target,
+            pos_label=args.pos_label,
+            trust_model_code=args.trust_model_code,
+        )
     except ValueError as error:  # e.g. a sensitive column with a single group
         if isinstance(error, ConfigError):
             raise
         raise ConfigError(str(error)) from None
     print(result.to_text())
-    # One entry per sensitive column, so audits by different columns live side by side.
+    # Everything is prepared and checked before the first write, so a failure leaves the run
+    # folder as it was (never an audit.json that the report does not show).
     audits: dict[str, Any] = {}
     if (run_dir / AUDIT_FILE).is_file():
         try:
             audits = json.loads((run_dir / AUDIT_FILE).read_text())
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+            audits = {}
+        if not isinstance(audits, dict):
             audits = {}
     audits[args.sensitive] = {"data": str(args.data), **_plain_json(result.to_dict())}
-    atomic_write_bytes(run_dir / AUDIT_FILE, json.dumps(audits, indent=2).encode())
+    audit_bytes = json.dumps(audits, indent=2).encode()
     saved = [AUDIT_FILE]
     if (run_dir / REPORT_FILE).is_file():
-        anchor = "fairness-audit-" + "".join(ch if ch.isalnum() else "-" for ch in args.sensitive.lower())
-        insert_section(
-            run_dir / REPORT_FILE, f"Fairness audit: {args.sensitive}", result.to_html(), anchor=anchor
-        )
+        try:
+            insert_section(
+                run_dir / REPORT_FILE,
+                f"Fairness audit: {args.sensitive}",
+                result.to_html(),
+                anchor=_audit_anchor(args.sensitive),
+            )
+        except ValueError as error:
+            raise ConfigError(f"{run_dir / REPORT_FILE}: {error}; nothing was saved") from None
         saved.append(f"{REPORT_FILE} (section 'Fairness audit: {args.sensitive}')")
-    print(f"\nAudit saved in {run_dir}: {', '.join(saved)}")
+    atomic_write_bytes(run_dir / AUDIT_FILE, audit_bytes)
+    print(f"\nAudit saved in {run_dir}: {', '.join(sorted(saved))}")
     return 0
+
+
+def _audit_anchor(column: str) -> str:
+    """An HTML anchor for a column's audit section: ASCII letters and digits, with a short hash
+    when the name has other characters (so 'género' and 'g-nero' keep separate sections)."""
+    import hashlib
+
+    slug = "".join(ch if ch.isascii() and ch.isalnum() else "-" for ch in column.lower())
+    if slug != column.lower():
+        slug += "-" + hashlib.sha256(column.encode()).hexdigest()[:8]
+    return "fairness-audit-" + slug
 
 
 def _plain_json(value: Any) -> Any:
@@ -450,6 +551,14 @@ def _write_predictions_csv(
         for index, row in zip(predictions, probabilities):
             writer.writerow([int(index), labels[int(index)], *[f"{p:.6f}" for p in row]])
 
+
+_COMMANDS = {
+    "train": _train,
+    "evaluate": _evaluate,
+    "predict": _predict,
+    "explain": _explain,
+    "audit": _audit,
+}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import inspect
 import math
@@ -27,8 +28,13 @@ from typing import Any
 import numpy as np
 
 from chainrule import nn
+from chainrule.errors import ConfigError, UntrustedCodeError
 
 BUILT_IN_MODELS = ("mlp", "cnn")
+# A run folder keeps a copy of a user model's file here, with its SHA-256 beside it
+# (``<file>.py.sha256``, in ``sha256sum`` format so ``sha256sum -c`` checks it too).
+MODEL_CODE_DIR = "model_code"
+TRUST_FLAG = "--trust-model-code"
 
 
 def mlp(
@@ -132,9 +138,15 @@ class ScaledMSELoss(nn.Module):
         return nn.functional.mse_loss(prediction, target) * (1.0 / self.variance)
 
 
+def is_model_file(spec: str) -> bool:
+    """Whether ``spec`` names Python code (``file.py:ClassName``) rather than a built-in model."""
+    return spec not in BUILT_IN_MODELS
+
+
 def load_model_class(spec: str) -> type:
-    """The class named by ``"path/to/file.py:ClassName"`` (the file is run as a module, as
-    ``python file.py`` would run it: only point it at code you trust).
+    """The class named by ``"path/to/file.py:ClassName"``. The file is run as a module, as
+    ``python file.py`` would run it: only point it at code you trust (a run folder's model is
+    loaded through :func:`run_model_spec`, which asks for that trust).
 
     Example::
 
@@ -149,24 +161,86 @@ def load_model_class(spec: str) -> type:
         >>> load_model_class("my_models.py:TinyNet").__name__
         'TinyNet'
     """
-    path_text, separator, class_name = spec.rpartition(":")
-    if not separator or not path_text.endswith(".py") or not class_name.isidentifier():
-        raise ValueError(f"model {spec!r} is not 'mlp', 'cnn' or 'path/to/file.py:ClassName'")
+    path_text, class_name = _split_spec(spec)
     path = Path(path_text)
     if not path.is_file():
-        raise ValueError(f"model file {path_text!r} does not exist")
+        raise ConfigError(f"model file {path_text!r} does not exist")
     module_name = f"_chainrule_user_model_{abs(hash(path.resolve()))}"
     module_spec = importlib.util.spec_from_file_location(module_name, path)
     if module_spec is None or module_spec.loader is None:
-        raise ValueError(f"cannot import {path_text!r} as a Python module")
+        raise ConfigError(f"cannot import {path_text!r} as a Python module")
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[module_name] = module
-    module_spec.loader.exec_module(module)
+    try:
+        module_spec.loader.exec_module(module)
+    except Exception as error:  # the user's code; its message is the best help there is
+        del sys.modules[module_name]
+        raise ConfigError(f"{path_text} failed to import: {type(error).__name__}: {error}") from error
     model_class = getattr(module, class_name, None)
     if not isinstance(model_class, type):
         found = sorted(name for name, value in vars(module).items() if isinstance(value, type))
-        raise ValueError(f"{path_text} has no class {class_name!r}; classes there: {found}")
+        raise ConfigError(f"{path_text} has no class {class_name!r}; classes there: {found}")
     return model_class
+
+
+def _split_spec(spec: str) -> tuple[str, str]:
+    path_text, separator, class_name = spec.rpartition(":")
+    if not separator or not path_text.endswith(".py") or not class_name.isidentifier():
+        raise ConfigError(f"model {spec!r} is not 'mlp', 'cnn' or 'path/to/file.py:ClassName'")
+    return path_text, class_name
+
+
+def save_model_code(spec: str, run_dir: str | Path) -> None:
+    """Copy a user model's file into ``run_dir/model_code/`` with its SHA-256 beside it, so the
+    run folder holds the exact code its weights belong to (and keeps working when the original
+    file changes or is not on the machine that loads the run)."""
+    from chainrule.train.checkpoint import atomic_write_bytes
+
+    path_text, _ = _split_spec(spec)
+    source = Path(path_text).read_bytes()
+    folder = Path(run_dir) / MODEL_CODE_DIR
+    folder.mkdir(exist_ok=True)
+    name = Path(path_text).name
+    atomic_write_bytes(folder / name, source)
+    atomic_write_bytes(folder / f"{name}.sha256", f"{hashlib.sha256(source).hexdigest()}  {name}\n".encode())
+
+
+def run_model_spec(spec: str, run_dir: str | Path, trust_model_code: bool) -> str:
+    """The model spec to build a saved run's model from, refusing to run code unless trusted.
+
+    A built-in model (``mlp``, ``cnn``) is returned as is. A user model runs Python code, so
+    without ``trust_model_code`` this raises :class:`UntrustedCodeError`; with it, the run
+    folder's own copy is used after its SHA-256 is checked against the one recorded at training
+    time (a mismatch means the code is not the code the weights were trained with).
+
+    Example::
+
+        >>> run_model_spec("mlp", "runs/iris-a", trust_model_code=False)
+        'mlp'
+    """
+    if not is_model_file(spec):
+        return spec
+    run_dir = Path(run_dir)
+    path_text, class_name = _split_spec(spec)
+    if not trust_model_code:
+        raise UntrustedCodeError(
+            f"{run_dir} uses the model {spec!r}, which is Python code that loading would run; if "
+            f"you trust whoever made this run folder, pass {TRUST_FLAG} (see SECURITY.md)"
+        )
+    name = Path(path_text).name
+    copy, recorded = run_dir / MODEL_CODE_DIR / name, run_dir / MODEL_CODE_DIR / f"{name}.sha256"
+    if not copy.is_file():
+        # A run folder from before copies were kept: the original file, trusted by the flag.
+        return spec
+    expected = recorded.read_text(errors="replace").split()[0] if recorded.is_file() else ""
+    actual = hashlib.sha256(copy.read_bytes()).hexdigest()
+    if actual != expected:
+        raise UntrustedCodeError(
+            f"{copy} does not match the SHA-256 recorded when the run was trained ({recorded}); "
+            "the model code changed since, so its weights may not fit it: restore the file or "
+            "retrain"
+        )
+    return f"{copy}:{class_name}"
 
 
 def build_model(
@@ -199,8 +273,20 @@ def build_model(
     parameters = inspect.signature(model_class).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
     arguments = {name: value for name, value in offered.items() if takes_any or name in parameters}
+    unknown = sorted(set(model_args or {}) - set(parameters)) if not takes_any else []
+    if unknown:
+        accepted = [name for name in parameters if name not in ("self", *offered)]
+        raise ConfigError(
+            f"[model_args] {', '.join(unknown)}: {model_class.__name__} takes no such argument; "
+            f"it accepts {', '.join(accepted) or 'no [model_args] at all'}"
+        )
     arguments.update(model_args or {})
-    model = model_class(**arguments)
+    try:
+        model = model_class(**arguments)
+    except Exception as error:  # the user's code; its message is the best help there is
+        raise ConfigError(
+            f"{spec} could not be built with {arguments}: {type(error).__name__}: {error}"
+        ) from error
     if not isinstance(model, nn.Module):
-        raise ValueError(f"{spec} built a {type(model).__name__}, not a chainrule.nn.Module")
+        raise ConfigError(f"{spec} built a {type(model).__name__}, not a chainrule.nn.Module")
     return model

@@ -657,12 +657,26 @@ def _state_to_bytes(generator: np.random.Generator) -> np.ndarray:
     return np.frombuffer(json.dumps(state).encode(), dtype=np.uint8).copy()
 
 
+# The bit generators a saved state may name: a state comes from a file, so its name is looked
+# up here, never with getattr on np.random (which would call whatever the file names).
+_BIT_GENERATORS = {
+    name: getattr(np.random, name) for name in ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
+}
+
+
 def _generator_from_bytes(data: np.ndarray) -> np.random.Generator:
     import json
 
-    state = json.loads(data.tobytes().decode())
-    bit_generator = getattr(np.random, state["bit_generator"])()
-    bit_generator.state = state
+    try:
+        state = json.loads(data.tobytes().decode())
+        name = state["bit_generator"] if isinstance(state, dict) else None
+        if not isinstance(name, str) or name not in _BIT_GENERATORS:
+            raise ValueError(f"bit generator {name!r} is not one of {', '.join(_BIT_GENERATORS)}")
+        bit_generator = _BIT_GENERATORS[name]()
+        bit_generator.state = state
+    except (ValueError, KeyError, TypeError, OverflowError, RecursionError) as error:
+        # UnicodeDecodeError and JSONDecodeError are ValueErrors.
+        raise ValueError(f"not a random-number generator state saved by chainrule ({error})") from None
     return np.random.Generator(bit_generator)
 
 

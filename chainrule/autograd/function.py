@@ -161,7 +161,10 @@ class Function:
             ctx.needs_input_grad = _no_grads(len(args))
         ctx._saved_index = None
         ctx._save_out = False
-        out_data = cls.forward(ctx, *raw, **kwargs)
+        try:
+            out_data = cls.forward(ctx, *raw, **kwargs)
+        except ValueError as error:
+            raise _named_broadcast_error(cls, raw, error) from None
         if type(out_data) is tuple:
             return ctx._outputs(out_data, raw, args, edges, shapes, dtypes)
         if _AnomalyMode.enabled:
@@ -239,7 +242,10 @@ class Function:
         self._saved_index = None
         self._save_out = False
         raw = [a.data if isinstance(a, Tensor) else a for a in args]
-        out_data = self.forward(self, *raw, **kwargs)
+        try:
+            out_data = self.forward(self, *raw, **kwargs)
+        except ValueError as error:
+            raise _named_broadcast_error(type(self), raw, error) from None
         if type(out_data) is tuple:
             return self._outputs(out_data, raw, args, [], [], [])
         if _AnomalyMode.enabled:
@@ -340,6 +346,15 @@ class Function:
 
     def _retain(self, tensor: Tensor) -> None:
         self._retained = weakref.ref(tensor)
+
+
+def _named_broadcast_error(cls: type, raw: list[Any], error: ValueError) -> ValueError:
+    """NumPy's broadcast message names no op: say which one, with the shapes that clashed.
+    Any other ValueError is passed on as it is."""
+    if "could not be broadcast" not in str(error):
+        return error
+    clashing = " and ".join(str(tuple(a.shape)) for a in raw if hasattr(a, "shape"))
+    return ValueError(f"{cls.__name__}: shapes {clashing} cannot be broadcast together")
 
 
 class _OutputNode:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from chainrule.datasets._base import DatasetSplits, check_names
-from chainrule.datasets.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx
+from chainrule.datasets.idx import IMAGES_MAGIC, LABELS_MAGIC, IDXFormatError, read_idx
 
 _DOWNLOAD_TIMEOUT_SECONDS = 60
 _SPLIT_PREFIX = {"train": "train", "test": "t10k"}
@@ -166,17 +166,15 @@ def _missing_files_error(
 
 
 def _read_split(image_path: Path, label_path: Path, flatten: bool) -> tuple[np.ndarray, np.ndarray]:
-    images = read_idx(image_path, expected_magic=IMAGES_MAGIC)
-    labels = read_idx(label_path, expected_magic=LABELS_MAGIC)
-    if images.ndim != 3 or images.shape[1:] != (28, 28):
-        raise ValueError(f"{image_path} holds images of shape {images.shape}, expected (N, 28, 28)")
+    images = read_idx(image_path, expected_magic=IMAGES_MAGIC, expected_shape=(None, 28, 28))
+    labels = read_idx(label_path, expected_magic=LABELS_MAGIC, expected_shape=(None,))
     if labels.shape != (len(images),):
-        raise ValueError(
+        raise IDXFormatError(
             f"{label_path} holds {labels.shape} labels but {image_path} holds {len(images)} "
             f"images; the two files do not belong together"
         )
     if labels.size and (labels.min() < 0 or labels.max() > 9):
-        raise ValueError(f"{label_path} has labels outside 0..9")
+        raise IDXFormatError(f"{label_path} has labels outside 0..9; the file is corrupt")
     x = images.astype(np.float32)
     x /= np.float32(255.0)
     x = x.reshape(len(x), 784) if flatten else x.reshape(len(x), 1, 28, 28)

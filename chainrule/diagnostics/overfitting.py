@@ -177,15 +177,23 @@ class OverfittingMonitor(Callback):
             print(text)
 
     def state_dict(self) -> dict[str, Any]:
-        return {
-            "train_loss": list(self.train_loss),
-            "val_loss": list(self.val_loss),
-            "found_after": -1 if self._found_after is None else self._found_after,
-        }
+        # The curves are the history's loss and val_loss columns, which a checkpoint already
+        # keeps (append-only): saving them again here would make each save grow with the epochs.
+        trainer = getattr(self, "trainer", None)
+        saved = {"found_after": -1 if self._found_after is None else self._found_after}
+        if trainer is None:
+            saved.update(train_loss=list(self.train_loss), val_loss=list(self.val_loss))
+        return saved
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.train_loss = [float(value) for value in state["train_loss"]]
-        self.val_loss = [float(value) for value in state["val_loss"]]
+        if "train_loss" in state:
+            train_loss, val_loss = state["train_loss"], state["val_loss"]
+        else:  # rebuilt from the trainer's restored history
+            rows = self.trainer.history.rows
+            train_loss = [row["loss"] for row in rows]
+            val_loss = [row["val_loss"] for row in rows]
+        self.train_loss = [float(value) for value in train_loss]
+        self.val_loss = [float(value) for value in val_loss]
         found_after = int(state["found_after"])
         self._found_after = None if found_after < 0 else found_after
         self.finding = None

@@ -469,6 +469,7 @@ def run_audit(
     target: str | None = None,
     *,
     pos_label: Any = None,
+    trust_model_code: bool = False,
 ) -> FairnessAudit:
     """Audit a finished ``chainrule train`` run on the rows of a CSV file.
 
@@ -494,6 +495,8 @@ def run_audit(
             for a built-in dataset, class indices.
         pos_label: the positive class, as it is written in the CSV; default: the second class
             of a binary classifier. Required with more than two classes (one against the rest).
+        trust_model_code: allow loading a run whose model is a user's Python file (it runs
+            that file; see ``chainrule.models.run_model_spec``).
 
     Example:
         >>> report = run_audit(Path("runs/adult"), Path("adult_test.csv"), "sex")  # a run  # doctest: +SKIP
@@ -502,7 +505,7 @@ def run_audit(
     from chainrule.datasets._csvfile import read_table
     from chainrule.train.run import ConfigError, load_run
 
-    loaded = load_run(run_dir)
+    loaded = load_run(run_dir, trust_model_code)
     if loaded.description["task"] != "classification":
         raise ConfigError(
             f"{run_dir} holds a regression model; a fairness audit needs a classifier (predicted "

@@ -142,7 +142,10 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator: Generator | Non
 def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
                      generator: Generator | None = None) -> Tensor:
     """U(-b, b) with b = gain * sqrt(3 / fan) (He et al., 2015); gain from ``nonlinearity``
-    with negative slope ``a``. Linear and Conv use a = sqrt(5), i.e. b = 1 / sqrt(fan_in)."""
+    with negative slope ``a``. Linear and Conv use a = sqrt(5), i.e. b = 1 / sqrt(fan_in).
+    A tensor with no elements (e.g. the weight of ``Linear(0, 3)``) is left as is, as PyTorch does."""
+    if tensor.numel() == 0:
+        return tensor
     bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / _fan(tensor, mode))
     return uniform_(tensor, -bound, bound, generator)
 

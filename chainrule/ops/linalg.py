@@ -166,6 +166,18 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         >>> F.linear(chainrule.ones(4, 3), chainrule.ones(2, 3)).shape
         (4, 2)
     """
+    if not isinstance(input, Tensor):
+        raise TypeError(
+            f"linear: input must be a chainrule Tensor, not {type(input).__name__}; "
+            "convert it with chainrule.tensor(...)"
+        )
+    for name, tensor in (("weight", weight), ("bias", bias)):
+        if tensor is not None and tensor.dtype != input.dtype:
+            # As PyTorch ("mat1 and mat2 must have the same dtype") and as conv: no silent promotion.
+            raise TypeError(
+                f"linear: input dtype {input.dtype} and {name} dtype {tensor.dtype} differ; "
+                f"convert one, e.g. input.to({name}.dtype)"
+            )
     if weight.ndim != 2 or input.ndim == 0 or input.shape[-1] != weight.shape[1]:
         raise RuntimeError(
             f"linear: input of shape {tuple(input.shape)} does not fit weight of shape "

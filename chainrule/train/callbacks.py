@@ -285,14 +285,14 @@ class ModelCheckpoint(Callback):
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self.dirpath.mkdir(parents=True, exist_ok=True)
         self.best = _Best(self.mode)
+        # Per file: history rows already in its log, and the byte offset where they end.
+        self._logged: dict[Path, tuple[int, int | None]] = {}
         # A process killed while writing leaves its temporary file (never the checkpoint itself).
         for name in (self.filename, self.last_filename):
             for stale in self.dirpath.glob(f".{name}.*.tmp"):
                 stale.unlink(missing_ok=True)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        from chainrule.train.checkpoint import save_state
-
         if getattr(self.trainer, "divergence", None) is not None:
             return  # a diverged state is not worth resuming: keep the last good epoch's file
         improved = True
@@ -305,11 +305,24 @@ class ModelCheckpoint(Callback):
         if not improved and not keep_last:
             return
         state = self.trainer.state_dict()
+        # The history goes to an append-only log beside the file (one line per epoch), so a
+        # save costs the same at epoch 2000 as at epoch 2; the checkpoint keeps its length.
+        rows = state.pop("history")
+        state["history_rows"] = len(rows)
         metadata = {"epoch": str(epoch + 1)}
         if improved:
-            save_state(self.path, state, metadata)
+            self._save(self.path, state, rows, metadata)
         if keep_last:
-            save_state(self.dirpath / self.last_filename, state, metadata)
+            self._save(self.dirpath / self.last_filename, state, rows, metadata)
+
+    def _save(self, path: Path, state: dict[str, Any], rows: list[Any], metadata: dict[str, str]) -> None:
+        from chainrule.train.checkpoint import append_history_log, save_state
+
+        # Log first: a process killed between the two leaves extra log lines, which the
+        # checkpoint's own row count ignores and the next save cuts.
+        logged, offset = self._logged.get(path, (0, None))
+        self._logged[path] = (len(rows), append_history_log(path, rows, logged, offset))
+        save_state(path, state, metadata)
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best.value}
@@ -383,8 +396,10 @@ def _step_takes_metric(scheduler: Any) -> bool:
 
 # ---------------------------------------------------------------------------- loggers
 class CSVLogger(Callback):
-    """Keep ``path`` a CSV of the history, one row per epoch, rewritten (atomically) after each
-    epoch, so a resumed run never holds duplicated or half-written rows.
+    """Keep ``path`` a CSV of the history, one row per epoch. The first epoch of a fit (or of a
+    resumed one) rewrites the file atomically from the history, so a resumed run never holds
+    duplicated or half-written rows; later epochs append their row, so an epoch's cost does not
+    grow with the number of epochs (a new column rewrites the file once more).
 
     Example::
 
@@ -395,10 +410,23 @@ class CSVLogger(Callback):
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        self._columns: list[str] | None = None
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self._columns = None
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.trainer.history.to_csv(self.path)
+        from chainrule.train.history import csv_line, row_cells
+
+        history = self.trainer.history
+        row = history.rows[-1] if len(history) else {}
+        if self._columns is None or any(key not in self._columns for key in row):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            history.to_csv(self.path)
+            self._columns = history.keys()
+            return
+        with open(self.path, "a", newline="") as file:
+            file.write(csv_line(row_cells(row, self._columns)))
 
 
 class TensorBoardLogger(Callback):

@@ -105,12 +105,7 @@ class History:
         """Write (atomically) or return the history as CSV, one row per epoch. Floats are
         written with ``repr`` so reading them back gives the same numbers bit for bit."""
         columns = self.keys()
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(columns)
-        for row in self.rows:
-            writer.writerow(["" if key not in row else _format_number(row[key]) for key in columns])
-        text = buffer.getvalue()
+        text = csv_line(columns) + "".join(csv_line(row_cells(row, columns)) for row in self.rows)
         if path is not None:
             from chainrule.train.checkpoint import atomic_write_bytes
 
@@ -126,6 +121,18 @@ class History:
                 for row in csv.DictReader(file)
             ]
         return cls(rows)
+
+
+def row_cells(row: Mapping[str, Any], columns: list[str]) -> list[str]:
+    """One epoch's CSV cells in ``columns`` order ("" where the row did not record a column)."""
+    return ["" if key not in row else _format_number(row[key]) for key in columns]
+
+
+def csv_line(cells: list[str]) -> str:
+    """One CSV line (quoted as needed), ending in a newline."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(cells)
+    return buffer.getvalue()
 
 
 def _format_number(value: Any) -> str:

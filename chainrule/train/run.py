@@ -5,7 +5,7 @@ given by defaults, a TOML file and command-line flags, in rising priority. Every
 folder ``<out>/<name>/``::
 
     config.toml              the complete configuration (edit it and pass it back with --config)
-    metrics.csv              one row per epoch (rewritten each epoch)
+    metrics.csv              one row per epoch (appended each epoch)
     checkpoint.safetensors   the whole training state after the last finished epoch (resumable)
     model.safetensors        the final weights, plus what is needed to rebuild the model and
                              the fitted preprocessing (scaling, categories, column order, classes)
@@ -28,6 +28,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import difflib
 import json
@@ -43,6 +44,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from chainrule.errors import ConfigError, InputError
 from chainrule.train.callbacks import Callback
 
 CONFIG_FILE = "config.toml"
@@ -55,10 +57,6 @@ OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULERS = ("none", "plateau", "cosine")
 DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3}
 IMAGE_SHAPES = {"digits": (8, 8), "mnist": (28, 28), "fashion_mnist": (28, 28)}
-
-
-class ConfigError(ValueError):
-    """A bad setting, said in one sentence that names the setting and what would be valid."""
 
 
 # ----------------------------------------------------------------------------- settings
@@ -178,9 +176,25 @@ def _check_type(key: str, value: Any, source: str) -> Any:
         ok = all(isinstance(item, setting.items) and not isinstance(item, bool) for item in value)
     if not ok:
         raise ConfigError(f"{source}{key!r} must be {names[kind]}, got {value!r}")
+    if kind is float and not math.isfinite(value):
+        raise ConfigError(f"{source}{key!r} must be a finite number, got {value!r}")
+    if kind is dict:
+        _check_model_args(value, source)
     if setting.choices and value not in setting.choices:
         raise ConfigError(f"{source}{key} = {value!r} is not one of {', '.join(setting.choices)}")
     return value
+
+
+def _check_model_args(model_args: Mapping[str, Any], source: str) -> None:
+    """[model_args] values are what config.toml can hold and give back: numbers, strings,
+    booleans and lists of them (not dates, nor tables inside the table)."""
+    for name, value in model_args.items():
+        items = value if isinstance(value, list) else [value]
+        if not all(isinstance(item, bool | int | float | str) for item in items):
+            raise ConfigError(
+                f"{source}[model_args] {name} = {value!r} is a {type(value).__name__}; model arguments "
+                "must be numbers, strings, true/false or lists of those"
+            )
 
 
 def _check_ranges(config: dict[str, Any], source: str) -> None:
@@ -197,6 +211,7 @@ def _check_ranges(config: dict[str, Any], source: str) -> None:
     require(0.0 <= config["val_split"] < 1.0, f"val_split must be in [0, 1), got {config['val_split']}")
     require(0.0 <= config["dropout"] < 1.0, f"dropout must be in [0, 1), got {config['dropout']}")
     require(config["weight_decay"] >= 0, f"weight_decay must be >= 0, got {config['weight_decay']}")
+    require(0.0 <= config["momentum"] < 1.0, f"momentum must be in [0, 1), got {config['momentum']}")
     require(config["patience"] >= 0, f"patience must be >= 0, got {config['patience']}")
     require(config["seed"] >= 0, f"seed must be a non-negative integer, got {config['seed']}")
     require(
@@ -343,6 +358,14 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"config file {str(path)!r} does not exist") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path} is not valid TOML: {error}") from None
+    except RecursionError:
+        raise ConfigError(f"{path} nests arrays or tables too deeply to be a config") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"{path} is not UTF-8 text (byte {error.start}); TOML files are UTF-8, so save it as UTF-8"
+        ) from None
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {str(path)!r}: {error.strerror or error}") from None
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
@@ -361,28 +384,161 @@ def write_config(run_dir: Path, config: Mapping[str, Any]) -> None:
 
 
 # ----------------------------------------------------------------------------- run folders
-def new_run_dir(config: Mapping[str, Any]) -> Path:
-    """``<out>/<name>``, made now; a default name is ``<dataset>-<model>-<time>``, numbered
-    if taken. A given name that already holds a run is an error (resume it instead)."""
+LOCK_FILE = ".lock"
+# What a run folder holds before its config.toml exists when a first write was interrupted:
+# such a folder is an abandoned start, not someone else's files, so a new run may take it.
+_LEFTOVERS = re.compile(r"\.lock|\..+\.tmp|model_code")
+# Settings a resume may change: they do not change the model, the optimizer or the data split.
+RESUME_MAY_CHANGE = frozenset({"epochs", "name", "out", "data_dir", "allow_nan", "patience"})
+
+
+class RunFolderLock:
+    """An exclusive ``fcntl`` lock on ``<run_dir>/.lock``, held while a process writes the run
+    folder, so two processes never write one run (a second ``train --name`` or a concurrent
+    ``--resume`` is refused). Released by :meth:`release` or when the process ends, however it
+    ends. On systems without ``fcntl`` (Windows) it does nothing.
+
+    Example::
+
+        >>> lock = RunFolderLock(Path("runs/iris-a"))
+        >>> lock.release()
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self._file: Any = None
+        try:
+            import fcntl
+        except ImportError:
+            return
+        self._file = open(run_dir / LOCK_FILE, "a+b")  # noqa: SIM115 (held open while locked)
+        try:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._file.close()
+            self._file = None
+            from chainrule.errors import RunFolderError
+
+            raise RunFolderError(
+                f"run folder {run_dir} is being written by another chainrule process; wait for it "
+                "to finish (then --resume it), or choose another --name"
+            ) from None
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()  # closing the descriptor drops the lock
+            self._file = None
+
+
+def new_run_dir(config: Mapping[str, Any]) -> tuple[Path, RunFolderLock]:
+    """``<out>/<name>``, made now and locked; a default name is ``<dataset>-<model>-<time>``,
+    numbered if taken. A given name that already holds a run is an error (resume it instead),
+    as is one that is a symbolic link or a folder of other files (they would be overwritten)."""
+    from chainrule.errors import RunFolderError
+
     out = Path(config["out"])
     if config["name"]:
         run_dir = out / config["name"]
-        if (run_dir / CONFIG_FILE).exists():
-            raise ConfigError(
-                f"run folder {run_dir} already holds a run; continue it with --resume {run_dir} "
-                "or choose another --name"
+        if run_dir.is_symlink():
+            raise RunFolderError(
+                f"run folder {run_dir} is a symbolic link; chainrule writes only to real folders, "
+                "so choose another --name"
             )
+        run_dir.mkdir(parents=True, exist_ok=True)
+        lock = RunFolderLock(run_dir)
+        try:
+            if (run_dir / CONFIG_FILE).exists():
+                raise RunFolderError(
+                    f"run folder {run_dir} already holds a run; continue it with --resume {run_dir} "
+                    "or choose another --name"
+                )
+            others = sorted(entry.name for entry in run_dir.iterdir() if not _LEFTOVERS.fullmatch(entry.name))
+            if others:
+                raise RunFolderError(
+                    f"{run_dir} exists and is not a chainrule run folder (it holds {', '.join(others[:3])}"
+                    f"{', ...' if len(others) > 3 else ''}); choose another --name or --out"
+                )
+        except BaseException:
+            lock.release()
+            raise
     else:
         stem = (
             f"{Path(config['dataset']).stem}-{Path(config['model'].split(':')[-1]).stem}-"
             f"{datetime.datetime.now():%Y%m%d-%H%M%S}"
         )
+        out.mkdir(parents=True, exist_ok=True)
         run_dir, number = out / stem, 1
-        while run_dir.exists():
-            number += 1
-            run_dir = out / f"{stem}-{number}"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    return run_dir
+        while True:
+            try:
+                run_dir.mkdir()  # not exist_ok: two processes starting together get two folders
+                break
+            except FileExistsError:
+                number += 1
+                run_dir = out / f"{stem}-{number}"
+        lock = RunFolderLock(run_dir)
+    remove_stale_temporaries(run_dir)
+    return run_dir, lock
+
+
+def remove_stale_temporaries(run_dir: Path) -> list[Path]:
+    """Delete the temporary files a process killed mid-write left (``.<file>.<random>.tmp``
+    beside ``<file>``, from :func:`~chainrule.train.checkpoint.atomic_write_bytes`); the file
+    they were to replace is intact. Call only while holding the folder's lock. Returns them."""
+    stale = [*run_dir.glob(".*.tmp"), *run_dir.glob("model_code/.*.tmp")]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
+
+
+def open_run_to_resume(run_dir: Path) -> tuple[dict[str, Any], RunFolderLock]:
+    """Lock a run folder for ``--resume`` and read its config.toml (unvalidated)."""
+    from chainrule.errors import RunFolderError
+
+    if not run_dir.is_dir():
+        raise RunFolderError(f"cannot resume {run_dir}: no such folder")
+    lock = RunFolderLock(run_dir)
+    try:
+        if not (run_dir / CONFIG_FILE).is_file():
+            interrupted = all(_LEFTOVERS.fullmatch(entry.name) for entry in run_dir.iterdir())
+            raise RunFolderError(
+                f"cannot resume {run_dir}: the run was stopped before it wrote its {CONFIG_FILE}, "
+                "so nothing was trained; start it again with the same --name"
+                if interrupted
+                else f"cannot resume {run_dir}: it has no {CONFIG_FILE} (is it a run folder?)"
+            )
+        remove_stale_temporaries(run_dir)
+        return read_toml(run_dir / CONFIG_FILE), lock
+    except BaseException:
+        lock.release()
+        raise
+
+
+def check_resume_config(config: Mapping[str, Any], checkpoint: Path) -> None:
+    """Refuse to resume when config.toml now differs from the config the checkpoint was
+    trained with in a setting that changes the model, the optimizer or the data split."""
+    from chainrule.train.checkpoint import read_checkpoint_config
+
+    saved = read_checkpoint_config(checkpoint)
+    if saved is None:
+        return
+    differing = sorted(
+        key
+        for key in SETTINGS
+        if key not in RESUME_MAY_CHANGE
+        and key in saved
+        and _normalised(saved[key]) != _normalised(config[key])
+    )
+    if differing:
+        changes = "; ".join(f"{key} {saved[key]!r} -> {config[key]!r}" for key in differing)
+        raise ConfigError(
+            f"{checkpoint.parent / CONFIG_FILE} differs from the config {checkpoint} was trained with "
+            f"({changes}); resuming would not continue the same run: undo the change, or train a "
+            "new run with chainrule train --config"
+        )
+
+
+def _normalised(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
 
 
 # ------------------------------------------------------------------------------ the data
@@ -549,15 +705,17 @@ def build_model_for(
     task: str,
     target_mean: float = 0.0,
     target_variance: float = 1.0,
+    model_spec: str | None = None,
 ) -> Any:
-    """The model the config names; a regression model ends in a fixed ``Rescale`` layer so it
-    learns standardised targets but outputs the data's own units."""
+    """The model the config names (or ``model_spec``, e.g. a run folder's verified copy of the
+    model's file); a regression model ends in a fixed ``Rescale`` layer so it learns
+    standardised targets but outputs the data's own units."""
     from chainrule import nn
     from chainrule.models import Rescale, build_model
 
     try:
         model = build_model(
-            config["model"],
+            model_spec or config["model"],
             input_shape,
             num_outputs,
             hidden=config["hidden"],
@@ -565,6 +723,8 @@ def build_model_for(
             dropout=config["dropout"],
             model_args=config["model_args"],
         )
+    except InputError:
+        raise
     except ValueError as error:
         raise ConfigError(str(error)) from None
     if task == "regression":
@@ -711,29 +871,52 @@ def train_run(
     verbose: int = 1,
     batch_delay: float = 0.0,
     stream: TextIO | None = None,
+    trust_model_code: bool = False,
 ) -> RunResult:
     """Train as ``chainrule train`` does and write the run folder.
+
+    The folder is locked (:class:`RunFolderLock`) while this runs, so no other process writes
+    it meanwhile.
 
     Args:
         config: settings (see :data:`SETTINGS`); missing ones take their defaults. Ignored
             with ``resume``, which reads the run folder's own config.toml.
         resume: a run folder to continue from its last checkpoint, bit for bit as if it had
-            never stopped.
+            never stopped. Refused if config.toml was edited in a way that changes the model,
+            optimizer or data split (see :func:`check_resume_config`).
         verbose: 0 silent, 1 progress bar, 2 a line per epoch.
         batch_delay: seconds to sleep after each batch (for tests of interruption).
         stream: where to print the run's messages (default stdout).
+        trust_model_code: let ``resume`` run the model file a run folder names (see
+            :func:`chainrule.models.run_model_spec`).
     """
+    with contextlib.ExitStack() as held:
+        return _train_run(config, resume, verbose, batch_delay, stream, trust_model_code, held)
+
+
+def _train_run(
+    config: Mapping[str, Any],
+    resume: str | Path | None,
+    verbose: int,
+    batch_delay: float,
+    stream: TextIO | None,
+    trust_model_code: bool,
+    held: contextlib.ExitStack,
+) -> RunResult:
+    from chainrule.models import is_model_file, run_model_spec, save_model_code
     from chainrule.train.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, TerminateOnDivergence
     from chainrule.train.trainer import Trainer
 
     out = stream if stream is not None else sys.stdout
+    model_spec = None
     if resume is not None:
         run_dir = Path(resume)
-        if not (run_dir / CONFIG_FILE).is_file():
-            raise ConfigError(f"cannot resume {run_dir}: it has no {CONFIG_FILE} (is it a run folder?)")
-        config = validate_config(
-            {**read_toml(run_dir / CONFIG_FILE), **config}, source=str(run_dir / CONFIG_FILE)
-        )
+        saved_config, lock = open_run_to_resume(run_dir)
+        held.callback(lock.release)
+        config = validate_config({**saved_config, **config}, source=str(run_dir / CONFIG_FILE))
+        model_spec = run_model_spec(config["model"], run_dir, trust_model_code)
+        if (run_dir / CHECKPOINT_FILE).is_file():
+            check_resume_config(config, run_dir / CHECKPOINT_FILE)
     else:
         config = validate_config(config)
     data = prepare_data(config)
@@ -742,7 +925,13 @@ def train_run(
         print(data_report, file=out, flush=True)
     seed_everything(config["seed"])
     model = build_model_for(
-        config, data.input_shape, data.num_outputs, data.task, data.target_mean, data.target_variance
+        config,
+        data.input_shape,
+        data.num_outputs,
+        data.task,
+        data.target_mean,
+        data.target_variance,
+        model_spec=model_spec,
     )
     optimizer = build_optimizer(config, model)
     trainer = Trainer(
@@ -754,7 +943,10 @@ def train_run(
         config=config,
     )
     if resume is None:
-        run_dir = new_run_dir(config)
+        run_dir, lock = new_run_dir(config)
+        held.callback(lock.release)
+        if is_model_file(config["model"]):
+            save_model_code(config["model"], run_dir)
     write_config(run_dir, config)
 
     callbacks: list[Any] = [
@@ -908,6 +1100,85 @@ def save_test_split(run_dir: Path, x_test: np.ndarray, y_test: np.ndarray, encod
     atomic_write_bytes(run_dir / TEST_FILE, save(tensors, metadata={"chainrule": "test split"}))
 
 
+def check_model_description(
+    text: str, tensors: Mapping[str, np.ndarray], config: Mapping[str, Any], source: Path
+) -> dict[str, Any]:
+    """The model description in model.safetensors' metadata, checked before anything is built
+    from it: field types, and for the built-in models the input and output sizes against the
+    weights actually in the file (so a description claiming 10^11 inputs allocates nothing)."""
+    from chainrule.errors import CheckpointError
+
+    def refuse(problem: str) -> CheckpointError:
+        return CheckpointError(f"{source}: {problem}; the file was damaged or edited, so train again")
+
+    try:
+        description = json.loads(text)
+    except (ValueError, RecursionError):
+        raise refuse("its model description is not JSON") from None
+    if not isinstance(description, dict):
+        raise refuse("its model description is not a JSON object")
+    shape, outputs = description.get("input_shape"), description.get("num_outputs")
+    if not (isinstance(shape, list) and shape and all(_positive_int(size) for size in shape)):
+        raise refuse(f"input_shape {shape!r} is not a list of positive integers")
+    if not _positive_int(outputs):
+        raise refuse(f"num_outputs {outputs!r} is not a positive integer")
+    if description.get("task") not in TEST_METRICS:
+        raise refuse(f"task {description.get('task')!r} is not one of {', '.join(TEST_METRICS)}")
+    variance = description.get("target_variance", 1.0)
+    if not (isinstance(variance, int | float) and math.isfinite(variance) and variance >= 0):
+        raise refuse(f"target_variance {variance!r} is not a non-negative number")
+    names = description.get("class_names")
+    if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+        raise refuse("class_names is not a list of strings")
+    if config["model"] in ("mlp", "cnn"):
+        first, last = _first_and_last_weights(tensors)
+        if first is None or last is None:
+            raise refuse("it holds no layer weights")
+        if config["model"] == "mlp":
+            inputs, last_inputs = math.prod(shape), last.shape[1]
+        else:
+            inputs, last_inputs = (
+                (shape[0] if len(shape) == 3 else 1),
+                _cnn_features(shape, config["channels"]),
+            )
+        if first.shape[1:2] != (inputs,) or last.shape != (outputs, last_inputs):
+            raise refuse(
+                f"its description (input_shape {shape}, num_outputs {outputs}) does not match its "
+                f"weights (first layer {first.shape}, last layer {last.shape})"
+            )
+    return description
+
+
+def _cnn_features(input_shape: list[int], channels: list[int]) -> int:
+    """The width of the cnn's final Linear for this input shape (as models.cnn builds it)."""
+    spatial = list(input_shape[1:]) if len(input_shape) == 3 else list(input_shape[:1])
+    for _ in channels:
+        if min(spatial) >= 2:
+            spatial = [size // 2 for size in spatial]
+    return channels[-1] * math.prod(spatial)
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 2**40
+
+
+def _first_and_last_weights(tensors: Mapping[str, np.ndarray]) -> tuple[Any, Any]:
+    """The first and last layer weights of a built-in model (named fc1/conv1 ... fc<n>/fc)."""
+    weights = [
+        (name, array) for name, array in tensors.items() if name.endswith(".weight") and array.ndim >= 2
+    ]
+
+    def layer_order(item: tuple[str, Any]) -> tuple[int, int]:
+        layer = item[0].split(".")[0]
+        digits = "".join(ch for ch in layer if ch.isdigit())
+        return (1 if layer.startswith("fc") else 0, int(digits) if digits else 10**6)
+
+    weights.sort(key=layer_order)
+    if not weights:
+        return None, None
+    return weights[0][1], weights[-1][1]
+
+
 ATTRIBUTION_IMAGES = 4
 ATTRIBUTION_ROWS = 48
 ATTRIBUTION_STEPS = 32
@@ -1054,9 +1325,13 @@ class LoadedRun:
     run_dir: Path = field(default_factory=Path)
 
 
-def load_run(run_dir: str | Path) -> LoadedRun:
-    """Rebuild a finished run's model from its folder (config.toml + model.safetensors),
-    with the preprocessing training fitted."""
+def load_run(run_dir: str | Path, trust_model_code: bool = False) -> LoadedRun:
+    """Rebuild a finished run's model from its folder (config.toml + model.safetensors), with
+    the preprocessing training fitted.
+
+    A run whose model is a user's Python file is refused unless ``trust_model_code`` (loading
+    it runs that code); see :func:`chainrule.models.run_model_spec`."""
+    from chainrule.models import run_model_spec
     from chainrule.train.checkpoint import load_model, read_safetensors
 
     run_dir = Path(run_dir)
@@ -1066,11 +1341,12 @@ def load_run(run_dir: str | Path) -> LoadedRun:
                 f"{run_dir} has no {needed}; is it a finished run folder (see {run_dir.parent})?"
             )
     config = validate_config(read_toml(run_dir / CONFIG_FILE), source=str(run_dir / CONFIG_FILE))
-    _, metadata = read_safetensors(run_dir / MODEL_FILE)
+    tensors, metadata = read_safetensors(run_dir / MODEL_FILE)
     if "chainrule" not in metadata:
         raise ConfigError(f"{run_dir / MODEL_FILE} was not written by chainrule train (no model description)")
-    description = json.loads(metadata["chainrule"])
+    description = check_model_description(metadata["chainrule"], tensors, config, run_dir / MODEL_FILE)
     encoder = _stored_encoder(run_dir, description, config)
+    model_spec = run_model_spec(config["model"], run_dir, trust_model_code)
     model = build_model_for(
         config,
         tuple(description["input_shape"]),
@@ -1078,6 +1354,7 @@ def load_run(run_dir: str | Path) -> LoadedRun:
         description["task"],
         0.0,
         description["target_variance"],
+        model_spec=model_spec,
     )
     load_model(run_dir / MODEL_FILE, model)
     model.eval()
@@ -1121,6 +1398,7 @@ def load_test_split(loaded: LoadedRun) -> tuple[np.ndarray, np.ndarray]:
     path = loaded.run_dir / TEST_FILE
     if not path.is_file():
         data = prepare_data(loaded.config)
+        check_data_fits(loaded, data, loaded.run_dir)
         return data.x_test, data.y_test
     try:
         tensors, _ = read_safetensors(path)
@@ -1159,12 +1437,14 @@ def _split_mismatch(x: np.ndarray, y: np.ndarray, description: Mapping[str, Any]
     return None
 
 
-def evaluate_run(run_dir: str | Path) -> tuple[dict[str, float], np.ndarray | None, LoadedRun]:
+def evaluate_run(
+    run_dir: str | Path, trust_model_code: bool = False
+) -> tuple[dict[str, float], np.ndarray | None, LoadedRun]:
     """Test metrics of a finished run, recomputed from its saved model and test split; and the
     confusion matrix for a classifier."""
     from chainrule.train.trainer import Trainer
 
-    loaded = load_run(run_dir)
+    loaded = load_run(run_dir, trust_model_code)
     x_test, y_test = load_test_split(loaded)
     task = loaded.description["task"]
     trainer = Trainer(
@@ -1175,6 +1455,18 @@ def evaluate_run(run_dir: str | Path) -> tuple[dict[str, float], np.ndarray | No
     )
     metrics = evaluate_arrays(trainer, x_test, y_test, task)
     return metrics, trainer.confusion_matrix, loaded
+
+
+def check_data_fits(loaded: LoadedRun, data: PreparedData, run_dir: Path) -> None:
+    """Refuse data that is not the kind the saved model was trained on (a config.toml edited
+    after training to name another dataset), naming both shapes."""
+    trained = (tuple(loaded.description["input_shape"]), loaded.description["num_outputs"])
+    if (data.input_shape, data.num_outputs) != trained:
+        raise ConfigError(
+            f"{run_dir / CONFIG_FILE} names the dataset {loaded.config['dataset']!r}, whose samples "
+            f"have shape {data.input_shape} and {data.num_outputs} output(s), but the model was "
+            f"trained on shape {trained[0]} with {trained[1]}; restore the config it was trained with"
+        )
 
 
 def read_inputs(path: str | Path, loaded: LoadedRun) -> np.ndarray:

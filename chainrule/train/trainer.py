@@ -165,9 +165,7 @@ class Trainer:
         start_epoch = 0
         self._call("on_train_begin", {})
         if resume_from is not None:
-            from chainrule.train.checkpoint import load_state
-
-            start_epoch = self.load_state_dict(load_state(resume_from))
+            start_epoch = self._resume(resume_from)
             self.log(f"Resumed from {resume_from} after epoch {start_epoch}")
         try:
             for epoch in range(start_epoch, epochs):
@@ -382,13 +380,30 @@ class Trainer:
 
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        self.history = History(state["history"])  # first: callbacks may rebuild from it
         saved_callbacks = state.get("callbacks", {})
         for key, callback in self._keyed_callbacks():
             if key in saved_callbacks:
                 callback.load_state_dict(saved_callbacks[key])
-        self.history = History(state["history"])
         restore_rng_state(state["rng"], self._generators())
         return int(state["epoch"])
+
+    def _resume(self, path: Any) -> int:
+        """Load a checkpoint (checked first: see ``load_training_state``); a state that still
+        does not fit the optimizer or callbacks is the file's fault, said as a CheckpointError."""
+        from chainrule.errors import CheckpointError, InputError
+        from chainrule.train.checkpoint import load_training_state
+
+        state = load_training_state(path, self.model)
+        try:
+            return self.load_state_dict(state)
+        except InputError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError, RuntimeError, AttributeError) as error:
+            raise CheckpointError(
+                f"{path} does not fit this run's optimizer or callbacks ({type(error).__name__}: "
+                f"{error}); it was saved by a different setup, or edited"
+            ) from None
 
     def _keyed_callbacks(self) -> list[tuple[str, Callback]]:
         """Stable names for callbacks' saved states: class name, numbered when repeated."""

@@ -24,6 +24,15 @@ def check_last_dim(layer: Module, input: Tensor, size: int, what: str = "input")
         )
 
 
+def check_features(layer: Module, **sizes: Any) -> None:
+    """Layer sizes are non-negative integers (as PyTorch; 0 makes an empty layer)."""
+    for name, size in sizes.items():
+        if not isinstance(size, int) or isinstance(size, bool):
+            raise TypeError(f"{type(layer).__name__}: {name} must be an int, got {size!r}")
+        if size < 0:
+            raise ValueError(f"{type(layer).__name__}: {name} must be >= 0, got {size}")
+
+
 class Identity(Module):
     """Returns its input unchanged; takes (and ignores) any constructor arguments, as a
     placeholder for a layer that is switched off."""
@@ -51,6 +60,7 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  device: Any = None, dtype: Any = None) -> None:
         super().__init__()
+        check_features(self, in_features=in_features, out_features=out_features)
         self.in_features = in_features
         self.out_features = out_features
         self.weight = _new_weight(out_features, in_features, dtype=dtype)
@@ -67,6 +77,11 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        if not isinstance(input, Tensor):
+            raise TypeError(
+                f"{self!r}: input must be a chainrule Tensor, not {type(input).__name__}; convert "
+                "it with chainrule.tensor(...)"
+            )
         check_last_dim(self, input, self.in_features)
         return F.linear(input, self.weight, self.bias)
 
