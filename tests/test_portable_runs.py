@@ -92,7 +92,7 @@ def test_a_tampered_preprocessing_spec_is_refused(spec, message):
 def iris_run(tmp_path_factory):
     home = tmp_path_factory.mktemp("iris_home")
     args = ["train", "--dataset", "iris", "--epochs", "100", "--lr", "0.01", "--name", "iris-100"]
-    trained = run_cli([*args, "--verbose", "0"], home)
+    trained = run_cli([*args, "--verbose", "1"], home)
     assert trained.returncode == 0, trained.stderr
     elsewhere = tmp_path_factory.mktemp("another_machine")
     copy = elsewhere / "iris-100"
@@ -167,7 +167,7 @@ def flowers_run(tmp_path_factory):
     home = tmp_path_factory.mktemp("flowers_home")
     write_flowers(home / "flowers.csv")
     args = ["train", "--dataset", "flowers.csv", "--target", "species", "--epochs", "100", "--lr", "0.01"]
-    trained = run_cli([*args, "--name", "rel", "--verbose", "0"], home)
+    trained = run_cli([*args, "--name", "rel", "--verbose", "1"], home)  # 1: it prints the test accuracy
     assert trained.returncode == 0, trained.stderr
     (home / "flowers.csv").unlink()
     copy = tmp_path_factory.mktemp("other_machine") / "rel"
