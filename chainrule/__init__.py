@@ -8,14 +8,17 @@ PyTorch's names, so a PyTorch script runs after ``import chainrule as torch``::
 """
 
 from chainrule import (
+    accelerator,  # noqa: F401,E402
     autograd,  # noqa: F401,E402
     backends,  # noqa: F401,E402
+    cuda,  # noqa: F401,E402
     nn,  # noqa: F401,E402
     optim,  # noqa: F401,E402
     utils,  # noqa: F401,E402
     viz,  # noqa: F401,E402
 )
 from chainrule._allocator import tune_allocator
+from chainrule.device import device, get_default_device, set_default_device  # noqa: F401
 from chainrule.grad_mode import (  # noqa: F401
     enable_grad,
     is_grad_enabled,

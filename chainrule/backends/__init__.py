@@ -9,4 +9,4 @@ element for element) in fewer passes over memory::
     chainrule.backends.numba.enabled = False  # back to the NumPy path
 """
 
-from chainrule.backends import numba  # noqa: F401
+from chainrule.backends import cuda, cudnn, mps, numba  # noqa: F401
