@@ -14,11 +14,12 @@ from chainrule import (
     cuda,  # noqa: F401,E402
     nn,  # noqa: F401,E402
     optim,  # noqa: F401,E402
+    serialization,  # noqa: F401,E402
     utils,  # noqa: F401,E402
     viz,  # noqa: F401,E402
 )
 from chainrule._allocator import tune_allocator
-from chainrule.device import device, get_default_device, set_default_device  # noqa: F401
+from chainrule.devices import device, get_default_device, set_default_device  # noqa: F401
 from chainrule.grad_mode import (  # noqa: F401
     enable_grad,
     is_grad_enabled,
@@ -105,6 +106,7 @@ from chainrule.ops.reduce import (  # noqa: F401
     sum,
     var,
 )
+from chainrule.serialization import load, save  # noqa: F401
 from chainrule.tensor import (  # noqa: F401
     Generator,
     Tensor,

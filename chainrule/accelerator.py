@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chainrule.device import check_cpu
+from chainrule.devices import check_cpu
 
 
 def is_available() -> bool:

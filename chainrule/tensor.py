@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.device import CPU, check_cpu, device, parse_to_arguments
+from chainrule.devices import CPU, check_cpu, device, parse_to_arguments
 from chainrule.grad_mode import _GradMode
 
 # ------------------------------------------------------------------------------------ dtypes

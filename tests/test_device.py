@@ -6,7 +6,7 @@ import pytest
 
 import chainrule
 import chainrule as torch_like
-from chainrule.device import DeviceUnavailableError
+from chainrule.devices import DeviceUnavailableError
 
 DEVICE_STRINGS = ["cpu", "cuda", "cuda:0", "cuda:3", "mps", "meta", "xpu:1", "cpu:0"]
 

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from chainrule.device import check_cpu, parse_to_arguments
+from chainrule.devices import check_cpu, parse_to_arguments
 from chainrule.grad_mode import no_grad
 from chainrule.nn.parameter import Parameter
 from chainrule.tensor import Tensor, as_dtype
