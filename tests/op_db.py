@@ -56,6 +56,8 @@ TESTED_ELSEWHERE: dict[str, str] = {
     "RNNRecurrence": "tests/test_nn_recurrent.py",
     "GRURecurrence": "tests/test_nn_recurrent.py",
     "LSTMRecurrence": "tests/test_nn_recurrent.py",
+    "CustomFunctionNode": "tests/test_custom_function.py",
+    "OnceDifferentiable": "tests/test_custom_function.py",
 }
 
 # gradgradcheck costs a backward per element of the first-order gradient and two forward and
