@@ -34,7 +34,6 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from chainrule.autograd.function import _FREED_MESSAGE, _modified_message
 from chainrule.autograd.function import Function as _Op
 from chainrule.grad_mode import _GradMode
 from chainrule.tensor import Tensor
@@ -50,7 +49,7 @@ class CustomFunctionNode(_Op):
         ctx: CustomFunctionNode, *arrays: Any, function: type[Function], inputs: tuple[Any, ...]
     ) -> Any:
         ctx._function = function
-        ctx._to_save = ()
+        ctx._saved, ctx._saved_versions = (), ()
         ctx._non_differentiable = False
         ctx.materialize_grads = True
         previous = _GradMode.enabled
@@ -103,17 +102,13 @@ class CustomFunctionNode(_Op):
                     f"save_for_backward can only save Tensors (or None), got a {type(tensor).__name__}; "
                     "keep other values as attributes of ctx"
                 )
-        self._to_save = tuple(tensors)
-        self._to_save_versions = tuple(None if t is None else t._vc[0] for t in tensors)
+        # The base op's slots for saved inputs, so its checks (freed, changed in place) apply.
+        self._saved = tuple(tensors)
+        self._saved_versions = tuple(None if t is None else t._vc[0] for t in tensors)
 
     @property
     def saved_tensors(self) -> tuple[Tensor | None, ...]:
-        if self._freed:
-            raise RuntimeError(_FREED_MESSAGE.format(op=self.name()))
-        for tensor, version in zip(self._to_save, self._to_save_versions):
-            if tensor is not None and tensor._vc[0] != version:
-                raise RuntimeError(_modified_message(self, tensor.shape, version, tensor._vc[0]))
-        return self._to_save
+        return self.saved_inputs
 
     def mark_non_differentiable(self, *tensors: Tensor) -> None:
         """Declare the output not differentiable: it will not require grad."""
@@ -219,7 +214,7 @@ def once_differentiable(backward: Callable[..., Any]) -> Callable[..., Any]:
             _GradMode.enabled = create_graph
         # Unlike PyTorch, saved inputs count too: otherwise the second derivative through
         # them would be a silent zero rather than this error.
-        candidates = [*grad_outputs, *getattr(ctx, "_to_save", ())]
+        candidates = [*grad_outputs, *ctx._saved]
         differentiable = [t for t in candidates if isinstance(t, Tensor) and t.requires_grad]
         if not create_graph or not differentiable:
             return grads
