@@ -48,6 +48,7 @@ from chainrule.ops.elementwise import (  # noqa: F401
     neg,
     pow,
     relu,
+    remainder,
     round,
     rsqrt,
     sigmoid,
@@ -106,6 +107,7 @@ from chainrule.ops.reduce import (  # noqa: F401
     sum,
     var,
 )
+from chainrule.promotion import can_cast, promote_types, result_type  # noqa: F401
 from chainrule.serialization import load, save  # noqa: F401
 from chainrule.tensor import (  # noqa: F401
     Generator,

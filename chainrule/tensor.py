@@ -108,12 +108,12 @@ class Tensor:
     """
 
     _is_node = False  # the engine tells leaves from op nodes by this flag
-    __slots__ = ("data", "requires_grad", "grad", "grad_fn", "_vc", "_hooks", "__weakref__")
+    __slots__ = ("data", "requires_grad", "_grad", "grad_fn", "_vc", "_hooks", "__weakref__")
     __array_priority__ = 1000  # ndarray (op) Tensor hands off to Tensor's reflected operator
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: builtins.bool = False) -> None:
         self.data = _as_array(data, dtype)
-        self.grad: Tensor | None = None
+        self._grad: Tensor | None = None
         self.grad_fn = None
         self._vc = [0]
         self._hooks: list[Callable[[Tensor], Tensor | None]] | None = None
@@ -126,7 +126,7 @@ class Tensor:
         """A constant tensor around an existing array, without copying or checks."""
         out = Tensor.__new__(Tensor)
         out.data = array
-        out.grad = None
+        out._grad = None
         out.grad_fn = None
         out.requires_grad = False
         out._vc = [0]
@@ -137,6 +137,33 @@ class Tensor:
     @property
     def shape(self) -> tuple[builtins.int, ...]:
         return self.data.shape
+
+    @property
+    def grad(self) -> Tensor | None:
+        """The gradient accumulated by ``backward()`` (None until then)."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        # Checked here, as PyTorch does, so a wrong assignment fails where it is written,
+        # not at the next backward or optimizer step.
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(
+                    f"assigned grad expected to be a Tensor or None but got a {type(value).__name__}; "
+                    "to clear gradients assign None (or call zero_grad())"
+                )
+            if value.data.shape != self.data.shape:
+                raise RuntimeError(
+                    f"assigned grad has shape {tuple(value.shape)}, but the tensor has shape "
+                    f"{tuple(self.shape)}; a gradient must have its tensor's shape"
+                )
+            if value.data.dtype != self.data.dtype:
+                raise RuntimeError(
+                    f"assigned grad has dtype {value.dtype}, but the tensor has dtype {self.dtype}; "
+                    f"convert it first (grad.to({self.dtype}))"
+                )
+        self._grad = value
 
     @property
     def dtype(self) -> np.dtype:
@@ -244,7 +271,11 @@ class Tensor:
         return Clone.apply(self)
 
     def contiguous(self) -> Tensor:
-        return self
+        """This tensor if its memory is in row-major order, else a row-major copy."""
+        return self if self.data.flags.c_contiguous else self.clone()
+
+    def is_contiguous(self) -> builtins.bool:
+        return builtins.bool(self.data.flags.c_contiguous)
 
     def requires_grad_(self, requires_grad: builtins.bool = True) -> Tensor:
         if requires_grad and self.data.dtype.kind not in "fc":
@@ -414,7 +445,23 @@ class Tensor:
         self.data[...] = result
         return self
 
+    def _check_result_fits(self, name: str, other: Any, true_divide: builtins.bool = False) -> None:
+        """PyTorch refuses an in-place op whose result cannot be stored in this tensor's dtype
+        (``int_tensor.add_(0.5)``) instead of truncating; only non-floating tensors can fail."""
+        from chainrule.promotion import can_cast, result_type
+
+        result = result_type(self, other)
+        if true_divide and result.kind != "f":
+            result = _Defaults.dtype
+        if not can_cast(result, self.data.dtype):
+            raise RuntimeError(
+                f"{name}: the result has dtype {result}, which can't be stored in this {self.data.dtype} "
+                f"tensor; use the out-of-place op, or convert first (e.g. x = x.float())"
+            )
+
     def add_(self, other: Any, alpha: Any = 1) -> Tensor:
+        if self.data.dtype.kind != "f":
+            self._check_result_fits("add_", other if alpha == 1 else alpha)
         other = _raw(other)
         self._check_inplace("add_")
         if alpha == 1:
@@ -427,11 +474,15 @@ class Tensor:
         return self.add_(other, alpha=-alpha)
 
     def mul_(self, other: Any) -> Tensor:
+        if self.data.dtype.kind != "f":
+            self._check_result_fits("mul_", other)
         self._check_inplace("mul_")
         np.multiply(self.data, _raw(other), out=self.data, casting="unsafe")
         return self
 
     def div_(self, other: Any) -> Tensor:
+        if self.data.dtype.kind != "f":
+            self._check_result_fits("div_", other, true_divide=True)
         self._check_inplace("div_")
         np.divide(self.data, _raw(other), out=self.data, casting="unsafe")
         return self

@@ -128,7 +128,7 @@ class Function:
 
         out = _new_object(Tensor)
         out.data = out_data
-        out.grad = None
+        out._grad = None
         out._vc = [0]
         out._hooks = None
         out.requires_grad = requires_grad
