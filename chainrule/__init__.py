@@ -10,14 +10,18 @@ PyTorch's names, so a PyTorch script runs after ``import chainrule as torch``::
 """
 
 from chainrule import (
+    accelerator,  # noqa: F401,E402
     autograd,  # noqa: F401,E402
     backends,  # noqa: F401,E402
+    cuda,  # noqa: F401,E402
     nn,  # noqa: F401,E402
     optim,  # noqa: F401,E402
+    serialization,  # noqa: F401,E402
     utils,  # noqa: F401,E402
     viz,  # noqa: F401,E402
 )
 from chainrule._allocator import tune_allocator
+from chainrule.devices import device, get_default_device, set_default_device  # noqa: F401
 from chainrule.grad_mode import (  # noqa: F401
     enable_grad,
     is_grad_enabled,
@@ -46,6 +50,7 @@ from chainrule.ops.elementwise import (  # noqa: F401
     neg,
     pow,
     relu,
+    remainder,
     round,
     rsqrt,
     sigmoid,
@@ -104,6 +109,8 @@ from chainrule.ops.reduce import (  # noqa: F401
     sum,
     var,
 )
+from chainrule.promotion import can_cast, promote_types, result_type  # noqa: F401
+from chainrule.serialization import load, save  # noqa: F401
 from chainrule.tensor import (  # noqa: F401
     Generator,
     Tensor,

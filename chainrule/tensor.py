@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.devices import CPU, check_cpu, device, parse_to_arguments
 from chainrule.grad_mode import _GradMode
 
 # ------------------------------------------------------------------------------------ dtypes
@@ -110,12 +111,12 @@ class Tensor:
     """
 
     _is_node = False  # the engine tells leaves from op nodes by this flag
-    __slots__ = ("data", "requires_grad", "grad", "grad_fn", "_vc", "_hooks", "__weakref__")
+    __slots__ = ("data", "requires_grad", "_grad", "grad_fn", "_vc", "_hooks", "__weakref__")
     __array_priority__ = 1000  # ndarray (op) Tensor hands off to Tensor's reflected operator
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: builtins.bool = False) -> None:
         self.data = _as_array(data, dtype)
-        self.grad: Tensor | None = None
+        self._grad: Tensor | None = None
         self.grad_fn = None
         self._vc = [0]
         self._hooks: list[Callable[[Tensor], Tensor | None]] | None = None
@@ -128,7 +129,7 @@ class Tensor:
         """A constant tensor around an existing array, without copying or checks."""
         out = Tensor.__new__(Tensor)
         out.data = array
-        out.grad = None
+        out._grad = None
         out.grad_fn = None
         out.requires_grad = False
         out._vc = [0]
@@ -139,6 +140,33 @@ class Tensor:
     @property
     def shape(self) -> tuple[builtins.int, ...]:
         return self.data.shape
+
+    @property
+    def grad(self) -> Tensor | None:
+        """The gradient accumulated by ``backward()`` (None until then)."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        # Checked here, as PyTorch does, so a wrong assignment fails where it is written,
+        # not at the next backward or optimizer step.
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(
+                    f"assigned grad expected to be a Tensor or None but got a {type(value).__name__}; "
+                    "to clear gradients assign None (or call zero_grad())"
+                )
+            if value.data.shape != self.data.shape:
+                raise RuntimeError(
+                    f"assigned grad has shape {tuple(value.shape)}, but the tensor has shape "
+                    f"{tuple(self.shape)}; a gradient must have its tensor's shape"
+                )
+            if value.data.dtype != self.data.dtype:
+                raise RuntimeError(
+                    f"assigned grad has dtype {value.dtype}, but the tensor has dtype {self.dtype}; "
+                    f"convert it first (grad.to({self.dtype}))"
+                )
+        self._grad = value
 
     @property
     def dtype(self) -> np.dtype:
@@ -161,8 +189,21 @@ class Tensor:
         return self.transpose(-2, -1)
 
     @property
-    def device(self) -> str:
-        return "cpu"
+    def device(self) -> device:
+        """Where the data lives: always ``device(type='cpu')``."""
+        return CPU
+
+    @property
+    def is_cuda(self) -> builtins.bool:
+        return False
+
+    @property
+    def is_cpu(self) -> builtins.bool:
+        return True
+
+    def get_device(self) -> builtins.int:
+        """-1, PyTorch's answer for a CPU tensor."""
+        return -1
 
     @property
     def is_floating_point_(self) -> builtins.bool:
@@ -233,7 +274,11 @@ class Tensor:
         return Clone.apply(self)
 
     def contiguous(self) -> Tensor:
-        return self
+        """This tensor if its memory is in row-major order, else a row-major copy."""
+        return self if self.data.flags.c_contiguous else self.clone()
+
+    def is_contiguous(self) -> builtins.bool:
+        return builtins.bool(self.data.flags.c_contiguous)
 
     def requires_grad_(self, requires_grad: builtins.bool = True) -> Tensor:
         if requires_grad and self.data.dtype.kind not in "fc":
@@ -340,20 +385,26 @@ class Tensor:
 
     # ---------------------------------------------------------------------- dtype changes
     def to(self, *args: Any, **kwargs: Any) -> Tensor:
-        """``to(dtype)``; a device argument (``"cpu"``) is accepted and ignored."""
-        dtype = kwargs.get("dtype")
-        for a in args:
-            if isinstance(a, str) and a in ("cpu",) or a is None:
-                continue
-            if isinstance(a, Tensor):
-                dtype = a.dtype
-            else:
-                dtype = a
-        if kwargs.get("device") not in (None, "cpu"):
-            raise RuntimeError(f"chainrule runs on the CPU only; got device={kwargs['device']!r}")
-        return self if dtype is None else self.type(dtype)
+        """``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)`` (other's dtype).
+
+        The device must be the CPU (``"cpu"``, ``device("cpu")``); any other raises
+        ``DeviceUnavailableError``. Returns ``self`` when nothing changes, unless ``copy=True``.
+
+        Example::
+
+            >>> chainrule.tensor([1, 2]).to("cpu", chainrule.float32)
+            tensor([1., 2.])
+        """
+        dtype, copy = parse_to_arguments(args, kwargs)
+        out = self if dtype is None else self.type(dtype)
+        return out.clone() if copy and out is self else out
 
     def cpu(self) -> Tensor:
+        return self
+
+    def cuda(self, device: Any = None, non_blocking: builtins.bool = False) -> Tensor:
+        """Always an error: chainrule has no CUDA device (see ``chainrule.cuda.is_available``)."""
+        check_cpu("cuda" if device is None else _cuda_device(device))
         return self
 
     def type(self, dtype: Any) -> Tensor:
@@ -397,7 +448,23 @@ class Tensor:
         self.data[...] = result
         return self
 
+    def _check_result_fits(self, name: str, other: Any, true_divide: builtins.bool = False) -> None:
+        """PyTorch refuses an in-place op whose result cannot be stored in this tensor's dtype
+        (``int_tensor.add_(0.5)``) instead of truncating; only non-floating tensors can fail."""
+        from chainrule.promotion import can_cast, result_type
+
+        result = result_type(self, other)
+        if true_divide and result.kind != "f":
+            result = _Defaults.dtype
+        if not can_cast(result, self.data.dtype):
+            raise RuntimeError(
+                f"{name}: the result has dtype {result}, which can't be stored in this {self.data.dtype} "
+                f"tensor; use the out-of-place op, or convert first (e.g. x = x.float())"
+            )
+
     def add_(self, other: Any, alpha: Any = 1) -> Tensor:
+        if self.data.dtype.kind != "f":
+            self._check_result_fits("add_", other if alpha == 1 else alpha)
         other = _raw(other)
         self._check_inplace("add_")
         if alpha == 1:
@@ -410,11 +477,15 @@ class Tensor:
         return self.add_(other, alpha=-alpha)
 
     def mul_(self, other: Any) -> Tensor:
+        if self.data.dtype.kind != "f":
+            self._check_result_fits("mul_", other)
         self._check_inplace("mul_")
         np.multiply(self.data, _raw(other), out=self.data, casting="unsafe")
         return self
 
     def div_(self, other: Any) -> Tensor:
+        if self.data.dtype.kind != "f":
+            self._check_result_fits("div_", other, true_divide=True)
         self._check_inplace("div_")
         np.divide(self.data, _raw(other), out=self.data, casting="unsafe")
         return self
@@ -529,6 +600,11 @@ def _autograd() -> Any:
 
 
 _AUTOGRAD = None
+
+
+def _cuda_device(index: Any) -> Any:
+    """``x.cuda(1)`` names ``cuda:1``."""
+    return f"cuda:{index}" if isinstance(index, builtins.int) else index
 
 
 def _raw(value: Any) -> Any:
@@ -738,7 +814,9 @@ def _shape_of(size: Sequence[Any]) -> tuple[builtins.int, ...]:
     return shape
 
 
-def _make(array: np.ndarray, requires_grad: builtins.bool) -> Tensor:
+def _make(array: np.ndarray, requires_grad: builtins.bool, device: Any = None) -> Tensor:
+    if device is not None:
+        check_cpu(device)
     out = Tensor._wrap(array)
     if requires_grad:
         out.requires_grad_(True)
@@ -755,14 +833,15 @@ def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: buil
         tensor([[1., 2.],
                 [3., 4.]])
     """
-    return _make(np.array(_as_array(data, dtype), copy=True), requires_grad)
+    return _make(np.array(_as_array(data, dtype), copy=True), requires_grad, device)
 
 
 def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
     """Like ``tensor`` but without copying a NumPy array that already has the dtype."""
     if isinstance(data, Tensor) and (dtype is None or as_dtype(dtype) == data.dtype):
+        check_cpu(device)
         return data
-    return Tensor._wrap(_as_array(data, dtype))
+    return _make(_as_array(data, dtype), False, device)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
@@ -773,51 +852,56 @@ def from_numpy(array: np.ndarray) -> Tensor:
 
 
 def zeros(*size: Any, dtype: Any = None, requires_grad: builtins.bool = False, device: Any = None) -> Tensor:
-    return _make(np.zeros(_shape_of(size), dtype=as_dtype(dtype)), requires_grad)
+    return _make(np.zeros(_shape_of(size), dtype=as_dtype(dtype)), requires_grad, device)
 
 
 def ones(*size: Any, dtype: Any = None, requires_grad: builtins.bool = False, device: Any = None) -> Tensor:
-    return _make(np.ones(_shape_of(size), dtype=as_dtype(dtype)), requires_grad)
+    return _make(np.ones(_shape_of(size), dtype=as_dtype(dtype)), requires_grad, device)
 
 
 def empty(*size: Any, dtype: Any = None, requires_grad: builtins.bool = False, device: Any = None) -> Tensor:
-    return _make(np.empty(_shape_of(size), dtype=as_dtype(dtype)), requires_grad)
+    return _make(np.empty(_shape_of(size), dtype=as_dtype(dtype)), requires_grad, device)
 
 
 def full(size: Sequence[builtins.int], fill_value: Any, dtype: Any = None,
          requires_grad: builtins.bool = False, device: Any = None) -> Tensor:
     if dtype is None:
         dtype = _as_array(fill_value).dtype
-    return _make(np.full(_shape_of((size,)), fill_value, dtype=as_dtype(dtype)), requires_grad)
+    return _make(np.full(_shape_of((size,)), fill_value, dtype=as_dtype(dtype)), requires_grad, device)
 
 
 def _like(t: Tensor, dtype: Any) -> np.dtype:
     return t.dtype if dtype is None else as_dtype(dtype)
 
 
-def zeros_like(input: Tensor, dtype: Any = None, requires_grad: builtins.bool = False) -> Tensor:  # noqa: A002
-    return _make(np.zeros(input.shape, dtype=_like(input, dtype)), requires_grad)
+def zeros_like(input: Tensor, dtype: Any = None, requires_grad: builtins.bool = False,  # noqa: A002
+        device: Any = None) -> Tensor:
+    return _make(np.zeros(input.shape, dtype=_like(input, dtype)), requires_grad, device)
 
 
-def ones_like(input: Tensor, dtype: Any = None, requires_grad: builtins.bool = False) -> Tensor:  # noqa: A002
-    return _make(np.ones(input.shape, dtype=_like(input, dtype)), requires_grad)
+def ones_like(input: Tensor, dtype: Any = None, requires_grad: builtins.bool = False,  # noqa: A002
+        device: Any = None) -> Tensor:
+    return _make(np.ones(input.shape, dtype=_like(input, dtype)), requires_grad, device)
 
 
-def empty_like(input: Tensor, dtype: Any = None, requires_grad: builtins.bool = False) -> Tensor:  # noqa: A002
-    return _make(np.empty(input.shape, dtype=_like(input, dtype)), requires_grad)
+def empty_like(input: Tensor, dtype: Any = None, requires_grad: builtins.bool = False,  # noqa: A002
+        device: Any = None) -> Tensor:
+    return _make(np.empty(input.shape, dtype=_like(input, dtype)), requires_grad, device)
 
 
 def full_like(input: Tensor, fill_value: Any, dtype: Any = None,  # noqa: A002
-              requires_grad: builtins.bool = False) -> Tensor:
-    return _make(np.full(input.shape, fill_value, dtype=_like(input, dtype)), requires_grad)
+              requires_grad: builtins.bool = False, device: Any = None) -> Tensor:
+    return _make(np.full(input.shape, fill_value, dtype=_like(input, dtype)), requires_grad, device)
 
 
-def rand_like(input: Tensor, dtype: Any = None, requires_grad: builtins.bool = False) -> Tensor:  # noqa: A002
-    return rand(*input.shape, dtype=_like(input, dtype), requires_grad=requires_grad)
+def rand_like(input: Tensor, dtype: Any = None, requires_grad: builtins.bool = False,  # noqa: A002
+        device: Any = None) -> Tensor:
+    return rand(*input.shape, dtype=_like(input, dtype), requires_grad=requires_grad, device=device)
 
 
-def randn_like(input: Tensor, dtype: Any = None, requires_grad: builtins.bool = False) -> Tensor:  # noqa: A002
-    return randn(*input.shape, dtype=_like(input, dtype), requires_grad=requires_grad)
+def randn_like(input: Tensor, dtype: Any = None, requires_grad: builtins.bool = False,  # noqa: A002
+        device: Any = None) -> Tensor:
+    return randn(*input.shape, dtype=_like(input, dtype), requires_grad=requires_grad, device=device)
 
 
 def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None,
@@ -829,50 +913,53 @@ def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None,
     if dtype is None:
         is_float = any(isinstance(_raw(v), builtins.float | np.floating) for v in (start, end, step))
         dtype = _Defaults.dtype if is_float else int64
-    return _make(np.arange(_raw(start), _raw(end), _raw(step)).astype(as_dtype(dtype)), requires_grad)
+    return _make(np.arange(_raw(start), _raw(end), _raw(step)).astype(as_dtype(dtype)), requires_grad, device)
 
 
 def linspace(start: builtins.float, end: builtins.float, steps: builtins.int, dtype: Any = None,
              requires_grad: builtins.bool = False, device: Any = None) -> Tensor:
-    return _make(np.linspace(start, end, steps).astype(as_dtype(dtype)), requires_grad)
+    return _make(np.linspace(start, end, steps).astype(as_dtype(dtype)), requires_grad, device)
 
 
 def eye(n: builtins.int, m: builtins.int | None = None, dtype: Any = None,
         requires_grad: builtins.bool = False, device: Any = None) -> Tensor:
-    return _make(np.eye(n, m, dtype=as_dtype(dtype)), requires_grad)
+    return _make(np.eye(n, m, dtype=as_dtype(dtype)), requires_grad, device)
 
 
 def rand(*size: Any, generator: Generator | None = None, dtype: Any = None,
          requires_grad: builtins.bool = False, device: Any = None) -> Tensor:
     """Uniform samples in [0, 1), from chainrule's seeded generator (see ``manual_seed``)."""
     array = _generator(generator).random(_shape_of(size), dtype=np.float64).astype(as_dtype(dtype))
-    return _make(array, requires_grad)
+    return _make(array, requires_grad, device)
 
 
 def randn(*size: Any, generator: Generator | None = None, dtype: Any = None,
           requires_grad: builtins.bool = False, device: Any = None) -> Tensor:
     """Standard normal samples, from chainrule's seeded generator (see ``manual_seed``)."""
     array = _generator(generator).standard_normal(_shape_of(size)).astype(as_dtype(dtype))
-    return _make(array, requires_grad)
+    return _make(array, requires_grad, device)
 
 
 def randint(low: builtins.int, high: builtins.int | None = None, size: Sequence[builtins.int] = (),
-            generator: Generator | None = None, dtype: Any = None, device: Any = None) -> Tensor:
+            generator: Generator | None = None, dtype: Any = None, device: Any = None,
+            requires_grad: builtins.bool = False) -> Tensor:
     if high is None:
         low, high = 0, low
     array = _generator(generator).integers(low, high, size=tuple(size))
-    return Tensor._wrap(array.astype(int64 if dtype is None else as_dtype(dtype)))
+    return _make(array.astype(int64 if dtype is None else as_dtype(dtype)), requires_grad, device)
 
 
 def randperm(n: builtins.int, generator: Generator | None = None, dtype: Any = None,
-             device: Any = None) -> Tensor:
+             device: Any = None, requires_grad: builtins.bool = False) -> Tensor:
     permutation = _generator(generator).permutation(n)
-    return Tensor._wrap(permutation.astype(int64 if dtype is None else as_dtype(dtype)))
+    return _make(permutation.astype(int64 if dtype is None else as_dtype(dtype)), requires_grad, device)
 
 
 def normal(mean: builtins.float, std: builtins.float, size: Sequence[builtins.int],
-           generator: Generator | None = None, dtype: Any = None) -> Tensor:
-    return Tensor._wrap(_generator(generator).normal(mean, std, tuple(size)).astype(as_dtype(dtype)))
+           generator: Generator | None = None, dtype: Any = None, device: Any = None,
+           requires_grad: builtins.bool = False) -> Tensor:
+    samples = _generator(generator).normal(mean, std, tuple(size)).astype(as_dtype(dtype))
+    return _make(samples, requires_grad, device)
 
 
 def is_tensor(obj: Any) -> builtins.bool:

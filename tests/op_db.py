@@ -52,6 +52,8 @@ CORE_MODULES = (
 TESTED_ELSEWHERE: dict[str, str] = {
     # the node that makes third and higher orders of the fused ops' gradients differentiable
     "RecordedSubgraph": "tests/test_double_backward.py",
+    "CustomFunctionNode": "tests/test_custom_function.py",
+    "OnceDifferentiable": "tests/test_custom_function.py",
 }
 
 # gradgradcheck costs a backward per element of the first-order gradient and two forward and
@@ -814,6 +816,15 @@ def _reshape_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
     yield S(strided(randn(rng, 2, 2)), shape=(4,), desc="strided")
 
 
+def _view_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    """reshape's samples, but a transpose only split, not flattened: view never copies, so
+    flattening a transpose is an error (as in PyTorch), tested in tests/test_promotion.py."""
+    for sample in _reshape_samples(rng):
+        if sample.desc != "transposed":
+            yield sample
+    yield S(transposed(randn(rng, 2, 3)), shape=(2, 3, 1), desc="transposed_unsqueezed")
+
+
 def _permute_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
     yield S(randn(rng, 2, 3, 2), dims=(2, 0, 1), desc="3d")
     yield S(randn(rng, 2, 3), dims=(1, 0), desc="2d")
@@ -980,7 +991,7 @@ _register(
     OpInfo("torch.reshape", lambda lib, x, shape: lib.reshape(x, shape),
            lambda x, shape: x.reshape(shape), _reshape_samples),
     OpInfo("view", lambda lib, x, shape: x.view(shape), lambda x, shape: x.reshape(shape),
-           _reshape_samples),
+           _view_samples),
     OpInfo("flatten", lambda lib, x, **kw: lib.flatten(x, **kw), _flatten_ref, _flatten_samples),
     OpInfo("permute", lambda lib, x, dims: x.permute(*dims), lambda x, dims: np.transpose(x, dims),
            _permute_samples),

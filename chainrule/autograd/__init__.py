@@ -18,13 +18,15 @@ from chainrule.autograd.anomaly import (
     is_anomaly_enabled,
     set_detect_anomaly,
 )
+from chainrule.autograd.custom_function import Function, FunctionCtx, once_differentiable
 from chainrule.autograd.engine import run_backward
-from chainrule.autograd.function import OP_REGISTRY, Function
+from chainrule.autograd.function import OP_REGISTRY
 from chainrule.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from chainrule.tensor import Tensor
 
 __all__ = [
-    "Function", "OP_REGISTRY", "backward", "grad", "no_grad", "enable_grad", "set_grad_enabled",
+    "Function", "FunctionCtx", "once_differentiable", "OP_REGISTRY", "backward",
+    "grad", "no_grad", "enable_grad", "set_grad_enabled",
     "is_grad_enabled", "gradcheck", "gradgradcheck", "GradcheckError", "detect_anomaly",
     "set_detect_anomaly", "is_anomaly_enabled", "AnomalyError",
 ]

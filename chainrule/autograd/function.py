@@ -172,7 +172,7 @@ class Function:
 
         out = _new_object(Tensor)
         out.data = out_data
-        out.grad = None
+        out._grad = None
         out._vc = [0] if out_data.base is None and _not_an_input(out_data, raw) else _counter_for(
             out_data, args)
         out._hooks = None

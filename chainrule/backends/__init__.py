@@ -11,4 +11,4 @@ element for element) in fewer passes over memory::
     >>> chainrule.backends.numba.enabled = True
 """
 
-from chainrule.backends import numba  # noqa: F401
+from chainrule.backends import cuda, cudnn, mps, numba  # noqa: F401

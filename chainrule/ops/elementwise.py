@@ -15,6 +15,7 @@ import numpy as np
 from chainrule.autograd.function import Function
 from chainrule.backends import numba as numba_backend
 from chainrule.kernels import activation as activation_kernels
+from chainrule.promotion import floating, promote_operands, result_type
 from chainrule.tensor import Tensor
 
 
@@ -33,21 +34,6 @@ def operand(value: Any) -> Any:
         f"unsupported operand of type {type(value).__name__}; use a Tensor, a NumPy array or a "
         "Python number"
     )
-
-
-def zero_dim_follows(a: Any, b: Any) -> tuple[Any, Any]:
-    """PyTorch's promotion rule for a 0-d floating tensor meeting a dimensioned floating one:
-    the dimensioned one's dtype wins, so ``x32 * tensor(2.0, dtype=float64)`` (or a 0-d
-    float64 NumPy array) stays float32. NumPy alone would silently promote to float64."""
-    # (On every binary op: the common case, equal dtypes, is one identity test.)
-    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.data.dtype is not b.data.dtype:
-        dtype_a, dtype_b = a.data.dtype, b.data.dtype
-        if dtype_a != dtype_b and dtype_a.kind == "f" and dtype_b.kind == "f":
-            if b.data.ndim == 0 and a.data.ndim:
-                b = b.type(dtype_a)
-            elif a.data.ndim == 0 and b.data.ndim:
-                a = a.type(dtype_b)
-    return a, b
 
 
 # ------------------------------------------------------------------------------ arithmetic
@@ -448,30 +434,46 @@ def add(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:  # noqa: A002
     other = operand(other)
     if alpha != 1:
         other = other * alpha
-    return Add.apply(*zero_dim_follows(operand(input), other))
+    return Add.apply(*promote_operands(operand(input), other))
 
 
 def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:  # noqa: A002
     other = operand(other)
+    if _is_bool(input) or _is_bool(other):
+        raise RuntimeError(
+            "subtraction with a bool tensor or value is not supported (as in PyTorch); to invert "
+            "a mask use ~mask or mask.logical_not()"
+        )
     if alpha != 1:
         other = other * alpha
-    return Sub.apply(*zero_dim_follows(operand(input), other))
+    return Sub.apply(*promote_operands(operand(input), other))
 
 
 def mul(input: Any, other: Any) -> Tensor:  # noqa: A002
-    return Mul.apply(*zero_dim_follows(operand(input), operand(other)))
+    return Mul.apply(*promote_operands(operand(input), operand(other)))
 
 
 def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:  # noqa: A002
     if rounding_mode is not None:
-        raw = np.divide(_data(input), _data(other))
+        a, b = promote_operands(operand(input), operand(other))
+        raw = np.divide(_data(a), _data(b))
         rounded = np.floor(raw) if rounding_mode == "floor" else np.trunc(raw)
-        return Tensor._wrap(rounded.astype(np.result_type(_data(input), _data(other))))
-    return Div.apply(*zero_dim_follows(operand(input), operand(other)))
+        return Tensor._wrap(rounded.astype(result_type(a, b)))
+    return Div.apply(*promote_operands(operand(input), operand(other), true_divide=True))
 
 
 def _data(value: Any) -> Any:
     return value.data if isinstance(value, Tensor) else value
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool) or isinstance(value, Tensor) and value.data.dtype == np.bool_
+
+
+def remainder(input: Any, other: Any) -> Tensor:  # noqa: A002
+    """Python's ``%`` elementwise (the result has the sign of ``other``), in the promoted dtype."""
+    a, b = promote_operands(operand(input), operand(other))
+    return Tensor._wrap(np.asarray(np.mod(_data(a), _data(b))))
 
 
 def neg(input: Tensor) -> Tensor:  # noqa: A002
@@ -480,29 +482,36 @@ def neg(input: Tensor) -> Tensor:  # noqa: A002
 
 def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001,A002
     if not isinstance(input, Tensor):
-        return RPow.apply(operand(exponent), input)
-    return Pow.apply(*zero_dim_follows(input, operand(exponent)))
+        exponent = operand(exponent)
+        if isinstance(input, float) and exponent.data.dtype.kind != "f":
+            exponent = floating(exponent)  # 2.0 ** int_tensor is floating, as in PyTorch
+        return RPow.apply(exponent, input)
+    if input.data.dtype == np.bool_ and _is_bool(exponent):
+        if isinstance(exponent, Tensor):
+            raise RuntimeError("pow: a bool tensor to a bool tensor's power is not supported (as in PyTorch)")
+        return Tensor._wrap(input.data | (not exponent))  # x ** True = x, x ** False = True
+    return Pow.apply(*promote_operands(input, operand(exponent)))
 
 
 def exp(input: Tensor) -> Tensor:  # noqa: A002
     """e to the power of each element. Shape: any → same."""
-    return Exp.apply(input)
+    return Exp.apply(floating(input))
 
 
 def log(input: Tensor) -> Tensor:  # noqa: A002
-    return Log.apply(input)
+    return Log.apply(floating(input))
 
 
 def log1p(input: Tensor) -> Tensor:  # noqa: A002
-    return Log1p.apply(input)
+    return Log1p.apply(floating(input))
 
 
 def sqrt(input: Tensor) -> Tensor:  # noqa: A002
-    return Sqrt.apply(input)
+    return Sqrt.apply(floating(input))
 
 
 def rsqrt(input: Tensor) -> Tensor:  # noqa: A002
-    return 1 / Sqrt.apply(input)
+    return 1 / Sqrt.apply(floating(input))
 
 
 def square(input: Tensor) -> Tensor:  # noqa: A002
@@ -514,19 +523,19 @@ def abs(input: Tensor) -> Tensor:  # noqa: A001,A002
 
 
 def sin(input: Tensor) -> Tensor:  # noqa: A002
-    return Sin.apply(input)
+    return Sin.apply(floating(input))
 
 
 def cos(input: Tensor) -> Tensor:  # noqa: A002
-    return Cos.apply(input)
+    return Cos.apply(floating(input))
 
 
 def tanh(input: Tensor) -> Tensor:  # noqa: A002
-    return Tanh.apply(input)
+    return Tanh.apply(floating(input))
 
 
 def sigmoid(input: Tensor) -> Tensor:  # noqa: A002
-    return Sigmoid.apply(input)
+    return Sigmoid.apply(floating(input))
 
 
 def relu(input: Tensor) -> Tensor:  # noqa: A002
@@ -534,7 +543,7 @@ def relu(input: Tensor) -> Tensor:  # noqa: A002
 
 
 def erf(input: Tensor) -> Tensor:  # noqa: A002
-    return Erf.apply(input)
+    return Erf.apply(floating(input))
 
 
 def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A001,A002
@@ -554,11 +563,11 @@ clip = clamp
 
 
 def maximum(input: Any, other: Any) -> Tensor:  # noqa: A002
-    return Maximum.apply(*zero_dim_follows(operand(input), operand(other)))
+    return Maximum.apply(*promote_operands(operand(input), operand(other)))
 
 
 def minimum(input: Any, other: Any) -> Tensor:  # noqa: A002
-    return Minimum.apply(*zero_dim_follows(operand(input), operand(other)))
+    return Minimum.apply(*promote_operands(operand(input), operand(other)))
 
 
 def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002
@@ -566,7 +575,7 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002
     condition = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
     if condition.dtype != np.bool_:
         raise TypeError(f"where: condition must be a bool tensor, got {condition.dtype}")
-    return Where.apply(condition, *zero_dim_follows(operand(input), operand(other)))
+    return Where.apply(condition, *promote_operands(operand(input), operand(other)))
 
 
 def sign(input: Tensor) -> Tensor:  # noqa: A002
@@ -634,7 +643,7 @@ def _attach() -> None:
         ),
         "logical_not": lambda self: Tensor._wrap(np.logical_not(self.data)),
         "__floordiv__": lambda self, other: div(self, other, rounding_mode="floor"),
-        "__mod__": lambda self, other: Tensor._wrap(np.mod(self.data, _data(other))),
+        "__mod__": remainder, "remainder": remainder,
     }
     for name, function in methods.items():
         setattr(Tensor, name, function)

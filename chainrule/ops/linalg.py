@@ -96,6 +96,18 @@ def _linear_grads(grad: Any, x: Any, weight: Any, needs: tuple[bool, ...],
     return grad_x, grad_w, grad_b
 
 
+def _check_same_dtype(op: str, **operands: Tensor | None) -> None:
+    """PyTorch's matrix products refuse mixed dtypes rather than promote (a float64 model fed
+    float32 data is an error there, not a silent float64 run)."""
+    given = {name: t.dtype for name, t in operands.items() if t is not None}
+    if len(set(given.values())) > 1:
+        described = ", ".join(f"{name} is {dtype}" for name, dtype in given.items())
+        raise RuntimeError(
+            f"{op}: the operands must have one dtype, but {described}; convert the input (e.g. "
+            "x.float()) or the model (e.g. model.float())"
+        )
+
+
 def _check_inner(a: Tensor, b: Tensor) -> None:
     if a.ndim == 0 or b.ndim == 0:
         raise RuntimeError(
@@ -126,6 +138,7 @@ def matmul(input: Any, other: Any) -> Tensor:  # noqa: A002
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise TypeError("matmul: both arguments must be tensors or arrays, not Python numbers")
     _check_inner(a, b)
+    _check_same_dtype("matmul", first=a, second=b)
     if a.ndim == 1 and b.ndim == 1:
         return (a * b).sum()
     if a.ndim == 1:
@@ -186,6 +199,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if bias is not None and bias.shape != (weight.shape[0],):
         raise RuntimeError(f"linear: bias of shape {tuple(bias.shape)} does not fit weight of "
                            f"shape {tuple(weight.shape)}; expected ({weight.shape[0]},)")
+    _check_same_dtype("linear", input=input, weight=weight, bias=bias)
     return Linear.apply(input, weight, bias)
 
 

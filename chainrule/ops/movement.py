@@ -199,7 +199,25 @@ def reshape(input: Tensor, *shape: Any) -> Tensor:  # noqa: A002
 def view(input: Tensor, *shape: Any) -> Tensor:  # noqa: A002
     if len(shape) == 1 and not isinstance(shape[0], int | Sequence):
         return input.type(shape[0])
+    _check_viewable(input, shape[0] if len(shape) == 1 and isinstance(shape[0], Sequence) else shape)
     return reshape(input, *shape)
+
+
+def _check_viewable(input: Tensor, shape: Any) -> None:  # noqa: A002
+    """PyTorch's view never copies: a shape that the tensor's memory layout cannot give
+    without copying (e.g. flattening a transpose) is an error there, so here too."""
+    try:
+        np.reshape(input.data, shape, copy=False)
+    except (ValueError, TypeError):
+        try:
+            np.reshape(input.data, shape)
+        except (ValueError, TypeError):
+            return  # a size mismatch: reshape below says so in its own words
+        raise RuntimeError(
+            f"view({', '.join(str(size) for size in shape)}): this tensor of shape "
+            f"{tuple(input.shape)} is not contiguous in memory (e.g. it is a transpose), so it "
+            "can't be viewed in that shape without a copy; use .reshape(...) or .contiguous().view(...)"
+        ) from None
 
 
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:  # noqa: A002

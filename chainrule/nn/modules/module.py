@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from chainrule.devices import check_cpu, parse_to_arguments
 from chainrule.grad_mode import no_grad
 from chainrule.nn.parameter import Parameter
 from chainrule.tensor import Tensor, as_dtype
@@ -540,20 +541,7 @@ class Module:
     def to(self, *args: Any, **kwargs: Any) -> Module:
         """``to(dtype)``, ``to("cpu")``, ``to(tensor)``: floating parameters and buffers take
         the dtype; integer ones (e.g. ``num_batches_tracked``) keep theirs."""
-        dtype = kwargs.pop("dtype", None)
-        devices = [kwargs.pop("device", None)]
-        kwargs.pop("non_blocking", None)
-        if kwargs:
-            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
-        for arg in args:
-            if isinstance(arg, Tensor):
-                dtype = arg.dtype
-            elif isinstance(arg, str) or hasattr(arg, "type") and not isinstance(arg, type | np.dtype):
-                devices.append(arg)
-            else:
-                dtype = arg
-        for device in devices:
-            _check_cpu(device)
+        dtype, _ = parse_to_arguments(args, kwargs)
         if dtype is None:
             return self
         dtype = as_dtype(dtype)
@@ -562,6 +550,11 @@ class Module:
         return self._cast_floating(dtype)
 
     def cpu(self) -> Module:
+        return self
+
+    def cuda(self, device: Any = None) -> Module:
+        """Always an error: chainrule has no CUDA device (see ``chainrule.cuda.is_available``)."""
+        check_cpu("cuda" if device is None else device)
         return self
 
     def share_memory(self) -> Module:
@@ -618,11 +611,3 @@ def _quoted(keys: list[str]) -> str:
 def _indent(text: str) -> str:
     """Indent every line of ``text`` but the first by two spaces (for nesting reprs)."""
     return text.replace("\n", "\n  ")
-
-
-def _check_cpu(device: Any) -> None:
-    if device is None:
-        return
-    name = device if isinstance(device, str) else getattr(device, "type", str(device))
-    if name.split(":")[0] != "cpu":
-        raise RuntimeError(f"chainrule runs on the CPU only; got device {device!r}. Use 'cpu'.")
