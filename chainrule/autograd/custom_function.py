@@ -81,8 +81,9 @@ class CustomFunctionNode(_Op):
         # PyTorch accepts extra trailing Nones, nothing else beyond the inputs.
         if len(grads) < expected or any(g is not None for g in grads[expected:]):
             raise RuntimeError(
-                f"{function.__name__}.backward returned {len(grads)} gradients but forward has "
-                f"{expected} inputs; return one gradient (or None) per input of forward"
+                f"{ctx.name()} returned {len(grads)} gradients, but its forward took {expected} "
+                "arguments; backward must return one gradient per argument of forward (None for an "
+                "argument that has none)"
             )
         for index, grad in enumerate(grads[:expected]):
             if grad is not None and not isinstance(grad, Tensor):

@@ -186,8 +186,8 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         )
     for name, tensor in (("weight", weight), ("bias", bias)):
         if tensor is not None and tensor.dtype != input.dtype:
-            # As PyTorch ("mat1 and mat2 must have the same dtype") and as conv: no silent promotion.
-            raise TypeError(
+            # As PyTorch ("mat1 and mat2 must have the same dtype"): no silent promotion.
+            raise RuntimeError(
                 f"linear: input dtype {input.dtype} and {name} dtype {tensor.dtype} differ; "
                 f"convert one, e.g. input.to({name}.dtype)"
             )
