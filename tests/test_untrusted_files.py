@@ -658,7 +658,8 @@ def test_linear_says_what_is_wrong():
     with pytest.raises(TypeError, match="must be a chainrule Tensor, not list"):
         layer([[1.0, 2.0, 3.0]])
     for dtype in (np.int64, np.float64):
-        with pytest.raises(RuntimeError, match=f"input dtype {np.dtype(dtype)} and weight dtype float32 differ"):
+        expected = f"input dtype {np.dtype(dtype)} and weight dtype float32 differ"
+        with pytest.raises(RuntimeError, match=expected):
             layer(chainrule.tensor(np.zeros((1, 3), dtype)))
     empty = nn.Linear(0, 3)  # as PyTorch: an empty layer, its output the bias
     np.testing.assert_array_equal(empty(chainrule.zeros(2, 0)).data, np.broadcast_to(empty.bias.data, (2, 3)))
