@@ -247,8 +247,8 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "relu-numpy-backward-ignores-mask",
         "chainrule/ops/elementwise.py",
-        "np.multiply(grad.data, ctx.mask, out=out)",
-        "np.copyto(out, grad.data)",
+        "np.multiply(grad.array, ctx.mask, out=out)",
+        "np.copyto(out, grad.array)",
         RELU_TESTS,
         numba=False,
     ),
@@ -337,8 +337,8 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "conv2d-fast-weight-grad-channels-reversed",
         "chainrule/ops/conv.py",
-        "_conv_weight_grad(x.data, grad.data, window, groups, ctx.columns)",
-        "_conv_weight_grad(x.data, grad.data[:, ::-1], window, groups, ctx.columns)",
+        "_conv_weight_grad(x.array, grad.array, window, groups, ctx.columns)",
+        "_conv_weight_grad(x.array, grad.array[:, ::-1], window, groups, ctx.columns)",
         CONV_TESTS,
     ),
     Mutation(
@@ -396,8 +396,8 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "reduction-fast-scalar-grad-ignored",
         "chainrule/ops/reduce.py",
-        "return Tensor._wrap(_fill(shape, grad.data))",
-        "return Tensor._wrap(_fill(shape, np.ones_like(grad.data)))",
+        "return Tensor._wrap(_fill(shape, grad.array))",
+        "return Tensor._wrap(_fill(shape, np.ones_like(grad.array)))",
         REDUCE_TESTS,
     ),
     Mutation(
@@ -462,8 +462,8 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "engine-leaf-grad-overwrites",
         "chainrule/autograd/engine.py",
-        "current.data += data",
-        "current.data[...] = data",
+        "current.array += data",
+        "current.array[...] = data",
         ENGINE_TESTS,
     ),
     Mutation(
@@ -513,8 +513,8 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "detach-gets-its-own-version-counter",
         "chainrule/tensor.py",
-        "        out = Tensor._wrap(self.data)\n        out._vc = self._vc\n",
-        "        out = Tensor._wrap(self.data)\n        out._vc = [0]\n",
+        "        out = Tensor._wrap(self.array)\n        out._vc = self._vc\n",
+        "        out = Tensor._wrap(self.array)\n        out._vc = [0]\n",
         ENGINE_TESTS,
     ),
 ]

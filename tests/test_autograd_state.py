@@ -16,10 +16,10 @@ def test_create_graph_backward_accumulates_into_an_existing_grad():
     first = x.grad
     assert first.requires_grad  # the gradient carries its own graph
     (x * x).sum().backward(create_graph=True)
-    np.testing.assert_array_equal(x.grad.data, [4.0, 8.0])  # 2x + 2x, as PyTorch
+    np.testing.assert_array_equal(x.grad.array, [4.0, 8.0])  # 2x + 2x, as PyTorch
     # the accumulated gradient is still differentiable: d/dx sum((4x)²) = 32x, added to 4x
     (x.grad * x.grad).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [36.0, 72.0])
+    np.testing.assert_array_equal(x.grad.array, [36.0, 72.0])
 
 
 def test_changing_a_detached_output_in_place_is_caught_at_backward():

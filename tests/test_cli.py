@@ -430,7 +430,7 @@ def test_a_run_that_diverges_later_keeps_the_last_good_epoch(tmp_path):
     assert kept["epoch"] == 1
     for name, value in weights.items():
         assert np.isfinite(value).all()
-        np.testing.assert_array_equal(value, kept["model"][name].data)
+        np.testing.assert_array_equal(value, kept["model"][name].array)
     summary = report_sections(run_dir)["summary"]
     assert "Training diverged at step 2 of epoch 2." in summary and "Test accuracy" in summary
     assert "holds the weights after epoch 1, the last before training diverged" in summary

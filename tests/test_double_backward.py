@@ -33,9 +33,9 @@ def min_max_op() -> Iterator[type[Function]]:
         @staticmethod
         def backward(ctx, grad_min, grad_max, grad_count, grad_index):
             (x,) = ctx.saved_inputs
-            MinMaxProbe.seen.append((grad_min.data.copy(), grad_max.data.copy()))
-            is_min = chainrule.Tensor._wrap((x.data == x.data.min()).astype(x.dtype))
-            is_max = chainrule.Tensor._wrap((x.data == x.data.max()).astype(x.dtype))
+            MinMaxProbe.seen.append((grad_min.array.copy(), grad_max.array.copy()))
+            is_min = chainrule.Tensor._wrap((x.array == x.array.min()).astype(x.dtype))
+            is_max = chainrule.Tensor._wrap((x.array == x.array.max()).astype(x.dtype))
             return grad_min * is_min + grad_max * is_max
 
     yield MinMaxProbe
@@ -59,7 +59,7 @@ def test_backward_runs_once_with_zeros_for_the_unused_output(min_max_op: Any) ->
     x = _x()
     low, high, _, _ = min_max_op.apply(x)
     (high * 3).backward()
-    np.testing.assert_array_equal(x.grad.data, [0.0, 3.0, 0.0, 0.0])
+    np.testing.assert_array_equal(x.grad.array, [0.0, 3.0, 0.0, 0.0])
     assert len(min_max_op.seen) == 1
     np.testing.assert_array_equal(min_max_op.seen[0][0], 0.0)  # the unused min: zeros, as PyTorch
 
@@ -68,7 +68,7 @@ def test_gradients_of_both_outputs_meet_in_one_backward(min_max_op: Any) -> None
     x = _x()
     low, high, _, _ = min_max_op.apply(x)
     (low * 2 + high * 5 + low).backward()
-    np.testing.assert_array_equal(x.grad.data, [0.0, 5.0, 3.0, 0.0])
+    np.testing.assert_array_equal(x.grad.array, [0.0, 5.0, 3.0, 0.0])
     assert len(min_max_op.seen) == 1 and min_max_op.seen[0] == (3.0, 5.0)
 
 
@@ -78,7 +78,7 @@ def test_hooks_retain_grad_and_autograd_grad_tell_the_outputs_apart(min_max_op: 
     high.register_hook(lambda grad: grad * 10)
     low.retain_grad()
     (low + high).backward(retain_graph=True)
-    np.testing.assert_array_equal(x.grad.data, [0.0, 10.0, 1.0, 0.0])
+    np.testing.assert_array_equal(x.grad.array, [0.0, 10.0, 1.0, 0.0])
     assert low.grad.item() == 1.0
     (only_low,) = chainrule.autograd.grad(low * 7 + high, [low])
     assert only_low.item() == 7.0
@@ -113,7 +113,7 @@ def test_max_pool_indices_and_batch_norm_statistics_are_outputs_of_one_node() ->
 
     y, mean, var = Normalize.apply(x, None, None, (0, 2, 3), 1e-5)
     assert y.requires_grad and not mean.requires_grad and not var.requires_grad
-    np.testing.assert_allclose(mean.data.ravel(), x.data.mean(axis=(0, 2, 3)), rtol=1e-6)
+    np.testing.assert_allclose(mean.array.ravel(), x.array.mean(axis=(0, 2, 3)), rtol=1e-6)
 
 
 def test_lstm_returns_hidden_states_and_last_cell_from_one_node() -> None:
@@ -127,7 +127,7 @@ def test_lstm_returns_hidden_states_and_last_cell_from_one_node() -> None:
     assert hidden.shape == (3, 2, 2) and cell.shape == (2, 2)
     assert hidden.grad_fn.function is cell.grad_fn.function
     cell.sum().backward()  # the hidden states' gradient is zeros: c alone reaches c0 through f
-    assert c0.grad is not None and np.abs(c0.grad.data).sum() > 0
+    assert c0.grad is not None and np.abs(c0.grad.array).sum() > 0
 
 
 # ---------------------------------------------------- fused ops: orders two and three

@@ -127,7 +127,7 @@ def test_views_and_their_base_report_one_version() -> None:
 @pytest.mark.parametrize("make_copy", COPIES.values(), ids=COPIES.keys())
 def test_changing_a_copy_leaves_the_saved_output_valid(make_copy: Callable[[Any], Any]) -> None:
     grad = write_through_a_view_of_a_saved_output(chainrule, make_copy)
-    np.testing.assert_allclose(grad.data, np.exp(np.arange(1.0, 7.0).reshape(2, 3) / 4))
+    np.testing.assert_allclose(grad.array, np.exp(np.arange(1.0, 7.0).reshape(2, 3) / 4))
 
 
 def test_flip_is_a_view_in_numpy_so_it_shares_the_counter() -> None:
@@ -167,7 +167,7 @@ def test_an_unchanged_view_leaves_backward_correct() -> None:
     (y.t()[0] * 2).sum().backward()
     expected = np.zeros((2, 3))
     expected[:, 0] = 2 * np.exp(np.arange(1.0, 7.0).reshape(2, 3)[:, 0] / 4)
-    np.testing.assert_allclose(x.grad.data, expected)
+    np.testing.assert_allclose(x.grad.array, expected)
 
 
 # ------------------------------------------------------------------- index tensors
@@ -225,7 +225,7 @@ def test_an_unchanged_index_tensor_gives_the_gradient(op: str) -> None:
         expected[1] = 2 * 2 * values[1]  # row 1 picked twice: both gradients add
     else:
         expected[:, [0, 2]] = 2 * values[:, [0, 2]]
-    np.testing.assert_allclose(x.grad.data, expected)
+    np.testing.assert_allclose(x.grad.array, expected)
 
 
 def test_a_numpy_index_array_is_copied_at_forward() -> None:
@@ -239,7 +239,7 @@ def test_a_numpy_index_array_is_copied_at_forward() -> None:
     values = np.arange(1.0, 7.0).reshape(2, 3) / 4
     expected = np.zeros((2, 3))
     expected[:, [0, 2]] = 2 * values[:, [0, 2]]
-    np.testing.assert_allclose(x.grad.data, expected)
+    np.testing.assert_allclose(x.grad.array, expected)
 
 
 # -------------------------------------------------------------- the same, on PyTorch
@@ -271,7 +271,7 @@ def test_changing_a_copy_as_pytorch(make_copy: Callable[[Any], Any]) -> None:
     torch = pytest.importorskip("torch")
     ours = write_through_a_view_of_a_saved_output(chainrule, make_copy)
     theirs = write_through_a_view_of_a_saved_output(torch, make_copy)
-    np.testing.assert_allclose(ours.data, theirs.numpy())
+    np.testing.assert_allclose(ours.array, theirs.numpy())
 
 
 @pytest.mark.parametrize("op", INDEX_OPS)

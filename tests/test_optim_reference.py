@@ -90,10 +90,10 @@ def _chainrule_run(
     history = []
     for _ in range(steps):
         for index, param in enumerate(params):
-            param.grad = chainrule.tensor(_gradient(index, param.data.astype(np.float64)).astype(dtype))
+            param.grad = chainrule.tensor(_gradient(index, param.array.astype(np.float64)).astype(dtype))
         optimizer.step()
-        history.append([param.data.copy() for param in params])
-        assert all(param.data.dtype == dtype for param in params)
+        history.append([param.array.copy() for param in params])
+        assert all(param.array.dtype == dtype for param in params)
     return history
 
 
@@ -207,10 +207,10 @@ def test_golden_values(name, options, expected, use_numba):
     optimizer = getattr(optim, name)([param], **options)
     reference, theta = reference_optimizer(name, options), [GOLDEN_THETA.copy()]
     for step, expected_theta in enumerate(expected, start=1):
-        param.grad = chainrule.tensor(_golden_gradient(param.data))
+        param.grad = chainrule.tensor(_golden_gradient(param.array))
         optimizer.step()
         theta = reference.step(theta, [_golden_gradient(theta[0])])
-        np.testing.assert_allclose(param.data, expected_theta, rtol=1e-13, err_msg=f"step {step}")
+        np.testing.assert_allclose(param.array, expected_theta, rtol=1e-13, err_msg=f"step {step}")
         np.testing.assert_allclose(
             theta[0], expected_theta, rtol=1e-13, err_msg=f"the reference, step {step}"
         )
@@ -249,12 +249,12 @@ def test_sgd_momentum_state_is_the_reference_buffer():
     reference, theta = reference_optimizer("SGD", options), [p.copy() for p in INITIAL]
     for _ in range(3):
         for index, param in enumerate(params):
-            param.grad = chainrule.tensor(_gradient(index, param.data))
+            param.grad = chainrule.tensor(_gradient(index, param.array))
         optimizer.step()
         theta = reference.step(theta, [_gradient(i, p) for i, p in enumerate(theta)])
     for index, param in enumerate(params):
         np.testing.assert_allclose(
-            optimizer.state[param]["momentum_buffer"].data, reference.buffers[index], rtol=1e-12
+            optimizer.state[param]["momentum_buffer"].array, reference.buffers[index], rtol=1e-12
         )
 
 

@@ -311,7 +311,7 @@ def iris_audit_csv(path, column):
 
     iris = load_iris()
     lines = [",".join([*iris.feature_names, column, "target"])]
-    for index, (row, label) in enumerate(zip(iris.data, iris.target)):
+    for index, (row, label) in enumerate(zip(iris.array, iris.target)):
         lines.append(",".join([*map(str, row), "fm"[index % 2], iris.target_names[label]]))
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -662,7 +662,7 @@ def test_linear_says_what_is_wrong():
         with pytest.raises(RuntimeError, match=expected):
             layer(chainrule.tensor(np.zeros((1, 3), dtype)))
     empty = nn.Linear(0, 3)  # as PyTorch: an empty layer, its output the bias
-    np.testing.assert_array_equal(empty(chainrule.zeros(2, 0)).data, np.broadcast_to(empty.bias.data, (2, 3)))
+    np.testing.assert_array_equal(empty(chainrule.zeros(2, 0)).array, np.broadcast_to(empty.bias.array, (2, 3)))
     with pytest.raises(ValueError, match="in_features must be >= 0"):
         nn.Linear(-1, 3)
     with pytest.raises(TypeError, match="out_features must be an int"):

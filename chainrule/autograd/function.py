@@ -140,14 +140,14 @@ class Function:
         for a in args:
             if isinstance(a, Tensor) and a.requires_grad:
                 requires_grad = True
-                data = a.data
+                data = a.array
                 raw.append(data)
                 needs.append(True)
                 edges.append(a.grad_fn or a)
                 shapes.append(data.shape)
                 dtypes.append(data.dtype)
             else:
-                raw.append(a.data if isinstance(a, Tensor) else a)
+                raw.append(a.array if isinstance(a, Tensor) else a)
                 needs.append(False)
                 edges.append(None)
                 shapes.append(None)
@@ -171,7 +171,7 @@ class Function:
             check_forward(ctx, raw, out_data)
 
         out = _new_object(Tensor)
-        out.data = out_data
+        out.array = out_data
         out._grad = None
         out._vc = [0] if out_data.base is None and _not_an_input(out_data, raw) else _counter_for(
             out_data, args)
@@ -241,7 +241,7 @@ class Function:
         self.needs_input_grad = _no_grads(len(args))
         self._saved_index = None
         self._save_out = False
-        raw = [a.data if isinstance(a, Tensor) else a for a in args]
+        raw = [a.array if isinstance(a, Tensor) else a for a in args]
         try:
             out_data = self.forward(self, *raw, **kwargs)
         except ValueError as error:
@@ -427,7 +427,7 @@ def _counter_for(array: np.ndarray, args: tuple[Any, ...]) -> list[int]:
     owner = array if array.base is None else array.base
     for arg in args:
         if isinstance(arg, Tensor):
-            data = arg.data
+            data = arg.array
             if data is array or (
                 (data if data.base is None else data.base) is owner and np.shares_memory(data, array)
             ):

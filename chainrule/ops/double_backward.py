@@ -87,7 +87,7 @@ class RecordedSubgraph(Function):
     def forward(ctx, *real, stand_ins, results):
         ctx.save_inputs(*range(len(real)))
         ctx.stand_ins, ctx.results = stand_ins, results
-        return tuple(r.data for r in results)
+        return tuple(r.array for r in results)
 
     @staticmethod
     def backward(ctx, *grads):

@@ -27,7 +27,7 @@ class Embedding(Function):
     @staticmethod
     def backward(ctx, grad):
         (index_tensor,) = ctx.saved_inputs
-        indices = index_tensor.data
+        indices = index_tensor.array
         if ctx.padding_idx is not None:
             keep = (indices != ctx.padding_idx)[..., None].astype(grad.dtype)
             grad = grad * Tensor._wrap(keep)
@@ -62,7 +62,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,  # 
         raise NotImplementedError("embedding: max_norm, scale_grad_by_freq and sparse are not "
                                   "supported; leave them at their defaults")
     index = _index_tensor("embedding", input)
-    indices = index.data
+    indices = index.array
     if not isinstance(weight, Tensor) or weight.ndim != 2:
         raise ValueError(f"embedding: weight must be a 2-D Tensor (num_embeddings, embedding_dim), "
                          f"got {getattr(weight, 'shape', type(weight).__name__)}")
@@ -91,7 +91,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         tensor([[1, 0, 0],
                 [0, 0, 1]])
     """
-    indices = _index_tensor("one_hot", tensor).data
+    indices = _index_tensor("one_hot", tensor).array
     if num_classes == -1:
         if indices.size == 0:
             raise ValueError("one_hot: can't infer num_classes from an empty tensor; pass "

@@ -173,7 +173,7 @@ def normalize_index(index: Any) -> Any:
     out = []
     for item in items:
         if isinstance(item, Tensor):
-            item = item.data
+            item = item.array
         elif isinstance(item, list):
             item = np.asarray(item)
         if isinstance(item, np.ndarray) and item.dtype.kind not in "iub":
@@ -207,10 +207,10 @@ def _check_viewable(input: Tensor, shape: Any) -> None:  # noqa: A002
     """PyTorch's view never copies: a shape that the tensor's memory layout cannot give
     without copying (e.g. flattening a transpose) is an error there, so here too."""
     try:
-        np.reshape(input.data, shape, copy=False)
+        np.reshape(input.array, shape, copy=False)
     except (ValueError, TypeError):
         try:
-            np.reshape(input.data, shape)
+            np.reshape(input.array, shape)
         except (ValueError, TypeError):
             return  # a size mismatch: reshape below says so in its own words
         raise RuntimeError(

@@ -234,7 +234,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     dims = (0, *range(2, input.ndim))
     out, mean, var = Normalize.apply(input, weight, bias, dims, eps)
     if running_mean is not None or running_var is not None:
-        mean, var = mean.data, var.data
+        mean, var = mean.array, var.array
         with no_grad():
             if running_mean is not None:
                 running_mean.mul_(1.0 - momentum).add_(mean.reshape(channels) * momentum)

@@ -147,7 +147,7 @@ def _encode(value: Any, path: tuple[str, ...], tensors: dict[str, np.ndarray]) -
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, Tensor):
-        return {_TENSOR: _store(np.asarray(value.data), path, tensors)}
+        return {_TENSOR: _store(np.asarray(value.array), path, tensors)}
     if isinstance(value, np.ndarray):
         return {_NDARRAY: _store(value, path, tensors)}
     if isinstance(value, np.generic):
@@ -370,7 +370,7 @@ def check_weights(tensors: Mapping[str, Any], model: Any, source: Any, strict: b
 
 
 def _array_of(value: Any) -> np.ndarray:
-    data = getattr(value, "data", value)
+    data = getattr(value, "array", value)
     return data if isinstance(data, np.ndarray) else np.asarray(data)
 
 
