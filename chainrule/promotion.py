@@ -119,12 +119,12 @@ def promote_operands(a: Any, b: Any, true_divide: bool = False) -> tuple[Any, An
     # with a Python number (NumPy 2 keeps the tensor's dtype then, as PyTorch does).
     if isinstance(a, Tensor):
         if isinstance(b, Tensor):
-            dtype = a.data.dtype
-            if dtype is b.data.dtype and (not true_divide or dtype.kind == "f"):
+            dtype = a.array.dtype
+            if dtype is b.array.dtype and (not true_divide or dtype.kind == "f"):
                 return a, b
-        elif a.data.dtype.kind == "f":
+        elif a.array.dtype.kind == "f":
             return a, b
-    elif isinstance(b, Tensor) and b.data.dtype.kind == "f":
+    elif isinstance(b, Tensor) and b.array.dtype.kind == "f":
         return a, b
     target = result_type(a, b)
     if true_divide and target.kind != "f":
@@ -134,13 +134,13 @@ def promote_operands(a: Any, b: Any, true_divide: bool = False) -> tuple[Any, An
 
 def _cast(value: Any, dtype: np.dtype) -> Any:
     if isinstance(value, Tensor):
-        return value if value.data.dtype == dtype else value.type(dtype)
+        return value if value.array.dtype == dtype else value.type(dtype)
     return value  # a Python number takes the tensor's dtype in NumPy 2 arithmetic
 
 
 def floating(value: Tensor) -> Tensor:
     """``value`` itself if floating, else cast to the default float dtype: what PyTorch's
     floating-point maths (exp, log, sqrt, sin, sigmoid...) does with integer input."""
-    if value.data.dtype.kind == "f":
+    if value.array.dtype.kind == "f":
         return value
     return value.type(get_default_dtype())

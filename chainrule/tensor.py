@@ -1,7 +1,8 @@
 """``Tensor``: a NumPy array plus what backpropagation needs, and the functions that make one.
 
-A Tensor holds ``data`` (a ``numpy.ndarray``), ``requires_grad``, ``grad`` and ``grad_fn`` (the
-op node that made it, ``None`` for a leaf). Its methods and operators hand off to the ops in
+A Tensor holds ``array`` (a ``numpy.ndarray``), ``requires_grad``, ``grad`` and ``grad_fn`` (the
+op node that made it, ``None`` for a leaf). ``data`` is PyTorch's: a Tensor sharing the memory,
+outside autograd. Its methods and operators hand off to the ops in
 ``chainrule.ops``; NumPy arrays and Python scalars mix freely with tensors.
 """
 
@@ -80,7 +81,7 @@ def _as_array(data: Any, dtype: Any = None) -> np.ndarray:
     """Make the array behind a new tensor. Python floats become the default dtype (float32),
     Python ints int64, NumPy arrays keep their dtype (as ``torch.tensor`` does)."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     if dtype is not None:
         return np.array(data, dtype=as_dtype(dtype))
     array = np.array(data)
@@ -108,11 +109,11 @@ class Tensor:
     """
 
     _is_node = False  # the engine tells leaves from op nodes by this flag
-    __slots__ = ("data", "requires_grad", "_grad", "grad_fn", "_vc", "_hooks", "__weakref__")
+    __slots__ = ("array", "requires_grad", "_grad", "grad_fn", "_vc", "_hooks", "__weakref__")
     __array_priority__ = 1000  # ndarray (op) Tensor hands off to Tensor's reflected operator
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: builtins.bool = False) -> None:
-        self.data = _as_array(data, dtype)
+        self.array = _as_array(data, dtype)
         self._grad: Tensor | None = None
         self.grad_fn = None
         self._vc = [0]
@@ -125,7 +126,7 @@ class Tensor:
     def _wrap(cls, array: np.ndarray) -> Tensor:
         """A constant tensor around an existing array, without copying or checks."""
         out = Tensor.__new__(Tensor)
-        out.data = array
+        out.array = array
         out._grad = None
         out.grad_fn = None
         out.requires_grad = False
@@ -135,8 +136,34 @@ class Tensor:
 
     # ------------------------------------------------------------------------ properties
     @property
+    def data(self) -> Tensor:
+        """PyTorch's .data: a Tensor sharing this one's memory, outside autograd (no
+        ``requires_grad``, and changes through it are not seen by the in-place checks, as in
+        PyTorch; prefer ``detach()``). The NumPy array itself is ``.array``.
+
+        Example::
+
+            >>> w = chainrule.ones(2, requires_grad=True)
+            >>> w.data.mul_(3)  # PyTorch's .data
+            tensor([3., 3.])
+            >>> w
+            tensor([3., 3.], requires_grad=True)
+        """
+        return Tensor._wrap(self.array)
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        # PyTorch's .data assignment, p.data = t: p now uses t's memory (shape and dtype may change).
+        if not isinstance(value, Tensor):
+            raise TypeError(
+                f"a tensor's data must be assigned a Tensor, got a {type(value).__name__}; for a NumPy "
+                "array use chainrule.from_numpy(array)"
+            )
+        self.array = value.array
+
+    @property
     def shape(self) -> tuple[builtins.int, ...]:
-        return self.data.shape
+        return self.array.shape
 
     @property
     def grad(self) -> Tensor | None:
@@ -153,12 +180,12 @@ class Tensor:
                     f"assigned grad expected to be a Tensor or None but got a {type(value).__name__}; "
                     "to clear gradients assign None (or call zero_grad())"
                 )
-            if value.data.shape != self.data.shape:
+            if value.array.shape != self.array.shape:
                 raise RuntimeError(
                     f"assigned grad has shape {tuple(value.shape)}, but the tensor has shape "
                     f"{tuple(self.shape)}; a gradient must have its tensor's shape"
                 )
-            if value.data.dtype != self.data.dtype:
+            if value.array.dtype != self.array.dtype:
                 raise RuntimeError(
                     f"assigned grad has dtype {value.dtype}, but the tensor has dtype {self.dtype}; "
                     f"convert it first (grad.to({self.dtype}))"
@@ -167,11 +194,11 @@ class Tensor:
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def ndim(self) -> builtins.int:
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def is_leaf(self) -> builtins.bool:
@@ -204,40 +231,40 @@ class Tensor:
 
     @property
     def is_floating_point_(self) -> builtins.bool:
-        return self.data.dtype.kind == "f"
+        return self.array.dtype.kind == "f"
 
     def is_floating_point(self) -> builtins.bool:
-        return self.data.dtype.kind == "f"
+        return self.array.dtype.kind == "f"
 
     @property
     def _version(self) -> builtins.int:
         return self._vc[0]
 
     def size(self, dim: builtins.int | None = None) -> Any:
-        return self.data.shape if dim is None else self.data.shape[dim]
+        return self.array.shape if dim is None else self.array.shape[dim]
 
     def dim(self) -> builtins.int:
-        return self.data.ndim
+        return self.array.ndim
 
     def numel(self) -> builtins.int:
-        return self.data.size
+        return self.array.size
 
     def element_size(self) -> builtins.int:
-        return self.data.itemsize
+        return self.array.itemsize
 
     def __len__(self) -> builtins.int:
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     # ----------------------------------------------------------------- leaving the graph
     def item(self) -> Any:
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(
                 f"item(): only a tensor with one element can be converted to a Python scalar, "
                 f"this one has shape {self.shape}"
             )
-        return self.data.item()
+        return self.array.item()
 
     def numpy(self) -> np.ndarray:
         """The array behind this tensor (shared, not copied), as ``Tensor.numpy()`` in PyTorch."""
@@ -246,17 +273,17 @@ class Tensor:
                 "numpy(): can't call numpy() on a tensor that is part of a graph; "
                 "use tensor.detach().numpy()"
             )
-        return self.data
+        return self.array
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return self.data if dtype is None else self.data.astype(dtype)
+        return self.array if dtype is None else self.array.astype(dtype)
 
     def tolist(self) -> Any:
-        return self.data.tolist()
+        return self.array.tolist()
 
     def detach(self) -> Tensor:
         """A tensor sharing this one's data, cut from the graph."""
-        out = Tensor._wrap(self.data)
+        out = Tensor._wrap(self.array)
         out._vc = self._vc
         return out
 
@@ -272,16 +299,19 @@ class Tensor:
 
     def contiguous(self) -> Tensor:
         """This tensor if its memory is in row-major order, else a row-major copy."""
-        return self if self.data.flags.c_contiguous else self.clone()
+        return self if self.array.flags.c_contiguous else self.clone()
+
+    def equal(self, other: Tensor) -> builtins.bool:
+        return equal(self, other)
 
     def is_contiguous(self) -> builtins.bool:
-        return builtins.bool(self.data.flags.c_contiguous)
+        return builtins.bool(self.array.flags.c_contiguous)
 
     def requires_grad_(self, requires_grad: builtins.bool = True) -> Tensor:
-        if requires_grad and self.data.dtype.kind not in "fc":
+        if requires_grad and self.array.dtype.kind not in "fc":
             raise RuntimeError(
                 f"only tensors of floating point dtype can require gradients; this one is "
-                f"{self.data.dtype}. Convert it first, e.g. x.float().requires_grad_()"
+                f"{self.array.dtype}. Convert it first, e.g. x.float().requires_grad_()"
             )
         if not requires_grad and self.grad_fn is not None:
             raise RuntimeError(
@@ -335,7 +365,7 @@ class Tensor:
 
     # ---------------------------------------------------------------------------- display
     def __repr__(self) -> str:
-        data = self.data
+        data = self.array
         body = "[]" if data.size == 0 else _format_body(data)
         extras = []
         if data.dtype not in (_Defaults.dtype, int64, bool):
@@ -349,17 +379,17 @@ class Tensor:
         return "tensor(" + ", ".join([body, *extras]) + ")"
 
     def __format__(self, spec: str) -> str:
-        if self.data.ndim == 0:
-            return format(self.data.item(), spec)
+        if self.array.ndim == 0:
+            return format(self.array.item(), spec)
         return repr(self)
 
     def __bool__(self) -> builtins.bool:
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise RuntimeError(
-                f"the truth value of a tensor with {self.data.size} elements is ambiguous; "
+                f"the truth value of a tensor with {self.array.size} elements is ambiguous; "
                 "use .any() or .all()"
             )
-        return builtins.bool(self.data)
+        return builtins.bool(self.array)
 
     def __float__(self) -> builtins.float:
         return builtins.float(self.item())
@@ -368,14 +398,14 @@ class Tensor:
         return builtins.int(self.item())
 
     def __index__(self) -> builtins.int:
-        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+        if self.array.dtype.kind not in "iu" or self.array.size != 1:
             raise TypeError("only integer tensors of a single element can be used as an index")
-        return builtins.int(self.data)
+        return builtins.int(self.array)
 
     __hash__ = object.__hash__
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"data": self.data, "requires_grad": self.requires_grad}
+        return {"data": self.array, "requires_grad": self.requires_grad}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["data"], requires_grad=state["requires_grad"])  # type: ignore[misc]
@@ -408,7 +438,7 @@ class Tensor:
         from chainrule.ops.elementwise import Cast
 
         dtype = as_dtype(dtype)
-        if dtype == self.data.dtype:
+        if dtype == self.array.dtype:
             return self
         return Cast.apply(self, dtype)
 
@@ -442,7 +472,7 @@ class Tensor:
 
     def _inplace(self, name: str, result: Any) -> Tensor:
         self._check_inplace(name)
-        self.data[...] = result
+        self.array[...] = result
         return self
 
     def _check_result_fits(self, name: str, other: Any, true_divide: builtins.bool = False) -> None:
@@ -453,57 +483,57 @@ class Tensor:
         result = result_type(self, other)
         if true_divide and result.kind != "f":
             result = _Defaults.dtype
-        if not can_cast(result, self.data.dtype):
+        if not can_cast(result, self.array.dtype):
             raise RuntimeError(
-                f"{name}: the result has dtype {result}, which can't be stored in this {self.data.dtype} "
+                f"{name}: the result has dtype {result}, which can't be stored in this {self.array.dtype} "
                 f"tensor; use the out-of-place op, or convert first (e.g. x = x.float())"
             )
 
     def add_(self, other: Any, alpha: Any = 1) -> Tensor:
-        if self.data.dtype.kind != "f":
+        if self.array.dtype.kind != "f":
             self._check_result_fits("add_", other if alpha == 1 else alpha)
         other = _raw(other)
         self._check_inplace("add_")
         if alpha == 1:
-            np.add(self.data, other, out=self.data, casting="unsafe")
+            np.add(self.array, other, out=self.array, casting="unsafe")
         else:
-            np.add(self.data, np.multiply(other, alpha), out=self.data, casting="unsafe")
+            np.add(self.array, np.multiply(other, alpha), out=self.array, casting="unsafe")
         return self
 
     def sub_(self, other: Any, alpha: Any = 1) -> Tensor:
         return self.add_(other, alpha=-alpha)
 
     def mul_(self, other: Any) -> Tensor:
-        if self.data.dtype.kind != "f":
+        if self.array.dtype.kind != "f":
             self._check_result_fits("mul_", other)
         self._check_inplace("mul_")
-        np.multiply(self.data, _raw(other), out=self.data, casting="unsafe")
+        np.multiply(self.array, _raw(other), out=self.array, casting="unsafe")
         return self
 
     def div_(self, other: Any) -> Tensor:
-        if self.data.dtype.kind != "f":
+        if self.array.dtype.kind != "f":
             self._check_result_fits("div_", other, true_divide=True)
         self._check_inplace("div_")
-        np.divide(self.data, _raw(other), out=self.data, casting="unsafe")
+        np.divide(self.array, _raw(other), out=self.array, casting="unsafe")
         return self
 
     def addcmul_(self, tensor1: Any, tensor2: Any, value: Any = 1) -> Tensor:
         self._check_inplace("addcmul_")
-        self.data += value * (_raw(tensor1) * _raw(tensor2))
+        self.array += value * (_raw(tensor1) * _raw(tensor2))
         return self
 
     def addcdiv_(self, tensor1: Any, tensor2: Any, value: Any = 1) -> Tensor:
         self._check_inplace("addcdiv_")
-        self.data += value * (_raw(tensor1) / _raw(tensor2))
+        self.array += value * (_raw(tensor1) / _raw(tensor2))
         return self
 
     def lerp_(self, end: Any, weight: Any) -> Tensor:
         self._check_inplace("lerp_")
-        self.data += weight * (_raw(end) - self.data)
+        self.array += weight * (_raw(end) - self.array)
         return self
 
     def sqrt_(self) -> Tensor:
-        return self._inplace("sqrt_", np.sqrt(self.data))
+        return self._inplace("sqrt_", np.sqrt(self.array))
 
     def zero_(self) -> Tensor:
         return self._inplace("zero_", 0)
@@ -524,7 +554,7 @@ class Tensor:
         return self._inplace("copy_", source)
 
     def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
-        return self._inplace("clamp_", np.clip(self.data, min, max))
+        return self._inplace("clamp_", np.clip(self.array, min, max))
 
     def uniform_(self, a: builtins.float = 0.0, b: builtins.float = 1.0) -> Tensor:
         return self._inplace("uniform_", _rng().uniform(a, b, self.shape))
@@ -540,14 +570,14 @@ class Tensor:
 
     def masked_fill_(self, mask: Any, value: Any) -> Tensor:
         self._check_inplace("masked_fill_")
-        np.copyto(self.data, _raw(value), where=np.broadcast_to(_raw(mask), self.shape))
+        np.copyto(self.array, _raw(value), where=np.broadcast_to(_raw(mask), self.shape))
         return self
 
     def __setitem__(self, index: Any, value: Any) -> None:
         from chainrule.ops.movement import normalize_index
 
         self._check_inplace("__setitem__ (indexed assignment)")
-        self.data[normalize_index(index)] = _raw(value)
+        self.array[normalize_index(index)] = _raw(value)
 
     def __iadd__(self, other: Any) -> Tensor:
         if self.requires_grad and _GradMode.enabled:
@@ -605,7 +635,7 @@ def _cuda_device(index: Any) -> Any:
 
 
 def _raw(value: Any) -> Any:
-    return value.data if isinstance(value, Tensor) else value
+    return value.array if isinstance(value, Tensor) else value
 
 
 # ------------------------------------------------------------------------------ display
@@ -941,6 +971,17 @@ def normal(mean: builtins.float, std: builtins.float, size: Sequence[builtins.in
            requires_grad: builtins.bool = False) -> Tensor:
     samples = _generator(generator).normal(mean, std, tuple(size)).astype(as_dtype(dtype))
     return _make(samples, requires_grad, device)
+
+
+def equal(input: Tensor, other: Tensor) -> builtins.bool:  # noqa: A002
+    """True if both tensors have the same shape and elements (as ``torch.equal``).
+
+    Example::
+
+        >>> equal(chainrule.ones(2), chainrule.ones(2))
+        True
+    """
+    return input.shape == other.shape and builtins.bool(np.array_equal(input.array, other.array))
 
 
 def is_tensor(obj: Any) -> builtins.bool:

@@ -68,7 +68,7 @@ class Snapshots(Callback):
         self.weights = []
 
     def on_epoch_end(self, epoch, logs):
-        self.weights.append({k: v.data.copy() for k, v in self.trainer.model.state_dict().items()})
+        self.weights.append({k: v.array.copy() for k, v in self.trainer.model.state_dict().items()})
 
 
 def test_hooks_are_called_in_order_with_logs():
@@ -149,7 +149,7 @@ def test_early_stopping_counts_patience_and_restores_best_weights():
     # improvement (0.79, 0.85, 0.9) stop training after epoch 5, before the later improvement.
     assert len(history) == 5 and stopper.best_epoch == 2 and stopper.stopped_epoch == 5
     for name, array in snapshots.weights[1].items():
-        np.testing.assert_array_equal(run.model.state_dict()[name].data, array)
+        np.testing.assert_array_equal(run.model.state_dict()[name].array, array)
     assert not np.array_equal(snapshots.weights[1]["0.weight"], snapshots.weights[4]["0.weight"])
 
 
@@ -173,7 +173,7 @@ def test_model_checkpoint_every_epoch_best_only_and_last(tmp_path):
     assert load_state(tmp_path / "every" / "checkpoint.safetensors")["epoch"] == 3
     best_state = load_state(tmp_path / "best" / "checkpoint.safetensors")
     assert best_state["epoch"] == 2  # 0.7 at epoch 2 beats the 0.6 of epoch 3
-    np.testing.assert_array_equal(best_state["model"]["0.weight"].data, snapshots.weights[1]["0.weight"])
+    np.testing.assert_array_equal(best_state["model"]["0.weight"].array, snapshots.weights[1]["0.weight"])
     assert load_state(tmp_path / "best" / "last.safetensors")["epoch"] == 3
     assert [row["val_score"] for row in best_state["history"]] == [0.5, 0.7]
 
@@ -334,7 +334,7 @@ def test_gradient_flow_every_k_averages_only_the_recorded_batches():
         order = -200  # before the flow callback, in the same after-backward moment
 
         def on_after_backward(self, batch, logs):
-            gradient = self.trainer.model[0].weight.grad.data.astype(np.float64)
+            gradient = self.trainer.model[0].weight.grad.array.astype(np.float64)
             norms.append((batch, float(np.sqrt(np.sum(gradient**2)))))
 
     fitted = trainer()

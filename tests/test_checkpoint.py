@@ -34,7 +34,7 @@ def _assert_same(restored, original):
     if isinstance(original, chainrule.Tensor):
         assert isinstance(restored, chainrule.Tensor)
         assert restored.dtype == original.dtype and restored.shape == original.shape
-        np.testing.assert_array_equal(restored.data, original.data)
+        np.testing.assert_array_equal(restored.array, original.array)
     elif isinstance(original, np.ndarray):
         assert type(restored) is np.ndarray and restored.dtype == original.dtype
         np.testing.assert_array_equal(restored, original)
@@ -109,7 +109,7 @@ def test_loading_never_unpickles(tmp_path, monkeypatch):
     monkeypatch.setattr(pickle, "load", refuse)
     monkeypatch.setattr(pickle, "Unpickler", refuse)
     restored = load_state(path)
-    np.testing.assert_array_equal(restored["model"]["weight"].data, model.weight.data)
+    np.testing.assert_array_equal(restored["model"]["weight"].array, model.weight.array)
 
 
 def test_optimizer_state_restores_the_same_next_step(tmp_path):
@@ -135,8 +135,8 @@ def test_optimizer_state_restores_the_same_next_step(tmp_path):
     twin_optimizer.load_state_dict(state["optimizer"])
     step(twin, twin_optimizer)
     assert twin_optimizer.param_groups[0]["betas"] == (0.8, 0.99)
-    np.testing.assert_array_equal(twin.weight.data, model.weight.data)
-    np.testing.assert_array_equal(twin.bias.data, model.bias.data)
+    np.testing.assert_array_equal(twin.weight.array, model.weight.array)
+    np.testing.assert_array_equal(twin.bias.array, model.bias.array)
 
 
 def test_save_model_uses_plain_parameter_names(tmp_path):
@@ -148,7 +148,7 @@ def test_save_model_uses_plain_parameter_names(tmp_path):
     assert sorted(arrays) == ["0.bias", "0.weight", "2.bias", "2.weight"]
     twin = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
     load_model(tmp_path / "model.safetensors", twin)
-    np.testing.assert_array_equal(twin[2].weight.data, model[2].weight.data)
+    np.testing.assert_array_equal(twin[2].weight.array, model[2].weight.array)
 
 
 def test_bad_files_give_clear_errors(tmp_path):
@@ -231,8 +231,8 @@ def test_random_states_restore_every_stream(tmp_path):
 
     def draw():
         return (
-            chainrule.randn(3).data.copy(),
-            chainrule.randperm(6, generator=generator).data.copy(),
+            chainrule.randn(3).array.copy(),
+            chainrule.randperm(6, generator=generator).array.copy(),
             np.random.rand(2),
             random.random(),
         )

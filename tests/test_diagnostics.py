@@ -90,7 +90,7 @@ def test_update_ratio_is_recorded_between_steps():
     for _ in range(2):
         optimizer.zero_grad()
         nn.functional.cross_entropy(model(x), y).backward()
-        weights.append(model[0].weight.data.copy())
+        weights.append(model[0].weight.array.copy())
         monitor.record()
         optimizer.step()
     # The second record sees the update made by the first step.
@@ -103,7 +103,7 @@ def test_nan_gradient_is_reported():
     model = nn.Sequential(nn.Linear(2, 2))
     monitor = GradientFlowMonitor(model)
     model(torch.ones(1, 2)).sum().backward()
-    model[0].weight.grad.data[0, 0] = np.nan
+    model[0].weight.grad.array[0, 0] = np.nan
     monitor.record()
     assert any(f.kind == "nan" for f in monitor.diagnose())
 

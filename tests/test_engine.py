@@ -27,12 +27,12 @@ def leaf(values: Any, dtype: Any = chainrule.float64) -> chainrule.Tensor:
 def test_gradients_accumulate_into_leaves_across_backward_calls() -> None:
     x = leaf([1.0, 2.0, 3.0])
     (x * x).sum().backward()
-    np.testing.assert_allclose(x.grad.data, [2.0, 4.0, 6.0])
+    np.testing.assert_allclose(x.grad.array, [2.0, 4.0, 6.0])
     (x * 3).sum().backward()
-    np.testing.assert_allclose(x.grad.data, [5.0, 7.0, 9.0])
+    np.testing.assert_allclose(x.grad.array, [5.0, 7.0, 9.0])
     x.grad = None
     x.sin().sum().backward()
-    np.testing.assert_allclose(x.grad.data, np.cos([1.0, 2.0, 3.0]))
+    np.testing.assert_allclose(x.grad.array, np.cos([1.0, 2.0, 3.0]))
 
 
 def test_second_backward_without_retain_graph_raises_naming_retain_graph() -> None:
@@ -47,9 +47,9 @@ def test_retain_graph_allows_a_second_backward_that_accumulates() -> None:
     x = leaf([1.0, 2.0])
     loss = (x.exp() * x).sum()
     loss.backward(retain_graph=True)
-    first = x.grad.data.copy()
+    first = x.grad.array.copy()
     loss.backward()
-    np.testing.assert_allclose(x.grad.data, 2 * first)
+    np.testing.assert_allclose(x.grad.array, 2 * first)
     np.testing.assert_allclose(first, np.exp([1.0, 2.0]) * (1 + np.array([1.0, 2.0])))
 
 
@@ -68,7 +68,7 @@ def test_backward_with_a_gradient_of_the_wrong_shape_raises() -> None:
 def test_backward_with_an_explicit_gradient_is_a_vector_jacobian_product() -> None:
     x = leaf([1.0, 2.0, 3.0])
     (x * x).backward(chainrule.tensor([1.0, 0.5, -1.0], dtype=chainrule.float64))
-    np.testing.assert_allclose(x.grad.data, [2.0, 2.0, -6.0])
+    np.testing.assert_allclose(x.grad.array, [2.0, 2.0, -6.0])
 
 
 def test_backward_of_a_tensor_that_does_not_require_grad_raises() -> None:
@@ -184,7 +184,7 @@ def test_matmul_backward_computes_only_the_gradient_asked_for(monkeypatch: pytes
     assert needs == [(False, True)]
     assert counter.count == 1
     assert x.grad is None
-    np.testing.assert_allclose(weight.grad.data, x.data.sum(0)[:, None] * np.ones((4, 2)), rtol=1e-5)
+    np.testing.assert_allclose(weight.grad.array, x.array.sum(0)[:, None] * np.ones((4, 2)), rtol=1e-5)
 
 
 def test_a_subgraph_that_needs_no_gradient_is_not_recorded() -> None:
@@ -263,30 +263,30 @@ def test_hook_on_a_leaf_can_replace_its_gradient_and_be_removed() -> None:
     x = leaf([1.0, 2.0])
     handle = x.register_hook(lambda grad: grad * 2)
     (x * x).sum().backward()
-    np.testing.assert_allclose(x.grad.data, [4.0, 8.0])
+    np.testing.assert_allclose(x.grad.array, [4.0, 8.0])
     handle.remove()
     x.grad = None
     (x * x).sum().backward()
-    np.testing.assert_allclose(x.grad.data, [2.0, 4.0])
+    np.testing.assert_allclose(x.grad.array, [2.0, 4.0])
 
 
 def test_hook_on_a_non_leaf_changes_what_flows_upstream() -> None:
     x = leaf([1.0, 2.0])
     hidden = x * 3
     seen = []
-    hidden.register_hook(lambda grad: seen.append(grad.data.copy()))
+    hidden.register_hook(lambda grad: seen.append(grad.array.copy()))
     hidden.register_hook(lambda grad: grad * 10)
     (hidden * hidden).sum().backward()
     np.testing.assert_allclose(seen[0], [6.0, 12.0])  # d/dh of h^2, before the scaling hook
-    np.testing.assert_allclose(x.grad.data, 3 * 10 * np.array([6.0, 12.0]))
+    np.testing.assert_allclose(x.grad.array, 3 * 10 * np.array([6.0, 12.0]))
 
 
 def test_hooks_see_the_total_gradient_once_for_a_tensor_used_twice() -> None:
     x = leaf([1.0, 2.0])
     hidden = x * 1
     leaf_calls, hidden_calls = [], []
-    x.register_hook(lambda grad: leaf_calls.append(grad.data.copy()))
-    hidden.register_hook(lambda grad: hidden_calls.append(grad.data.copy()))
+    x.register_hook(lambda grad: leaf_calls.append(grad.array.copy()))
+    hidden.register_hook(lambda grad: hidden_calls.append(grad.array.copy()))
     (hidden + hidden + x).sum().backward()
     assert len(hidden_calls) == 1 and len(leaf_calls) == 1
     np.testing.assert_allclose(hidden_calls[0], [2.0, 2.0])
@@ -317,16 +317,16 @@ def test_retain_grad_keeps_the_gradient_of_a_non_leaf() -> None:
     hidden.retain_grad()
     assert hidden.retains_grad and not other.retains_grad
     (hidden * 3 + other).sum().backward()
-    np.testing.assert_allclose(hidden.grad.data, [3.0, 3.0])
+    np.testing.assert_allclose(hidden.grad.array, [3.0, 3.0])
     assert other.grad is None
-    np.testing.assert_allclose(x.grad.data, [8.0, 14.0])
+    np.testing.assert_allclose(x.grad.array, [8.0, 14.0])
 
 
 # --------------------------------------------------------------------------- autograd.grad
 def test_grad_returns_gradients_without_touching_dot_grad() -> None:
     x = leaf([1.0, 2.0])
     (gradient,) = chainrule.autograd.grad((x**3).sum(), x)
-    np.testing.assert_allclose(gradient.data, [3.0, 12.0])
+    np.testing.assert_allclose(gradient.array, [3.0, 12.0])
     assert x.grad is None and gradient.grad_fn is None
 
 
@@ -338,9 +338,9 @@ def test_hessian_vector_product_matches_the_analytic_hessian() -> None:
     matrix = chainrule.tensor(a)
     f = (x @ matrix @ x) + (x**3).sum()  # Hessian: A + A^T + diag(6 x)
     (gradient,) = chainrule.autograd.grad(f, x, create_graph=True)
-    np.testing.assert_allclose(gradient.data, (a + a.T) @ x.data + 3 * x.data**2)
+    np.testing.assert_allclose(gradient.array, (a + a.T) @ x.array + 3 * x.array**2)
     (hvp,) = chainrule.autograd.grad((gradient * chainrule.tensor(v)).sum(), x)
-    np.testing.assert_allclose(hvp.data, (a + a.T + np.diag(6 * x.data)) @ v, rtol=1e-12)
+    np.testing.assert_allclose(hvp.array, (a + a.T + np.diag(6 * x.array)) @ v, rtol=1e-12)
 
 
 def test_gradient_penalty_gradient_matches_finite_differences() -> None:
@@ -373,9 +373,9 @@ def test_grad_of_an_unused_input_raises_unless_allow_unused() -> None:
         chainrule.autograd.grad((x * 2).sum(), [x, unused])
     grads = chainrule.autograd.grad((x * 2).sum(), [x, unused], allow_unused=True)
     assert grads[1] is None
-    np.testing.assert_allclose(grads[0].data, [2.0])
+    np.testing.assert_allclose(grads[0].array, [2.0])
     grads = chainrule.autograd.grad((x * 2).sum(), [x, unused], materialize_grads=True)
-    np.testing.assert_array_equal(grads[1].data, [0.0])
+    np.testing.assert_array_equal(grads[1].array, [0.0])
 
 
 def test_grad_of_several_outputs_and_inputs_sums_over_outputs() -> None:
@@ -384,9 +384,9 @@ def test_grad_of_several_outputs_and_inputs_sums_over_outputs() -> None:
     weights = [chainrule.tensor([1.0, 2.0], dtype=chainrule.float64),
                chainrule.tensor([0.5, -1.0], dtype=chainrule.float64)]
     grad_a, grad_b = chainrule.autograd.grad([first, second], [a, b], weights)
-    exp_sum = np.exp(a.data + b.data)
-    np.testing.assert_allclose(grad_a.data, weights[0].data * b.data + weights[1].data * exp_sum)
-    np.testing.assert_allclose(grad_b.data, weights[0].data * a.data + weights[1].data * exp_sum)
+    exp_sum = np.exp(a.array + b.array)
+    np.testing.assert_allclose(grad_a.array, weights[0].array * b.array + weights[1].array * exp_sum)
+    np.testing.assert_allclose(grad_b.array, weights[0].array * a.array + weights[1].array * exp_sum)
 
 
 def test_grad_with_respect_to_a_non_leaf() -> None:
@@ -394,8 +394,8 @@ def test_grad_with_respect_to_a_non_leaf() -> None:
     hidden = x * 2
     out = hidden.sin().sum() + (x * 5).sum()
     grad_hidden, grad_x = chainrule.autograd.grad(out, [hidden, x])
-    np.testing.assert_allclose(grad_hidden.data, np.cos(hidden.data))
-    np.testing.assert_allclose(grad_x.data, 2 * np.cos(hidden.data) + 5)
+    np.testing.assert_allclose(grad_hidden.array, np.cos(hidden.array))
+    np.testing.assert_allclose(grad_x.array, 2 * np.cos(hidden.array) + 5)
 
 
 def test_grad_of_an_input_that_does_not_require_grad_raises() -> None:
@@ -408,17 +408,17 @@ def test_grad_of_an_input_that_does_not_require_grad_raises() -> None:
 def test_in_place_ops_on_a_tensor_that_does_not_require_grad() -> None:
     t = chainrule.tensor([1.0, 2.0, 3.0])
     t.add_(1).mul_(2).sub_(1).div_(2)
-    np.testing.assert_allclose(t.data, [1.5, 2.5, 3.5])
+    np.testing.assert_allclose(t.array, [1.5, 2.5, 3.5])
     t.add_(chainrule.tensor([1.0, 1.0, 1.0]), alpha=2)
-    np.testing.assert_allclose(t.data, [3.5, 4.5, 5.5])
+    np.testing.assert_allclose(t.array, [3.5, 4.5, 5.5])
     t.clamp_(min=4.0, max=5.0)
-    np.testing.assert_allclose(t.data, [4.0, 4.5, 5.0])
+    np.testing.assert_allclose(t.array, [4.0, 4.5, 5.0])
     t.copy_(chainrule.tensor([7.0, 8.0, 9.0]))
-    np.testing.assert_allclose(t.data, [7.0, 8.0, 9.0])
+    np.testing.assert_allclose(t.array, [7.0, 8.0, 9.0])
     t.fill_(2.5)
-    np.testing.assert_allclose(t.data, [2.5, 2.5, 2.5])
+    np.testing.assert_allclose(t.array, [2.5, 2.5, 2.5])
     t.zero_()
-    np.testing.assert_array_equal(t.data, [0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(t.array, [0.0, 0.0, 0.0])
     assert t.dtype == np.float32 and t._version == 9
 
 
@@ -426,17 +426,17 @@ def test_in_place_ops_keep_float32_with_float64_operands() -> None:
     t = chainrule.zeros(3)
     t.add_(np.float64(0.1)).mul_(np.array([1.0, 2.0, 3.0])).sub_(chainrule.ones(3, dtype=chainrule.float64))
     assert t.dtype == np.float32
-    np.testing.assert_allclose(t.data, [-0.9, -0.8, -0.7], rtol=1e-6)
+    np.testing.assert_allclose(t.array, [-0.9, -0.8, -0.7], rtol=1e-6)
 
 
 def test_random_in_place_fills() -> None:
     chainrule.manual_seed(0)
     t = chainrule.empty(20_000)
     t.uniform_(-2.0, 3.0)
-    assert t.data.min() >= -2.0 and t.data.max() < 3.0
-    assert abs(t.data.mean() - 0.5) < 0.05  # standard error 5 / sqrt(12 * 20000) = 0.01
+    assert t.array.min() >= -2.0 and t.array.max() < 3.0
+    assert abs(t.array.mean() - 0.5) < 0.05  # standard error 5 / sqrt(12 * 20000) = 0.01
     t.normal_(1.0, 2.0)
-    assert abs(t.data.mean() - 1.0) < 0.1 and abs(t.data.std() - 2.0) < 0.1
+    assert abs(t.array.mean() - 1.0) < 0.1 and abs(t.array.std() - 2.0) < 0.1
     assert t.dtype == np.float32
 
 
@@ -446,12 +446,12 @@ def test_in_place_updates_of_a_parameter_under_no_grad() -> None:
     with chainrule.no_grad():
         weight.sub_(weight.grad, alpha=0.5)
         weight -= 0.5 * weight.grad
-    np.testing.assert_allclose(weight.data, [-1.0, -2.0])
+    np.testing.assert_allclose(weight.array, [-1.0, -2.0])
     assert weight.is_leaf and weight.requires_grad and weight.grad_fn is None
     with chainrule.no_grad():
         weight.zero_().add_(1.0).uniform_().normal_().fill_(3.0).clamp_(max=1.0)
         weight.copy_(chainrule.tensor([5.0, 6.0]))
-    np.testing.assert_allclose(weight.data, [5.0, 6.0])
+    np.testing.assert_allclose(weight.array, [5.0, 6.0])
 
 
 @pytest.mark.parametrize("update", [
@@ -463,7 +463,7 @@ def test_in_place_on_a_leaf_requiring_grad_while_recording_raises(update: Any) -
     weight = chainrule.ones(2, requires_grad=True)
     with pytest.raises(RuntimeError, match="no_grad"):
         update(weight)
-    np.testing.assert_array_equal(weight.data, [1.0, 1.0])
+    np.testing.assert_array_equal(weight.array, [1.0, 1.0])
 
 
 def test_changing_a_tensor_saved_for_backward_raises_at_backward() -> None:
@@ -489,8 +489,8 @@ def test_leaf_gradients_fed_the_same_gradient_are_not_aliases() -> None:
     a, b = leaf([1.0, 2.0]), leaf([3.0, 4.0])
     (a + b).sum().backward()
     a.grad.add_(1)
-    np.testing.assert_array_equal(b.grad.data, [1.0, 1.0])
-    np.testing.assert_array_equal(a.grad.data, [2.0, 2.0])
+    np.testing.assert_array_equal(b.grad.array, [1.0, 1.0])
+    np.testing.assert_array_equal(a.grad.array, [2.0, 2.0])
 
 
 def test_a_gradient_passed_to_backward_does_not_become_a_dot_grad() -> None:
@@ -499,9 +499,9 @@ def test_a_gradient_passed_to_backward_does_not_become_a_dot_grad() -> None:
     (a + b).backward(gradient)
     a.grad.mul_(5)
     b.grad.add_(1)
-    np.testing.assert_array_equal(gradient.data, [1.0, 1.0])
-    np.testing.assert_array_equal(a.grad.data, [5.0, 5.0])
-    np.testing.assert_array_equal(b.grad.data, [2.0, 2.0])
+    np.testing.assert_array_equal(gradient.array, [1.0, 1.0])
+    np.testing.assert_array_equal(a.grad.array, [5.0, 5.0])
+    np.testing.assert_array_equal(b.grad.array, [2.0, 2.0])
 
 
 def test_a_broadcast_gradient_gives_a_writable_dot_grad_of_the_input_shape() -> None:
@@ -509,7 +509,7 @@ def test_a_broadcast_gradient_gives_a_writable_dot_grad_of_the_input_shape() -> 
     (chainrule.ones(4, 3, dtype=chainrule.float64) + bias).sum().backward()
     assert bias.grad.shape == (3,)
     bias.grad.add_(1)
-    np.testing.assert_array_equal(bias.grad.data, [5.0, 5.0, 5.0])
+    np.testing.assert_array_equal(bias.grad.array, [5.0, 5.0, 5.0])
     scalar = leaf(2.0)
     (chainrule.ones(2, 2, dtype=chainrule.float64) * scalar).sum().backward()
     assert scalar.grad.shape == () and scalar.grad.item() == 4.0

@@ -166,8 +166,8 @@ def test_combined_sensitive_features_are_named_by_their_keys():
 # ------------------------------------------------------------------------------- models
 def linear(weight, bias) -> nn.Linear:
     layer = nn.Linear(len(weight[0]), len(weight))
-    layer.weight.data[...] = np.array(weight, dtype=np.float32)
-    layer.bias.data[...] = np.array(bias, dtype=np.float32)
+    layer.weight.array[...] = np.array(weight, dtype=np.float32)
+    layer.bias.array[...] = np.array(bias, dtype=np.float32)
     return layer
 
 

@@ -139,7 +139,7 @@ def gradients_both_orders(out: chainrule.Tensor, x: chainrule.Tensor, seed: int,
     (grad_x,) = chainrule.autograd.grad(out, x, grad_outputs=upstream, create_graph=True)
     probe = chainrule.from_numpy(random(x.shape))
     (grad_upstream,) = chainrule.autograd.grad((grad_x * probe).sum(), upstream)
-    return [grad_x.data, grad_upstream.data]
+    return [grad_x.array, grad_upstream.array]
 
 
 # ------------------------------------------------------------------------- max pooling
@@ -177,7 +177,9 @@ def test_max_pool_matches_numpy_path(on_both_paths, case, dtype, layout, values)
     def compute() -> list[np.ndarray]:
         x = chainrule.from_numpy(data).requires_grad_(True)
         out, indices = MAX_POOL[spatial](x, return_indices=True, **kwargs)
-        return [out.data, indices.data, *gradients_both_orders(out, x, 7, lambda u: like_layout(u, out.data))]
+        return [
+            out.array, indices.array, *gradients_both_orders(out, x, 7, lambda u: like_layout(u, out.array))
+        ]
 
     reference, fast = on_both_paths(compute, MAX_KERNELS)
     assert_same(reference, fast, ["values", "indices", "gradient", "second-order gradient"])
@@ -194,7 +196,7 @@ def test_max_pool_non_finite_gradients_match_numpy_path(on_both_paths, case, dty
     def compute() -> list[np.ndarray]:
         x = chainrule.from_numpy(data).requires_grad_(True)
         out = MAX_POOL[spatial](x, **kwargs)
-        return gradients_both_orders(out, x, 12, lambda u: like_layout(u, out.data), non_finite=True)
+        return gradients_both_orders(out, x, 12, lambda u: like_layout(u, out.array), non_finite=True)
 
     reference, fast = on_both_paths(compute, MAX_KERNELS)
     assert_same(reference, fast, ["gradient", "second-order gradient"])
@@ -225,7 +227,9 @@ def test_max_pool_of_a_large_channel_major_batch_matches_numpy_path(on_both_path
     def compute() -> list[np.ndarray]:
         x = chainrule.from_numpy(data).requires_grad_(True)
         out, indices = F.max_pool2d(x, 2, return_indices=True)
-        return [out.data, indices.data, *gradients_both_orders(out, x, 2, lambda u: like_layout(u, out.data))]
+        return [
+            out.array, indices.array, *gradients_both_orders(out, x, 2, lambda u: like_layout(u, out.array))
+        ]
 
     reference, fast = on_both_paths(compute, MAX_KERNELS)
     assert_same(reference, fast, ["values", "indices", "gradient", "second-order gradient"])
@@ -236,9 +240,10 @@ def test_max_pool_ties_go_to_the_first_maximum():
     numba_backend.enabled = True
     x = chainrule.zeros(1, 1, 4, 4, requires_grad=True)
     out, indices = F.max_pool2d(x, 2, return_indices=True)
-    np.testing.assert_array_equal(indices.data, [[[[0, 2], [8, 10]]]])
+    np.testing.assert_array_equal(indices.array, [[[[0, 2], [8, 10]]]])
     out.sum().backward()
-    np.testing.assert_array_equal(x.grad.data[0, 0], [[1, 0, 1, 0], [0, 0, 0, 0], [1, 0, 1, 0], [0, 0, 0, 0]])
+    expected = [[1, 0, 1, 0], [0, 0, 0, 0], [1, 0, 1, 0], [0, 0, 0, 0]]
+    np.testing.assert_array_equal(x.grad.array[0, 0], expected)
 
 
 # ----------------------------------------------------------------------- average pooling
@@ -262,7 +267,7 @@ def test_avg_pool_matches_numpy_path(on_both_paths, case, dtype, layout, values)
     def compute() -> list[np.ndarray]:
         x = chainrule.from_numpy(data).requires_grad_(True)
         out = AVG_POOL[spatial](x, **kwargs)
-        return [out.data, *gradients_both_orders(out, x, 8, lambda u: like_layout(u, out.data))]
+        return [out.array, *gradients_both_orders(out, x, 8, lambda u: like_layout(u, out.array))]
 
     reference, fast = on_both_paths(compute, AVG_KERNELS)
     assert_same(reference, fast, ["values", "gradient", "second-order gradient"])
@@ -274,7 +279,7 @@ def test_adaptive_avg_pool_over_tiling_bins_matches_numpy_path(on_both_paths):
     def compute() -> list[np.ndarray]:
         x = chainrule.from_numpy(data).requires_grad_(True)
         out = F.adaptive_avg_pool2d(x, (4, 3))
-        return [out.data, *gradients_both_orders(out, x, 9, lambda u: like_layout(u, out.data))]
+        return [out.array, *gradients_both_orders(out, x, 9, lambda u: like_layout(u, out.array))]
 
     assert_same(*on_both_paths(compute, AVG_KERNELS), ["values", "gradient", "second-order gradient"])
 
@@ -283,6 +288,6 @@ def test_adaptive_avg_pool_over_tiling_bins_matches_numpy_path(on_both_paths):
 @pytest.mark.parametrize("dtype", [np.int32, np.float16])
 def test_integer_and_half_inputs_stay_on_the_numpy_path(on_both_paths, dtype):
     data = np.arange(32).astype(dtype).reshape(1, 2, 4, 4)
-    reference, fast = on_both_paths(lambda: F.max_pool2d(chainrule.from_numpy(data), 2).data, set())
+    reference, fast = on_both_paths(lambda: F.max_pool2d(chainrule.from_numpy(data), 2).array, set())
     np.testing.assert_array_equal(fast, reference)
     np.testing.assert_array_equal(fast[0, 0], [[5, 7], [13, 15]])

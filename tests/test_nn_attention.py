@@ -43,7 +43,7 @@ def _random(*shape: int) -> np.ndarray:
 def _assert_close(ours: Any, theirs: Any, what: str) -> None:
     theirs = theirs.detach().numpy()
     assert ours.shape == theirs.shape, what
-    np.testing.assert_allclose(ours.data, theirs, rtol=1e-6, atol=1e-10, err_msg=what)
+    np.testing.assert_allclose(ours.array, theirs, rtol=1e-6, atol=1e-10, err_msg=what)
 
 
 def _leaves(torch: Any, arrays: list[np.ndarray]) -> tuple[list[Any], list[Any]]:
@@ -93,10 +93,10 @@ def test_sdpa_matches_numpy_reference_with_bool_and_causal_masks() -> None:
     inputs = [chainrule.tensor(a) for a in (q, k, v)]
     output = F.scaled_dot_product_attention(*inputs, attn_mask=chainrule.tensor(keep))
     expected = _reference_attention(q, k, v, np.where(keep, 0.0, -np.inf))
-    np.testing.assert_allclose(output.data, expected, rtol=1e-12)
+    np.testing.assert_allclose(output.array, expected, rtol=1e-12)
     causal = F.scaled_dot_product_attention(*inputs, is_causal=True)
     expected = _reference_attention(q, k, v, np.where(np.tri(4, 6, dtype=bool), 0.0, -np.inf))
-    np.testing.assert_allclose(causal.data, expected, rtol=1e-12)
+    np.testing.assert_allclose(causal.array, expected, rtol=1e-12)
 
 
 @pytest.mark.parametrize("mask_kind", [None, "bool", "float", "causal"])
@@ -139,12 +139,12 @@ def test_sdpa_fully_masked_row_gives_zeros_and_finite_gradients() -> None:
     keep = np.ones((3, 3), dtype=bool)
     keep[1] = False
     output = F.scaled_dot_product_attention(q, k, v, attn_mask=chainrule.tensor(keep))
-    np.testing.assert_array_equal(output.data[0, 1], 0.0)
-    assert np.isfinite(output.data).all()
+    np.testing.assert_array_equal(output.array[0, 1], 0.0)
+    assert np.isfinite(output.array).all()
     output.sum().backward()
     for tensor in (q, k, v):
-        assert np.isfinite(tensor.grad.data).all()
-    np.testing.assert_array_equal(q.grad.data[0, 1], 0.0)
+        assert np.isfinite(tensor.grad.array).all()
+    np.testing.assert_array_equal(q.grad.array[0, 1], 0.0)
 
 
 def test_sdpa_fully_masked_row_matches_pytorch(torch: Any) -> None:
@@ -162,8 +162,8 @@ def test_sdpa_dropout() -> None:
     plain = F.scaled_dot_product_attention(q, k, v)
     chainrule.manual_seed(0)
     dropped = F.scaled_dot_product_attention(q, k, v, dropout_p=0.5)
-    assert not np.allclose(dropped.data, plain.data)
-    np.testing.assert_array_equal(F.scaled_dot_product_attention(q, k, v, dropout_p=1.0).data, 0.0)
+    assert not np.allclose(dropped.array, plain.array)
+    np.testing.assert_array_equal(F.scaled_dot_product_attention(q, k, v, dropout_p=1.0).array, 0.0)
 
 
 def test_sdpa_float32_stays_float32() -> None:
@@ -286,20 +286,20 @@ def test_multihead_attention_dropout_only_in_training() -> None:
     x = chainrule.tensor(_random(4, 2, 8))
     layer.eval()
     evaluated, weights = layer(x, x, x)
-    np.testing.assert_allclose(weights.data.sum(-1), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(weights.array.sum(-1), 1.0, rtol=1e-12)
     layer.train()
     trained, _ = layer(x, x, x)
-    assert not np.allclose(trained.data, evaluated.data)
+    assert not np.allclose(trained.array, evaluated.array)
 
 
 def test_multihead_attention_initialisation() -> None:
     layer = MultiheadAttention(16, 4, add_bias_kv=True)
     bound = math.sqrt(6.0 / (16 + 48))  # Xavier-uniform of the (3E, E) in_proj_weight
-    assert np.abs(layer.in_proj_weight.data).max() <= bound
-    assert layer.in_proj_weight.data.std() == pytest.approx(bound / math.sqrt(3), rel=0.1)
-    np.testing.assert_array_equal(layer.in_proj_bias.data, 0.0)
-    np.testing.assert_array_equal(layer.out_proj.bias.data, 0.0)
-    assert layer.bias_k.shape == (1, 1, 16) and np.abs(layer.bias_k.data).max() > 0
+    assert np.abs(layer.in_proj_weight.array).max() <= bound
+    assert layer.in_proj_weight.array.std() == pytest.approx(bound / math.sqrt(3), rel=0.1)
+    np.testing.assert_array_equal(layer.in_proj_bias.array, 0.0)
+    np.testing.assert_array_equal(layer.out_proj.bias.array, 0.0)
+    assert layer.bias_k.shape == (1, 1, 16) and np.abs(layer.bias_k.array).max() > 0
     assert type(layer.out_proj).__name__ == "NonDynamicallyQuantizableLinear"
     separate = MultiheadAttention(16, 4, kdim=3, vdim=5)
     assert separate.in_proj_weight is None
@@ -394,10 +394,10 @@ def test_encoder_matches_pytorch_and_copies_layers(torch: Any) -> None:
     # Deep copies: equal to the given layer at first, but separate parameters.
     first, second = ours.layers
     assert first is not layer and first.linear1.weight is not second.linear1.weight
-    np.testing.assert_array_equal(first.linear1.weight.data, layer.linear1.weight.data)
+    np.testing.assert_array_equal(first.linear1.weight.array, layer.linear1.weight.array)
     with chainrule.no_grad():
         first.linear1.weight.add_(1.0)
-    np.testing.assert_array_equal(second.linear1.weight.data, layer.linear1.weight.data)
+    np.testing.assert_array_equal(second.linear1.weight.array, layer.linear1.weight.array)
     ours.load_state_dict(theirs.state_dict())
     unbatched = _random(5, 8)
     _compare_encoder(torch, ours, theirs, unbatched, mask=np.triu(np.ones((5, 5), dtype=bool), 1))
@@ -414,7 +414,7 @@ def test_transformer_matches_pytorch(torch: Any, norm_first: bool) -> None:
     (ours_src, ours_tgt), (theirs_src, theirs_tgt) = _leaves(torch, [src, tgt])
     ours_mask = Transformer.generate_square_subsequent_mask(4, dtype=F64)
     theirs_mask = torch.nn.Transformer.generate_square_subsequent_mask(4, dtype=torch.float64)
-    np.testing.assert_array_equal(ours_mask.data, theirs_mask.numpy())
+    np.testing.assert_array_equal(ours_mask.array, theirs_mask.numpy())
     padding = np.array([[False] * 5, [False, False, False, True, True]])
     ours_out = ours(ours_src, ours_tgt, tgt_mask=ours_mask, tgt_is_causal=True,
                     memory_key_padding_mask=chainrule.tensor(padding))
@@ -432,10 +432,10 @@ def test_encoder_layer_dropout_only_in_training() -> None:
     layer = TransformerEncoderLayer(8, 2, 16, dropout=0.3, dtype=F64)
     x = chainrule.tensor(_random(4, 2, 8))
     layer.eval()
-    np.testing.assert_array_equal(layer(x).data, layer(x).data)
+    np.testing.assert_array_equal(layer(x).array, layer(x).array)
     evaluated = layer(x)
     layer.train()
-    assert not np.allclose(layer(x).data, evaluated.data)
+    assert not np.allclose(layer(x).array, evaluated.array)
 
 
 def test_decoder_layer_shapes_and_float32() -> None:

@@ -38,13 +38,13 @@ def _compare(torch: Any, ours: Callable[..., Any], theirs: Callable[..., Any],
     ours_out = ours(*ours_in, **kwargs)
     theirs_out = theirs(*theirs_in, **kwargs)
     assert ours_out.shape == tuple(theirs_out.shape)
-    np.testing.assert_allclose(ours_out.data, theirs_out.detach().numpy(), rtol=1e-6, atol=1e-10)
+    np.testing.assert_allclose(ours_out.array, theirs_out.detach().numpy(), rtol=1e-6, atol=1e-10)
     covector = _random(ours_out.shape)
     ours_out.backward(chainrule.tensor(covector))
     theirs_out.backward(torch.tensor(covector))
     for index, (mine, reference) in enumerate(zip(ours_in, theirs_in)):
         if mine is not None:
-            np.testing.assert_allclose(mine.grad.data, reference.grad.numpy(), rtol=1e-6, atol=1e-10,
+            np.testing.assert_allclose(mine.grad.array, reference.grad.numpy(), rtol=1e-6, atol=1e-10,
                                        err_msg=f"gradient of argument {index}")
 
 
@@ -118,7 +118,7 @@ def test_conv2d_weight_gradient_alone_matches_torch(torch):
     theirs_w = torch.tensor(weight, requires_grad=True)
     F.conv2d(chainrule.tensor(x), ours_w, stride=2).sum().backward()
     torch.nn.functional.conv2d(torch.tensor(x), theirs_w, stride=2).sum().backward()
-    np.testing.assert_allclose(ours_w.grad.data, theirs_w.grad.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(ours_w.grad.array, theirs_w.grad.numpy(), rtol=1e-6)
 
 
 def test_conv_transpose2d_is_the_input_gradient_of_conv2d():
@@ -128,7 +128,7 @@ def test_conv_transpose2d_is_the_input_gradient_of_conv2d():
     covector = chainrule.tensor(_random(y.shape))
     y.backward(covector)
     transposed = F.conv_transpose2d(covector, weight, stride=2, padding=1, groups=2, output_padding=(1, 0))
-    np.testing.assert_allclose(transposed.data, x.grad.data, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(transposed.array, x.grad.array, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("kwargs", [{"stride": 2, "padding": 1}, {"groups": 2, "dilation": (1, 2)},
@@ -194,7 +194,7 @@ def test_conv2d_third_order_along_a_line():
     (third,) = chainrule.autograd.grad([second], [t])
 
     def conv(a, b):
-        return F.conv2d(chainrule.tensor(a), chainrule.tensor(b), padding=1).data
+        return F.conv2d(chainrule.tensor(a), chainrule.tensor(b), padding=1).array
 
     b, c = conv(u, w0) + conv(x0, v), conv(u, v)
     np.testing.assert_allclose(third.item(), 12 * np.sum(b * c) + 24 * 0.3 * np.sum(c * c), rtol=1e-9)
@@ -223,7 +223,7 @@ def test_max_pool2d_indices_match_torch(torch, shape, kwargs):
     _, ours = F.max_pool2d(chainrule.tensor(x), return_indices=True, **kwargs)
     _, theirs = torch.nn.functional.max_pool2d(torch.tensor(x), return_indices=True, **kwargs)
     assert ours.dtype == np.int64
-    np.testing.assert_array_equal(ours.data, theirs.numpy())
+    np.testing.assert_array_equal(ours.array, theirs.numpy())
 
 
 @pytest.mark.parametrize("kwargs", [{"kernel_size": 2}, {"kernel_size": 3, "stride": 1, "padding": 1}])
@@ -236,7 +236,7 @@ def test_max_pool2d_ties_send_the_gradient_to_one_winner_as_torch(torch, kwargs)
     ours = chainrule.tensor(x, requires_grad=True)
     F.max_pool2d(ours, **kwargs).sum().backward()
     # each window's gradient of 1 lands on exactly one input element, nothing is split
-    assert set(np.unique(ours.grad.data)) <= set(range(10))
+    assert set(np.unique(ours.grad.array)) <= set(range(10))
 
 
 @pytest.mark.parametrize("kwargs", [{"kernel_size": 2}, {"kernel_size": 3, "stride": 2, "padding": 1},
@@ -246,7 +246,7 @@ def test_max_pool1d_matches_torch(torch, kwargs):
     x = _random((2, 3, 9))
     _, ours = F.max_pool1d(chainrule.tensor(x), return_indices=True, **kwargs)
     _, theirs = torch.nn.functional.max_pool1d(torch.tensor(x), return_indices=True, **kwargs)
-    np.testing.assert_array_equal(ours.data, theirs.numpy())
+    np.testing.assert_array_equal(ours.array, theirs.numpy())
 
 
 AVG_POOL2D_CASES = [
@@ -341,9 +341,9 @@ def test_batch_norm_matches_torch_including_running_stats(torch, shape, training
 
     _compare(torch, ours, theirs, [_random(shape), _random((channels,)), _random((channels,))])
     for mine, reference in zip(ours_stats, theirs_stats):
-        np.testing.assert_allclose(mine.data, reference.numpy(), rtol=1e-6)
+        np.testing.assert_allclose(mine.array, reference.numpy(), rtol=1e-6)
     if training:  # the statistics really moved, and the running variance is the unbiased one
-        assert not np.allclose(ours_stats[0].data, mean)
+        assert not np.allclose(ours_stats[0].array, mean)
 
 
 def test_batch_norm_training_without_running_stats_or_affine(torch):
@@ -391,16 +391,16 @@ def test_norm_second_order_matches_torch(torch):
     theirs_grads = torch.autograd.grad(theirs_loss, [theirs_x, theirs_w], create_graph=True)
     (sum(g.sum() for g in ours_grads) * 1.0).backward()
     sum(g.sum() for g in theirs_grads).backward()
-    np.testing.assert_allclose(ours_x.grad.data, theirs_x.grad.numpy(), rtol=1e-6, atol=1e-10)
-    np.testing.assert_allclose(ours_w.grad.data, theirs_w.grad.numpy(), rtol=1e-6, atol=1e-10)
+    np.testing.assert_allclose(ours_x.grad.array, theirs_x.grad.numpy(), rtol=1e-6, atol=1e-10)
+    np.testing.assert_allclose(ours_w.grad.array, theirs_w.grad.numpy(), rtol=1e-6, atol=1e-10)
 
 
 def test_batch_norm_updates_running_stats_with_the_unbiased_variance():
     x = np.array([[1.0, 10.0], [3.0, 20.0], [8.0, 60.0]])
     mean, var = chainrule.zeros(2, dtype=chainrule.float64), chainrule.ones(2, dtype=chainrule.float64)
     F.batch_norm(chainrule.tensor(x), mean, var, training=True, momentum=0.5)
-    np.testing.assert_allclose(mean.data, 0.5 * x.mean(0))
-    np.testing.assert_allclose(var.data, 0.5 + 0.5 * x.var(0, ddof=1))
+    np.testing.assert_allclose(mean.array, 0.5 * x.mean(0))
+    np.testing.assert_allclose(var.array, 0.5 + 0.5 * x.var(0, ddof=1))
 
 
 # ========================================================================== embedding
@@ -415,7 +415,7 @@ def test_embedding_matches_torch(torch, padding_idx):
 def test_embedding_gradient_accumulates_repeats_and_skips_padding():
     weight = chainrule.tensor(np.zeros((4, 2)), requires_grad=True)
     F.embedding(chainrule.tensor([1, 1, 1, 3, 0]), weight, padding_idx=3).sum().backward()
-    np.testing.assert_array_equal(weight.grad.data, [[1, 1], [3, 3], [0, 0], [0, 0]])
+    np.testing.assert_array_equal(weight.grad.array, [[1, 1], [3, 3], [0, 0], [0, 0]])
 
 
 def test_embedding_gradcheck_and_second_order():
@@ -431,11 +431,11 @@ def test_one_hot_matches_torch(torch, values, num_classes):
     ours = F.one_hot(chainrule.tensor(values), num_classes)
     theirs = torch.nn.functional.one_hot(torch.tensor(values), num_classes)
     assert ours.dtype == np.int64
-    np.testing.assert_array_equal(ours.data, theirs.numpy())
+    np.testing.assert_array_equal(ours.array, theirs.numpy())
 
 
 def test_one_hot_without_torch():
-    np.testing.assert_array_equal(F.one_hot(chainrule.tensor([2, 0]), 3).data, [[0, 0, 1], [1, 0, 0]])
+    np.testing.assert_array_equal(F.one_hot(chainrule.tensor([2, 0]), 3).array, [[0, 0, 1], [1, 0, 0]])
 
 
 # ========================================================================= float32 kept

@@ -27,7 +27,7 @@ def _rng(seed: int = 0) -> np.random.Generator:
 
 def _close(ours, theirs, what: str) -> None:
     theirs = theirs.detach().numpy() if hasattr(theirs, "detach") else np.asarray(theirs)
-    np.testing.assert_allclose(np.asarray(ours.data), theirs, rtol=RTOL, atol=ATOL, err_msg=what)
+    np.testing.assert_allclose(np.asarray(ours.array), theirs, rtol=RTOL, atol=ATOL, err_msg=what)
 
 
 def _copy_to_torch(ours, theirs) -> None:
@@ -69,7 +69,7 @@ def _compare(ours, theirs, *inputs, grad_inputs=True, modes=("train", "eval"), e
         theirs_params = dict(theirs.named_parameters())
         for name, param in ours.named_parameters():
             if theirs_params[name].grad is None:
-                assert param.grad is None or not param.grad.data.any(), name
+                assert param.grad is None or not param.grad.array.any(), name
             else:
                 _close(param.grad, theirs_params[name].grad, f"{mode}: grad of {name}")
     return ours, theirs
@@ -141,15 +141,15 @@ def test_dropout_statistics_train_and_eval():
     layer = nn.Dropout(p=0.3)
     x = chainrule.ones(200_000, requires_grad=True)
     out = layer(x)
-    kept = out.data != 0
+    kept = out.array != 0
     assert abs(1 - kept.mean() - 0.3) < 0.005
-    np.testing.assert_allclose(out.data[kept], 1 / 0.7, rtol=1e-6)
+    np.testing.assert_allclose(out.array[kept], 1 / 0.7, rtol=1e-6)
     out.sum().backward()
-    np.testing.assert_allclose(x.grad.data, out.data, rtol=1e-6)  # grad = mask / (1 - p)
+    np.testing.assert_allclose(x.grad.array, out.array, rtol=1e-6)  # grad = mask / (1 - p)
     layer.eval()
-    assert layer(x) is x or np.array_equal(layer(x).data, x.data)
-    assert not nn.Dropout(0.0)(x).data.__eq__(0).any()
-    assert not nn.Dropout(1.0)(x).data.any()
+    assert layer(x) is x or np.array_equal(layer(x).array, x.array)
+    assert not nn.Dropout(0.0)(x).array.__eq__(0).any()
+    assert not nn.Dropout(1.0)(x).array.any()
     with pytest.raises(ValueError, match="probability"):
         nn.Dropout(1.5)
 
@@ -160,13 +160,13 @@ def test_channel_dropout_zeros_whole_channels(layer, shape):
     dropout = layer(p=0.4)
     x = chainrule.ones(*shape, requires_grad=True)
     out = dropout(x)
-    per_channel = out.data.reshape(shape[0], shape[1], -1)
+    per_channel = out.array.reshape(shape[0], shape[1], -1)
     assert np.all(per_channel.min(-1) == per_channel.max(-1))  # each channel all kept or all zero
     dropped = per_channel[..., 0] == 0
     assert abs(dropped.mean() - 0.4) < 0.05  # 2000 channel draws
     np.testing.assert_allclose(per_channel[~dropped], 1 / 0.6, rtol=1e-6)
     out.sum().backward()
-    np.testing.assert_allclose(x.grad.data, out.data, rtol=1e-6)
+    np.testing.assert_allclose(x.grad.array, out.array, rtol=1e-6)
     assert dropout.eval()(x) is x
     with pytest.raises(ValueError, match=layer.__name__):
         dropout.train()(chainrule.ones(5))
@@ -175,9 +175,9 @@ def test_channel_dropout_zeros_whole_channels(layer, shape):
 def test_dropout_is_reproducible_with_manual_seed():
     x = chainrule.ones(100)
     chainrule.manual_seed(3)
-    first = nn.Dropout()(x).data.copy()
+    first = nn.Dropout()(x).array.copy()
     chainrule.manual_seed(3)
-    np.testing.assert_array_equal(nn.Dropout()(x).data, first)
+    np.testing.assert_array_equal(nn.Dropout()(x).array, first)
 
 
 # ------------------------------------------------------------------------------ conv
@@ -318,8 +318,8 @@ def test_batchnorm_cumulative_average_with_momentum_none():
     batches = [np.array([[1.0], [3.0]]), np.array([[5.0], [9.0]])]
     for batch in batches:
         layer(chainrule.tensor(batch))
-    np.testing.assert_allclose(layer.running_mean.data, [(2.0 + 7.0) / 2])  # equal-weight average
-    np.testing.assert_allclose(layer.running_var.data, [(2.0 + 8.0) / 2])  # unbiased batch variances
+    np.testing.assert_allclose(layer.running_mean.array, [(2.0 + 7.0) / 2])  # equal-weight average
+    np.testing.assert_allclose(layer.running_var.array, [(2.0 + 8.0) / 2])  # unbiased batch variances
     assert layer.num_batches_tracked.item() == 2
 
 
@@ -364,8 +364,8 @@ def test_embedding_matches_torch(padding_idx):
     theirs = torch.nn.Embedding(10, 3, padding_idx=padding_idx)
     _compare(ours, theirs, indices)
     if padding_idx is not None:
-        assert not ours.weight.data[padding_idx].any()
-        assert not ours.weight.grad.data[padding_idx].any()
+        assert not ours.weight.array[padding_idx].any()
+        assert not ours.weight.grad.array[padding_idx].any()
     assert repr(ours) == repr(theirs)
 
 
@@ -378,14 +378,14 @@ def test_embedding_max_norm_matches_torch():
         ours.weight[5] = 1.0
     _compare(ours, theirs, indices, modes=("train",))
     _close(ours.weight, theirs.weight, "renormalised table")
-    np.testing.assert_array_equal(ours.weight.data[5], [1, 1, 1])  # rows not looked up are kept
+    np.testing.assert_array_equal(ours.weight.array[5], [1, 1, 1])  # rows not looked up are kept
 
 
 def test_embedding_from_pretrained():
     vectors = chainrule.tensor([[1.0, 2.0], [3.0, 4.0]])
     table = nn.Embedding.from_pretrained(vectors)
     assert not table.weight.requires_grad
-    np.testing.assert_array_equal(table(chainrule.tensor([1, 0, 1])).data, [[3, 4], [1, 2], [3, 4]])
+    np.testing.assert_array_equal(table(chainrule.tensor([1, 0, 1])).array, [[3, 4], [1, 2], [3, 4]])
     assert nn.Embedding.from_pretrained(vectors, freeze=False).weight.requires_grad
     with pytest.raises(ValueError, match="2-D"):
         nn.Embedding.from_pretrained(chainrule.ones(3))
@@ -456,7 +456,7 @@ def test_loss_weight_moves_with_dtype():
 
 # ------------------------------------------------------------------------------ init
 def _stats(tensor):
-    data = tensor.data.astype(np.float64)
+    data = tensor.array.astype(np.float64)
     return data.mean(), data.std(), np.abs(data).max()
 
 
@@ -499,16 +499,16 @@ def test_default_init_statistics_match_torch():
             reference = theirs_params[name].detach().numpy()
             assert param.shape == reference.shape, name
             tolerance = 6 * reference.std() / math.sqrt(reference.size) + 1e-12
-            assert abs(param.data.std() - reference.std()) < tolerance * 2, (ours, name)
-            assert abs(param.data.mean() - reference.mean()) < tolerance, (ours, name)
+            assert abs(param.array.std() - reference.std()) < tolerance * 2, (ours, name)
+            assert abs(param.array.mean() - reference.mean()) < tolerance, (ours, name)
 
 
 def test_init_is_seeded():
     chainrule.manual_seed(7)
-    first = nn.Linear(5, 5).weight.data.copy()
+    first = nn.Linear(5, 5).weight.array.copy()
     chainrule.manual_seed(7)
-    np.testing.assert_array_equal(nn.Linear(5, 5).weight.data, first)
-    assert not np.array_equal(nn.Linear(5, 5).weight.data, first)
+    np.testing.assert_array_equal(nn.Linear(5, 5).weight.array, first)
+    assert not np.array_equal(nn.Linear(5, 5).weight.array, first)
 
 
 def test_embedding_and_norm_init():
@@ -516,8 +516,8 @@ def test_embedding_and_norm_init():
     mean, std, _ = _stats(nn.Embedding(1000, 100).weight)
     assert abs(mean) < 0.02 and abs(std - 1) < 0.02
     bn = nn.BatchNorm1d(4)
-    assert bn.weight.data.tolist() == [1] * 4 and bn.bias.data.tolist() == [0] * 4
-    assert bn.running_var.data.tolist() == [1] * 4 and bn.num_batches_tracked.item() == 0
+    assert bn.weight.array.tolist() == [1] * 4 and bn.bias.array.tolist() == [0] * 4
+    assert bn.running_var.array.tolist() == [1] * 4 and bn.num_batches_tracked.item() == 0
 
 
 def test_calculate_gain_formulas():
@@ -562,15 +562,15 @@ def test_init_distributions(fill, expected_std, bound):
 def test_trunc_normal_constant_eye_orthogonal():
     chainrule.manual_seed(2)
     t = nn.init.trunc_normal_(chainrule.empty(100_000), mean=0.5, std=1.0, a=-1.0, b=2.0)
-    assert t.data.min() >= -1.0 and t.data.max() <= 2.0
+    assert t.array.min() >= -1.0 and t.array.max() <= 2.0
     # Truncated normal mean: mu + sigma (phi(alpha) - phi(beta)) / (Phi(beta) - Phi(alpha)).
     alpha, beta = -1.5, 1.5
     phi = lambda z: math.exp(-z * z / 2) / math.sqrt(2 * math.pi)  # noqa: E731
-    assert abs(t.data.mean() - 0.5 - (phi(alpha) - phi(beta)) / (math.erf(beta / math.sqrt(2)))) < 0.01
-    assert nn.init.constant_(chainrule.empty(2, 2), 0.3).data.tolist() == [[pytest.approx(0.3)] * 2] * 2
-    np.testing.assert_array_equal(nn.init.eye_(chainrule.empty(2, 3)).data, np.eye(2, 3))
+    assert abs(t.array.mean() - 0.5 - (phi(alpha) - phi(beta)) / (math.erf(beta / math.sqrt(2)))) < 0.01
+    assert nn.init.constant_(chainrule.empty(2, 2), 0.3).array.tolist() == [[pytest.approx(0.3)] * 2] * 2
+    np.testing.assert_array_equal(nn.init.eye_(chainrule.empty(2, 3)).array, np.eye(2, 3))
     for shape in [(6, 4), (4, 6), (3, 2, 2)]:
-        q = nn.init.orthogonal_(chainrule.empty(*shape), gain=2.0).data.reshape(shape[0], -1)
+        q = nn.init.orthogonal_(chainrule.empty(*shape), gain=2.0).array.reshape(shape[0], -1)
         q = q.astype(np.float64)
         small = min(q.shape)
         gram = q.T @ q if q.shape[0] >= q.shape[1] else q @ q.T

@@ -159,7 +159,7 @@ def test_child_slot_accepts_none_but_not_other_values():
 def test_buffer_slot_accepts_tensors_and_none():
     model = WithBuffers()
     model.mean = chainrule.ones(3)
-    assert model.mean.data.tolist() == [1.0, 1.0, 1.0]
+    assert model.mean.array.tolist() == [1.0, 1.0, 1.0]
     assert "mean" in model.state_dict()
     with pytest.raises(TypeError, match="buffer 'mean'"):
         model.mean = [1.0, 2.0]
@@ -210,22 +210,22 @@ def test_state_dict_holds_params_and_persistent_buffers_detached_and_shared():
     assert list(state) == ["scale", "mean", "inner.fc1.weight", "inner.fc1.bias", "inner.fc2.weight",
                            "inner.fc2.bias"]
     assert all(not value.requires_grad and value.grad_fn is None for value in state.values())
-    assert state["scale"].data is model.scale.data  # shares memory, as PyTorch's
+    assert state["scale"].array is model.scale.array  # shares memory, as PyTorch's
     assert model.state_dict(keep_vars=True)["scale"] is model.scale
 
 
 def test_state_dict_round_trip_reproduces_outputs():
     source, target = TwoLayer(), TwoLayer()
     x = chainrule.randn(5, 4)
-    assert not np.allclose(source(x).data, target(x).data)
+    assert not np.allclose(source(x).array, target(x).array)
     weight_object = target.fc1.weight
     result = target.load_state_dict(source.state_dict())
     assert result.missing_keys == [] and result.unexpected_keys == []
     assert repr(result) == "<All keys matched successfully>"
-    np.testing.assert_array_equal(source(x).data, target(x).data)
+    np.testing.assert_array_equal(source(x).array, target(x).array)
     assert target.fc1.weight is weight_object  # copied into, not replaced
-    source.fc1.weight.data[...] = 7.0  # and not aliased to the source
-    assert not np.any(target.fc1.weight.data == 7.0)
+    source.fc1.weight.array[...] = 7.0  # and not aliased to the source
+    assert not np.any(target.fc1.weight.array == 7.0)
 
 
 def test_load_state_dict_accepts_numpy_and_keeps_dtype():
@@ -233,15 +233,15 @@ def test_load_state_dict_accepts_numpy_and_keeps_dtype():
     values = {"weight": np.arange(4.0).reshape(2, 2), "bias": [0.5, -0.5]}  # float64 / list
     layer.load_state_dict(values)
     assert layer.weight.dtype == np.float32 and layer.bias.dtype == np.float32
-    np.testing.assert_array_equal(layer.weight.data, [[0, 1], [2, 3]])
-    np.testing.assert_array_equal(layer.bias.data, [0.5, -0.5])
+    np.testing.assert_array_equal(layer.weight.array, [[0, 1], [2, 3]])
+    np.testing.assert_array_equal(layer.bias.array, [0.5, -0.5])
 
 
 def test_load_state_dict_assign_takes_the_arrays():
     layer = nn.Linear(2, 1)
     weight = np.ones((1, 2))  # float64
     layer.load_state_dict({"weight": weight, "bias": np.zeros(1)}, assign=True)
-    assert layer.weight.data is weight and layer.weight.dtype == np.float64
+    assert layer.weight.array is weight and layer.weight.dtype == np.float64
     assert isinstance(layer.weight, nn.Parameter) and layer.weight.requires_grad
 
 
@@ -266,7 +266,7 @@ def test_load_state_dict_non_strict_reports_keys_but_still_refuses_wrong_shapes(
     state["extra"] = chainrule.zeros(1)
     result = model.load_state_dict(state, strict=False)
     assert result.missing_keys == ["fc1.bias"] and result.unexpected_keys == ["extra"]
-    np.testing.assert_array_equal(model.fc1.weight.data, state["fc1.weight"].data)
+    np.testing.assert_array_equal(model.fc1.weight.array, state["fc1.weight"].array)
     state["fc1.weight"] = chainrule.zeros(1, 1)
     with pytest.raises(RuntimeError, match="size mismatch for fc1.weight"):
         model.load_state_dict(state, strict=False)
@@ -282,7 +282,7 @@ def test_deepcopy_and_pickle_give_independent_equal_models():
     model = WithBuffers()
     for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
         assert [n for n, _ in clone.named_parameters()] == [n for n, _ in model.named_parameters()]
-        np.testing.assert_array_equal(clone.inner.fc1.weight.data, model.inner.fc1.weight.data)
+        np.testing.assert_array_equal(clone.inner.fc1.weight.array, model.inner.fc1.weight.array)
         assert clone.inner.fc1.weight is not model.inner.fc1.weight
         assert clone.inner.fc1.weight.requires_grad
 
@@ -304,7 +304,7 @@ def test_zero_grad_and_requires_grad():
     model(chainrule.randn(3, 4)).sum().backward()
     assert all(p.grad is not None for p in model.parameters())
     model.zero_grad(set_to_none=False)
-    assert all(p.grad is not None and not p.grad.data.any() for p in model.parameters())
+    assert all(p.grad is not None and not p.grad.array.any() for p in model.parameters())
     model.zero_grad()
     assert all(p.grad is None for p in model.parameters())
     model.requires_grad_(False)
@@ -322,7 +322,7 @@ def test_apply_visits_children_before_parent():
             nn.init.zeros_(module.weight)
 
     model.apply(zero_linear)
-    assert not model.fc1.weight.data.any() and not model.fc2.weight.data.any()
+    assert not model.fc1.weight.array.any() and not model.fc2.weight.array.any()
 
 
 # ------------------------------------------------------------------------------ dtypes
@@ -381,14 +381,14 @@ def test_forward_hook_sees_and_can_replace_output_and_is_removable():
     layer(x)
     assert len(seen) == 1
     with layer.register_forward_hook(lambda m, args, out: out * 0):
-        assert not layer(x).data.any()
-    assert layer(x).data.any()
+        assert not layer(x).array.any()
+    assert layer(x).array.any()
 
 
 def test_forward_pre_hook_can_replace_input():
     layer = nn.Identity()
     layer.register_forward_pre_hook(lambda m, args: (args[0] + 1,))
-    assert layer(chainrule.zeros(2)).data.tolist() == [1.0, 1.0]
+    assert layer(chainrule.zeros(2)).array.tolist() == [1.0, 1.0]
 
 
 def test_forward_hook_may_store_activations_on_the_module():
@@ -533,18 +533,18 @@ def test_clip_grad_norm_scales_all_gradients_together():
     total = nn.utils.clip_grad_norm_(params, max_norm=1.0)
     assert total.item() == pytest.approx(5.0)
     scale = 1.0 / (5.0 + 1e-6)
-    np.testing.assert_allclose(params[0].grad.data, [3 * scale, 0], rtol=1e-6)
-    np.testing.assert_allclose(params[1].grad.data, [0, 4 * scale], rtol=1e-6)
+    np.testing.assert_allclose(params[0].grad.array, [3 * scale, 0], rtol=1e-6)
+    np.testing.assert_allclose(params[1].grad.array, [0, 4 * scale], rtol=1e-6)
     assert params[0].grad.dtype == np.float32
 
 
 def test_clip_grad_norm_leaves_small_gradients_and_supports_other_norms():
     params = _with_grads([0.3, -0.4])
     assert nn.utils.clip_grad_norm_(params, 1.0).item() == pytest.approx(0.5)
-    np.testing.assert_allclose(params[0].grad.data, [0.3, -0.4], rtol=1e-6)
+    np.testing.assert_allclose(params[0].grad.array, [0.3, -0.4], rtol=1e-6)
     params = _with_grads([1.0, -2.0], [0.5])
     assert nn.utils.clip_grad_norm_(params, 1.0, norm_type=math.inf).item() == pytest.approx(2.0)
-    np.testing.assert_allclose(params[0].grad.data, [0.5, -1.0], rtol=1e-5)
+    np.testing.assert_allclose(params[0].grad.array, [0.5, -1.0], rtol=1e-5)
     params = _with_grads([1.0, -2.0])
     assert nn.utils.clip_grad_norm_(params, 10.0, norm_type=1).item() == pytest.approx(3.0)
 
@@ -558,18 +558,18 @@ def test_clip_grad_norm_nonfinite():
 def test_clip_grad_value():
     params = _with_grads([3.0, -0.5, -7.0])
     nn.utils.clip_grad_value_(params, 1.0)
-    np.testing.assert_array_equal(params[0].grad.data, [1.0, -0.5, -1.0])
+    np.testing.assert_array_equal(params[0].grad.array, [1.0, -0.5, -1.0])
 
 
 def test_parameters_to_vector_and_back():
     layer = nn.Linear(3, 2)
     vector = nn.utils.parameters_to_vector(layer.parameters())
-    expected = np.concatenate([layer.weight.data.ravel(), layer.bias.data])
-    np.testing.assert_array_equal(vector.data, expected)
+    expected = np.concatenate([layer.weight.array.ravel(), layer.bias.array])
+    np.testing.assert_array_equal(vector.array, expected)
     (vector * chainrule.arange(8.0)).sum().backward()  # differentiable
-    np.testing.assert_array_equal(layer.bias.grad.data, [6.0, 7.0])
+    np.testing.assert_array_equal(layer.bias.grad.array, [6.0, 7.0])
     nn.utils.vector_to_parameters(chainrule.arange(8.0), layer.parameters())
-    np.testing.assert_array_equal(layer.weight.data, [[0, 1, 2], [3, 4, 5]])
-    np.testing.assert_array_equal(layer.bias.data, [6, 7])
+    np.testing.assert_array_equal(layer.weight.array, [[0, 1, 2], [3, 4, 5]])
+    np.testing.assert_array_equal(layer.bias.array, [6, 7])
     with pytest.raises(ValueError, match="8 elements"):
         nn.utils.vector_to_parameters(chainrule.zeros(5), layer.parameters())

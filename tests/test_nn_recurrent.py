@@ -37,7 +37,7 @@ def _random(*shape: int) -> np.ndarray:
 def _assert_close(ours: chainrule.Tensor, theirs: Any, what: str) -> None:
     theirs = theirs.detach().numpy()
     assert ours.shape == theirs.shape, what
-    np.testing.assert_allclose(ours.data, theirs, rtol=1e-6, atol=1e-10, err_msg=what)
+    np.testing.assert_allclose(ours.array, theirs, rtol=1e-6, atol=1e-10, err_msg=what)
 
 
 # (our class, extra constructor kwargs, PyTorch's class name)
@@ -149,7 +149,7 @@ def test_state_dict_names_shapes_and_order_match_pytorch(torch: Any, mode: str) 
     theirs_shapes = [(name, tuple(t.shape)) for name, t in theirs.state_dict().items()]
     assert ours_shapes == theirs_shapes
     # And the other way round: PyTorch accepts our state dict.
-    theirs.load_state_dict({name: torch.tensor(t.data) for name, t in ours.state_dict().items()})
+    theirs.load_state_dict({name: torch.tensor(t.array) for name, t in ours.state_dict().items()})
 
 
 @pytest.mark.parametrize("cell_name", ["RNNCell", "RNNCell-relu", "LSTMCell", "GRUCell"])
@@ -252,14 +252,16 @@ def test_fused_recurrence_matches_stepwise_ops(mode: str, reverse: bool) -> None
     inputs = _sequence_inputs(mode)
     leaves = list(inputs.values())
     fused, stepwise = _fused_and_stepwise(mode, inputs, reverse)
-    np.testing.assert_allclose(fused.data, stepwise.data, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(fused.array, stepwise.array, rtol=1e-12, atol=1e-14)
     covector = chainrule.tensor(_random(*fused.shape))
     fused_grads = grad((fused * covector).sum(), leaves, retain_graph=True)
     stepwise_grads = grad((stepwise * covector).sum(), leaves)
     graph_grads = grad((fused * covector).sum(), leaves, create_graph=True)
     for name, a, b, c in zip(inputs, fused_grads, stepwise_grads, graph_grads):
-        np.testing.assert_allclose(a.data, b.data, rtol=1e-10, atol=1e-12, err_msg=f"d/d {name}")
-        np.testing.assert_allclose(c.data, b.data, rtol=1e-10, atol=1e-12, err_msg=f"create_graph d/d {name}")
+        np.testing.assert_allclose(a.array, b.array, rtol=1e-10, atol=1e-12, err_msg=f"d/d {name}")
+        np.testing.assert_allclose(
+            c.array, b.array, rtol=1e-10, atol=1e-12, err_msg=f"create_graph d/d {name}"
+        )
     assert any(g.requires_grad for g in graph_grads)  # create_graph gave a differentiable result
 
 
@@ -274,7 +276,7 @@ def test_fused_recurrence_skips_unneeded_parameter_gradients(mode: str, monkeypa
 
     monkeypatch.setattr(rnn, "_hidden_weight_grads", spy)
     inputs = _sequence_inputs(mode)
-    inputs["weight_hh"] = chainrule.tensor(inputs["weight_hh"].data)  # a constant this time
+    inputs["weight_hh"] = chainrule.tensor(inputs["weight_hh"].array)  # a constant this time
     fused, _ = _fused_and_stepwise(mode, inputs, reverse=False)
     fused.sum().backward()
     assert asked == [(False, True)]
@@ -337,7 +339,7 @@ def test_initialisation_is_uniform_within_one_over_sqrt_hidden(mode: str) -> Non
     cls, extra, _ = MODES[mode]
     layer = cls(16, 64, num_layers=2, bidirectional=True, **extra)
     bound = 1 / math.sqrt(64)
-    values = np.concatenate([p.data.ravel() for p in layer.parameters()])
+    values = np.concatenate([p.array.ravel() for p in layer.parameters()])
     assert values.dtype == np.float32
     assert np.abs(values).max() <= bound
     # U(-b, b) has standard deviation b / sqrt(3); a constant or narrower init would not.
@@ -374,8 +376,8 @@ def test_float32_stays_float32(cls: type) -> None:
 def test_last_output_of_each_direction_is_in_h_n() -> None:
     layer = GRU(3, 4, bidirectional=True)
     output, h_n = layer(chainrule.randn(6, 2, 3))
-    np.testing.assert_array_equal(h_n.data[0], output.data[-1, :, :4])  # forward ends at the last step
-    np.testing.assert_array_equal(h_n.data[1], output.data[0, :, 4:])  # backward ends at the first
+    np.testing.assert_array_equal(h_n.array[0], output.array[-1, :, :4])  # forward ends at the last step
+    np.testing.assert_array_equal(h_n.array[1], output.array[0, :, 4:])  # backward ends at the first
 
 
 def test_reverse_direction_reads_the_sequence_backwards() -> None:
@@ -388,7 +390,7 @@ def test_reverse_direction_reads_the_sequence_backwards() -> None:
     x = chainrule.tensor(_random(5, 2, 3))
     output, _ = both(x)
     flipped_output, _ = single(x.flip(0))
-    np.testing.assert_allclose(output.data[:, :, 4:], flipped_output.data[::-1], rtol=1e-12)
+    np.testing.assert_allclose(output.array[:, :, 4:], flipped_output.array[::-1], rtol=1e-12)
 
 
 def test_dropout_between_layers_only_in_training() -> None:
@@ -398,13 +400,13 @@ def test_dropout_between_layers_only_in_training() -> None:
     layer.eval()
     first, _ = layer(x)
     second, _ = layer(x)
-    np.testing.assert_array_equal(first.data, second.data)
+    np.testing.assert_array_equal(first.array, second.array)
     layer.train()
     trained, _ = layer(x)
-    assert not np.allclose(trained.data, first.data)
+    assert not np.allclose(trained.array, first.array)
     # Without dropout the training-mode output is the evaluation-mode one.
     layer.dropout = 0.0
-    np.testing.assert_allclose(layer(x)[0].data, first.data, rtol=1e-12)
+    np.testing.assert_allclose(layer(x)[0].array, first.array, rtol=1e-12)
 
 
 def test_dropout_with_one_layer_warns() -> None:

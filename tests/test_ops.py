@@ -85,11 +85,11 @@ def test_forward_matches_numpy(op: OpInfo, index: int) -> None:
         assert got.shape == want.shape, f"{op.name}: shape {got.shape}, expected {want.shape}"
         if want.dtype.kind == "f":
             assert got.dtype == np.float64, f"{op.name}: float64 inputs gave {got.dtype}"
-            np.testing.assert_allclose(got.data, want, rtol=1e-7, atol=1e-12)
+            np.testing.assert_allclose(got.array, want, rtol=1e-7, atol=1e-12)
             assert got.requires_grad == differentiable
         else:
             assert got.dtype == (np.bool_ if want.dtype == np.bool_ else np.int64)
-            np.testing.assert_array_equal(got.data, want)
+            np.testing.assert_array_equal(got.array, want)
             assert not got.requires_grad
 
 
@@ -119,7 +119,7 @@ def test_float32_stays_float32(op: OpInfo, index: int) -> None:
         if want.dtype.kind == "f" and op.preserves_dtype:
             assert got.dtype == np.float32, f"{op.name}: float32 inputs gave a {got.dtype} output"
             scale = float(np.abs(want).max()) if want.size else 1.0
-            np.testing.assert_allclose(got.data, want, rtol=1e-4, atol=1e-5 * max(scale, 1.0))
+            np.testing.assert_allclose(got.array, want, rtol=1e-4, atol=1e-5 * max(scale, 1.0))
     differentiable = [o for o in outputs if o.requires_grad]
     if not differentiable:
         return
@@ -240,7 +240,7 @@ def test_tested_elsewhere_lists_only_existing_non_core_ops() -> None:
 def _grad_of(function: Any, *values: Any) -> list[np.ndarray]:
     tensors = [chainrule.tensor(np.asarray(v, dtype=np.float64), requires_grad=True) for v in values]
     function(*tensors).sum().backward()
-    return [t.grad.data for t in tensors]
+    return [t.grad.array for t in tensors]
 
 
 def test_abs_has_zero_gradient_at_zero() -> None:
@@ -283,8 +283,8 @@ def test_max_with_dim_sends_the_gradient_to_the_returned_index() -> None:
     values, indices = x.max(dim=1)
     values.sum().backward()
     expected = np.zeros((2, 3))
-    expected[np.arange(2), indices.data] = 1.0
-    np.testing.assert_array_equal(x.grad.data, expected)
+    expected[np.arange(2), indices.array] = 1.0
+    np.testing.assert_array_equal(x.grad.array, expected)
     assert indices.tolist() == [1, 0]  # the first of the tied maxima, as PyTorch
 
 
@@ -298,21 +298,21 @@ def test_sigmoid_and_softmax_of_extreme_inputs_do_not_overflow() -> None:
         x = chainrule.tensor([-1000.0, 0.0, 1000.0], requires_grad=True)
         out = chainrule.sigmoid(x)
         out.sum().backward()
-        np.testing.assert_allclose(out.data, [0.0, 0.5, 1.0])
-        np.testing.assert_allclose(x.grad.data, [0.0, 0.25, 0.0])
+        np.testing.assert_allclose(out.array, [0.0, 0.5, 1.0])
+        np.testing.assert_allclose(x.grad.array, [0.0, 0.25, 0.0])
         logits = chainrule.tensor([[1000.0, -1000.0, 0.0]], requires_grad=True)
         F.log_softmax(logits, dim=1).sum().backward()
-        assert np.isfinite(logits.grad.data).all()
+        assert np.isfinite(logits.grad.array).all()
 
 
 def test_binary_cross_entropy_of_a_saturated_sigmoid_has_finite_gradients() -> None:
     logits = chainrule.tensor([20.0, -120.0, 0.0], requires_grad=True)
     probabilities = chainrule.sigmoid(logits)
-    assert probabilities.data[0] == 1.0 and probabilities.data[1] == 0.0  # float32 saturates
+    assert probabilities.array[0] == 1.0 and probabilities.array[1] == 0.0  # float32 saturates
     F.binary_cross_entropy(probabilities, chainrule.tensor([1.0, 0.0, 1.0])).backward()
     # d/dp = (p - y) / max(p (1 - p), 1e-12): 0 at the saturated points; -2 at p = 0.5, times
     # sigmoid'(0) = 1/4 and the mean's 1/3.
-    np.testing.assert_allclose(logits.grad.data, [0.0, 0.0, -1 / 6], rtol=1e-6)
+    np.testing.assert_allclose(logits.grad.array, [0.0, 0.0, -1 / 6], rtol=1e-6)
 
 
 def test_pow_at_a_zero_base_has_pytorchs_gradients() -> None:
@@ -351,10 +351,10 @@ def test_dropout_mask_statistics_and_scale() -> None:
     p = 0.3
     x = chainrule.ones(200, 500)
     out = F.dropout(x, p=p)
-    kept = out.data != 0
+    kept = out.array != 0
     # 100,000 Bernoulli(0.7) draws: the kept fraction is within 5 standard deviations of 0.7.
     assert abs(kept.mean() - (1 - p)) < 5 * np.sqrt(p * (1 - p) / kept.size)
-    np.testing.assert_allclose(out.data[kept], 1 / (1 - p), rtol=1e-6)
+    np.testing.assert_allclose(out.array[kept], 1 / (1 - p), rtol=1e-6)
     assert out.dtype == np.float32
 
 
@@ -362,27 +362,27 @@ def test_dropout_gradient_is_the_mask_times_the_scale() -> None:
     chainrule.manual_seed(1)
     x = chainrule.randn(30, 40, dtype=chainrule.float64, requires_grad=True)
     out = F.dropout(x, p=0.5)
-    mask = out.data != 0
+    mask = out.array != 0
     weights = chainrule.randn(30, 40, dtype=chainrule.float64)
     (out * weights).sum().backward()
-    np.testing.assert_allclose(x.grad.data, mask * 2.0 * weights.data)
-    np.testing.assert_allclose(out.data, mask * 2.0 * x.data)
+    np.testing.assert_allclose(x.grad.array, mask * 2.0 * weights.array)
+    np.testing.assert_allclose(out.array, mask * 2.0 * x.array)
 
 
 def test_dropout_is_the_identity_in_eval_and_for_p0_and_zero_for_p1() -> None:
     x = chainrule.randn(4, 5)
-    np.testing.assert_array_equal(F.dropout(x, p=0.5, training=False).data, x.data)
-    np.testing.assert_array_equal(F.dropout(x, p=0.0).data, x.data)
-    np.testing.assert_array_equal(F.dropout(x, p=1.0).data, np.zeros((4, 5)))
+    np.testing.assert_array_equal(F.dropout(x, p=0.5, training=False).array, x.array)
+    np.testing.assert_array_equal(F.dropout(x, p=0.0).array, x.array)
+    np.testing.assert_array_equal(F.dropout(x, p=1.0).array, np.zeros((4, 5)))
     with pytest.raises(ValueError, match="dropout"):
         F.dropout(x, p=1.5)
 
 
 def test_dropout_is_reproducible_under_manual_seed() -> None:
     chainrule.manual_seed(7)
-    first = F.dropout(chainrule.ones(50)).data
+    first = F.dropout(chainrule.ones(50)).array
     chainrule.manual_seed(7)
-    np.testing.assert_array_equal(F.dropout(chainrule.ones(50)).data, first)
+    np.testing.assert_array_equal(F.dropout(chainrule.ones(50)).array, first)
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])

@@ -60,7 +60,7 @@ def pool_both(spatial: int, data: np.ndarray, upstream: np.ndarray, probe: np.nd
     t_out, t_indices = max_pool(spatial, tx, **kwargs)
     (t_grad_x,) = torch.autograd.grad(t_out, tx, grad_outputs=tu, create_graph=True)
     (t_grad_u,) = torch.autograd.grad((t_grad_x * torch.from_numpy(probe)).sum(), tu)
-    ours = [out.data, indices.data, grad_x.data, grad_u.data]
+    ours = [out.array, indices.array, grad_x.array, grad_u.array]
     theirs = [t.detach().numpy() for t in (t_out, t_indices, t_grad_x, t_grad_u)]
     return list(zip(ours, theirs, strict=True))
 
@@ -110,7 +110,7 @@ def test_an_infinite_upstream_gradient_reaches_the_winner_only(path):
     # the colleague's repro: 1, 2, 3 must get 0, not inf * 0 = NaN
     x = chainrule.tensor([[[[1.0, 2.0], [3.0, 4.0]]]], requires_grad=True)
     F.max_pool2d(x, 2).backward(chainrule.full((1, 1, 1, 1), INF))
-    np.testing.assert_array_equal(x.grad.data.ravel(), [0, 0, 0, INF])
+    np.testing.assert_array_equal(x.grad.array.ravel(), [0, 0, 0, INF])
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
@@ -137,10 +137,10 @@ def test_a_nan_in_the_window_wins(path, window, expected_index):
     x = chainrule.tensor([[window]], requires_grad=True)
     out, indices = F.max_pool2d(x, 2, return_indices=True)
     t_out, t_indices = torch.nn.functional.max_pool2d(torch.tensor([[window]]), 2, return_indices=True)
-    assert np.isnan(out.data.item()) and torch.isnan(t_out).item()
-    assert indices.data.item() == t_indices.item() == expected_index
+    assert np.isnan(out.array.item()) and torch.isnan(t_out).item()
+    assert indices.array.item() == t_indices.item() == expected_index
     out.sum().backward()
-    np.testing.assert_array_equal(x.grad.data.ravel(), np.eye(4)[expected_index])
+    np.testing.assert_array_equal(x.grad.array.ravel(), np.eye(4)[expected_index])
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
@@ -166,10 +166,10 @@ def test_a_window_of_minus_inf_names_an_element_inside_not_padding(path):
     # the colleague's repro
     x = chainrule.full((1, 1, 2, 2), -INF, requires_grad=True)
     out, indices = F.max_pool2d(x, 2, stride=1, padding=1, return_indices=True)
-    np.testing.assert_array_equal(indices.data.ravel(), [0, 0, 1, 0, 0, 1, 2, 2, 3])
+    np.testing.assert_array_equal(indices.array.ravel(), [0, 0, 1, 0, 0, 1, 2, 2, 3])
     out.backward(chainrule.arange(9.0).reshape(1, 1, 3, 3))
     # each element receives the gradients of the windows that named it
-    np.testing.assert_array_equal(x.grad.data[0, 0], [[0 + 1 + 3 + 4, 2 + 5], [6 + 7, 8]])
+    np.testing.assert_array_equal(x.grad.array[0, 0], [[0 + 1 + 3 + 4, 2 + 5], [6 + 7, 8]])
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
@@ -193,4 +193,4 @@ def test_integer_windows_of_the_lowest_value_name_an_element_inside(path):
     _, indices = F.max_pool2d(chainrule.from_numpy(data), 2, stride=1, padding=1, return_indices=True)
     _, t_indices = torch.nn.functional.max_pool2d(torch.from_numpy(data), 2, stride=1, padding=1,
                                                   return_indices=True)
-    np.testing.assert_array_equal(indices.data, t_indices.numpy())
+    np.testing.assert_array_equal(indices.array, t_indices.numpy())

@@ -58,14 +58,14 @@ def test_binary_op_gradients_sum_the_broadcast_gradient(shapes: Any, op: str, se
     a, b = leaf(a_data), leaf(b_data)
     out = CHAINRULE_OPS[op](a, b)
     assert out.shape == shapes.result_shape
-    np.testing.assert_allclose(out.data, forward(a_data, b_data), rtol=1e-12)
+    np.testing.assert_allclose(out.array, forward(a_data, b_data), rtol=1e-12)
     upstream = rng.standard_normal(shapes.result_shape)
     out.backward(chainrule.tensor(upstream, dtype=chainrule.float64))
     big_a, big_b = np.broadcast_arrays(a_data, b_data)
     assert a.grad.shape == shape_a and b.grad.shape == shape_b
-    np.testing.assert_allclose(a.grad.data, sum_to_shape(upstream * derivative_a(big_a, big_b), shape_a),
+    np.testing.assert_allclose(a.grad.array, sum_to_shape(upstream * derivative_a(big_a, big_b), shape_a),
                                rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(b.grad.data, sum_to_shape(upstream * derivative_b(big_a, big_b), shape_b),
+    np.testing.assert_allclose(b.grad.array, sum_to_shape(upstream * derivative_b(big_a, big_b), shape_b),
                                rtol=1e-10, atol=1e-12)
 
 
@@ -78,12 +78,12 @@ def test_where_gradients_sum_the_broadcast_gradient(shapes: Any, seed: int) -> N
     condition = rng.random(shape_condition) > 0.5
     a, b = leaf(rng.standard_normal(shape_a)), leaf(rng.standard_normal(shape_b))
     out = chainrule.where(chainrule.tensor(condition), a, b)
-    np.testing.assert_array_equal(out.data, np.where(condition, a.data, b.data))
+    np.testing.assert_array_equal(out.array, np.where(condition, a.array, b.array))
     upstream = rng.standard_normal(shapes.result_shape)
     out.backward(chainrule.tensor(upstream, dtype=chainrule.float64))
     big_condition = np.broadcast_to(condition, shapes.result_shape)
-    np.testing.assert_allclose(a.grad.data, sum_to_shape(np.where(big_condition, upstream, 0.0), shape_a))
-    np.testing.assert_allclose(b.grad.data, sum_to_shape(np.where(big_condition, 0.0, upstream), shape_b))
+    np.testing.assert_allclose(a.grad.array, sum_to_shape(np.where(big_condition, upstream, 0.0), shape_a))
+    np.testing.assert_allclose(b.grad.array, sum_to_shape(np.where(big_condition, 0.0, upstream), shape_b))
 
 
 @SETTINGS
@@ -95,14 +95,14 @@ def test_matmul_gradients_over_broadcast_batches(shapes: Any, seed: int) -> None
     a_data, b_data = rng.standard_normal(shape_a), rng.standard_normal(shape_b)
     a, b = leaf(a_data), leaf(b_data)
     out = a @ b
-    np.testing.assert_allclose(out.data, np.matmul(a_data, b_data), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out.array, np.matmul(a_data, b_data), rtol=1e-12, atol=1e-12)
     upstream = rng.standard_normal(out.shape)
     out.backward(chainrule.tensor(upstream, dtype=chainrule.float64))
     expected_a = sum_to_shape(upstream @ np.swapaxes(np.broadcast_to(b_data, shapes.input_shapes[1]), -1, -2),
                               shape_a)
     expected_b = sum_to_shape(np.swapaxes(a_data, -1, -2) @ upstream, shape_b)
-    np.testing.assert_allclose(a.grad.data, expected_a, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(b.grad.data, expected_b, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(a.grad.array, expected_a, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(b.grad.array, expected_b, rtol=1e-10, atol=1e-12)
 
 
 # ------------------------------------------------------------------------------ reductions
@@ -175,11 +175,11 @@ def test_reductions_match_numpy_and_their_analytic_gradient(case: Any, op: str, 
     out = call(x, dim, keepdim)
     expected = np.asarray(forward(data, dim, keepdim))
     assert out.shape == expected.shape
-    np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out.array, expected, rtol=1e-12, atol=1e-12)
     upstream = rng.standard_normal(out.shape)
     out.backward(chainrule.tensor(upstream, dtype=chainrule.float64))
     assert x.grad.shape == shape
-    np.testing.assert_allclose(x.grad.data, gradient(data, dim, _expand(upstream, shape, dim, keepdim)),
+    np.testing.assert_allclose(x.grad.array, gradient(data, dim, _expand(upstream, shape, dim, keepdim)),
                                rtol=1e-10, atol=1e-12)
 
 
@@ -192,6 +192,6 @@ def test_std_and_prod_over_random_dims_pass_gradcheck(case: Any, seed: int) -> N
     if _count(shape, dim) > 1:  # std over one element is nan, as PyTorch's
         assert gradcheck(lambda t: t.std(dim=dim, keepdim=keepdim), (x,))
     prod_dim = dim if isinstance(dim, int) or dim is None else dim[0]
-    expected = np.prod(x.data, axis=prod_dim, keepdims=keepdim)
-    np.testing.assert_allclose(chainrule.prod(x, dim=prod_dim, keepdim=keepdim).data, expected)
+    expected = np.prod(x.array, axis=prod_dim, keepdims=keepdim)
+    np.testing.assert_allclose(chainrule.prod(x, dim=prod_dim, keepdim=keepdim).array, expected)
     assert gradcheck(lambda t: chainrule.prod(t, dim=prod_dim, keepdim=keepdim), (x,))

@@ -25,44 +25,44 @@ def test_creation_takes_sizes_as_arguments_or_a_tuple(make: Any) -> None:
 
 
 def test_zeros_ones_full_values() -> None:
-    np.testing.assert_array_equal(chainrule.zeros(2, 2).data, np.zeros((2, 2)))
-    np.testing.assert_array_equal(chainrule.ones(3).data, np.ones(3))
+    np.testing.assert_array_equal(chainrule.zeros(2, 2).array, np.zeros((2, 2)))
+    np.testing.assert_array_equal(chainrule.ones(3).array, np.ones(3))
     full = chainrule.full((2, 3), 7.5)
-    np.testing.assert_array_equal(full.data, np.full((2, 3), 7.5))
+    np.testing.assert_array_equal(full.array, np.full((2, 3), 7.5))
     assert full.dtype == np.float32
     assert chainrule.full((2,), 3).dtype == np.int64
     assert chainrule.full((2,), True).dtype == np.bool_
 
 
 def test_arange_dtypes_and_values() -> None:
-    np.testing.assert_array_equal(chainrule.arange(5).data, [0, 1, 2, 3, 4])
+    np.testing.assert_array_equal(chainrule.arange(5).array, [0, 1, 2, 3, 4])
     assert chainrule.arange(5).dtype == np.int64
-    np.testing.assert_array_equal(chainrule.arange(1, 7, 2).data, [1, 3, 5])
+    np.testing.assert_array_equal(chainrule.arange(1, 7, 2).array, [1, 3, 5])
     floats = chainrule.arange(0.0, 1.0, 0.25)
     assert floats.dtype == np.float32
-    np.testing.assert_array_equal(floats.data, [0.0, 0.25, 0.5, 0.75])
+    np.testing.assert_array_equal(floats.array, [0.0, 0.25, 0.5, 0.75])
     assert chainrule.arange(3, dtype=chainrule.float64).dtype == np.float64
 
 
 def test_linspace_and_eye() -> None:
     line = chainrule.linspace(0, 1, 5)
     assert line.dtype == np.float32
-    np.testing.assert_allclose(line.data, [0.0, 0.25, 0.5, 0.75, 1.0])
-    np.testing.assert_array_equal(chainrule.eye(3).data, np.eye(3))
-    np.testing.assert_array_equal(chainrule.eye(2, 3).data, np.eye(2, 3))
+    np.testing.assert_allclose(line.array, [0.0, 0.25, 0.5, 0.75, 1.0])
+    np.testing.assert_array_equal(chainrule.eye(3).array, np.eye(3))
+    np.testing.assert_array_equal(chainrule.eye(2, 3).array, np.eye(2, 3))
     assert chainrule.eye(2).dtype == np.float32
 
 
 def test_random_creation_ranges_and_statistics() -> None:
     chainrule.manual_seed(0)
     uniform = chainrule.rand(10_000)
-    assert 0.0 <= uniform.data.min() and uniform.data.max() < 1.0
-    assert abs(uniform.data.mean() - 0.5) < 0.02
+    assert 0.0 <= uniform.array.min() and uniform.array.max() < 1.0
+    assert abs(uniform.array.mean() - 0.5) < 0.02
     normal = chainrule.randn(10_000)
-    assert abs(normal.data.mean()) < 0.05 and abs(normal.data.std() - 1.0) < 0.05
+    assert abs(normal.array.mean()) < 0.05 and abs(normal.array.std() - 1.0) < 0.05
     integers = chainrule.randint(2, 5, (1000,))
     assert integers.dtype == np.int64
-    assert set(np.unique(integers.data)) == {2, 3, 4}
+    assert set(np.unique(integers.array)) == {2, 3, 4}
     assert chainrule.randint(3, size=(2, 2)).shape == (2, 2)
 
 
@@ -71,8 +71,8 @@ def test_like_functions_copy_shape_and_dtype() -> None:
     for make in (chainrule.zeros_like, chainrule.ones_like, chainrule.randn_like):
         made = make(source)
         assert made.shape == (2, 3) and made.dtype == np.float64 and not made.requires_grad
-    np.testing.assert_array_equal(chainrule.zeros_like(source).data, np.zeros((2, 3)))
-    np.testing.assert_array_equal(chainrule.ones_like(source).data, np.ones((2, 3)))
+    np.testing.assert_array_equal(chainrule.zeros_like(source).array, np.zeros((2, 3)))
+    np.testing.assert_array_equal(chainrule.ones_like(source).array, np.ones((2, 3)))
     assert chainrule.zeros_like(source, dtype=chainrule.float32).dtype == np.float32
     assert chainrule.ones_like(source, requires_grad=True).requires_grad
 
@@ -81,7 +81,7 @@ def test_tensor_copies_its_data_and_from_numpy_shares_it() -> None:
     array = np.array([1.0, 2.0])
     copied, shared = chainrule.tensor(array), chainrule.from_numpy(array)
     array[0] = 9.0
-    assert copied.data[0] == 1.0 and shared.data[0] == 9.0
+    assert copied.array[0] == 1.0 and shared.array[0] == 9.0
 
 
 # -------------------------------------------------------------------------------- dtypes
@@ -129,23 +129,23 @@ def test_unknown_dtype_is_a_clear_error() -> None:
 # --------------------------------------------------------------------------------- seeds
 def test_manual_seed_makes_random_numbers_reproducible() -> None:
     chainrule.manual_seed(123)
-    first = (chainrule.randn(5).data, chainrule.rand(3).data, chainrule.randint(0, 100, (4,)).data)
+    first = (chainrule.randn(5).array, chainrule.rand(3).array, chainrule.randint(0, 100, (4,)).array)
     chainrule.manual_seed(123)
-    second = (chainrule.randn(5).data, chainrule.rand(3).data, chainrule.randint(0, 100, (4,)).data)
+    second = (chainrule.randn(5).array, chainrule.rand(3).array, chainrule.randint(0, 100, (4,)).array)
     for a, b in zip(first, second):
         np.testing.assert_array_equal(a, b)
-    assert not np.array_equal(chainrule.randn(5).data, first[0])
+    assert not np.array_equal(chainrule.randn(5).array, first[0])
     chainrule.manual_seed(124)
-    assert not np.array_equal(chainrule.randn(5).data, first[0])
+    assert not np.array_equal(chainrule.randn(5).array, first[0])
 
 
 def test_a_generator_is_independent_of_the_global_seed() -> None:
     generator = chainrule.Generator().manual_seed(7)
-    first = chainrule.randn(4, generator=generator).data
+    first = chainrule.randn(4, generator=generator).array
     chainrule.manual_seed(0)
     chainrule.randn(10)
     generator.manual_seed(7)
-    np.testing.assert_array_equal(chainrule.randn(4, generator=generator).data, first)
+    np.testing.assert_array_equal(chainrule.randn(4, generator=generator).array, first)
 
 
 # ---------------------------------------------------------------------------- attributes
@@ -156,7 +156,7 @@ def test_shape_attributes() -> None:
     assert x.numel() == 24 and len(x) == 2
     assert x.dtype == chainrule.float32
     assert chainrule.zeros(2, 3).T.shape == (3, 2)
-    np.testing.assert_array_equal(chainrule.arange(6).reshape(2, 3).T.data, np.arange(6).reshape(2, 3).T)
+    np.testing.assert_array_equal(chainrule.arange(6).reshape(2, 3).T.array, np.arange(6).reshape(2, 3).T)
 
 
 def test_item_and_tolist_and_numpy() -> None:
@@ -168,7 +168,7 @@ def test_item_and_tolist_and_numpy() -> None:
     x = chainrule.ones(2)
     array = x.numpy()
     array[0] = 5.0
-    assert x.data[0] == 5.0, "numpy() shares memory, as PyTorch's"
+    assert x.array[0] == 5.0, "numpy() shares memory, as PyTorch's"
     assert float(chainrule.tensor(1.5)) == 1.5 and int(chainrule.tensor(3)) == 3
 
 
@@ -184,18 +184,18 @@ def test_detach_shares_data_and_leaves_the_graph() -> None:
     y = x * 2
     detached = y.detach()
     assert detached.grad_fn is None and not detached.requires_grad and detached.is_leaf
-    detached.data[0] = 7.0
-    assert y.data[0] == 7.0
+    detached.array[0] = 7.0
+    assert y.array[0] == 7.0
 
 
 def test_clone_copies_data_and_keeps_the_gradient_path() -> None:
     x = chainrule.tensor([1.0, 2.0], requires_grad=True)
     copy = x.clone()
     assert copy.grad_fn is not None and copy.grad_fn.name() == "CloneBackward0"
-    copy.detach().data[0] = 9.0
-    assert x.data[0] == 1.0
+    copy.detach().array[0] = 9.0
+    assert x.array[0] == 1.0
     (copy * 3).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [3.0, 3.0])
+    np.testing.assert_array_equal(x.grad.array, [3.0, 3.0])
 
 
 def test_requires_grad_is_leaf_and_grad_fn() -> None:
@@ -276,7 +276,7 @@ def test_numpy_arrays_on_either_side_of_operators_give_tensors() -> None:
                 [0.5, 1, 1.5], [2, 1, 2 / 3], [1, 4, 9], [2, 4, 8]]
     for result, values in zip(results, expected):
         assert isinstance(result, chainrule.Tensor) and result.requires_grad
-        np.testing.assert_allclose(result.data, values, rtol=1e-6)
+        np.testing.assert_allclose(result.array, values, rtol=1e-6)
     matrix = np.ones((3, 2), dtype=np.float32)
     assert isinstance(x @ matrix, chainrule.Tensor) and (x @ matrix).shape == (2,)
     assert isinstance(np.ones((2, 3), dtype=np.float32) @ x, chainrule.Tensor)
@@ -288,7 +288,7 @@ def test_numpy_scalars_on_either_side_keep_float32() -> None:
                    x / np.float64(3.0), np.float64(3.0) / x, x ** np.float64(2.0), x * np.int64(3)):
         assert isinstance(result, chainrule.Tensor)
         assert result.dtype == np.float32, result
-    np.testing.assert_allclose((np.float64(3.0) / x).data, [3.0, 1.5])
+    np.testing.assert_allclose((np.float64(3.0) / x).array, [3.0, 1.5])
 
 
 def test_a_zero_dim_float64_tensor_does_not_promote_a_float32_one() -> None:

@@ -34,7 +34,7 @@ def _run(op: OpInfo, sample: SampleInput, lib: Any) -> tuple[list[Any], list[Any
 def _as_numpy(value: Any) -> np.ndarray:
     if isinstance(value, torch.Tensor):
         return value.detach().numpy(force=True)  # force: materialized zeros are ZeroTensors
-    return value.detach().data if isinstance(value, chainrule.Tensor) else np.asarray(value)
+    return value.detach().array if isinstance(value, chainrule.Tensor) else np.asarray(value)
 
 
 def _assert_close(ours: Any, theirs: Any, what: str) -> None:
@@ -75,7 +75,7 @@ def test_values_and_gradients_match_pytorch(op: OpInfo, index: int) -> None:
                                       create_graph=second_order, allow_unused=True)
     for k, (mine, other) in enumerate(zip(our_grads, their_grads)):
         if other is None:
-            assert mine is None or not np.any(mine.data), f"{op.name}: gradient {k} should be None/zero"
+            assert mine is None or not np.any(mine.array), f"{op.name}: gradient {k} should be None/zero"
             continue
         assert mine is not None, f"{op.name}: no gradient for input {k}, PyTorch has one"
         _assert_close(mine, other, f"{op.name} gradient of input {k}")
@@ -116,11 +116,11 @@ def test_cross_entropy_of_logits_of_plus_minus_1000_is_finite_and_matches_pytorc
     their_loss = torch.nn.functional.cross_entropy(theirs, torch.tensor(target))
     our_loss.backward()
     their_loss.backward()
-    assert np.isfinite(our_loss.item()) and np.isfinite(ours.grad.data).all()
+    assert np.isfinite(our_loss.item()) and np.isfinite(ours.grad.array).all()
     assert our_loss.dtype == np.dtype(dtype) and ours.grad.dtype == np.dtype(dtype)
     rtol = RTOL if dtype == "float64" else 1e-5
     np.testing.assert_allclose(our_loss.item(), their_loss.item(), rtol=rtol)
-    np.testing.assert_allclose(ours.grad.data, theirs.grad.numpy(), rtol=rtol, atol=1e-7)
+    np.testing.assert_allclose(ours.grad.array, theirs.grad.numpy(), rtol=rtol, atol=1e-7)
 
 
 def test_binary_cross_entropy_with_logits_of_plus_minus_1000_matches_pytorch() -> None:
@@ -131,7 +131,7 @@ def test_binary_cross_entropy_with_logits_of_plus_minus_1000_matches_pytorch() -
     F.binary_cross_entropy_with_logits(ours, chainrule.tensor(target)).backward()
     their_loss = torch.nn.functional.binary_cross_entropy_with_logits(theirs, torch.tensor(target))
     their_loss.backward()
-    np.testing.assert_allclose(ours.grad.data, theirs.grad.numpy(), rtol=RTOL)
+    np.testing.assert_allclose(ours.grad.array, theirs.grad.numpy(), rtol=RTOL)
 
 
 def test_log_softmax_and_logsumexp_of_large_logits_match_pytorch() -> None:
@@ -141,8 +141,8 @@ def test_log_softmax_and_logsumexp_of_large_logits_match_pytorch() -> None:
     weights = np.array([[0.5, -1.0, 2.0], [1.0, 3.0, -0.5]])
     (F.log_softmax(ours, dim=1) * chainrule.tensor(weights)).sum().backward()
     (torch.log_softmax(theirs, dim=1) * torch.tensor(weights)).sum().backward()
-    np.testing.assert_allclose(ours.grad.data, theirs.grad.numpy(), rtol=RTOL, atol=1e-12)
-    np.testing.assert_allclose(chainrule.logsumexp(ours, dim=1).data,
+    np.testing.assert_allclose(ours.grad.array, theirs.grad.numpy(), rtol=RTOL, atol=1e-12)
+    np.testing.assert_allclose(chainrule.logsumexp(ours, dim=1).array,
                                torch.logsumexp(theirs, dim=1).detach().numpy(), rtol=RTOL)
 
 

@@ -42,7 +42,7 @@ def make_model(seed=0, dropout=0.0):
 
 
 def weights(model):
-    return {name: tensor.data.copy() for name, tensor in model.state_dict().items()}
+    return {name: tensor.array.copy() for name, tensor in model.state_dict().items()}
 
 
 def test_fit_matches_a_hand_written_loop_bit_for_bit():
@@ -134,7 +134,7 @@ def test_grad_norm_is_the_norm_of_the_gradient():
     )
     nn.CrossEntropyLoss()(twin(chainrule.from_numpy(x)), chainrule.from_numpy(y)).backward()
     for name, param in twin.named_parameters():
-        expected = np.sqrt(np.sum(param.grad.data.astype(np.float64) ** 2))
+        expected = np.sqrt(np.sum(param.grad.array.astype(np.float64) ** 2))
         assert history[f"{name}/grad_norm"][0] == pytest.approx(expected, rel=1e-5), name
 
 
@@ -148,8 +148,8 @@ def test_update_ratio_is_the_relative_size_of_the_optimizer_step():
     )
     nn.CrossEntropyLoss()(before(chainrule.from_numpy(x)), chainrule.from_numpy(y)).backward()
     for name, param in before.named_parameters():
-        weights_before = param.data.astype(np.float64)
-        step = lr * param.grad.data.astype(np.float64)  # plain SGD: W <- W - lr * grad
+        weights_before = param.array.astype(np.float64)
+        step = lr * param.grad.array.astype(np.float64)  # plain SGD: W <- W - lr * grad
         expected = np.linalg.norm(step) / np.linalg.norm(weights_before)
         assert history[f"{name}/update_ratio"][0] == pytest.approx(expected, rel=1e-4), name
 
@@ -163,15 +163,15 @@ def test_after_backward_hook_sees_gradients_before_the_step():
 
     class Inspect(Callback):
         def on_batch_begin(self, batch, logs):
-            self.start = model[0].weight.data.copy()
+            self.start = model[0].weight.array.copy()
 
         def on_after_backward(self, batch, logs):
             seen.append(("after_backward", batch, logs["loss"], model[0].weight.grad is not None,
-                         np.array_equal(model[0].weight.data, self.start)))
+                         np.array_equal(model[0].weight.array, self.start)))
 
         def on_batch_end(self, batch, logs):
             seen.append(("batch_end", batch, logs["loss"], None,
-                         np.array_equal(model[0].weight.data, self.start)))
+                         np.array_equal(model[0].weight.array, self.start)))
 
     Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1)).fit(
         loaders(x, y, batch_size=16), epochs=1, callbacks=[Inspect()], verbose=0
@@ -239,7 +239,7 @@ def test_evaluate_metrics_and_confusion_matrix_agree_with_scikit_learn():
     assert results["recall"] == pytest.approx(sklearn_metrics.recall_score(y, predicted, average="macro"))
     assert results["f1"] == pytest.approx(sklearn_metrics.f1_score(y, predicted, average="macro"))
     np.testing.assert_array_equal(trainer.confusion_matrix, sklearn_metrics.confusion_matrix(y, predicted))
-    log_probabilities = chainrule.log_softmax(chainrule.from_numpy(trainer.predict(x)), dim=1).data
+    log_probabilities = chainrule.log_softmax(chainrule.from_numpy(trainer.predict(x)), dim=1).array
     assert results["loss"] == pytest.approx(-log_probabilities[np.arange(len(y)), y].mean(), rel=1e-5)
     assert model.training  # evaluate and predict put the model back in training mode
 

@@ -151,7 +151,7 @@ def test_augment_shifts_each_drawn_image_by_at_most_one_pixel_on_digits():
                 (dy, dx)
                 for dy in (-1, 0, 1)
                 for dx in (-1, 0, 1)
-                if np.array_equal(np.asarray(drawn.data).reshape(8, 8), shift(original, dy, dx))
+                if np.array_equal(np.asarray(drawn.array).reshape(8, 8), shift(original, dy, dx))
             ]
             assert len(matches) == 1 and int(label) == index
             offsets.add(matches[0])

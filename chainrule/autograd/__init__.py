@@ -59,7 +59,7 @@ def _initial_grads(outputs: list[Tensor], grad_outputs: list[Any], caller: str) 
     for i, out in enumerate(outputs):
         given = grad_outputs[i] if i < len(grad_outputs) else None
         if given is None:
-            if out.data.size != 1:
+            if out.array.size != 1:
                 raise RuntimeError(
                     f"{caller}: grad can be implicitly created only for outputs with one element; "
                     f"output {i} has shape {tuple(out.shape)}. Pass the gradient explicitly, e.g. "
@@ -87,9 +87,9 @@ def backward(
     """Accumulate the gradients of ``tensors`` into the ``.grad`` of the leaves they depend on."""
     if isinstance(tensors, Tensor) and grad_tensors is None and tensors.requires_grad:
         # The common case, loss.backward(), without the general checks' overhead.
-        if tensors.data.size != 1:
+        if tensors.array.size != 1:
             _initial_grads([tensors], [], "backward")  # raises the explanatory error
-        seed = Tensor._wrap(_one(tensors.data.dtype).reshape(tensors.data.shape))
+        seed = Tensor._wrap(_one(tensors.array.dtype).reshape(tensors.array.shape))
         run_backward([tensors], [seed], retain_graph=bool(retain_graph or create_graph),
                      create_graph=create_graph)
         return

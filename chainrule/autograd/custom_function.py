@@ -69,7 +69,7 @@ class CustomFunctionNode(_Op):
                 "return one Tensor here (several outputs are not supported yet)"
             )
         ctx._output = output
-        return output.data
+        return output.array
 
     @staticmethod
     def backward(ctx: CustomFunctionNode, grad_output: Tensor) -> tuple[Tensor | None, ...]:

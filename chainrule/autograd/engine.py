@@ -80,7 +80,7 @@ def run_backward(
         wanted = {t.grad_fn or t: i for i, t in enumerate(inputs)}
         results = [None] * len(inputs)
     # Gradients the user handed in must not become (and later be changed in place as) a .grad.
-    handed_out = {id(g.data) for g in grad_outputs}
+    handed_out = {id(g.array) for g in grad_outputs}
 
     previous_mode = _GradMode.enabled
     _GradMode.enabled = create_graph
@@ -121,7 +121,7 @@ def run_backward(
                 if anomaly:
                     for index, input_grad in enumerate(input_grads):
                         if input_grad is not None:
-                            check_backward(node, index, input_grad.data)
+                            check_backward(node, index, input_grad.array)
                 if not retain_graph:
                     node.release()
             else:
@@ -130,7 +130,7 @@ def run_backward(
                 if next_edge is None:
                     continue
                 if input_grad is not None:
-                    if input_grad.data.shape != shape:
+                    if input_grad.array.shape != shape:
                         input_grad = sum_to_shape(input_grad, shape)
                     waiting = pending.get(next_edge)
                     pending[next_edge] = input_grad if waiting is None else waiting + input_grad
@@ -155,7 +155,7 @@ def _owned(grad: Tensor, handed_out: set[int]) -> Tensor:
     """``grad`` as a new .grad: a .grad must own its memory, so gradients passed straight
     through (the user's own gradient argument, one array sent to two inputs, broadcast or
     reshaped views) are copied, and an in-place change to one .grad never changes another."""
-    data = grad.data
+    data = grad.array
     if data.base is not None or id(data) in handed_out or not data.flags.writeable:
         data = data.copy()
         grad = grad._wrap(data)
@@ -181,13 +181,13 @@ def _finish_leaf(
     if create_graph:
         leaf.grad = grad if current is None else current + grad
         return
-    data = grad.data
+    data = grad.array
     if current is None:
-        leaf.grad = _owned(Tensor._wrap(grad.data) if grad.grad_fn is not None else grad, handed_out)
-    elif current.grad_fn is None and current.data.flags.writeable:
-        current.data += data
+        leaf.grad = _owned(Tensor._wrap(grad.array) if grad.grad_fn is not None else grad, handed_out)
+    elif current.grad_fn is None and current.array.flags.writeable:
+        current.array += data
     else:
-        leaf.grad = Tensor._wrap(current.data + data)
+        leaf.grad = Tensor._wrap(current.array + data)
 
 
 def sum_to_shape(grad: Tensor, shape: tuple[int, ...]) -> Tensor:

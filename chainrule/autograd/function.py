@@ -103,13 +103,13 @@ class Function:
         for a in args:
             if isinstance(a, Tensor) and a.requires_grad:
                 requires_grad = True
-                data = a.data
+                data = a.array
                 raw.append(data)
                 needs.append(True)
                 edges.append(a.grad_fn or a)
                 shapes.append(data.shape)
             else:
-                raw.append(a.data if isinstance(a, Tensor) else a)
+                raw.append(a.array if isinstance(a, Tensor) else a)
                 needs.append(False)
                 edges.append(None)
                 shapes.append(None)
@@ -127,7 +127,7 @@ class Function:
             check_forward(ctx, raw, out_data)
 
         out = _new_object(Tensor)
-        out.data = out_data
+        out.array = out_data
         out._grad = None
         out._vc = [0]
         out._hooks = None
@@ -158,7 +158,7 @@ class Function:
         self.needs_input_grad = _no_grads(len(args))
         self._saved_index = None
         self._save_out = False
-        raw = [a.data if isinstance(a, Tensor) else a for a in args]
+        raw = [a.array if isinstance(a, Tensor) else a for a in args]
         out_data = self.forward(self, *raw, **kwargs)
         if _AnomalyMode.enabled:
             check_forward(self, raw, out_data)

@@ -47,19 +47,19 @@ def _numerical_jacobians(fn: Callable[..., Any], inputs: tuple[Any, ...], checke
     # Recording stays as the caller has it (no no_grad()): fn may itself differentiate
     # (gradgradcheck's first-order function, a gradient penalty) and needs its graph.
     for i in checked:
-        data = inputs[i].data
+        data = inputs[i].array
         columns = []
         for k in range(data.size):
             position = np.unravel_index(k, data.shape)
             original = data[position]
             data[position] = original + eps
-            plus = [o.data.ravel().copy() for o in _call(fn, inputs)]
+            plus = [o.array.ravel().copy() for o in _call(fn, inputs)]
             data[position] = original - eps
-            minus = [o.data.ravel().copy() for o in _call(fn, inputs)]
+            minus = [o.array.ravel().copy() for o in _call(fn, inputs)]
             data[position] = original
             columns.append(np.concatenate([(p - m) / (2 * eps) for p, m in zip(plus, minus)])
                            if plus else np.zeros(0))
-        total = sum(o.data.size for o in _call(fn, inputs))
+        total = sum(o.array.size for o in _call(fn, inputs))
         jacobians.append(np.array(columns).reshape(data.size, total))
     return jacobians
 
@@ -68,12 +68,12 @@ def _analytical_jacobians(outputs: list[Tensor], inputs: tuple[Any, ...],
                           checked: list[int]) -> list[np.ndarray]:
     from chainrule.autograd import grad
 
-    sizes = [o.data.size for o in outputs]
+    sizes = [o.array.size for o in outputs]
     total = sum(sizes)
-    jacobians = [np.zeros((inputs[i].data.size, total)) for i in checked]
+    jacobians = [np.zeros((inputs[i].array.size, total)) for i in checked]
     column = 0
     for out in outputs:
-        for j in range(out.data.size):
+        for j in range(out.array.size):
             if out.requires_grad:
                 seed = np.zeros(out.shape, dtype=out.dtype)
                 seed[np.unravel_index(j, out.shape)] = 1
@@ -81,7 +81,7 @@ def _analytical_jacobians(outputs: list[Tensor], inputs: tuple[Any, ...],
                              retain_graph=True, allow_unused=True)
                 for row, g in zip(jacobians, grads):
                     if g is not None:
-                        row[:, column] = g.data.ravel()
+                        row[:, column] = g.array.ravel()
             column += 1
     return jacobians
 
@@ -129,7 +129,7 @@ def _check_jacobians(fn: Callable[..., Any], inputs: tuple[Any, ...], checked: l
     analytical = _analytical_jacobians(outputs, inputs, checked)
     numerical = _numerical_jacobians(fn, inputs, checked, eps)
     output_slots = [(o_index, _location(o.shape, j)) for o_index, o in enumerate(outputs)
-                    for j in range(o.data.size)]
+                    for j in range(o.array.size)]
     for i, a, n in zip(checked, analytical, numerical):
         bad = np.abs(a - n) > atol + rtol * np.abs(n)
         bad |= np.isnan(a) != np.isnan(n)
@@ -159,18 +159,18 @@ def _check_random_vjp(fn: Callable[..., Any], inputs: tuple[Any, ...], checked: 
     grads = grad(differentiable, [inputs[i] for i in checked],
                  [Tensor._wrap(v) for v, o in zip(covectors, outputs) if o.requires_grad],
                  allow_unused=True)
-    analytical = sum(float(np.sum(g.data * u)) for g, u in zip(grads, directions)
+    analytical = sum(float(np.sum(g.array * u)) for g, u in zip(grads, directions)
                              if g is not None)
-    saved = [inputs[i].data.copy() for i in checked]
+    saved = [inputs[i].array.copy() for i in checked]
     # Recording stays as the caller has it (no no_grad()): fn may itself differentiate
     # (gradgradcheck's first-order function, a gradient penalty) and needs its graph.
     values = []
     for sign in (1, -1):
         for i, u, original in zip(checked, directions, saved):
-            inputs[i].data[...] = original + sign * eps * u
-        values.append([o.data.copy() for o in _call(fn, inputs)])
+            inputs[i].array[...] = original + sign * eps * u
+        values.append([o.array.copy() for o in _call(fn, inputs)])
     for i, original in zip(checked, saved):
-        inputs[i].data[...] = original
+        inputs[i].array[...] = original
     numerical = sum(float(np.sum((p - m) / (2 * eps) * v))
                             for p, m, v in zip(values[0], values[1], covectors))
     if not abs(analytical - numerical) <= atol * 10 + rtol * abs(numerical):

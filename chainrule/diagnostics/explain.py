@@ -79,8 +79,8 @@ def explain_step(model: Any, x: Any, y: Any, loss_fn: Any, lr: float = 0.1,
         if type(layer).__name__ not in ("Linear", *_ACTIVATIONS):
             raise TypeError(f"explain_step: layer {name} is {type(layer).__name__}; only Linear and "
                             f"{', '.join(_ACTIVATIONS)} layers can be worked by hand")
-    x_data = np.asarray(x.data if isinstance(x, Tensor) else x, dtype=np.float64)
-    y_data = np.asarray(y.data if isinstance(y, Tensor) else y)
+    x_data = np.asarray(x.array if isinstance(x, Tensor) else x, dtype=np.float64)
+    y_data = np.asarray(y.array if isinstance(y, Tensor) else y)
     lines: list[str] = []
     say = lines.append
     say(f"One training step, batch of {x_data.shape[0]}, worked by hand")
@@ -91,8 +91,8 @@ def explain_step(model: Any, x: Any, y: Any, loss_fn: Any, lr: float = 0.1,
     for name, layer in layers:
         a_in = values[-1]
         if type(layer).__name__ == "Linear":
-            w = layer.weight.data.astype(np.float64)
-            b = layer.bias.data.astype(np.float64) if layer.bias is not None else np.zeros(w.shape[0])
+            w = layer.weight.array.astype(np.float64)
+            b = layer.bias.array.astype(np.float64) if layer.bias is not None else np.zeros(w.shape[0])
             out = a_in @ w.T + b
             say(f"  [{name}] Linear {w.shape[1]} -> {w.shape[0]}:  z = a W^T + b")
             say(f"      W = {_fmt(w)}")
@@ -132,7 +132,7 @@ def explain_step(model: Any, x: Any, y: Any, loss_fn: Any, lr: float = 0.1,
         name, layer = layers[index]
         a_in, out = values[index], values[index + 1]
         if type(layer).__name__ == "Linear":
-            w = layer.weight.data.astype(np.float64)
+            w = layer.weight.array.astype(np.float64)
             grad_w = grad.T @ a_in
             grad_b = grad.sum(axis=0)
             say(f"  [{name}] Linear: dL/dW = (dL/dz)^T a = {_fmt(grad_w)}")
@@ -142,7 +142,7 @@ def explain_step(model: Any, x: Any, y: Any, loss_fn: Any, lr: float = 0.1,
                 hand[f"{name}.bias"] = grad_b
             updates.append(f"  [{name}] W <- W - {lr} dL/dW = {_fmt(w - lr * grad_w)}")
             if layer.bias is not None:
-                updates.append(f"      b <- b - {lr} dL/db = {_fmt(layer.bias.data - lr * grad_b)}")
+                updates.append(f"      b <- b - {lr} dL/db = {_fmt(layer.bias.array - lr * grad_b)}")
             grad = grad @ w
             if index:
                 say(f"      dL/da (passed back) = dL/dz W = {_fmt(grad)}")
@@ -199,4 +199,4 @@ def _engine_gradients(model: Any, x: Any, y: Any, loss: Any) -> dict[str, np.nda
     output = model(x_t)
     target = y_t.reshape(output.shape) if output.shape != y_t.shape and y_t.dtype.kind == "f" else y_t
     grads = grad(loss(output, target), list(params))
-    return {n: g.data.astype(np.float64) for n, g in zip(names, grads)}
+    return {n: g.array.astype(np.float64) for n, g in zip(names, grads)}

@@ -87,7 +87,7 @@ class GradientFlowMonitor:
 
     def _activation_hook(self, name: str, kind: str) -> Any:
         def hook(module: Any, inputs: Any, output: Tensor) -> None:
-            data = output.data
+            data = output.array
             if data.ndim == 0 or data.size == 0:
                 return
             units = data.reshape(data.shape[0], -1) if data.ndim > 1 else data.reshape(1, -1)
@@ -115,9 +115,9 @@ class GradientFlowMonitor:
         """Take the statistics of the gradients now in ``.grad`` (call after backward)."""
         snapshot: dict[str, float] = {}
         for name, param in self.model.named_parameters():
-            weight = param.data
+            weight = param.array
             if param.grad is not None:
-                snapshot[f"{name}/grad_norm"] = _norm(param.grad.data)
+                snapshot[f"{name}/grad_norm"] = _norm(param.grad.array)
             snapshot[f"{name}/weight_norm"] = _norm(weight)
             if not self.track_update_ratio:
                 continue

@@ -365,7 +365,7 @@ def predict_classes(model: Any, x: Any, batch_size: int = 256, threshold: float 
         raise ValueError(f"threshold must be a probability strictly between 0 and 1, got {threshold}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    inputs = x.data if isinstance(x, chainrule.Tensor) else np.asarray(x)
+    inputs = x.array if isinstance(x, chainrule.Tensor) else np.asarray(x)
     if inputs.dtype.kind == "f" and inputs.dtype != np.float32:
         inputs = inputs.astype(np.float32)  # chainrule models hold float32 weights
     was_training = getattr(model, "training", False)

@@ -21,7 +21,7 @@ Model = Callable[[Tensor], Tensor]
 
 
 def _as_input(inputs: Any) -> Tensor:
-    data = inputs.data if isinstance(inputs, Tensor) else np.asarray(inputs)
+    data = inputs.array if isinstance(inputs, Tensor) else np.asarray(inputs)
     if data.dtype.kind != "f":
         raise TypeError(f"attributions need floating inputs, got dtype {data.dtype}")
     return Tensor._wrap(np.array(data, copy=True))
@@ -39,7 +39,7 @@ def _selected_output(model: Model, x: Tensor, target: Any) -> Tensor:
     if target is None:
         raise ValueError(f"the model returns {tuple(out.shape)} outputs per batch; give target= "
                          "(a class index, or one index per sample)")
-    indices = target.data if isinstance(target, Tensor) else np.asarray(target)
+    indices = target.array if isinstance(target, Tensor) else np.asarray(target)
     if indices.ndim == 0:
         indices = np.full(out.shape[0], int(indices))
     if indices.shape != (out.shape[0],):
@@ -51,7 +51,7 @@ def _selected_output(model: Model, x: Tensor, target: Any) -> Tensor:
 def _gradient(model: Model, x: np.ndarray, target: Any) -> np.ndarray:
     inputs = Tensor(x, requires_grad=True)
     (gradient,) = grad(_selected_output(model, inputs, target).sum(), inputs)
-    return gradient.data
+    return gradient.array
 
 
 def saliency(model: Model, inputs: Any, target: Any = None, abs: bool = True) -> Tensor:  # noqa: A002
@@ -61,13 +61,13 @@ def saliency(model: Model, inputs: Any, target: Any = None, abs: bool = True) ->
 
         >>> heat = saliency(model, images, target=labels)      # (N, 1, 28, 28)
     """
-    gradient = _gradient(model, _as_input(inputs).data, target)
+    gradient = _gradient(model, _as_input(inputs).array, target)
     return Tensor._wrap(np.abs(gradient) if abs else gradient)
 
 
 def input_x_gradient(model: Model, inputs: Any, target: Any = None) -> Tensor:
     """input * d output[target] / d input. Shape: same as ``inputs``."""
-    x = _as_input(inputs).data
+    x = _as_input(inputs).array
     return Tensor._wrap(x * _gradient(model, x, target))
 
 
@@ -96,9 +96,9 @@ def integrated_gradients(model: Model, inputs: Any, target: Any = None, baseline
     """
     if steps < 1:
         raise ValueError(f"integrated_gradients: steps must be at least 1, got {steps}")
-    x = _as_input(inputs).data
+    x = _as_input(inputs).array
     base = np.zeros_like(x) if baseline is None else np.broadcast_to(
-        np.asarray(baseline.data if isinstance(baseline, Tensor) else baseline, dtype=x.dtype),
+        np.asarray(baseline.array if isinstance(baseline, Tensor) else baseline, dtype=x.dtype),
         x.shape)
     nodes, weights = np.polynomial.legendre.leggauss(steps)
     alphas, weights = (nodes + 1) / 2, weights / 2  # from [-1, 1] to [0, 1]
@@ -115,8 +115,8 @@ def integrated_gradients(model: Model, inputs: Any, target: Any = None, baseline
         total += np.tensordot(weights[block], g, axes=1)
     attributions = (x - base) * total
     with no_grad():
-        difference = (_selected_output(model, Tensor._wrap(x), targets).data
-                      - _selected_output(model, Tensor._wrap(np.ascontiguousarray(base)), targets).data)
+        difference = (_selected_output(model, Tensor._wrap(x), targets).array
+                      - _selected_output(model, Tensor._wrap(np.ascontiguousarray(base)), targets).array)
     summed = attributions.reshape(count, -1).sum(axis=1)
     gap = np.abs(summed - difference.astype(np.float64))
     return IntegratedGradients(Tensor._wrap(attributions.astype(x.dtype)), Tensor._wrap(gap))
@@ -125,7 +125,7 @@ def integrated_gradients(model: Model, inputs: Any, target: Any = None, baseline
 def _per_sample(target: Any, count: int) -> np.ndarray | None:
     if target is None:
         return None
-    indices = target.data if isinstance(target, Tensor) else np.asarray(target)
+    indices = target.array if isinstance(target, Tensor) else np.asarray(target)
     return np.full(count, int(indices)) if indices.ndim == 0 else indices.astype(np.int64)
 
 
@@ -133,7 +133,7 @@ def smoothgrad(model: Model, inputs: Any, target: Any = None, samples: int = 25,
                stdev: float = 0.15, seed: int = 0, abs: bool = True) -> Tensor:  # noqa: A002
     """SmoothGrad (Smilkov et al., 2017): the saliency averaged over ``samples`` copies of the
     input with Gaussian noise of ``stdev`` times the input's value range added."""
-    x = _as_input(inputs).data
+    x = _as_input(inputs).array
     rng = np.random.default_rng(seed)
     sigma = stdev * float(x.max() - x.min() or 1.0)
     total = np.zeros_like(x)
@@ -148,7 +148,7 @@ def rank_features(attributions: Any, feature_names: Sequence[str] | None = None,
                   top: int | None = None) -> list[tuple[str, float]]:
     """Tabular attributions (N, features) → features ranked by mean |attribution|, as
     ``[(name, score), ...]``, largest first."""
-    values = np.asarray(attributions.data if isinstance(attributions, Tensor) else attributions)
+    values = np.asarray(attributions.array if isinstance(attributions, Tensor) else attributions)
     if values.ndim != 2:
         raise ValueError(f"rank_features expects (samples, features) attributions, got {values.shape}")
     scores = np.abs(values).mean(axis=0)

@@ -22,10 +22,10 @@ class Parameter(Tensor):
     def __init__(self, data: Any = None, requires_grad: bool = True) -> None:
         if data is None:
             data = Tensor([])
-        array = data.data if isinstance(data, Tensor) else data
+        array = data.array if isinstance(data, Tensor) else data
         super().__init__(array)
         if isinstance(data, Tensor):
-            self.data = data.data  # share, as PyTorch's Parameter(t) does
+            self.array = data.array  # share, as PyTorch's Parameter(t) does
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)

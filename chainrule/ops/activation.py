@@ -69,7 +69,7 @@ class Softplus(Function):
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_inputs
-        linear = Tensor._wrap(a.data * ctx.beta > ctx.threshold)
+        linear = Tensor._wrap(a.array * ctx.beta > ctx.threshold)
         return where(linear, grad, grad * sigmoid(a * ctx.beta)), None, None
 
 
@@ -85,7 +85,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002
 
 
 def elu(input: Tensor, alpha: float = 1.0) -> Tensor:  # noqa: A002
-    positive = Tensor._wrap(input.data > 0)
+    positive = Tensor._wrap(input.array > 0)
     return where(positive, input, (exp(where(positive, 0.0, input)) - 1) * alpha)
 
 

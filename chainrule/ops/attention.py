@@ -26,7 +26,7 @@ def additive_mask(mask: Any, dtype: np.dtype, masked_value: bool, op: str) -> Te
     if not isinstance(mask, Tensor):
         mask = Tensor._wrap(np.asarray(mask))
     if mask.dtype == np.bool_:
-        hidden = mask.data if masked_value else ~mask.data
+        hidden = mask.array if masked_value else ~mask.array
         return Tensor._wrap(np.where(hidden, -np.inf, 0.0).astype(dtype))
     if mask.dtype.kind != "f":
         raise TypeError(f"{op}: a mask must be bool or floating point, got dtype {mask.dtype}")
@@ -51,7 +51,7 @@ def attention(query: Tensor, key: Tensor, value: Tensor, mask: Tensor | None, dr
     if mask is not None:
         scores = scores + mask
         # Rows with every key masked would be 0/0; give them zero weights and zero gradient.
-        dead = np.isneginf(scores.data).all(axis=-1, keepdims=True)
+        dead = np.isneginf(scores.array).all(axis=-1, keepdims=True)
         if dead.any():
             scores = where(dead, 0.0, scores)
         else:

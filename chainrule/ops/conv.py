@@ -247,10 +247,10 @@ class Conv2d(Function):
         else:
             # One channel-major copy of grad (when it is not already) serves every GEMM below,
             # and the weight gradient reuses the forward pass's columns.
-            grad = Tensor._wrap(_channel_major(grad.data))
+            grad = Tensor._wrap(_channel_major(grad.array))
             grad_w = None
             if need_w:
-                grad_w = Tensor._wrap(_conv_weight_grad(x.data, grad.data, window, groups, ctx.columns))
+                grad_w = Tensor._wrap(_conv_weight_grad(x.array, grad.array, window, groups, ctx.columns))
         grad_x = ConvTranspose2d.apply(grad, weight, None, window, groups, x.shape[2:]) if need_x else None
         return grad_x, grad_w, grad_b, None, None
 

@@ -117,7 +117,7 @@ class Pow(Function):
             if isinstance(b, Tensor):
                 # An exponent of 1 where b == 0 keeps a ** (b - 1) finite at a == 0; the
                 # factor b then makes the gradient 0 there.
-                exponent = where(Tensor._wrap(b.data == 0), 1.0, b - 1)
+                exponent = where(Tensor._wrap(b.array == 0), 1.0, b - 1)
                 grad_a = grad * b * a**exponent
             elif b == 0:
                 grad_a = grad * 0.0
@@ -128,7 +128,7 @@ class Pow(Function):
         if need_b:
             base = a if isinstance(a, Tensor) else Tensor._wrap(np.asarray(a))
             # log 1 = 0 where a == 0 and b >= 0, so the gradient is 0 there, not nan.
-            zero_base = np.logical_and(base.data == 0, b.data >= 0)
+            zero_base = np.logical_and(base.array == 0, b.array >= 0)
             grad_b = grad * ctx.saved_output * log(where(Tensor._wrap(zero_base), 1.0, base))
         return grad_a, grad_b
 
@@ -229,7 +229,7 @@ class Abs(Function):
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_inputs
-        return grad * Tensor._wrap(np.sign(a.data))
+        return grad * Tensor._wrap(np.sign(a.array))
 
 
 class Sin(Function):
@@ -323,12 +323,12 @@ class Relu(Function):
         # that is channel-major, which the convolution's backward then reads without a copy.
         out = np.empty_like(ctx.mask, dtype=grad.dtype)
         flats = None
-        if numba_backend.handles(grad.data):
-            flats = _flat_views(out, grad.data, ctx.mask, out)
+        if numba_backend.handles(grad.array):
+            flats = _flat_views(out, grad.array, ctx.mask, out)
         if flats is not None:
             activation_kernels.relu_backward(*flats)
         else:
-            np.multiply(grad.data, ctx.mask, out=out)
+            np.multiply(grad.array, ctx.mask, out=out)
         return Tensor._wrap(out)
 
 
@@ -453,11 +453,11 @@ def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor: 
 
 
 def _data(value: Any) -> Any:
-    return value.data if isinstance(value, Tensor) else value
+    return value.array if isinstance(value, Tensor) else value
 
 
 def _is_bool(value: Any) -> bool:
-    return isinstance(value, bool) or isinstance(value, Tensor) and value.data.dtype == np.bool_
+    return isinstance(value, bool) or isinstance(value, Tensor) and value.array.dtype == np.bool_
 
 
 def remainder(input: Any, other: Any) -> Tensor:  # noqa: A002
@@ -473,13 +473,13 @@ def neg(input: Tensor) -> Tensor:  # noqa: A002
 def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001,A002
     if not isinstance(input, Tensor):
         exponent = operand(exponent)
-        if isinstance(input, float) and exponent.data.dtype.kind != "f":
+        if isinstance(input, float) and exponent.array.dtype.kind != "f":
             exponent = floating(exponent)  # 2.0 ** int_tensor is floating, as in PyTorch
         return RPow.apply(exponent, input)
-    if input.data.dtype == np.bool_ and _is_bool(exponent):
+    if input.array.dtype == np.bool_ and _is_bool(exponent):
         if isinstance(exponent, Tensor):
             raise RuntimeError("pow: a bool tensor to a bool tensor's power is not supported (as in PyTorch)")
-        return Tensor._wrap(input.data | (not exponent))  # x ** True = x, x ** False = True
+        return Tensor._wrap(input.array | (not exponent))  # x ** True = x, x ** False = True
     return Pow.apply(*promote_operands(input, operand(exponent)))
 
 
@@ -562,44 +562,44 @@ def minimum(input: Any, other: Any) -> Tensor:  # noqa: A002
 
 def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002
     """``input`` where ``condition`` holds, else ``other`` (broadcast together)."""
-    condition = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    condition = condition.array if isinstance(condition, Tensor) else np.asarray(condition)
     if condition.dtype != np.bool_:
         raise TypeError(f"where: condition must be a bool tensor, got {condition.dtype}")
     return Where.apply(condition, *promote_operands(operand(input), operand(other)))
 
 
 def sign(input: Tensor) -> Tensor:  # noqa: A002
-    return Tensor._wrap(np.sign(input.data))
+    return Tensor._wrap(np.sign(input.array))
 
 
 def floor(input: Tensor) -> Tensor:  # noqa: A002
-    return Tensor._wrap(np.floor(input.data))
+    return Tensor._wrap(np.floor(input.array))
 
 
 def ceil(input: Tensor) -> Tensor:  # noqa: A002
-    return Tensor._wrap(np.ceil(input.data))
+    return Tensor._wrap(np.ceil(input.array))
 
 
 def round(input: Tensor, decimals: int = 0) -> Tensor:  # noqa: A001,A002
-    return Tensor._wrap(np.round(input.data, decimals))
+    return Tensor._wrap(np.round(input.array, decimals))
 
 
 def isnan(input: Tensor) -> Tensor:  # noqa: A002
-    return Tensor._wrap(np.isnan(input.data))
+    return Tensor._wrap(np.isnan(input.array))
 
 
 def isinf(input: Tensor) -> Tensor:  # noqa: A002
-    return Tensor._wrap(np.isinf(input.data))
+    return Tensor._wrap(np.isinf(input.array))
 
 
 def isfinite(input: Tensor) -> Tensor:  # noqa: A002
-    return Tensor._wrap(np.isfinite(input.data))
+    return Tensor._wrap(np.isfinite(input.array))
 
 
 def _compare(ufunc: np.ufunc) -> Any:
     def compare(self: Tensor, other: Any) -> Tensor:
-        other = other.data if isinstance(other, Tensor) else other
-        return Tensor._wrap(np.asarray(ufunc(self.data, other)))
+        other = other.array if isinstance(other, Tensor) else other
+        return Tensor._wrap(np.asarray(ufunc(self.array, other)))
 
     return compare
 
@@ -629,9 +629,9 @@ def _attach() -> None:
         "__and__": _compare(np.logical_and), "__or__": _compare(np.logical_or),
         "__xor__": _compare(np.logical_xor),
         "__invert__": lambda self: Tensor._wrap(
-            np.logical_not(self.data) if self.dtype == np.bool_ else ~self.data
+            np.logical_not(self.array) if self.dtype == np.bool_ else ~self.array
         ),
-        "logical_not": lambda self: Tensor._wrap(np.logical_not(self.data)),
+        "logical_not": lambda self: Tensor._wrap(np.logical_not(self.array)),
         "__floordiv__": lambda self, other: div(self, other, rounding_mode="floor"),
         "__mod__": remainder, "remainder": remainder,
     }

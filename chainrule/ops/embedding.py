@@ -30,7 +30,7 @@ class Embedding(Function):
 
 
 def _index_array(op: str, input: Any) -> np.ndarray:  # noqa: A002
-    indices = input.data if isinstance(input, Tensor) else np.asarray(input)
+    indices = input.array if isinstance(input, Tensor) else np.asarray(input)
     if indices.dtype.kind not in "iu":
         raise TypeError(f"{op}: expected integer indices (int64), got dtype {indices.dtype}; "
                         "convert with .long()")

@@ -55,7 +55,7 @@ class Linear(Function):
         x, weight = ctx.saved_inputs
         need_x, need_w, need_b = ctx.needs_input_grad
         if not _GradMode.enabled:  # nothing records: the same products on the arrays, less Python
-            return _linear_backward_arrays(grad.data, x.data, weight.data, need_x, need_w, need_b)
+            return _linear_backward_arrays(grad.array, x.array, weight.array, need_x, need_w, need_b)
         grad_x = grad @ weight if need_x else None
         grad_w = grad_b = None
         if need_w or need_b:

@@ -64,7 +64,7 @@ def smooth_l1_loss(input: Tensor, target: Any, reduction: str = "mean", beta: fl
     diff = input - target
     if beta == 0:
         return reduce_loss(absolute(diff), reduction, "smooth_l1_loss")
-    small = Tensor._wrap(np.abs(diff.data) < beta)
+    small = Tensor._wrap(np.abs(diff.array) < beta)
     loss = where(small, diff * diff * (0.5 / beta), absolute(diff) - 0.5 * beta)
     return reduce_loss(loss, reduction, "smooth_l1_loss")
 
@@ -74,7 +74,7 @@ def huber_loss(input: Tensor, target: Any, reduction: str = "mean", delta: float
     target = _as_target(target, input)
     _check_same_shape(input, target, "huber_loss")
     diff = input - target
-    small = Tensor._wrap(np.abs(diff.data) < delta)
+    small = Tensor._wrap(np.abs(diff.array) < delta)
     loss = where(small, diff * diff * 0.5, (absolute(diff) - 0.5 * delta) * delta)
     return reduce_loss(loss, reduction, "huber_loss")
 
@@ -111,7 +111,7 @@ def nll_loss(input: Tensor, target: Any, weight: Tensor | None = None, ignore_in
     Shapes: input (N, C) or (N, C, d1, ...) or (C,), target (N) / (N, d1, ...) / () int64.
     The 'mean' reduction divides by the total weight of the targets that are not ignored.
     """
-    target_data = target.data if isinstance(target, Tensor) else np.asarray(target)
+    target_data = target.array if isinstance(target, Tensor) else np.asarray(target)
     if target_data.dtype.kind not in "iu":
         raise TypeError(
             f"nll_loss: target must hold class indices (int64), got dtype {target_data.dtype}; "
@@ -127,7 +127,7 @@ def nll_loss(input: Tensor, target: Any, weight: Tensor | None = None, ignore_in
     picked = flat_input[np.arange(flat_target.size), safe_target]
     sample_weight = keep.astype(input.dtype)
     if weight is not None:
-        sample_weight = sample_weight * weight.data[safe_target]
+        sample_weight = sample_weight * weight.array[safe_target]
     loss = -picked * Tensor._wrap(sample_weight)
     if reduction == "mean":
         return loss.sum() / float(sample_weight.sum())
@@ -185,7 +185,7 @@ class CrossEntropyIndices(Function):
             # p - onehot is p everywhere but at the targets, where it is p - 1
             grad_logits = ctx.probabilities.copy()
             grad_logits[rows, ctx.target] -= 1
-            grad_logits *= per_row.data
+            grad_logits *= per_row.array
             return Tensor._wrap(grad_logits), None, None, None
         one_hot = np.zeros(logits.shape, dtype=logits.dtype)
         one_hot[rows, ctx.target] = 1
@@ -209,7 +209,7 @@ def cross_entropy(input: Tensor, target: Any, weight: Tensor | None = None,  # n
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     class_dim = 0 if input.ndim == 1 else 1
-    target_data = target.data if isinstance(target, Tensor) else np.asarray(target)
+    target_data = target.array if isinstance(target, Tensor) else np.asarray(target)
     if (input.ndim == 2 and target_data.dtype.kind in "iu" and weight is None
             and not label_smoothing and reduction in _REDUCTIONS):
         _check_class_indices(target_data, input.shape, ignore_index, "cross_entropy")
@@ -237,10 +237,10 @@ def cross_entropy(input: Tensor, target: Any, weight: Tensor | None = None,  # n
     smooth = -weighted.sum(class_dim) * keep / classes
     if reduction == "mean":
         if weight is None:
-            denominator = float(keep.data.sum())
+            denominator = float(keep.array.sum())
         else:
             safe = np.where(target_data != ignore_index, target_data, 0)
-            denominator = float((weight.data[safe] * keep.data).sum())
+            denominator = float((weight.array[safe] * keep.array).sum())
         smooth = smooth.sum() / denominator
     else:
         smooth = reduce_loss(smooth, reduction, "cross_entropy")
@@ -282,7 +282,7 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Tensor | None = Non
     Shapes: input (*) probabilities, target (*) → scalar (or (*) with 'none')."""
     target = _as_target(target, input)
     _check_same_shape(input, target, "binary_cross_entropy")
-    if np.any((input.data < 0) | (input.data > 1)):
+    if np.any((input.array < 0) | (input.array > 1)):
         raise ValueError("binary_cross_entropy: input must hold probabilities in [0, 1]; for "
                          "logits use binary_cross_entropy_with_logits")
     loss = BinaryCrossEntropy.apply(input, target)

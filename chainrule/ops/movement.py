@@ -164,7 +164,7 @@ def normalize_index(index: Any) -> Any:
     out = []
     for item in items:
         if isinstance(item, Tensor):
-            item = item.data
+            item = item.array
         elif isinstance(item, list):
             item = np.asarray(item)
         if isinstance(item, np.ndarray) and item.dtype.kind not in "iub":
@@ -198,10 +198,10 @@ def _check_viewable(input: Tensor, shape: Any) -> None:  # noqa: A002
     """PyTorch's view never copies: a shape that the tensor's memory layout cannot give
     without copying (e.g. flattening a transpose) is an error there, so here too."""
     try:
-        np.reshape(input.data, shape, copy=False)
+        np.reshape(input.array, shape, copy=False)
     except (ValueError, TypeError):
         try:
-            np.reshape(input.data, shape)
+            np.reshape(input.array, shape)
         except (ValueError, TypeError):
             return  # a size mismatch: reshape below says so in its own words
         raise RuntimeError(
@@ -395,7 +395,7 @@ def getitem(input: Tensor, index: Any) -> Tensor:  # noqa: A002
 
 def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:  # noqa: A002
     """``out[i][j] = input[index[i][j]][j]`` for dim 0 (and likewise for other dims)."""
-    idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+    idx = index.array if isinstance(index, Tensor) else np.asarray(index)
     dim %= input.ndim
     grid = list(np.indices(idx.shape, sparse=True))
     grid[dim] = idx
@@ -404,7 +404,7 @@ def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:  # noqa: A002
 
 def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:  # noqa: A002
     key: list[Any] = [slice(None)] * input.ndim
-    key[dim] = index.data if isinstance(index, Tensor) else np.asarray(index)
+    key[dim] = index.array if isinstance(index, Tensor) else np.asarray(index)
     return getitem(input, tuple(key))
 
 

@@ -56,8 +56,8 @@ class Normalize(Function):
         if _GradMode.enabled:  # create_graph: the statistics must carry their own graph
             normalized, inv_std = _standardize(x, ctx.dims, ctx.eps)
             return (*_recorded_grads(ctx, grad, weight, normalized, inv_std), None, None, None)
-        weight_data = None if weight is None else weight.data
-        grads = _fast_grads(ctx, grad.data, weight_data)
+        weight_data = None if weight is None else weight.array
+        grads = _fast_grads(ctx, grad.array, weight_data)
         return (*[None if g is None else Tensor._wrap(g) for g in grads], None, None, None)
 
 

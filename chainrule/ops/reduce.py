@@ -43,8 +43,8 @@ def kept_shape(shape: tuple[int, ...], dims: tuple[int, ...] | None) -> tuple[in
 
 def _expand_back(grad: Tensor, shape: tuple[int, ...], dims: tuple[int, ...] | None) -> Tensor:
     """Bring the gradient of a reduction back to the input's shape."""
-    if not _GradMode.enabled and grad.data.size == 1:  # a scalar loss's gradient, nothing recorded
-        return Tensor._wrap(_fill(shape, grad.data))
+    if not _GradMode.enabled and grad.array.size == 1:  # a scalar loss's gradient, nothing recorded
+        return Tensor._wrap(_fill(shape, grad.array))
     return Unreduce.apply(grad, kept_shape(shape, dims), shape)
 
 
@@ -149,7 +149,7 @@ def _extremum(input: Tensor, dim: Any, keepdim: bool, largest: bool) -> Any:  # 
     out = Extremum.apply(input, dims, keepdim, largest, index_dim)
     if index_dim is None:
         return out
-    indices = np.argmax(input.data, axis=index_dim) if largest else np.argmin(input.data, axis=index_dim)
+    indices = np.argmax(input.array, axis=index_dim) if largest else np.argmin(input.array, axis=index_dim)
     if keepdim:
         indices = np.expand_dims(indices, index_dim)
     return MaxResult(out, Tensor._wrap(indices.astype(np.int64)))
@@ -211,9 +211,9 @@ class Prod(Function):
         (a,) = ctx.saved_inputs
         dims = None if ctx.dim is None else (ctx.dim,)
         grad = _expand_back(grad, ctx.shape, dims)
-        if not (a.data == 0).any():
+        if not (a.array == 0).any():
             return grad * _expand_back(ctx.saved_output, ctx.shape, dims) / a, None, None
-        return grad * Tensor._wrap(_product_of_others(a.data, ctx.dim)), None, None
+        return grad * Tensor._wrap(_product_of_others(a.array, ctx.dim)), None, None
 
 
 def _product_of_others(a: np.ndarray, dim: int | None) -> np.ndarray:
@@ -253,7 +253,7 @@ class Norm2(Function):
     def backward(ctx, grad):
         (a,) = ctx.saved_inputs
         norm = ctx.saved_output.reshape(ctx.kept)
-        zero = Tensor._wrap(norm.data == 0)
+        zero = Tensor._wrap(norm.array == 0)
         safe = where(zero, 1.0, norm)
         return where(zero, 0.0, grad.reshape(ctx.kept) * a / safe), None, None
 
@@ -263,7 +263,7 @@ def sum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = N
     """Sum over ``dim`` (all if None). Shape: (*) → reduced."""
     if dtype is not None:
         input = input.type(dtype)
-    elif input.data.dtype == np.bool_:
+    elif input.array.dtype == np.bool_:
         input = input.long()
     dims = None if dim is None else normalize_dims(dim, input.ndim, "sum")
     # dim=() reduces all dims, as PyTorch (and as None): say so, so backward expands over all.
@@ -337,21 +337,21 @@ def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tens
 
 def _arg(function: Any, input: Tensor, dim: int | None, keepdim: bool) -> Tensor:  # noqa: A002
     if dim is None:
-        out = np.asarray(function(input.data))
+        out = np.asarray(function(input.array))
         return Tensor._wrap(out.reshape((1,) * input.ndim) if keepdim else out.astype(np.int64))
-    return Tensor._wrap(function(input.data, axis=dim, keepdims=keepdim).astype(np.int64))
+    return Tensor._wrap(function(input.array, axis=dim, keepdims=keepdim).astype(np.int64))
 
 
 def all(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:  # noqa: A001,A002
-    return Tensor._wrap(np.asarray(np.all(input.data, axis=dim, keepdims=keepdim)))
+    return Tensor._wrap(np.asarray(np.all(input.array, axis=dim, keepdims=keepdim)))
 
 
 def any(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:  # noqa: A001,A002
-    return Tensor._wrap(np.asarray(np.any(input.data, axis=dim, keepdims=keepdim)))
+    return Tensor._wrap(np.asarray(np.any(input.array, axis=dim, keepdims=keepdim)))
 
 
 def count_nonzero(input: Tensor, dim: Any = None) -> Tensor:  # noqa: A002
-    return Tensor._wrap(np.asarray(np.count_nonzero(input.data, axis=dim), dtype=np.int64))
+    return Tensor._wrap(np.asarray(np.count_nonzero(input.array, axis=dim), dtype=np.int64))
 
 
 def _attach() -> None:

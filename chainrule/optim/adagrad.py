@@ -105,7 +105,7 @@ class Adagrad(Optimizer):
         if len(state) == 0:
             state["step"] = _new_step_count()
             initial = _hyper(group["initial_accumulator_value"])
-            state["sum"] = Tensor._wrap(np.full_like(param.data, initial))
+            state["sum"] = Tensor._wrap(np.full_like(param.array, initial))
         return state
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
@@ -115,10 +115,10 @@ class Adagrad(Optimizer):
             params = self._params_to_update(group)
             states = [self._state_of(param, group) for param in params]
             adagrad(
-                [param.data for param in params],
-                [param.grad.data for param in params],
-                [state["sum"].data for state in states],
-                [state["step"].data for state in states],
+                [param.array for param in params],
+                [param.grad.array for param in params],
+                [state["sum"].array for state in states],
+                [state["step"].array for state in states],
                 lr=_hyper(group["lr"]),
                 lr_decay=_hyper(group["lr_decay"]),
                 weight_decay=_hyper(group["weight_decay"]),

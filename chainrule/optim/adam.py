@@ -135,10 +135,10 @@ class Adam(Optimizer):
         state = self.state[param]
         if len(state) == 0:
             state["step"] = _new_step_count()
-            state["exp_avg"] = Tensor._wrap(np.zeros_like(param.data))
-            state["exp_avg_sq"] = Tensor._wrap(np.zeros_like(param.data))
+            state["exp_avg"] = Tensor._wrap(np.zeros_like(param.array))
+            state["exp_avg_sq"] = Tensor._wrap(np.zeros_like(param.array))
             if amsgrad:
-                state["max_exp_avg_sq"] = Tensor._wrap(np.zeros_like(param.data))
+                state["max_exp_avg_sq"] = Tensor._wrap(np.zeros_like(param.array))
         return state
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
@@ -150,12 +150,12 @@ class Adam(Optimizer):
             states = [self._state_of(param, amsgrad) for param in params]
             beta1, beta2 = group["betas"]
             adam(
-                [param.data for param in params],
-                [param.grad.data for param in params],
-                [state["exp_avg"].data for state in states],
-                [state["exp_avg_sq"].data for state in states],
-                [state["max_exp_avg_sq"].data for state in states] if amsgrad else [],
-                [state["step"].data for state in states],
+                [param.array for param in params],
+                [param.grad.array for param in params],
+                [state["exp_avg"].array for state in states],
+                [state["exp_avg_sq"].array for state in states],
+                [state["max_exp_avg_sq"].array for state in states] if amsgrad else [],
+                [state["step"].array for state in states],
                 amsgrad=amsgrad,
                 beta1=_hyper(beta1),
                 beta2=_hyper(beta2),

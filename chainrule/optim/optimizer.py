@@ -156,7 +156,7 @@ class Optimizer:
                         param.grad.detach_()
                     else:
                         param.grad.requires_grad = False
-                    param.grad.data[...] = 0
+                    param.grad.array[...] = 0
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update the parameters once from their ``.grad``; ``closure`` (optional) re-evaluates
@@ -273,7 +273,7 @@ def _copy_state_value(param: Tensor, name: str, value: Any) -> Any:
         # step counts stay float32 scalars whatever the parameter's dtype (as in PyTorch)
         return Tensor._wrap(np.array(float(_as_float(value)), dtype=np.float32))
     if isinstance(value, Tensor | np.ndarray):
-        array = np.asarray(value.data if isinstance(value, Tensor) else value)
+        array = np.asarray(value.array if isinstance(value, Tensor) else value)
         dtype = param.dtype if param.dtype.kind == "f" and array.dtype.kind == "f" else array.dtype
         return Tensor._wrap(np.array(array, dtype=dtype, copy=True))
     return value
@@ -281,7 +281,7 @@ def _copy_state_value(param: Tensor, name: str, value: Any) -> Any:
 
 def _as_float(value: Any) -> float:
     if isinstance(value, Tensor):
-        return float(value.data)
+        return float(value.array)
     return float(value)
 
 

@@ -120,11 +120,11 @@ class RMSprop(Optimizer):
         state = self.state[param]
         if len(state) == 0:
             state["step"] = _new_step_count()
-            state["square_avg"] = Tensor._wrap(np.zeros_like(param.data))
+            state["square_avg"] = Tensor._wrap(np.zeros_like(param.array))
             if group["momentum"] > 0:
-                state["momentum_buffer"] = Tensor._wrap(np.zeros_like(param.data))
+                state["momentum_buffer"] = Tensor._wrap(np.zeros_like(param.array))
             if group["centered"]:
-                state["grad_avg"] = Tensor._wrap(np.zeros_like(param.data))
+                state["grad_avg"] = Tensor._wrap(np.zeros_like(param.array))
         return state
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
@@ -135,12 +135,12 @@ class RMSprop(Optimizer):
             states = [self._state_of(param, group) for param in params]
             momentum, centered = _hyper(group["momentum"]), bool(group["centered"])
             rmsprop(
-                [param.data for param in params],
-                [param.grad.data for param in params],
-                [state["square_avg"].data for state in states],
-                [state["grad_avg"].data for state in states] if centered else [],
-                [state["momentum_buffer"].data for state in states] if momentum > 0 else [],
-                [state["step"].data for state in states],
+                [param.array for param in params],
+                [param.grad.array for param in params],
+                [state["square_avg"].array for state in states],
+                [state["grad_avg"].array for state in states] if centered else [],
+                [state["momentum_buffer"].array for state in states] if momentum > 0 else [],
+                [state["step"].array for state in states],
                 lr=_hyper(group["lr"]),
                 alpha=_hyper(group["alpha"]),
                 eps=_hyper(group["eps"]),

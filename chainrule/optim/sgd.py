@@ -145,10 +145,10 @@ class SGD(Optimizer):
             if momentum != 0:  # plain SGD keeps no state at all (as PyTorch's)
                 for index, param in enumerate(params):
                     buffer = self.state[param].get("momentum_buffer")
-                    buffers[index] = None if buffer is None else buffer.data
+                    buffers[index] = None if buffer is None else buffer.array
             sgd(
-                [param.data for param in params],
-                [param.grad.data for param in params],
+                [param.array for param in params],
+                [param.grad.array for param in params],
                 buffers,
                 lr=_hyper(group["lr"]),
                 momentum=momentum,

@@ -184,7 +184,7 @@ class EarlyStopping(Callback):
             self.wait = 0
             if self.restore_best_weights:
                 self.best_weights = {
-                    name: np.array(tensor.data) for name, tensor in self.trainer.model.state_dict().items()
+                    name: np.array(tensor.array) for name, tensor in self.trainer.model.state_dict().items()
                 }
             return
         self.wait += 1
@@ -525,7 +525,7 @@ class GradientFlowCallback(Callback):
         # The update ratio is measured on this step alone (weights before and after it), so
         # it needs no state across batches and a resumed run records the same numbers.
         self._weights_before = {
-            name: np.array(param.data, copy=True)
+            name: np.array(param.array, copy=True)
             for name, param in self.trainer.model.named_parameters()
             if param.grad is not None
         }
@@ -538,7 +538,7 @@ class GradientFlowCallback(Callback):
             if before is None:
                 continue
             before_norm = _l2_norm(before)
-            self._add(f"{name}/update_ratio", _l2_norm(param.data - before) / (before_norm or 1.0))
+            self._add(f"{name}/update_ratio", _l2_norm(param.array - before) / (before_norm or 1.0))
         self._weights_before = None
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:

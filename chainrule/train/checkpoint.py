@@ -138,7 +138,7 @@ def _encode(value: Any, path: tuple[str, ...], tensors: dict[str, np.ndarray]) -
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, Tensor):
-        return {_TENSOR: _store(np.asarray(value.data), path, tensors)}
+        return {_TENSOR: _store(np.asarray(value.array), path, tensors)}
     if isinstance(value, np.ndarray):
         return {_NDARRAY: _store(value, path, tensors)}
     if isinstance(value, np.generic):

@@ -851,8 +851,8 @@ def attribution_summary(
     model.eval()  # dropout would make the attributions random
     try:
         with no_grad():
-            outputs = np.asarray(model(from_numpy(x)).data)
-            baseline_outputs = np.asarray(model(from_numpy(np.zeros_like(x))).data)
+            outputs = np.asarray(model(from_numpy(x)).array)
+            baseline_outputs = np.asarray(model(from_numpy(np.zeros_like(x))).array)
         if data.task == "classification":
             target: np.ndarray | None = outputs.argmax(axis=1)
             picked = np.arange(len(x))
@@ -865,8 +865,8 @@ def attribution_summary(
         result = integrated_gradients(model, x, target=target, steps=steps)
     finally:
         model.train(was_training)
-    attributions = np.asarray(result.attributions.data, dtype=np.float64)
-    gap = np.asarray(result.completeness_gap.data, dtype=np.float64)
+    attributions = np.asarray(result.attributions.array, dtype=np.float64)
+    gap = np.asarray(result.completeness_gap.array, dtype=np.float64)
     summary: dict[str, Any] = {
         "method": "integrated gradients",
         "steps": steps,

@@ -458,7 +458,7 @@ def _to_tensor(value: Any) -> Any:
 
 
 def _as_numpy(value: Any) -> np.ndarray:
-    data = getattr(value, "data", value)
+    data = getattr(value, "array", value)
     return data if isinstance(data, np.ndarray) else np.asarray(value)
 
 

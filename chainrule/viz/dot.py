@@ -16,7 +16,7 @@ def _shape(shape: tuple[int, ...] | None) -> str:
 def _grad_norm(tensor: Tensor) -> str:
     if tensor.grad is None:
         return ""
-    return f"\\n|grad| = {float(np.linalg.norm(tensor.grad.data.astype(np.float64))):.3g}"
+    return f"\\n|grad| = {float(np.linalg.norm(tensor.grad.array.astype(np.float64))):.3g}"
 
 
 def to_dot(output: Tensor, params: Mapping[str, Tensor] | None = None) -> str:

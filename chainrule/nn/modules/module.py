@@ -65,7 +65,7 @@ def _to_array(value: Any) -> np.ndarray:
     """An array from a chainrule tensor, a PyTorch tensor (duck-typed: no torch import) or
     anything ``np.asarray`` reads."""
     if isinstance(value, Tensor):
-        return value.data
+        return value.array
     if hasattr(value, "detach") and hasattr(value, "cpu") and hasattr(value, "numpy"):
         return value.detach().cpu().numpy()
     return np.asarray(value)
@@ -465,7 +465,7 @@ class Module:
         with no_grad():
             for key, array in arrays.items():
                 if assign:
-                    targets[key].data = array
+                    targets[key].array = array
                 else:
                     targets[key].copy_(array.astype(targets[key].dtype, copy=False))
         return _IncompatibleKeys(missing, unexpected)
@@ -515,9 +515,9 @@ class Module:
             for tensor in itertools.chain(module._parameters.values(), module._buffers.values()):
                 if tensor is None:
                     continue
-                tensor.data = convert(tensor.data)
+                tensor.array = convert(tensor.array)
                 if tensor.grad is not None:
-                    tensor.grad.data = convert(tensor.grad.data)
+                    tensor.grad.array = convert(tensor.grad.array)
         return self
 
     def _cast_floating(self, dtype: Any) -> Module:

@@ -369,7 +369,7 @@ class RNNRecurrence(Function):
             previous = stack([state[0] for state in states])
             grads = _rnn_bptt(grad, steps, states, previous, weight_hh, ctx.nonlinearity, needs, _TensorSteps)
             return (*grads, None, None)
-        grads = _rnn_bptt(grad.data, steps, ctx.states, ctx.previous, weight_hh.data, ctx.nonlinearity,
+        grads = _rnn_bptt(grad.array, steps, ctx.states, ctx.previous, weight_hh.array, ctx.nonlinearity,
                           needs, _ArraySteps)
         return (*_wrap_all(grads), None, None)
 
@@ -397,7 +397,7 @@ class GRURecurrence(Function):
             _, states = _gru_sequence_graph(gates_x, h0, weight_hh, bias_hh, ctx.reverse)
             previous = stack([state[0] for state in states])
             return (*_gru_bptt(grad, steps, states, previous, weight_hh, needs, _TensorSteps), None)
-        grads = _gru_bptt(grad.data, steps, ctx.states, ctx.previous, weight_hh.data, needs, _ArraySteps)
+        grads = _gru_bptt(grad.array, steps, ctx.states, ctx.previous, weight_hh.array, needs, _ArraySteps)
         return (*_wrap_all(grads), None)
 
 
@@ -425,7 +425,7 @@ class LSTMRecurrence(Function):
             _, _, states = _lstm_sequence_graph(gates_x, h0, c0, weight_hh, bias_hh, ctx.reverse)
             previous = stack([state[0] for state in states])
             return (*_lstm_bptt(grad, steps, states, previous, weight_hh, needs, _TensorSteps), None)
-        grads = _lstm_bptt(grad.data, steps, ctx.states, ctx.previous, weight_hh.data, needs, _ArraySteps)
+        grads = _lstm_bptt(grad.array, steps, ctx.states, ctx.previous, weight_hh.array, needs, _ArraySteps)
         return (*_wrap_all(grads), None)
 
 

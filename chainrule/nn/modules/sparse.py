@@ -63,7 +63,7 @@ class Embedding(Module):
                 self.weight[self.padding_idx] = 0.0
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        indices = input.data if isinstance(input, Tensor) else np.asarray(input)
+        indices = input.array if isinstance(input, Tensor) else np.asarray(input)
         if indices.dtype.kind not in "iu":
             raise TypeError(f"{self!r}: expected integer indices (int64), got dtype {indices.dtype}; "
                             "convert with .long()")
@@ -78,7 +78,7 @@ class Embedding(Module):
     def _renormalize_rows(self, rows: np.ndarray) -> None:
         """Scale the looked-up rows whose ``norm_type`` norm exceeds ``max_norm`` down to it,
         in place and unrecorded, as PyTorch does before the lookup."""
-        weight = self.weight.data
+        weight = self.weight.array
         norms = np.linalg.norm(weight[rows].astype(np.float64), ord=self.norm_type, axis=1)
         scale = np.where(norms > self.max_norm, self.max_norm / (norms + 1e-7), 1.0)
         with no_grad():

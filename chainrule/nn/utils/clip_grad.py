@@ -36,9 +36,9 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
         return Tensor(np.zeros((), dtype=np.float32))
     dtype = params[0].grad.dtype
     if math.isinf(norm_type):
-        total = max(float(np.abs(p.grad.data).max(initial=0.0)) for p in params)
+        total = max(float(np.abs(p.grad.array).max(initial=0.0)) for p in params)
     else:
-        total = sum(float(np.sum(np.abs(p.grad.data.astype(np.float64)) ** norm_type)) for p in params)
+        total = sum(float(np.sum(np.abs(p.grad.array.astype(np.float64)) ** norm_type)) for p in params)
         total = total ** (1.0 / norm_type)
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(

@@ -37,5 +37,5 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     offset = 0
     with no_grad():
         for p in params:
-            p.copy_(vec.data[offset:offset + p.numel()].reshape(p.shape))
+            p.copy_(vec.array[offset:offset + p.numel()].reshape(p.shape))
             offset += p.numel()

@@ -33,7 +33,7 @@ def _stack_tensors(batch: list[Tensor]) -> Tensor:
         from chainrule.ops.movement import stack  # keeps the graph to the samples
 
         return stack(batch)
-    return Tensor._wrap(np.stack([tensor.data for tensor in batch]))
+    return Tensor._wrap(np.stack([tensor.array for tensor in batch]))
 
 
 def default_collate(batch: Sequence[Any]) -> Any:

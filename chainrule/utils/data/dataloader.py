@@ -231,4 +231,4 @@ def _tensor_source(dataset: Any) -> tuple[list[np.ndarray], np.ndarray | None] |
         return None
     if any(tensor.requires_grad for tensor in dataset.tensors):
         return None
-    return [tensor.data for tensor in dataset.tensors], index_map
+    return [tensor.array for tensor in dataset.tensors], index_map

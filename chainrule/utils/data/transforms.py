@@ -62,7 +62,7 @@ _PADDING_MODES = ("constant", "edge", "reflect", "symmetric")
 def _as_array(image: Any, where: str) -> tuple[np.ndarray, bool]:
     """The image's NumPy array, and whether it came as a Tensor (to hand back the same kind)."""
     if isinstance(image, Tensor):
-        return image.data, True
+        return image.array, True
     if isinstance(image, np.ndarray):
         return image, False
     raise TypeError(
