@@ -121,6 +121,7 @@ from chainrule.tensor import (  # noqa: F401
     double,
     empty,
     empty_like,
+    equal,
     eye,
     float,
     float16,

@@ -1,7 +1,8 @@
 """``Tensor``: a NumPy array plus what backpropagation needs, and the functions that make one.
 
-A Tensor holds ``data`` (a ``numpy.ndarray``), ``requires_grad``, ``grad`` and ``grad_fn`` (the
-op node that made it, ``None`` for a leaf). Its methods and operators hand off to the ops in
+A Tensor holds ``array`` (a ``numpy.ndarray``), ``requires_grad``, ``grad`` and ``grad_fn`` (the
+op node that made it, ``None`` for a leaf). ``data`` is PyTorch's: a Tensor sharing the memory,
+outside autograd. Its methods and operators hand off to the ops in
 ``chainrule.ops``; NumPy arrays and Python scalars mix freely with tensors.
 """
 
@@ -137,6 +138,32 @@ class Tensor:
         return out
 
     # ------------------------------------------------------------------------ properties
+    @property
+    def data(self) -> Tensor:
+        """PyTorch's .data: a Tensor sharing this one's memory, outside autograd (no
+        ``requires_grad``, and changes through it are not seen by the in-place checks, as in
+        PyTorch; prefer ``detach()``). The NumPy array itself is ``.array``.
+
+        Example::
+
+            >>> w = chainrule.ones(2, requires_grad=True)
+            >>> w.data.mul_(3)  # PyTorch's .data
+            tensor([3., 3.])
+            >>> w
+            tensor([3., 3.], requires_grad=True)
+        """
+        return Tensor._wrap(self.array)
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        # PyTorch's .data assignment, p.data = t: p now uses t's memory (shape and dtype may change).
+        if not isinstance(value, Tensor):
+            raise TypeError(
+                f"a tensor's data must be assigned a Tensor, got a {type(value).__name__}; for a NumPy "
+                "array use chainrule.from_numpy(array)"
+            )
+        self.array = value.array
+
     @property
     def shape(self) -> tuple[builtins.int, ...]:
         return self.array.shape
@@ -276,6 +303,9 @@ class Tensor:
     def contiguous(self) -> Tensor:
         """This tensor if its memory is in row-major order, else a row-major copy."""
         return self if self.array.flags.c_contiguous else self.clone()
+
+    def equal(self, other: Tensor) -> builtins.bool:
+        return equal(self, other)
 
     def is_contiguous(self) -> builtins.bool:
         return builtins.bool(self.array.flags.c_contiguous)
@@ -960,6 +990,17 @@ def normal(mean: builtins.float, std: builtins.float, size: Sequence[builtins.in
            requires_grad: builtins.bool = False) -> Tensor:
     samples = _generator(generator).normal(mean, std, tuple(size)).astype(as_dtype(dtype))
     return _make(samples, requires_grad, device)
+
+
+def equal(input: Tensor, other: Tensor) -> builtins.bool:  # noqa: A002
+    """True if both tensors have the same shape and elements (as ``torch.equal``).
+
+    Example::
+
+        >>> equal(chainrule.ones(2), chainrule.ones(2))
+        True
+    """
+    return input.shape == other.shape and builtins.bool(np.array_equal(input.array, other.array))
 
 
 def is_tensor(obj: Any) -> builtins.bool:

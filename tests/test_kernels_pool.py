@@ -177,7 +177,8 @@ def test_max_pool_matches_numpy_path(on_both_paths, case, dtype, layout, values)
     def compute() -> list[np.ndarray]:
         x = chainrule.from_numpy(data).requires_grad_(True)
         out, indices = MAX_POOL[spatial](x, return_indices=True, **kwargs)
-        return [out.array, indices.array, *gradients_both_orders(out, x, 7, lambda u: like_layout(u, out.array))]
+        layout = lambda u: like_layout(u, out.array)  # noqa: E731
+        return [out.array, indices.array, *gradients_both_orders(out, x, 7, layout)]
 
     reference, fast = on_both_paths(compute, MAX_KERNELS)
     assert_same(reference, fast, ["values", "indices", "gradient", "second-order gradient"])
@@ -225,7 +226,8 @@ def test_max_pool_of_a_large_channel_major_batch_matches_numpy_path(on_both_path
     def compute() -> list[np.ndarray]:
         x = chainrule.from_numpy(data).requires_grad_(True)
         out, indices = F.max_pool2d(x, 2, return_indices=True)
-        return [out.array, indices.array, *gradients_both_orders(out, x, 2, lambda u: like_layout(u, out.array))]
+        layout = lambda u: like_layout(u, out.array)  # noqa: E731
+        return [out.array, indices.array, *gradients_both_orders(out, x, 2, layout)]
 
     reference, fast = on_both_paths(compute, MAX_KERNELS)
     assert_same(reference, fast, ["values", "indices", "gradient", "second-order gradient"])
@@ -238,7 +240,8 @@ def test_max_pool_ties_go_to_the_first_maximum():
     out, indices = F.max_pool2d(x, 2, return_indices=True)
     np.testing.assert_array_equal(indices.array, [[[[0, 2], [8, 10]]]])
     out.sum().backward()
-    np.testing.assert_array_equal(x.grad.array[0, 0], [[1, 0, 1, 0], [0, 0, 0, 0], [1, 0, 1, 0], [0, 0, 0, 0]])
+    expected = [[1, 0, 1, 0], [0, 0, 0, 0], [1, 0, 1, 0], [0, 0, 0, 0]]
+    np.testing.assert_array_equal(x.grad.array[0, 0], expected)
 
 
 # ----------------------------------------------------------------------- average pooling

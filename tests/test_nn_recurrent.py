@@ -261,7 +261,9 @@ def test_fused_recurrence_matches_stepwise_ops(mode: str, reverse: bool) -> None
     graph_grads = grad((fused * covector).sum(), leaves, create_graph=True)
     for name, a, b, c in zip(inputs, fused_grads, stepwise_grads, graph_grads):
         np.testing.assert_allclose(a.array, b.array, rtol=1e-10, atol=1e-12, err_msg=f"d/d {name}")
-        np.testing.assert_allclose(c.array, b.array, rtol=1e-10, atol=1e-12, err_msg=f"create_graph d/d {name}")
+        np.testing.assert_allclose(
+            c.array, b.array, rtol=1e-10, atol=1e-12, err_msg=f"create_graph d/d {name}"
+        )
     assert any(g.requires_grad for g in graph_grads)  # create_graph gave a differentiable result
 
 

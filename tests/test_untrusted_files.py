@@ -662,7 +662,8 @@ def test_linear_says_what_is_wrong():
         with pytest.raises(RuntimeError, match=expected):
             layer(chainrule.tensor(np.zeros((1, 3), dtype)))
     empty = nn.Linear(0, 3)  # as PyTorch: an empty layer, its output the bias
-    np.testing.assert_array_equal(empty(chainrule.zeros(2, 0)).array, np.broadcast_to(empty.bias.array, (2, 3)))
+    expected = np.broadcast_to(empty.bias.array, (2, 3))
+    np.testing.assert_array_equal(empty(chainrule.zeros(2, 0)).array, expected)
     with pytest.raises(ValueError, match="in_features must be >= 0"):
         nn.Linear(-1, 3)
     with pytest.raises(TypeError, match="out_features must be an int"):

@@ -145,7 +145,9 @@ class WeightedRandomSampler(Sampler[int]):
             )
         if not isinstance(replacement, bool):
             raise ValueError(f"replacement should be a boolean value, but got replacement={replacement}")
-        weights_array = np.asarray(weights.array if isinstance(weights, Tensor) else weights, dtype=np.float64)
+        weights_array = np.asarray(
+            weights.array if isinstance(weights, Tensor) else weights, dtype=np.float64
+        )
         if weights_array.ndim != 1:
             raise ValueError(
                 f"weights should be a 1d sequence but given weights have shape {tuple(weights_array.shape)}"
