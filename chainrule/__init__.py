@@ -160,6 +160,25 @@ from chainrule.tensor import (  # noqa: F401
     zeros,
     zeros_like,
 )
+from chainrule.torch_functions import (  # noqa: F401
+    BoolTensor,
+    ByteTensor,
+    DoubleTensor,
+    FloatTensor,
+    IntTensor,
+    LongTensor,
+    argsort,
+    diag,
+    inference_mode,
+    lerp,
+    multinomial,
+    nan_to_num,
+    nonzero,
+    roll,
+    sort,
+    topk,
+    unique,
+)
 
 softmax = nn.functional.softmax
 log_softmax = nn.functional.log_softmax
