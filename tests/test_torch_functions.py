@@ -119,3 +119,14 @@ def test_same_results_as_pytorch():
     assert ours[1] == theirs[1] and ours[3] == theirs[3]
     np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-12)
     np.testing.assert_allclose(ours[2], theirs[2], rtol=1e-12)
+
+
+def test_pytorch_module_paths_of_attention_classes():
+    from chainrule.nn.modules.activation import MultiheadAttention
+    from chainrule.nn.modules.linear import NonDynamicallyQuantizableLinear
+
+    attention = MultiheadAttention(8, 2)
+    assert isinstance(attention, chainrule.nn.MultiheadAttention)
+    assert isinstance(attention.out_proj, NonDynamicallyQuantizableLinear)
+    with pytest.raises(ImportError, match="cannot import name 'Nope'"):
+        from chainrule.nn.modules.activation import Nope  # noqa: F401
