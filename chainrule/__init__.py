@@ -111,6 +111,7 @@ from chainrule.promotion import can_cast, promote_types, result_type  # noqa: F4
 from chainrule.serialization import load, save  # noqa: F401
 from chainrule.tensor import (  # noqa: F401
     Generator,
+    Size,
     Tensor,
     arange,
     as_tensor,

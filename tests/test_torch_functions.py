@@ -130,3 +130,13 @@ def test_pytorch_module_paths_of_attention_classes():
     assert isinstance(attention.out_proj, NonDynamicallyQuantizableLinear)
     with pytest.raises(ImportError, match="cannot import name 'Nope'"):
         from chainrule.nn.modules.activation import Nope  # noqa: F401
+
+
+def test_shape_is_a_size_with_numel_equal_to_a_tuple():
+    x = chainrule.zeros(2, 3, 4)
+    assert isinstance(x.shape, tuple) and isinstance(x.shape, chainrule.Size)
+    assert x.shape == (2, 3, 4) and repr(x.shape) == "(2, 3, 4)"
+    assert x.shape.numel() == 24 and x.size().numel() == 24 and x.size(1) == 3
+    assert chainrule.zeros(()).shape.numel() == 1 and chainrule.zeros(0, 5).shape.numel() == 0
+    torch = pytest.importorskip("torch")
+    assert torch.zeros(2, 3, 4).shape.numel() == x.shape.numel()
