@@ -113,6 +113,7 @@ from chainrule.promotion import can_cast, promote_types, result_type  # noqa: F4
 from chainrule.serialization import load, save  # noqa: F401
 from chainrule.tensor import (  # noqa: F401
     Generator,
+    Size,
     Tensor,
     arange,
     as_tensor,
@@ -161,6 +162,25 @@ from chainrule.tensor import (  # noqa: F401
     uint8,
     zeros,
     zeros_like,
+)
+from chainrule.torch_functions import (  # noqa: F401
+    BoolTensor,
+    ByteTensor,
+    DoubleTensor,
+    FloatTensor,
+    IntTensor,
+    LongTensor,
+    argsort,
+    diag,
+    inference_mode,
+    lerp,
+    multinomial,
+    nan_to_num,
+    nonzero,
+    roll,
+    sort,
+    topk,
+    unique,
 )
 
 softmax = nn.functional.softmax

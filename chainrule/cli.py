@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="chainrule", description="Train, evaluate and use neural networks built on chainrule."
     )
     commands = parser.add_subparsers(
-        dest="command", metavar="{train,evaluate,predict,explain,audit}", parser_class=_Parser
+        dest="command", metavar="{train,evaluate,predict,explain,audit,run}", parser_class=_Parser
     )
 
     train = commands.add_parser(
@@ -198,6 +198,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="the class that counts as the positive outcome (default: the second of two classes)",
     )
     _add_trust_flag(audit)
+    run = commands.add_parser(
+        "run",
+        help="run an unmodified PyTorch script on chainrule",
+        description="Run script.py with `import torch` answered by chainrule (this process only); "
+        "a name chainrule lacks fails naming it. The script's own arguments follow it.",
+    )
+    run.add_argument("script", help="the PyTorch script (.py)")
+    run.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the script")
     return parser
 
 
@@ -220,8 +228,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     from chainrule.errors import InputError
 
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["run"] and len(arguments) > 1 and arguments[1] not in ("-h", "--help"):
+        # The script's own flags must reach it untouched, not be parsed here.
+        from chainrule.run import main as run_main
+
+        return run_main(arguments[1:])
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2

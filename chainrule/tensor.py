@@ -100,6 +100,22 @@ def _as_array(data: Any, dtype: Any = None) -> np.ndarray:
     return array
 
 
+class Size(tuple):  # type: ignore[type-arg]
+    """A tensor's shape, as ``torch.Size``: a tuple of ints (equal to one, printed as one) that
+    also has ``numel()``.
+
+    Example::
+
+        >>> chainrule.zeros(2, 3).shape.numel()
+        6
+    """
+
+    __slots__ = ()
+
+    def numel(self) -> builtins.int:
+        return builtins.int(np.prod(self, dtype=np.int64))
+
+
 class Tensor:
     """An n-dimensional array that can record the operations applied to it.
 
@@ -165,8 +181,8 @@ class Tensor:
         self.array = value.array
 
     @property
-    def shape(self) -> tuple[builtins.int, ...]:
-        return self.array.shape
+    def shape(self) -> Size:
+        return Size(self.array.shape)
 
     @property
     def grad(self) -> Tensor | None:
@@ -244,7 +260,7 @@ class Tensor:
         return self._vc[0]
 
     def size(self, dim: builtins.int | None = None) -> Any:
-        return self.array.shape if dim is None else self.array.shape[dim]
+        return Size(self.array.shape) if dim is None else self.array.shape[dim]
 
     def dim(self) -> builtins.int:
         return self.array.ndim

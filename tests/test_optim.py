@@ -46,6 +46,9 @@ OPTIMIZER_CONFIGS = [
     ("Adagrad", dict(lr=0.1)),
     ("Adagrad", dict(lr=0.1, lr_decay=0.05, weight_decay=0.01, initial_accumulator_value=0.1)),
     ("Adagrad", dict(lr=0.1, eps=1e-6, maximize=True)),
+    ("Adadelta", dict()),
+    ("Adadelta", dict(lr=0.5, rho=0.8, eps=1e-4, weight_decay=0.01)),
+    ("Adadelta", dict(lr=1.0, maximize=True)),
 ]
 
 # one configuration per optimizer that has momentum (or betas) for OneCycleLR to cycle
@@ -388,7 +391,7 @@ def test_repr_lists_group_options():
     assert text.startswith("SGD (") and "Parameter Group 0" in text and "momentum: 0.9" in text
 
 
-@pytest.mark.parametrize("function", [optim.sgd, optim.adam, optim.rmsprop, optim.adagrad],
+@pytest.mark.parametrize("function", [optim.sgd, optim.adam, optim.rmsprop, optim.adagrad, optim.adadelta],
                          ids=lambda f: f.__name__)
 def test_update_function_docstring_examples(function):
     finder = doctest.DocTestFinder()

@@ -155,3 +155,4 @@ def grad(
 
 
 from chainrule.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402
+from chainrule.torch_functions import Variable  # noqa: E402,F401

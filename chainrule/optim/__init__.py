@@ -22,6 +22,7 @@ Example::
 """
 
 from chainrule.optim import lr_scheduler
+from chainrule.optim.adadelta import Adadelta, adadelta
 from chainrule.optim.adagrad import Adagrad, adagrad
 from chainrule.optim.adam import Adam, adam
 from chainrule.optim.adamw import AdamW
@@ -30,6 +31,6 @@ from chainrule.optim.rmsprop import RMSprop, rmsprop
 from chainrule.optim.sgd import SGD, sgd
 
 __all__ = [
-    "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "lr_scheduler",
-    "sgd", "adam", "rmsprop", "adagrad",
+    "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "lr_scheduler",
+    "sgd", "adam", "rmsprop", "adagrad", "adadelta",
 ]

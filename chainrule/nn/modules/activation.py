@@ -179,3 +179,13 @@ class LogSoftmax(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+def __getattr__(name: str) -> type:
+    # PyTorch's path torch.nn.modules.activation.MultiheadAttention; the class lives with the
+    # transformer layers (imported on demand: transformer.py imports from this package).
+    if name == "MultiheadAttention":
+        from chainrule.nn.modules.transformer import MultiheadAttention
+
+        return MultiheadAttention
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

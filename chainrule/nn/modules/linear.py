@@ -138,3 +138,13 @@ class Bilinear(Module):
     def extra_repr(self) -> str:
         return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
                 f"out_features={self.out_features}, bias={self.bias is not None}")
+
+
+def __getattr__(name: str) -> Any:
+    # PyTorch's path torch.nn.modules.linear.NonDynamicallyQuantizableLinear (defined with
+    # MultiheadAttention, which uses it; imported on demand to avoid an import cycle).
+    if name == "NonDynamicallyQuantizableLinear":
+        from chainrule.nn.modules.transformer import NonDynamicallyQuantizableLinear
+
+        return NonDynamicallyQuantizableLinear
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,298 @@
+"""PyTorch functions that scripts use and that are built from chainrule's existing ops (so
+their gradients come from ops already checked), or that have no gradient at all.
+
+``sort``, ``topk``, ``argsort``, ``roll``, ``diag``, ``lerp``, ``nan_to_num``, ``type_as`` are
+differentiable through ``gather`` / ``index_select`` / ``where`` / arithmetic; ``multinomial``,
+``nonzero`` and ``unique`` return integers, as in PyTorch. Also ``inference_mode``,
+``autograd.Variable`` and the legacy ``FloatTensor``-style constructors.
+
+Example::
+
+    >>> import chainrule as torch
+    >>> values, indices = torch.topk(torch.tensor([3.0, 1.0, 4.0, 1.5]), 2)
+    >>> values, indices
+    (tensor([4., 3.]), tensor([2, 0]))
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from chainrule.grad_mode import no_grad
+from chainrule.ops.elementwise import where
+from chainrule.ops.movement import gather, index_select
+from chainrule.tensor import Generator, Tensor, _generator, as_dtype, tensor
+
+
+class SortResult(NamedTuple):
+    values: Tensor
+    indices: Tensor
+
+
+def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:  # noqa: A002
+    """The indices that sort ``input`` along ``dim`` (int64). Shape: same as input."""
+    array = input.array
+    order = np.argsort(-array if descending and array.dtype.kind != "b" else array, axis=dim, kind="stable")
+    if descending and array.dtype.kind == "b":
+        order = np.flip(np.argsort(array, axis=dim, kind="stable"), axis=dim)
+    return Tensor._wrap(order.astype(np.int64))
+
+
+def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> SortResult:  # noqa: A002
+    """``(values, indices)`` of ``input`` sorted along ``dim``; values are differentiable
+    (gathered from the input)."""
+    indices = argsort(input, dim, descending)
+    return SortResult(gather(input, dim, indices), indices)
+
+
+def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> SortResult:  # noqa: A002
+    """The ``k`` largest (or smallest) elements along ``dim`` and their indices."""
+    size = input.shape[dim] if input.ndim else 1
+    if not 0 <= k <= size:
+        raise RuntimeError(f"topk: k={k} is out of range for a dimension of size {size}")
+    order = argsort(input, dim, descending=largest)
+    indices = Tensor._wrap(np.take(order.array, np.arange(k), axis=dim))
+    return SortResult(gather(input, dim, indices), indices)
+
+
+def roll(input: Tensor, shifts: int | tuple[int, ...], dims: int | tuple[int, ...] | None = None) -> Tensor:  # noqa: A002
+    """Shift elements along ``dims`` cyclically (flattened first when ``dims`` is None)."""
+    if dims is None:
+        return roll(input.reshape(-1), shifts, 0).reshape(input.shape)
+    shifts_tuple = (shifts,) if isinstance(shifts, int) else tuple(shifts)
+    dims_tuple = (dims,) if isinstance(dims, int) else tuple(dims)
+    if len(shifts_tuple) != len(dims_tuple):
+        raise RuntimeError(
+            f"roll: {len(shifts_tuple)} shifts for {len(dims_tuple)} dims; give one shift per dim"
+        )
+    out = input
+    for shift, dim in zip(shifts_tuple, dims_tuple):
+        size = input.shape[dim]
+        out = index_select(out, dim, Tensor._wrap((np.arange(size) - shift) % size))
+    return out
+
+
+def diag(input: Tensor, diagonal: int = 0) -> Tensor:  # noqa: A002
+    """A 1-D input becomes a square matrix with it on the ``diagonal``-th diagonal; a 2-D
+    input gives that diagonal as 1-D."""
+    if input.ndim == 1:
+        size = input.shape[0] + abs(diagonal)
+        rows = np.arange(input.shape[0]) + max(-diagonal, 0)
+        cols = np.arange(input.shape[0]) + max(diagonal, 0)
+        placement = np.zeros((input.shape[0], size * size), dtype=input.dtype)
+        placement[np.arange(input.shape[0]), rows * size + cols] = 1
+        return (input @ Tensor._wrap(placement)).reshape(size, size)
+    if input.ndim == 2:
+        rows, cols = np.nonzero(np.eye(*input.shape, k=diagonal, dtype=bool))
+        flat = rows * input.shape[1] + cols
+        return index_select(input.reshape(-1), 0, Tensor._wrap(flat))
+    raise RuntimeError(f"diag: expects a 1-D or 2-D tensor, got {input.ndim}-D")
+
+
+def lerp(input: Tensor, end: Any, weight: Any) -> Tensor:  # noqa: A002
+    """``input + weight * (end - input)``, elementwise."""
+    return input + weight * (end - input)
+
+
+def nan_to_num(
+    input: Tensor, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None
+) -> Tensor:  # noqa: A002
+    """NaN to ``nan``, +inf/-inf to ``posinf``/``neginf`` (default: the dtype's extremes).
+    The gradient passes where the input was finite and is zero elsewhere."""
+    if input.dtype.kind != "f":
+        return input
+    info = np.finfo(input.dtype)
+    array = input.array
+    replacement = np.where(
+        np.isnan(array),
+        nan,
+        np.where(array > 0, info.max if posinf is None else posinf, info.min if neginf is None else neginf),
+    ).astype(input.dtype)
+    return where(Tensor._wrap(np.isfinite(array)), input, Tensor._wrap(replacement))
+
+
+def type_as(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
+    return input.type(other.dtype)
+
+
+def multinomial(
+    input: Tensor,  # noqa: A002
+    num_samples: int,
+    replacement: bool = False,
+    *,
+    generator: Generator | None = None,
+) -> Tensor:
+    """Draw ``num_samples`` category indices per row of non-negative weights ``input``
+    (shape (c,) or (rows, c)); int64 of shape (num_samples,) or (rows, num_samples)."""
+    weights = np.asarray(input.array, dtype=np.float64)
+    rows = weights.reshape(1, -1) if weights.ndim == 1 else weights
+    if weights.ndim not in (1, 2) or np.any(rows < 0) or not np.all(np.isfinite(rows)):
+        raise RuntimeError("multinomial: expects 1-D or 2-D finite, non-negative weights")
+    if np.any(rows.sum(axis=1) <= 0):
+        raise RuntimeError("multinomial: a row of weights sums to 0; at least one must be positive")
+    if not replacement and num_samples > np.count_nonzero(rows, axis=1).min():
+        raise RuntimeError(
+            "multinomial: can't draw more samples than there are non-zero weights without replacement"
+        )
+    rng = _generator(generator)
+    drawn = [rng.choice(row.size, size=num_samples, replace=replacement, p=row / row.sum()) for row in rows]
+    out = np.asarray(drawn, dtype=np.int64)
+    return Tensor._wrap(out[0] if weights.ndim == 1 else out)
+
+
+def nonzero(input: Tensor, *, as_tuple: bool = False) -> Any:  # noqa: A002
+    """Indices of the non-zero elements: (n, ndim) int64, or a tuple of 1-D index tensors."""
+    indices = np.nonzero(input.array)
+    if as_tuple:
+        return tuple(Tensor._wrap(i.astype(np.int64)) for i in indices)
+    return Tensor._wrap(np.stack(indices, axis=1).astype(np.int64))
+
+
+def unique(
+    input: Tensor,  # noqa: A002
+    sorted: bool = True,  # noqa: A002
+    return_inverse: bool = False,
+    return_counts: bool = False,
+    dim: int | None = None,
+) -> Any:
+    """The distinct elements (sorted), optionally with the inverse indices and the counts."""
+    values, inverse, counts = np.unique(input.array, return_inverse=True, return_counts=True, axis=dim)
+    out: list[Tensor] = [Tensor._wrap(values)]
+    if return_inverse:
+        out.append(Tensor._wrap(inverse.reshape(input.shape if dim is None else -1).astype(np.int64)))
+    if return_counts:
+        out.append(Tensor._wrap(counts.astype(np.int64)))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+class inference_mode(no_grad):  # noqa: N801 - PyTorch's name
+    """``with chainrule.inference_mode():`` records nothing, as ``no_grad`` (chainrule has no
+    separate inference tensors). ``inference_mode(False)`` records as usual."""
+
+    def __init__(self, mode: bool = True) -> None:
+        super().__init__()
+        self.mode = mode
+
+    def __enter__(self) -> None:
+        if self.mode:
+            super().__enter__()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self.mode:
+            super().__exit__(*exc_info)
+
+
+def Variable(data: Any, requires_grad: bool = False, volatile: bool = False) -> Tensor:  # noqa: N802
+    """PyTorch's deprecated ``autograd.Variable``: since PyTorch 0.4 just a Tensor."""
+    if isinstance(data, Tensor):
+        return data.detach().requires_grad_(requires_grad) if requires_grad else data
+    return tensor(data, requires_grad=requires_grad)
+
+
+def _legacy_constructor(dtype: Any, name: str) -> Any:
+    def construct(*args: Any) -> Tensor:
+        """``FloatTensor([1, 2])`` copies data; ``FloatTensor(2, 3)`` makes an uninitialised tensor."""
+        if len(args) == 1 and not isinstance(args[0], int):
+            return tensor(args[0], dtype=dtype)
+        return Tensor._wrap(np.zeros(tuple(int(a) for a in args), dtype=as_dtype(dtype)))
+
+    construct.__name__ = construct.__qualname__ = name
+    return construct
+
+
+FloatTensor = _legacy_constructor(np.float32, "FloatTensor")
+DoubleTensor = _legacy_constructor(np.float64, "DoubleTensor")
+LongTensor = _legacy_constructor(np.int64, "LongTensor")
+IntTensor = _legacy_constructor(np.int32, "IntTensor")
+BoolTensor = _legacy_constructor(np.bool_, "BoolTensor")
+ByteTensor = _legacy_constructor(np.uint8, "ByteTensor")
+
+
+def _new_like(self: Tensor, fill: Any, size: tuple[Any, ...], dtype: Any, requires_grad: bool) -> Tensor:
+    from chainrule.tensor import _shape_of
+
+    array = np.full(_shape_of(size), fill, dtype=self.dtype if dtype is None else as_dtype(dtype))
+    out = Tensor._wrap(array)
+    return out.requires_grad_(True) if requires_grad else out
+
+
+def _attach() -> None:
+    def new_zeros(
+        self: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> Tensor:
+        return _new_like(self, 0, size, dtype, requires_grad)
+
+    def new_ones(
+        self: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> Tensor:
+        return _new_like(self, 1, size, dtype, requires_grad)
+
+    def new_empty(
+        self: Tensor, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> Tensor:
+        return _new_like(self, 0, size, dtype, requires_grad)
+
+    def new_full(
+        self: Tensor,
+        size: Any,
+        fill_value: Any,
+        *,
+        dtype: Any = None,
+        device: Any = None,
+        requires_grad: bool = False,
+    ) -> Tensor:
+        return _new_like(self, fill_value, (size,), dtype, requires_grad)
+
+    def new_tensor(
+        self: Tensor, data: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> Tensor:
+        return tensor(data, dtype=self.dtype if dtype is None else dtype, requires_grad=requires_grad)
+
+    methods = {
+        "new_zeros": new_zeros,
+        "new_ones": new_ones,
+        "new_empty": new_empty,
+        "new_full": new_full,
+        "new_tensor": new_tensor,
+        "sort": sort,
+        "argsort": argsort,
+        "topk": topk,
+        "roll": roll,
+        "diag": diag,
+        "lerp": lerp,
+        "nan_to_num": nan_to_num,
+        "type_as": type_as,
+        "multinomial": multinomial,
+        "nonzero": nonzero,
+        "unique": unique,
+    }
+    for name, method in methods.items():
+        setattr(Tensor, name, method)
+
+
+_attach()
+
+__all__ = [
+    "argsort",
+    "sort",
+    "topk",
+    "roll",
+    "diag",
+    "lerp",
+    "nan_to_num",
+    "type_as",
+    "multinomial",
+    "nonzero",
+    "unique",
+    "inference_mode",
+    "Variable",
+    "FloatTensor",
+    "DoubleTensor",
+    "LongTensor",
+    "IntTensor",
+    "BoolTensor",
+    "ByteTensor",
+    "SortResult",
+]
