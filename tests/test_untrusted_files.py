@@ -311,7 +311,7 @@ def iris_audit_csv(path, column):
 
     iris = load_iris()
     lines = [",".join([*iris.feature_names, column, "target"])]
-    for index, (row, label) in enumerate(zip(iris.array, iris.target)):
+    for index, (row, label) in enumerate(zip(iris.data, iris.target)):
         lines.append(",".join([*map(str, row), "fm"[index % 2], iris.target_names[label]]))
     path.write_text("\n".join(lines) + "\n")
     return path
