@@ -7,11 +7,13 @@ names it: ``chainrule has no counterpart of torch.fft yet``, both for imports an
 (``torch.fft.rfft``). Nothing outside the process is changed; an installed PyTorch is hidden
 from the script, not touched.
 
-Also ``python -m chainrule.run script.py [args]``. From Python::
+Also ``python -m chainrule.run script.py [args]``. From Python:
 
-    from chainrule.run import torch_alias
-    with torch_alias():
-        import torch            # chainrule
+>>> from chainrule.run import torch_alias
+>>> with torch_alias():
+...     import torch            # chainrule, for this block
+...     print(torch.Tensor is chainrule.Tensor, torch.nn.Linear.__module__)
+True chainrule.nn.modules.linear
 """
 
 from __future__ import annotations

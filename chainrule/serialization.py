@@ -60,7 +60,11 @@ def save(
 
     Example::
 
-        >>> chainrule.save(chainrule.ones(2), io.BytesIO())
+        >>> import io
+        >>> buffer = io.BytesIO()
+        >>> chainrule.save({"weight": chainrule.ones(2), "step": 3}, buffer)
+        >>> buffer.getvalue()[8:9]  # a safetensors file: its JSON header follows the length
+        b'{'
     """
     stateful = _find_stateful(obj, ())
     if stateful is not None:
@@ -102,7 +106,9 @@ def load(
 
     Example::
 
-        >>> buffer = io.BytesIO(); chainrule.save([1, "a", chainrule.zeros(2)], buffer)
+        >>> import io
+        >>> buffer = io.BytesIO()
+        >>> chainrule.save([1, "a", chainrule.zeros(2)], buffer)
         >>> chainrule.load(io.BytesIO(buffer.getvalue()), weights_only=True)
         [1, 'a', tensor([0., 0.])]
     """

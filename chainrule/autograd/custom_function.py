@@ -1,19 +1,21 @@
 """``chainrule.autograd.Function``: user-defined differentiable functions, with PyTorch's contract.
 
-A PyTorch script's custom function runs unchanged::
+A PyTorch script's custom function runs unchanged:
 
-    class Cube(chainrule.autograd.Function):
-        @staticmethod
-        def forward(ctx, x):                 # x is a Tensor; forward runs with grad off
-            ctx.save_for_backward(x)
-            return x ** 3
-
-        @staticmethod
-        def backward(ctx, grad_output):      # one gradient per input of forward
-            (x,) = ctx.saved_tensors
-            return grad_output * 3 * x ** 2
-
-    y = Cube.apply(chainrule.tensor([2.0], requires_grad=True))
+>>> class Cube(chainrule.autograd.Function):
+...     @staticmethod
+...     def forward(ctx, x):                 # x is a Tensor; forward runs with grad off
+...         ctx.save_for_backward(x)
+...         return x ** 3
+...
+...     @staticmethod
+...     def backward(ctx, grad_output):      # one gradient per input of forward
+...         (x,) = ctx.saved_tensors
+...         return grad_output * 3 * x ** 2
+>>> x = chainrule.tensor([2.0], requires_grad=True)
+>>> Cube.apply(x).backward()
+>>> x.grad
+tensor([12.])
 
 This differs from chainrule's own ops (``chainrule.autograd.function.Function``), whose
 ``forward`` works on raw NumPy arrays: a user function's ``forward`` receives the Tensors
@@ -197,12 +199,24 @@ def once_differentiable(backward: Callable[..., Any]) -> Callable[..., Any]:
     """Decorate a custom Function's ``backward`` that is not itself differentiable: it runs
     with grad off, and differentiating its result again raises instead of giving a wrong zero.
 
-    Example::
+    Example:
 
-        class Clip(chainrule.autograd.Function):
-            @staticmethod
-            @once_differentiable
-            def backward(ctx, grad_output): ...
+    >>> from chainrule.autograd.custom_function import once_differentiable
+    >>> class Clip(chainrule.autograd.Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save_for_backward(x)
+    ...         return x.clamp(0.0, 1.0)
+    ...
+    ...     @staticmethod
+    ...     @once_differentiable
+    ...     def backward(ctx, grad_output):
+    ...         (x,) = ctx.saved_tensors
+    ...         return grad_output * ((x >= 0) & (x <= 1))
+    >>> x = chainrule.tensor([-1.0, 0.5, 2.0], requires_grad=True)
+    >>> Clip.apply(x).sum().backward()
+    >>> x.grad
+    tensor([0., 1., 0.])
     """
 
     @functools.wraps(backward)

@@ -32,18 +32,23 @@ do: an in-place change through either is seen by every backward that saved eithe
 An op with several results returns them from ``forward`` as a tuple of arrays; ``apply`` then
 returns a tuple of Tensors, and ``backward`` receives one gradient per output (zeros for an
 output nothing used, as PyTorch's ``materialize_grads``). Integer outputs, and those named by
-``ctx.mark_non_differentiable(index, ...)``, never require grad::
+``ctx.mark_non_differentiable(index, ...)``, never require grad:
 
-    class MinMax(Function):
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_inputs(0)
-            return x.min(), x.max()
-
-        @staticmethod
-        def backward(ctx, grad_min, grad_max):
-            (x,) = ctx.saved_inputs
-            return grad_min * (x == x.min()) + grad_max * (x == x.max())
+>>> class MinMax(Function):
+...     @staticmethod
+...     def forward(ctx, x):
+...         ctx.save_inputs(0)
+...         return np.asarray(x.min()), np.asarray(x.max())
+...
+...     @staticmethod
+...     def backward(ctx, grad_min, grad_max):
+...         (x,) = ctx.saved_inputs
+...         return grad_min * (x == x.min()) + grad_max * (x == x.max())
+>>> x = chainrule.tensor([3.0, 1.0, 2.0], requires_grad=True)
+>>> low, high = MinMax.apply(x)
+>>> high.backward()  # the gradient of the unused output is materialised as zeros
+>>> x.grad
+tensor([1., 0., 0.])
 """
 
 from __future__ import annotations

@@ -278,7 +278,7 @@ class ConvTranspose2d(Function):
         need_y, need_w, need_b = ctx.needs_input_grad[:3]
         window, groups = ctx.window, ctx.groups
         grad_y = _crop_to(Conv2d.apply(grad, weight, None, window, groups), y.shape[2:]) if need_y else None
-        grad_w = Conv2dWeightGrad.apply(grad, y, window, groups) if need_w else None
+        grad_w = Conv2dWeightGrad.apply(grad, y, window, groups, None) if need_w else None
         grad_b = grad.sum((0, 2, 3)) if need_b else None
         return grad_y, grad_w, grad_b, None, None, None
 

@@ -74,7 +74,12 @@ class Adadelta(Optimizer):
 
     Example::
 
+        >>> model = nn.Linear(3, 1)
         >>> optimizer = chainrule.optim.Adadelta(model.parameters(), lr=1.0)
+        >>> model(chainrule.ones(2, 3)).pow(2).mean().backward()
+        >>> optimizer.step()
+        >>> sorted(optimizer.state[model.weight])
+        ['acc_delta', 'square_avg', 'step']
     """
 
     def __init__(

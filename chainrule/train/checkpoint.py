@@ -335,7 +335,13 @@ def check_weights(tensors: Mapping[str, Any], model: Any, source: Any, strict: b
 
     Example::
 
-        >>> check_weights(model.state_dict(), model, "memory")
+        >>> model = nn.Linear(2, 1)
+        >>> check_weights(model.state_dict(), model, "memory")  # fits: nothing to say
+        >>> bad = {**model.state_dict(), "bias": chainrule.tensor([float("nan")])}
+        >>> check_weights(bad, model, "memory")
+        Traceback (most recent call last):
+        ...
+        chainrule.errors.CheckpointError: ...
     """
     targets = model.state_dict()
     names, expected = set(tensors), set(targets)

@@ -400,6 +400,7 @@ class RunFolderLock:
 
     Example::
 
+        >>> Path("runs/iris-a").mkdir(parents=True)
         >>> lock = RunFolderLock(Path("runs/iris-a"))
         >>> lock.release()
     """
