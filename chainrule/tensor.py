@@ -287,7 +287,7 @@ class Tensor:
 
     def numpy(self) -> np.ndarray:
         """The array behind this tensor (shared, not copied), as ``Tensor.numpy()`` in PyTorch."""
-        if self.requires_grad and _GradMode.enabled and self.grad_fn is not None:
+        if self.requires_grad and _GradMode.get() and self.grad_fn is not None:
             raise RuntimeError(
                 "numpy(): can't call numpy() on a tensor that is part of a graph; "
                 "use tensor.detach().numpy()"
@@ -481,7 +481,7 @@ class Tensor:
 
     # ------------------------------------------------------------------- in-place updates
     def _check_inplace(self, name: str) -> None:
-        if self.requires_grad and _GradMode.enabled:
+        if self.requires_grad and _GradMode.get():
             raise RuntimeError(
                 f"{name}: a tensor that requires grad can't be changed in place while "
                 "operations are recorded; wrap the update in `with chainrule.no_grad():` or "
@@ -599,22 +599,22 @@ class Tensor:
         self.array[normalize_index(index)] = _raw(value)
 
     def __iadd__(self, other: Any) -> Tensor:
-        if self.requires_grad and _GradMode.enabled:
+        if self.requires_grad and _GradMode.get():
             return self + other
         return self.add_(other)
 
     def __isub__(self, other: Any) -> Tensor:
-        if self.requires_grad and _GradMode.enabled:
+        if self.requires_grad and _GradMode.get():
             return self - other
         return self.sub_(other)
 
     def __imul__(self, other: Any) -> Tensor:
-        if self.requires_grad and _GradMode.enabled:
+        if self.requires_grad and _GradMode.get():
             return self * other
         return self.mul_(other)
 
     def __itruediv__(self, other: Any) -> Tensor:
-        if self.requires_grad and _GradMode.enabled:
+        if self.requires_grad and _GradMode.get():
             return self / other
         return self.div_(other)
 

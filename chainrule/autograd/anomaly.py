@@ -26,24 +26,19 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 from typing import Any
 
 import numpy as np
 
+from chainrule.grad_mode import _Switch
 
-class _AnomalyModeState(threading.local):
-    """Anomaly detection's switches for the current thread (off in a new thread): a
-    ``detect_anomaly`` block checks the ops its own thread runs and leaves the cost of the
-    checks out of other threads (PyTorch's switch is process-wide; grad mode is per thread in
-    both, and one rule for both switches is easier to reason about)."""
-
-    enabled: bool = False
-    # Ops run by a backward rule are checked as that rule's result, not as forward ops.
-    in_backward: bool = False
-
-
-_AnomalyMode = _AnomalyModeState()
+# Anomaly detection is switched per thread, as grad mode is (off in a new thread): a
+# ``detect_anomaly`` block checks the ops its own thread runs and leaves the cost of the checks
+# out of other threads. (PyTorch's switch is process-wide; one rule for both switches is
+# easier to reason about.)
+_AnomalyMode = _Switch("chainrule.detect_anomaly", False)
+# Ops run by a backward rule are checked as that rule's result, not as forward ops.
+_InBackward = _Switch("chainrule.anomaly_in_backward", False)
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -54,7 +49,7 @@ class AnomalyError(RuntimeError):
 
 
 def is_anomaly_enabled() -> bool:
-    return _AnomalyMode.enabled
+    return _AnomalyMode.get()
 
 
 class detect_anomaly:  # noqa: N801 - PyTorch's name
@@ -64,11 +59,11 @@ class detect_anomaly:  # noqa: N801 - PyTorch's name
         self.check_nan = check_nan
 
     def __enter__(self) -> None:
-        self._previous = _AnomalyMode.enabled
-        _AnomalyMode.enabled = self.check_nan
+        self._previous = _AnomalyMode.get()
+        _AnomalyMode.set(self.check_nan)
 
     def __exit__(self, *exc_info: object) -> None:
-        _AnomalyMode.enabled = self._previous
+        _AnomalyMode.set(self._previous)
 
     def __call__(self, function: Any) -> Any:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -83,8 +78,8 @@ class set_detect_anomaly(detect_anomaly):  # noqa: N801 - PyTorch's name
 
     def __init__(self, mode: bool, check_nan: bool = True) -> None:
         super().__init__(check_nan=mode and check_nan)
-        self._previous = _AnomalyMode.enabled
-        _AnomalyMode.enabled = self.check_nan
+        self._previous = _AnomalyMode.get()
+        _AnomalyMode.set(self.check_nan)
 
     def __enter__(self) -> None:
         pass
@@ -110,7 +105,7 @@ def _describe(values: np.ndarray) -> str:
 
 def check_forward(node: Any, inputs: tuple[Any, ...], output: np.ndarray) -> None:
     """Called by ``Function.apply`` for every op while anomaly detection is on."""
-    if _AnomalyMode.in_backward:
+    if _InBackward.get():
         return
     location = user_source_line()
     node._anomaly_location = location

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from chainrule.autograd.anomaly import _AnomalyMode, check_backward
+from chainrule.autograd.anomaly import _AnomalyMode, _InBackward, check_backward
 from chainrule.autograd.function import _FREED_MESSAGE
 from chainrule.grad_mode import _GradMode
 
@@ -88,10 +88,10 @@ def run_backward(
     # Gradients the user handed in must not become (and later be changed in place as) a .grad.
     handed_out = {id(g.array) for g in grad_outputs}
 
-    previous_mode = _GradMode.enabled
-    _GradMode.enabled = create_graph
+    previous_mode = _GradMode.get()
+    _GradMode.set(create_graph)
     pop_pending = pending.pop
-    anomaly = _AnomalyMode.enabled
+    anomaly = _AnomalyMode.get()
     try:
         while ready:
             edge = ready.pop()
@@ -120,11 +120,11 @@ def run_backward(
                     raise RuntimeError(_FREED_MESSAGE.format(op=node.name()))
                 grads = node._materialized(grad) if type(grad) is list else (grad,)
                 if anomaly:
-                    _AnomalyMode.in_backward = True
+                    _InBackward.set(True)
                     try:
                         input_grads = node.backward(node, *grads)
                     finally:
-                        _AnomalyMode.in_backward = False
+                        _InBackward.set(False)
                 else:
                     input_grads = node.backward(node, *grads)
                 if not isinstance(input_grads, tuple):
@@ -160,7 +160,7 @@ def run_backward(
                 if left == 0:
                     ready.append(next_edge)
     finally:
-        _GradMode.enabled = previous_mode
+        _GradMode.set(previous_mode)
     return results if inputs is not None else None
 
 

@@ -61,6 +61,10 @@ import numpy as np
 from chainrule.autograd.anomaly import _AnomalyMode, check_forward
 from chainrule.grad_mode import _GradMode
 
+# The modes of the running thread, read on every op.
+_grad_enabled = _GradMode.get
+_anomaly_enabled = _AnomalyMode.get
+
 #: chainrule's own ops (Function subclasses defined in the ``chainrule`` package), by class
 #: name. The op test suite checks that each one is exercised, so names must be unique here.
 #: A user's Function subclass is not entered: its name may be anything (``class Exp(Function)``
@@ -134,7 +138,7 @@ class Function:
         requires grad and recording is on, link the result into the graph."""
         # This is the per-op hot path: plain loops and attribute stores only.
         ctx = _new_object(cls)
-        if not _GradMode.enabled:  # no recording (e.g. during backward): no edges to collect
+        if not _grad_enabled():  # no recording (e.g. during backward): no edges to collect
             return ctx._run_unrecorded(args, kwargs)
         raw = []
         needs = []
@@ -172,14 +176,19 @@ class Function:
             raise _named_broadcast_error(cls, raw, error) from None
         if type(out_data) is tuple:
             return ctx._outputs(out_data, raw, args, edges, shapes, dtypes)
-        if _AnomalyMode.enabled:
+        if _anomaly_enabled():
             check_forward(ctx, raw, out_data)
 
         out = _new_object(Tensor)
         out.array = out_data
         out._grad = None
-        out._vc = [0] if out_data.base is None and _not_an_input(out_data, raw) else _counter_for(
-            out_data, args)
+        shares = out_data.base is not None
+        if not shares:
+            for item in raw:  # an op that returns an argument's array itself (inlined: hot path)
+                if item is out_data:
+                    shares = True
+                    break
+        out._vc = _counter_for(out_data, args) if shares else [0]
         out._hooks = None
         out.requires_grad = requires_grad
         if not requires_grad:
@@ -212,7 +221,7 @@ class Function:
                  shapes: list[Any], dtypes: list[Any]) -> tuple[Tensor, ...]:
         """``apply``'s end for a forward that returned several arrays: one Tensor each, the
         differentiable ones linked to this node through an ``_OutputNode`` apiece."""
-        if _AnomalyMode.enabled:
+        if _anomaly_enabled():
             for array in arrays:
                 check_forward(self, raw, array)
         if self._save_out:
@@ -253,10 +262,16 @@ class Function:
             raise _named_broadcast_error(type(self), raw, error) from None
         if type(out_data) is tuple:
             return self._outputs(out_data, raw, args, [], [], [])
-        if _AnomalyMode.enabled:
+        if _anomaly_enabled():
             check_forward(self, raw, out_data)
         out = Tensor._wrap(out_data)
-        if out_data.base is not None or not _not_an_input(out_data, raw):
+        shares = out_data.base is not None
+        if not shares:
+            for item in raw:  # as in apply
+                if item is out_data:
+                    shares = True
+                    break
+        if shares:
             out._vc = _counter_for(out_data, args)
         return out
 
@@ -412,14 +427,6 @@ _NO_GRADS = [(False,) * n for n in range(8)]
 
 def _no_grads(count: int) -> tuple[bool, ...]:
     return _NO_GRADS[count] if count < 8 else (False,) * count
-
-
-def _not_an_input(array: np.ndarray, raw: list[Any]) -> bool:
-    """True unless ``forward`` returned one of its argument arrays itself (an identity op)."""
-    for item in raw:
-        if item is array:
-            return False
-    return True
 
 
 def _counter_for(array: np.ndarray, args: tuple[Any, ...]) -> list[int]:
