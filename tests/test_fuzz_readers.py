@@ -273,7 +273,7 @@ def run_folder(iris_run, scratch):
 # Each case builds the command line's parser and a model (tens of milliseconds), so the entry
 # points get fewer cases than the readers beneath them, which have 2,000 each above.
 @settings(FUZZ, max_examples=400)
-@given(which=st.sampled_from(["model.safetensors", "config.toml"]), data=st.array())
+@given(which=st.sampled_from(["model.safetensors", "config.toml"]), data=st.data())
 def test_fuzz_predict_and_evaluate_on_damaged_run_folders(run_folder, which, data):
     """``chainrule predict`` (and, for one case in 50, ``evaluate``, which reloads the dataset)
     on a run folder with one damaged file: exit status 0 or 2, never a traceback."""
