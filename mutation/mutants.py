@@ -50,6 +50,7 @@ POOL_TESTS = (
 )
 REDUCE_TESTS = ("tests/test_ops.py", "tests/test_engine.py", "tests/test_tensor.py")
 RNN_TESTS = ("tests/test_nn_recurrent.py",)
+DOUBLE_TESTS = ("tests/test_double_backward.py", "tests/test_gradcheck.py")
 ENGINE_TESTS = (
     "tests/test_autograd_state.py",
     "tests/test_engine.py",
@@ -171,6 +172,13 @@ MUTATIONS: list[Mutation] = [
         "param -= decayed_lr * (grad / np.sqrt(state_sum + eps))",
         OPTIM_TESTS,
     ),
+    Mutation(
+        "adadelta-delta-accumulator-takes-grad",
+        "chainrule/optim/adadelta.py",
+        "acc_delta += (1 - rho) * delta * delta",
+        "acc_delta += (1 - rho) * grad * grad",
+        OPTIM_TESTS,
+    ),
     # -------------------------------------------------- the numba SGD kernel (numba path)
     Mutation(
         "sgd-kernel-drops-momentum",
@@ -238,17 +246,17 @@ MUTATIONS: list[Mutation] = [
     ),
     # ---------------------------------------------------------------------------- ReLU
     Mutation(
-        "relu-recorded-backward-ignores-mask",
+        "relu-double-backward-ignores-mask",
         "chainrule/ops/elementwise.py",
-        "return grad * Tensor._wrap(ctx.mask)\n        # The same product",
-        "return grad\n        # The same product",
-        RELU_TESTS,
+        "return ReluGrad.apply(grad_grad, ctx.mask), None",
+        "return grad_grad, None",
+        RELU_TESTS + DOUBLE_TESTS,
     ),
     Mutation(
         "relu-numpy-backward-ignores-mask",
         "chainrule/ops/elementwise.py",
-        "np.multiply(grad.array, ctx.mask, out=out)",
-        "np.copyto(out, grad.array)",
+        "np.multiply(grad, mask, out=out)",
+        "np.copyto(out, grad)",
         RELU_TESTS,
         numba=False,
     ),
@@ -270,20 +278,21 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "linear-fast-weight-grad-rows-reversed",
         "chainrule/ops/linalg.py",
-        "grad_w = Tensor._wrap(np.matmul(grad.T, x))",
-        "grad_w = Tensor._wrap(np.matmul(grad.T, x[::-1]))",
+        "grad_w = product(grad.T, x)",
+        # on the NumPy path only (LinearGrad's forward); the Tensor path differentiates it
+        "grad_w = product(grad.T, x[::-1] if product is np.matmul else x)",
         LINEAR_TESTS,
         quick=True,
     ),
     Mutation(
-        "linear-fast-bias-grad-mean",
+        "linear-double-backward-drops-grad-term",
         "chainrule/ops/linalg.py",
-        "grad_b = Tensor._wrap(np.add.reduce(grad, axis=0))",
-        "grad_b = Tensor._wrap(np.add.reduce(grad, axis=0) / grad.shape[0])",
-        LINEAR_TESTS,
+        "        return (*found, None)\n\n\ndef _linear_grads(",
+        "        return (None, *found[1:], None)\n\n\ndef _linear_grads(",
+        LINEAR_TESTS + DOUBLE_TESTS,
     ),
     Mutation(
-        "linear-recorded-bias-grad-mean",
+        "linear-bias-grad-mean",
         "chainrule/ops/linalg.py",
         "grad_b = grad.sum(0)",
         "grad_b = grad.mean(0)",
@@ -315,16 +324,16 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "cross-entropy-fast-onehot-halved",
         "chainrule/ops/loss.py",
-        "grad_logits[rows, ctx.target] -= 1",
-        "grad_logits[rows, ctx.target] -= 0.5",
+        "grad_logits[np.arange(len(target)), target] -= 1",
+        "grad_logits[np.arange(len(target)), target] -= 0.5",
         LOSS_TESTS,
     ),
     Mutation(
-        "cross-entropy-recorded-onehot-halved",
+        "cross-entropy-double-backward-onehot-halved",
         "chainrule/ops/loss.py",
-        "one_hot[rows, ctx.target] = 1",
-        "one_hot[rows, ctx.target] = 0.5",
-        LOSS_TESTS,
+        "one_hot[np.arange(len(ctx.target)), ctx.target] = 1",
+        "one_hot[np.arange(len(ctx.target)), ctx.target] = 0.5",
+        LOSS_TESTS + DOUBLE_TESTS,
     ),
     Mutation(
         "cross-entropy-mean-counts-ignored-rows",
@@ -337,8 +346,8 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "conv2d-fast-weight-grad-channels-reversed",
         "chainrule/ops/conv.py",
-        "_conv_weight_grad(x.array, grad.array, window, groups, ctx.columns)",
-        "_conv_weight_grad(x.array, grad.array[:, ::-1], window, groups, ctx.columns)",
+        "return _conv_weight_grad(x, grad, window, groups, columns)",
+        "return _conv_weight_grad(x, grad[:, ::-1], window, groups, columns)",
         CONV_TESTS,
     ),
     Mutation(
@@ -394,10 +403,10 @@ MUTATIONS: list[Mutation] = [
     ),
     # ---------------------------------------------------------------------- reductions
     Mutation(
-        "reduction-fast-scalar-grad-ignored",
+        "unreduce-scalar-grad-ignored",
         "chainrule/ops/reduce.py",
-        "return Tensor._wrap(_fill(shape, grad.array))",
-        "return Tensor._wrap(_fill(shape, np.ones_like(grad.array)))",
+        "return _fill(shape, grad)",
+        "return _fill(shape, np.ones_like(grad))",
         REDUCE_TESTS,
     ),
     Mutation(
@@ -446,8 +455,8 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "lstm-final-cell-gradient-dropped",
         "chainrule/nn/modules/rnn.py",
-        "grad_h, grad_c = None, grad[length]",
-        "grad_h, grad_c = None, grad[length] * 0",
+        "grad, grad_c, ctx.needs_input_grad[:5])",
+        "grad, grad_c * 0, ctx.needs_input_grad[:5])",
         RNN_TESTS,
     ),
     # -------------------------------------------------------------------------- engine
@@ -506,8 +515,8 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "saved-output-version-check-dropped",
         "chainrule/autograd/function.py",
-        "if self._out_version[0] != 0:",
-        "if self._out_version[0] < 0:",
+        "if self._out_version[0] != self._out_saved_version:",
+        "if self._out_version[0] < self._out_saved_version:",
         ENGINE_TESTS,
     ),
     Mutation(
@@ -516,5 +525,27 @@ MUTATIONS: list[Mutation] = [
         "        out = Tensor._wrap(self.array)\n        out._vc = self._vc\n",
         "        out = Tensor._wrap(self.array)\n        out._vc = [0]\n",
         ENGINE_TESTS,
+    ),
+    Mutation(
+        "view-gets-its-own-version-counter",
+        "chainrule/autograd/function.py",
+        "                return arg._vc\n",
+        "                return [0]\n",
+        ENGINE_TESTS,
+    ),
+    # ------------------------------------------- second-order composite rules (gradient ops)
+    Mutation(
+        "composite-vjp-ignores-grad-outputs",
+        "chainrule/ops/double_backward.py",
+        "seeds = [g.detach().requires_grad_() if recording else g for _, g in pairs]",
+        "seeds = [g.detach().requires_grad_() if recording else g * 0 + 1 for _, g in pairs]",
+        DOUBLE_TESTS + ("tests/test_fast_paths.py",),
+    ),
+    Mutation(
+        "composite-vjp-not-linked-when-recording",
+        "chainrule/ops/double_backward.py",
+        "found = _linked(real_sources + [g for _, g in pairs], sources + seeds, list(found))",
+        "found = list(found)",
+        DOUBLE_TESTS + ("tests/test_fast_paths.py",),
     ),
 ]

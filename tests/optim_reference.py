@@ -173,9 +173,41 @@ class ReferenceAdagrad:
         return updated
 
 
+class ReferenceAdadelta:
+    """Adadelta (Zeiler, 2012): the step is the gradient scaled by RMS[Δθ]_{t−1} / RMS[g]_t,
+    both running averages with decay ρ and ε inside the roots; ``lr`` scales the step."""
+
+    def __init__(
+        self,
+        lr: float = 1.0,
+        rho: float = 0.9,
+        eps: float = 1e-6,
+        weight_decay: float = 0.0,
+        maximize: bool = False,
+    ) -> None:
+        self.lr, self.rho, self.eps = lr, rho, eps
+        self.weight_decay, self.maximize = weight_decay, maximize
+        self.grad_avgs: dict[int, np.ndarray] = {}
+        self.step_avgs: dict[int, np.ndarray] = {}
+
+    def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> list[np.ndarray]:
+        updated = []
+        for index, (theta, gradient) in enumerate(zip(params, grads)):
+            g = -gradient if self.maximize else gradient.copy()
+            g = g + self.weight_decay * theta
+            zero = np.zeros_like(theta)
+            grad_avg = self.rho * self.grad_avgs.get(index, zero) + (1 - self.rho) * g**2
+            previous_steps = self.step_avgs.get(index, zero)
+            change = np.sqrt(previous_steps + self.eps) / np.sqrt(grad_avg + self.eps) * g
+            self.grad_avgs[index] = grad_avg
+            self.step_avgs[index] = self.rho * previous_steps + (1 - self.rho) * change**2
+            updated.append(theta - self.lr * change)
+        return updated
+
+
 def reference_optimizer(
     name: str, options: dict
-) -> ReferenceSGD | ReferenceAdam | ReferenceRMSprop | ReferenceAdagrad:
+) -> ReferenceSGD | ReferenceAdam | ReferenceRMSprop | ReferenceAdagrad | ReferenceAdadelta:
     """The reference for chainrule optimizer ``name`` built with keyword ``options``."""
     if name == "SGD":
         return ReferenceSGD(**options)
@@ -189,6 +221,8 @@ def reference_optimizer(
         return ReferenceRMSprop(**options)
     if name == "Adagrad":
         return ReferenceAdagrad(**options)
+    if name == "Adadelta":
+        return ReferenceAdadelta(**options)
     raise KeyError(name)
 
 
