@@ -285,3 +285,29 @@ def test_changing_a_mask_raises_as_pytorch() -> None:
     torch = pytest.importorskip("torch")
     with pytest.raises(RuntimeError, match=MODIFIED):
         change_a_mask_after_forward(torch)
+
+
+# -------------------------------------------------------------- where's condition
+def _where_with_condition_changed(lib: Any, condition: Any) -> Any:
+    """Gradients of ``where(condition, x, -x)`` after the condition's first element was flipped
+    in place between forward and backward."""
+    x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    out = lib.where(condition, x * x, -x)
+    condition[0] = not condition[0]
+    out.sum().backward()
+    return x.grad
+
+
+@pytest.mark.parametrize("lib_name", ["chainrule", "torch"])
+def test_where_refuses_a_condition_changed_in_place(lib_name: str) -> None:
+    """``where`` keeps its condition for backward, so changing it in place must raise as for
+    any saved tensor (it would silently route the gradient to the other branch)."""
+    lib = chainrule if lib_name == "chainrule" else pytest.importorskip("torch")
+    condition = lib.tensor([True, False, True])
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        _where_with_condition_changed(lib, condition)
+
+
+def test_where_copies_a_numpy_condition() -> None:
+    grad = _where_with_condition_changed(chainrule, np.array([True, False, True]))
+    np.testing.assert_allclose(grad.array, [2.0, -1.0, 6.0])  # the condition as at forward

@@ -392,12 +392,13 @@ class Minimum(Function):
 class Where(Function):
     @staticmethod
     def forward(ctx, condition, a, b):
-        ctx.condition = condition
+        ctx.save_inputs(0)  # a condition changed in place before backward is refused
         return np.where(condition, a, b)
 
     @staticmethod
     def backward(ctx, grad):
-        keep = Tensor._wrap(ctx.condition)
+        (keep,) = ctx.saved_inputs
+        keep = keep if isinstance(keep, Tensor) else Tensor._wrap(keep)
         zero = grad * 0
         need_a, need_b = ctx.needs_input_grad[1:]
         return (
@@ -572,9 +573,12 @@ def minimum(input: Any, other: Any) -> Tensor:  # noqa: A002
 
 def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002
     """``input`` where ``condition`` holds, else ``other`` (broadcast together)."""
-    condition = condition.array if isinstance(condition, Tensor) else np.asarray(condition)
-    if condition.dtype != np.bool_:
-        raise TypeError(f"where: condition must be a bool tensor, got {condition.dtype}")
+    # A Tensor condition goes in as itself, so its version counter guards backward.
+    array = condition.array if isinstance(condition, Tensor) else np.asarray(condition)
+    if array.dtype != np.bool_:
+        raise TypeError(f"where: condition must be a bool tensor, got {array.dtype}")
+    # A NumPy condition has no counter: a copy keeps a later change out of backward.
+    condition = condition if isinstance(condition, Tensor) else np.array(array)
     return Where.apply(condition, *promote_operands(operand(input), operand(other)))
 
 
