@@ -499,20 +499,26 @@ def write_csv(path, label_of, header="a,b,label"):
     path.write_text("\n".join(rows) + "\n")
 
 
-def test_the_report_renders_for_single_class_one_epoch_regression_and_odd_label_runs(tmp_path):
-    odd = ["$\\foo{$", "x_1^2", "$a$"]
+def test_a_classification_target_with_a_single_class_is_one_sentence_and_status_2(tmp_path):
     write_csv(tmp_path / "single.csv", lambda i, a, b: "yes")
+    result = run_cli(["train", "--dataset", "single.csv", "--target", "label", "--verbose", "0"], tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "single.csv: target column 'label' holds a single class, 'yes', in all 60 rows" in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_the_report_renders_for_one_epoch_regression_and_odd_label_runs(tmp_path):
+    odd = ["$\\foo{$", "x_1^2", "$a$"]
     write_csv(tmp_path / "odd.csv", lambda i, a, b: odd[int(a > 0) + int(b > 0)])
     write_csv(tmp_path / "price.csv", lambda i, a, b: f"{3 * a - 2 * b:.4f}", header="a,b,price")
     runs = {
-        "single": ["--dataset", "single.csv", "--target", "label", "--epochs", "2"],
         "odd": ["--dataset", "odd.csv", "--target", "label", "--epochs", "3"],
         "regression": ["--dataset", "price.csv", "--target", "price", "--epochs", "3"],
         "one-epoch": ["--dataset", "iris", "--epochs", "1"],
     }
     drawn = ["training-and-validation", "gradient-flow"]
     expected_images = {
-        "single": [*drawn, "confusion-matrix"],
         "odd": [*drawn, "confusion-matrix"],
         "regression": [*drawn, "predicted-vs-actual"],
         "one-epoch": [*drawn, "confusion-matrix"],

@@ -589,3 +589,8 @@ def test_csv_bad_input_errors(tmp_path):
     infinite = write_csv(tmp_path / "inf.csv", ["a", "y"], [[1, 0], ["inf", 1], [2, 0], [3, 1]])
     with pytest.raises(ValueError, match="infinite"):
         datasets.csv(infinite, target="y")
+    single = write_csv(tmp_path / "single.csv", ["a", "y"], [[i, 3] for i in range(10)])
+    for task in ("auto", "classification"):
+        with pytest.raises(ValueError, match=r"single.csv: target column 'y' holds a single class, 3, "):
+            datasets.csv(single, target="y", task=task)
+    assert datasets.csv(single, target="y", task="regression").task == "regression"

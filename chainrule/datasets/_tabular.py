@@ -87,6 +87,12 @@ def _target(
     else:
         classes_found, labels = np.unique(np.array(column.cells, dtype=object), return_inverse=True)
         classes = [str(value) for value in classes_found]
+    if len(classes) < 2:
+        raise ValueError(
+            f"{path}: target column {column.name!r} holds a single class, {classes[0]!r}, in all "
+            f"{len(labels)} rows, and a classifier cannot learn from one class; add rows of the other "
+            f"classes or choose another target column"
+        )
     return labels.astype(np.int64), task, classes
 
 
