@@ -104,8 +104,8 @@ def _write_atomically(path: Path, payload: bytes) -> None:
         raise
 
 
-def _download(source: _Source, file_name: str, root: Path) -> tuple[Path | None, list[str]]:
-    """Try each mirror in turn; return the saved path (or None) and why each failed attempt failed."""
+def _download(source: _Source, file_name: str, root: Path) -> tuple[Path | None, list[tuple[str, str]]]:
+    """Try each mirror in turn; return the saved path (or None) and (url, why) of each failed attempt."""
     expected_md5 = source.md5[file_name]
     failures = []
     for mirror in source.mirrors:
@@ -114,14 +114,11 @@ def _download(source: _Source, file_name: str, root: Path) -> tuple[Path | None,
         try:
             payload = _fetch(url)
         except (OSError, http.client.HTTPException) as err:  # URLError and timeouts are OSErrors
-            failures.append(f"{url}: {err}")
+            failures.append((url, str(err)))
             continue
         actual_md5 = hashlib.md5(payload, usedforsecurity=False).hexdigest()
         if actual_md5 != expected_md5:
-            failures.append(
-                f"{url}: MD5 checksum {actual_md5} does not match the published "
-                f"{expected_md5}; the download was rejected and not saved"
-            )
+            failures.append((url, "its MD5 checksum does not match the published one, so it was not saved"))
             continue
         target = root / f"{file_name}.gz"
         _write_atomically(target, payload)
@@ -142,27 +139,43 @@ def _missing_files_error(
     root: Path,
     missing: list[str],
     download: bool,
-    failures: list[str],
+    failures: list[tuple[str, str]],
     available_splits: list[str],
     loader: str,
 ) -> FileNotFoundError:
-    lines = [
-        f"{source.title} files are missing from {root}: "
-        + ", ".join(f"{name}.gz" for name in missing)
-        + " (the uncompressed files, without .gz, work too).",
-        f"Place them in {root}, or pass root= the directory that holds them.",
-    ]
+    """One sentence: which files are missing where, why downloading did not help, what to do."""
+    files = [f"{name}.gz" for name in missing]
+    listed = files[0] if len(files) == 1 else f"{', '.join(files[:-1])} and {files[-1]}"
+    it = "it" if len(files) == 1 else "them"
+    sentence = (
+        f"{source.title} file{'' if len(files) == 1 else 's'} {listed} (or unpacked, without .gz) "
+        f"{'is' if len(files) == 1 else 'are'} missing from {root}"
+    )
     if download:
-        lines.append("Downloading them failed:")
-        lines.extend(f"  {failure}" for failure in failures)
+        sentence += f" and downloading {it} failed ({_grouped(failures)}); check the network, or "
     else:
-        lines.append(f"Or call {loader}(download=True) on a machine with network access.")
+        sentence += f"; call {loader}(download=True) with network access, or "
+    sentence += f"place {it} there or point root= (on the command line --data-dir) at the folder holding {it}"
     if available_splits:
-        lines.append(
-            f"The {' and '.join(available_splits)} split is present: load it alone with "
-            f"{loader}(root=..., splits={tuple(available_splits)!r})."
+        sentence += (
+            f", or load the {' and '.join(available_splits)} split alone with "
+            f"{loader}(root=..., splits={tuple(available_splits)!r})"
         )
-    return FileNotFoundError("\n".join(lines))
+    return FileNotFoundError(sentence)
+
+
+def _grouped(failures: list[tuple[str, str]]) -> str:
+    """Each distinct reason once, with the URL that gave it (or how many did): the same
+    "no network" from every mirror of every file need not be read twelve times."""
+    urls: dict[str, list[str]] = {}
+    for url, reason in failures:
+        urls.setdefault(reason, []).append(url)
+    return "; ".join(
+        f"{where[0]}: {reason}"
+        if len(where) == 1
+        else f"{reason} from all {len(where)} URLs tried, e.g. {where[0]}"
+        for reason, where in urls.items()
+    )
 
 
 def _read_split(image_path: Path, label_path: Path, flatten: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -198,7 +211,7 @@ def _load(
     found = {name: _find(root, name) for name in all_names}
     missing = [name for name in needed if found[name] is None]
 
-    failures: list[str] = []
+    failures: list[tuple[str, str]] = []
     if missing and download:
         root.mkdir(parents=True, exist_ok=True)
         for name in missing:
