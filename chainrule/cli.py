@@ -276,7 +276,7 @@ def _os_error_sentence(error: OSError) -> str:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from chainrule.train.run import ConfigError, read_toml, train_run, validate_config
+    from chainrule.train.run import ConfigError, read_toml, resolve_config_paths, train_run, validate_config
 
     given = {
         key: getattr(args, flag) for flag, key in _TRAIN_FLAGS.items() if getattr(args, flag) is not None
@@ -295,6 +295,9 @@ def _train(args: argparse.Namespace) -> int:
         if args.config:
             config = read_toml(args.config)
             validate_config(config, source=args.config)  # so a mistake in the file names the file
+            config = resolve_config_paths(config, Path(args.config).parent)  # the file's paths: its folder's
+            if "dataset" in given:
+                config.pop("dataset_sha256", None)  # the recorded hash is of the file's dataset
             _check_config_model_trusted(args, config, given)
             if "name" not in given:
                 config.update(_rerun_name(Path(args.config), config))

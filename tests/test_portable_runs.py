@@ -421,3 +421,88 @@ def test_a_header_of_numeric_looking_column_names_is_recognised(tmp_path):
     np.testing.assert_array_equal(read_inputs(tmp_path / "years.csv", loaded), [[1.0, 1.0]])
     (tmp_path / "bare.csv").write_text("1,12\n")
     np.testing.assert_array_equal(read_inputs(tmp_path / "bare.csv", loaded), [[1.0, 1.0]])
+
+
+# ------------------------------------------- the dataset a run or config file names
+def _two_class_csv(path, rows=24, label=lambda i: "yes" if i % 2 else "no"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("a,b,label\n" + "".join(f"{i},{i % 5},{label(i)}\n" for i in range(rows)))
+    return path
+
+
+def _train(capsys, cwd, monkeypatch, *args):
+    """``chainrule train`` in this process from ``cwd``, without its HTML report: these tests are
+    about which data file is read, and the report's plots would cost a second a run."""
+    from chainrule.cli import main
+
+    monkeypatch.setattr("chainrule.train.run.write_run_report", lambda *args, **kwargs: None)
+    monkeypatch.chdir(cwd)
+    capsys.readouterr()
+    status = main(["train", *map(str, args), "--verbose", "0"])
+    error = capsys.readouterr().err
+    assert status == 0 or (status == 2 and len(error.strip().splitlines()) == 1), error
+    return status, error
+
+
+def test_a_moved_run_resumes_from_anywhere_on_the_dataset_it_recorded(tmp_path, monkeypatch, capsys):
+    """A relative --dataset is recorded as an absolute path and the file's SHA-256: the run
+    folder may move and be resumed from another folder (holding a decoy of the same name), and
+    a changed file is refused rather than silently trained on."""
+    import hashlib
+
+    from chainrule.train.run import read_toml
+
+    data = _two_class_csv(tmp_path / "home" / "data.csv")
+    _train(capsys, data.parent, monkeypatch, "--dataset", "data.csv", "--target", "label", "--epochs", "1",
+           "--name", "r")
+    moved = tmp_path / "elsewhere" / "r"
+    shutil.move(data.parent / "runs" / "r", moved)
+    config = read_toml(moved / "config.toml")
+    assert config["dataset"] == str(data)
+    assert config["dataset_sha256"] == hashlib.sha256(data.read_bytes()).hexdigest()
+
+    _two_class_csv(tmp_path / "decoy" / "data.csv", rows=30)
+    assert _train(capsys, tmp_path / "decoy", monkeypatch, "--resume", moved, "--epochs", "2")[0] == 0
+    assert len((moved / "metrics.csv").read_text().splitlines()) == 3  # header, epochs 1 and 2
+
+    with data.open("a") as file:
+        file.write("99,1,yes\n")
+    status, error = _train(capsys, tmp_path, monkeypatch, "--resume", moved, "--epochs", "3")
+    assert status == 2 and f"{moved / 'config.toml'}: dataset file {str(data)!r} is not the file" in error
+    assert "a run resumes only on the data it was trained on" in error
+    status, error = _train(capsys, tmp_path, monkeypatch, "--config", moved / "config.toml")
+    assert status == 2 and "or delete dataset_sha256 from" in error and not (tmp_path / "runs").exists()
+
+    # Moved data: named in one sentence; once config.toml says where, the same content resumes.
+    original = data.read_text().removesuffix("99,1,yes\n")
+    data.unlink()
+    status, error = _train(capsys, tmp_path, monkeypatch, "--resume", moved, "--epochs", "3")
+    assert status == 2 and f"dataset file {str(data)!r} does not exist; put it back there or write" in error
+    new_place = tmp_path / "archive" / "data.csv"
+    new_place.parent.mkdir()
+    new_place.write_text(original)
+    text = (moved / "config.toml").read_text()
+    (moved / "config.toml").write_text(text.replace(repr(str(data)).replace("'", '"'), f'"{new_place}"'))
+    assert _train(capsys, tmp_path, monkeypatch, "--resume", moved, "--epochs", "3")[0] == 0
+    assert len((moved / "metrics.csv").read_text().splitlines()) == 4
+
+
+def test_a_config_files_relative_paths_are_relative_to_its_folder(tmp_path, monkeypatch, capsys):
+    """As in most tools: the config and its data travel together; a flag speaks from the
+    working directory."""
+    from chainrule.train.run import read_toml
+
+    project = tmp_path / "project"
+    data = _two_class_csv(project / "data" / "people.csv")
+    (project / "train.toml").write_text('dataset = "data/people.csv"\ntarget = "label"\nepochs = 1\n')
+    # A single-class file of the same name where the command runs: training on it would fail.
+    _two_class_csv(tmp_path / "data" / "people.csv", label=lambda i: "yes")
+    assert _train(capsys, tmp_path, monkeypatch, "--config", project / "train.toml", "--name", "c")[0] == 0
+    assert read_toml(tmp_path / "runs" / "c" / "config.toml")["dataset"] == str(data)
+
+    # A run's own config trained again with --dataset: the flag's file, relative to the
+    # working directory, and its own hash (the recorded one belongs to the config's file).
+    other = _two_class_csv(tmp_path / "other.csv", rows=30)
+    args = ("--config", tmp_path / "runs" / "c" / "config.toml", "--dataset", "other.csv", "--name", "d")
+    assert _train(capsys, tmp_path, monkeypatch, *args)[0] == 0
+    assert read_toml(tmp_path / "runs" / "d" / "config.toml")["dataset"] == str(other)

@@ -31,8 +31,10 @@ from __future__ import annotations
 import contextlib
 import datetime
 import difflib
+import hashlib
 import json
 import math
+import os
 import random
 import re
 import sys
@@ -83,6 +85,9 @@ SETTINGS: dict[str, Setting] = {
     ),
     "max_categories": Setting(100, int, "most distinct values a text column of a .csv may have"),
     "data_dir": Setting("", str, "folder of downloaded data (mnist, fashion_mnist); empty: their cache"),
+    "dataset_sha256": Setting(
+        "", str, "SHA-256 of a .csv dataset: recorded by train, checked when the config is trained again"
+    ),
     "model": Setting("mlp", str, "mlp, cnn or path/to/file.py:ClassName"),
     "hidden": Setting([128], list, "hidden layer widths of the mlp"),
     "channels": Setting([16, 32], list, "channels of the cnn's convolutions"),
@@ -522,10 +527,13 @@ def check_resume_config(config: Mapping[str, Any], checkpoint: Path) -> None:
     saved = read_checkpoint_config(checkpoint)
     if saved is None:
         return
+    saved = resolve_config_paths(saved, checkpoint.parent)
+    # A .csv dataset whose SHA-256 was recorded may move: its content is what must not change.
+    may_change = RESUME_MAY_CHANGE | ({"dataset"} if saved.get("dataset_sha256") else set())
     differing = sorted(
         key
         for key in SETTINGS
-        if key not in RESUME_MAY_CHANGE
+        if key not in may_change
         and key in saved
         and _normalised(saved[key]) != _normalised(config[key])
     )
@@ -540,6 +548,47 @@ def check_resume_config(config: Mapping[str, Any], checkpoint: Path) -> None:
 
 def _normalised(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
+
+
+# --------------------------------------------------------------------------- data paths
+# A relative path in a config file is relative to the file's folder (as in most tools), so a
+# config and its data can move together and a run resumes from any working directory; a flag
+# is relative to the working directory. A run records the absolute path and, for a .csv, the
+# file's SHA-256, so training a config again never silently picks up a different file.
+def resolve_config_paths(config: Mapping[str, Any], folder: Path) -> dict[str, Any]:
+    """``config``, read from a file in ``folder``, with its relative data paths (a ``.csv``
+    dataset, ``data_dir``) made absolute against ``folder``."""
+    resolved = dict(config)
+    for key in ("dataset", "data_dir"):
+        value = resolved.get(key)
+        if isinstance(value, str) and value and (key == "data_dir" or value.endswith(".csv")):
+            resolved[key] = os.path.abspath(folder / Path(value).expanduser())
+    return resolved
+
+
+def pin_dataset(config: dict[str, Any], source: str = "", resuming: bool = False) -> None:
+    """Make ``config``'s data paths absolute (a relative one against the working directory)
+    and record a ``.csv`` dataset's SHA-256 in ``dataset_sha256``, or, where the config already
+    records one, refuse a file whose content differs. ``source`` names the config file."""
+    if config["data_dir"]:
+        config["data_dir"] = os.path.abspath(Path(config["data_dir"]).expanduser())
+    if not config["dataset"].endswith(".csv"):
+        return
+    path = os.path.abspath(Path(config["dataset"]).expanduser())
+    where = f"{source}: " if source else ""
+    fix = f"write its new path as dataset in {source}" if source else "give its path with --dataset"
+    if not Path(path).is_file():
+        raise ConfigError(f"{where}dataset file {path!r} does not exist; put it back there or {fix}")
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    recorded = config["dataset_sha256"]
+    if recorded and recorded != digest:
+        other = " (a run resumes only on the data it was trained on)" if resuming else (
+            f", or delete dataset_sha256 from {source or 'the config'} to train on the file as it is now")
+        raise ConfigError(
+            f"{where}dataset file {path!r} is not the file this config was trained on (its SHA-256 is "
+            f"now {digest[:12]}..., dataset_sha256 records {recorded[:12]}...); restore that file{other}"
+        )
+    config["dataset"], config["dataset_sha256"] = path, digest
 
 
 # ------------------------------------------------------------------------------ the data
@@ -914,12 +963,15 @@ def _train_run(
         run_dir = Path(resume)
         saved_config, lock = open_run_to_resume(run_dir)
         held.callback(lock.release)
+        saved_config = resolve_config_paths(saved_config, run_dir)
         config = validate_config({**saved_config, **config}, source=str(run_dir / CONFIG_FILE))
         model_spec = run_model_spec(config["model"], run_dir, trust_model_code)
         if (run_dir / CHECKPOINT_FILE).is_file():
             check_resume_config(config, run_dir / CHECKPOINT_FILE)
+        pin_dataset(config, str(run_dir / CONFIG_FILE), resuming=True)
     else:
         config = validate_config(config)
+        pin_dataset(config)
     data = prepare_data(config)
     data_report = check_data(data, allow_nan=config["allow_nan"])
     if verbose:
