@@ -69,6 +69,13 @@ def _fail_missing_torch_in_ci(report: pytest.TestReport | pytest.CollectReport) 
         )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest-xdist's mark, named here too so a run without xdist (-p no:xdist) knows it.
+    config.addinivalue_line(
+        "markers", "xdist_group(name): under --dist loadgroup, run these tests in one worker"
+    )
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
     outcome = yield

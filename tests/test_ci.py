@@ -8,12 +8,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 # one PyTorch oracle test, quick to run
 ORACLE_TEST = "tests/test_lr_scheduler.py::test_step_with_epoch_uses_the_closed_form_as_pytorch"
 
 
-def _pytest(tmp_path: Path, *, fake_missing_torch: bool = False, **env: str) -> subprocess.CompletedProcess:
+def _pytest(
+    tmp_path: Path, *options: str, fake_missing_torch: bool = False, **env: str
+) -> subprocess.CompletedProcess:
     paths = [str(ROOT)]
     if fake_missing_torch:  # a torch package that fails to import, as if PyTorch were absent
         (tmp_path / "torch").mkdir()
@@ -28,7 +32,7 @@ def _pytest(tmp_path: Path, *, fake_missing_torch: bool = False, **env: str) -> 
     }
     environment.update(PYTHONPATH=os.pathsep.join(paths), **env)
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-rs", "-p", "no:cacheprovider", ORACLE_TEST],
+        [sys.executable, "-m", "pytest", "-rs", "-p", "no:cacheprovider", *options, ORACLE_TEST],
         cwd=ROOT,
         env=environment,
         capture_output=True,
@@ -43,8 +47,14 @@ def test_a_missing_pytorch_skips_the_oracle_outside_ci(tmp_path):
     assert "1 skipped" in result.stdout
 
 
-def test_a_missing_pytorch_fails_the_oracle_in_ci(tmp_path):
-    result = _pytest(tmp_path, fake_missing_torch=True, CI="true")
+# README's test line runs the suite under pytest-xdist: the skip becomes a failure in the
+# worker, and the failure must reach the report the controller prints. "-p no:xdist" is how
+# the suite runs without xdist (its marks must not break that run).
+@pytest.mark.parametrize("options", [("-p", "no:xdist"), ("-n", "2")], ids=["serial", "xdist"])
+def test_a_missing_pytorch_fails_the_oracle_in_ci(tmp_path, options):
+    if options[0] == "-n":
+        pytest.importorskip("xdist")
+    result = _pytest(tmp_path, *options, fake_missing_torch=True, CI="true")
     assert result.returncode == 1, result.stdout
     assert "1 failed" in result.stdout
     assert "CI=true needs PyTorch for the oracle tests" in result.stdout

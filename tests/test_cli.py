@@ -58,6 +58,8 @@ def raw_digits_test_rows():
     return bunch.data[test_idx], bunch.target[test_idx]
 
 
+# Its tests are one xdist_group: under `pytest -n auto --dist loadgroup` they share a worker,
+# so the run is trained once rather than once per worker.
 @pytest.fixture(scope="module")
 def default_run(tmp_path_factory):
     """`chainrule train` with no arguments at all, in an empty folder."""
@@ -70,6 +72,7 @@ def default_run(tmp_path_factory):
     return result, run_dir, elapsed
 
 
+@pytest.mark.xdist_group("test_cli.default_run")
 def test_default_train_is_quick_accurate_and_writes_the_run_folder(default_run):
     result, run_dir, elapsed = default_run
     assert elapsed < 60
@@ -85,6 +88,7 @@ def test_default_train_is_quick_accurate_and_writes_the_run_folder(default_run):
     assert load_state(run_dir / "checkpoint.safetensors")["epoch"] == config["epochs"]
 
 
+@pytest.mark.xdist_group("test_cli.default_run")
 def test_default_train_checks_the_data_and_reports_the_gradient_flow(default_run):
     result, run_dir, _ = default_run
     out = result.stdout
@@ -103,6 +107,7 @@ def test_default_train_checks_the_data_and_reports_the_gradient_flow(default_run
     assert 'alt="integrated-gradients heat maps"' in page and "Completeness check" in page
 
 
+@pytest.mark.xdist_group("test_cli.default_run")
 def test_evaluate_reloads_the_model_and_agrees_with_train(default_run):
     result, run_dir, _ = default_run
     evaluated = run_cli(["evaluate", run_dir], run_dir.parent, module=True)
@@ -113,6 +118,7 @@ def test_evaluate_reloads_the_model_and_agrees_with_train(default_run):
     assert "Confusion matrix" in evaluated.stdout
 
 
+@pytest.mark.xdist_group("test_cli.default_run")
 def test_predict_npy_and_csv(default_run, tmp_path):
     result, run_dir, _ = default_run
     data = digits_test_split()

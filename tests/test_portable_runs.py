@@ -88,6 +88,7 @@ def test_a_tampered_preprocessing_spec_is_refused(spec, message):
 
 
 # ------------------------------------------------------------ built-in iris run
+# The tests of each trained run below are one xdist_group, so a parallel run trains it once.
 @pytest.fixture(scope="module")
 def iris_run(tmp_path_factory):
     home = tmp_path_factory.mktemp("iris_home")
@@ -101,6 +102,7 @@ def iris_run(tmp_path_factory):
     return trained, copy
 
 
+@pytest.mark.xdist_group("test_portable_runs.iris_run")
 def test_raw_iris_rows_predict_their_true_classes_from_a_copied_run_folder(iris_run, tmp_path):
     """Issue 11, case 1. Before: `versicolor versicolor virginica virginica virginica virginica`."""
     _, copy = iris_run
@@ -116,6 +118,7 @@ def test_raw_iris_rows_predict_their_true_classes_from_a_copied_run_folder(iris_
         assert predicted.stdout.split() == IRIS_TRUTH, name
 
 
+@pytest.mark.xdist_group("test_portable_runs.iris_run")
 def test_evaluate_of_a_copied_builtin_run_needs_no_dataset(iris_run, tmp_path):
     trained, copy = iris_run
     evaluated = run_cli(["evaluate", copy], tmp_path)
@@ -125,6 +128,7 @@ def test_evaluate_of_a_copied_builtin_run_needs_no_dataset(iris_run, tmp_path):
     assert evaluated_accuracy == pytest.approx(trained_accuracy, abs=1e-4)
 
 
+@pytest.mark.xdist_group("test_portable_runs.iris_run")
 def test_predict_names_missing_columns_and_shape_errors(iris_run, tmp_path):
     _, copy = iris_run
     (tmp_path / "partial.csv").write_text("sepal length (cm),petal width (cm)\n5.1,0.2\n")
@@ -175,6 +179,7 @@ def flowers_run(tmp_path_factory):
     return trained, home / "runs" / "rel", copy
 
 
+@pytest.mark.xdist_group("test_portable_runs.flowers_run")
 def test_a_relative_csv_run_evaluates_from_another_folder_after_the_csv_is_gone(flowers_run, tmp_path):
     """Issue 11, case 3. Before: "dataset file 'people.csv' does not exist"."""
     trained, original, copy = flowers_run
@@ -187,6 +192,7 @@ def test_a_relative_csv_run_evaluates_from_another_folder_after_the_csv_is_gone(
         )
 
 
+@pytest.mark.xdist_group("test_portable_runs.flowers_run")
 def test_a_csv_run_predicts_raw_rows_by_column_name(flowers_run, tmp_path):
     """Issue 11, case 1 for a CSV run. Before: "not a CSV of numbers"; the one-hot columns were
     the user's problem."""
@@ -214,6 +220,7 @@ def test_a_csv_run_predicts_raw_rows_by_column_name(flowers_run, tmp_path):
     assert "text column(s) ['garden']" in error and "header row" in error
 
 
+@pytest.mark.xdist_group("test_portable_runs.flowers_run")
 def test_audit_works_from_anywhere_with_its_data(flowers_run, tmp_path):
     """Issue 11, case 3 for audit. Before: it reloaded the training CSV by its relative path."""
     _, _, copy = flowers_run
