@@ -45,6 +45,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from chainrule.errors import ConfigError, InputError
+from chainrule.learning import LEARNING_RULES
 from chainrule.train.callbacks import Callback
 
 CONFIG_FILE = "config.toml"
@@ -109,6 +110,13 @@ SETTINGS: dict[str, Setting] = {
     "name": Setting("", str, "run folder name (default: dataset-model-time)"),
     "out": Setting("runs", str, "folder that holds run folders"),
     "model_args": Setting({}, dict, "keyword arguments for a model class given as file.py:ClassName"),
+    "learning_rule": Setting(
+        "bp",
+        str,
+        "how the network learns: bp (backprop), fa (feedback alignment), dfa (direct feedback "
+        "alignment), sign (sign symmetry), ff (forward-forward)",
+        LEARNING_RULES,
+    ),
 }
 
 
@@ -904,6 +912,7 @@ def _train_run(
     trust_model_code: bool,
     held: contextlib.ExitStack,
 ) -> RunResult:
+    from chainrule.learning import apply_rule
     from chainrule.models import is_model_file, run_model_spec, save_model_code
     from chainrule.train.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, TerminateOnDivergence
     from chainrule.train.trainer import Trainer
@@ -942,6 +951,7 @@ def _train_run(
         metrics=TRAIN_METRICS[data.task],
         scheduler=build_scheduler(config, optimizer),
         config=config,
+        learning_rule=apply_rule(model, config["learning_rule"], seed=config["seed"]),
     )
     if resume is None:
         run_dir, lock = new_run_dir(config)
