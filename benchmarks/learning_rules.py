@@ -207,7 +207,8 @@ TASK_NAMES = {
 
 def table(results: dict[str, Any]) -> str:
     lines = []
-    for task, by_rule in results.items():
+    for task in [task for task in RULES if task in results]:
+        by_rule = {rule: results[task][rule] for rule in RULES[task] if rule in results[task]}
         bp = by_rule.get("bp", {}).get("final_mean")
         lines += [
             f"**{TASK_NAMES[task]}**",

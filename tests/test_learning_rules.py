@@ -345,3 +345,12 @@ def test_the_command_line_refuses_an_unknown_rule_in_one_line(tmp_path, capsys):
     assert main(["train", "--learning-rule", "hebb", "--out", str(tmp_path), "--verbose", "0"]) == 2
     error = capsys.readouterr().err
     assert error == "chainrule train: error: learning_rule = 'hebb' is not one of bp, fa, dfa, sign, ff\n"
+
+
+def test_forward_forward_on_a_regression_run_is_one_clear_error(tmp_path):
+    pytest.importorskip("sklearn", reason="the run's dataset (diabetes) comes from scikit-learn")
+    from chainrule.train.run import train_run
+
+    with pytest.raises(ConfigError, match=r"^learning rule 'ff' classifies .* diabetes is a regression task"):
+        train_run({"dataset": "diabetes", "learning_rule": "ff", "out": str(tmp_path)}, verbose=0)
+    assert list(tmp_path.iterdir()) == []  # refused before a run folder was made

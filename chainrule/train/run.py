@@ -933,6 +933,11 @@ def _train_run(
     data_report = check_data(data, allow_nan=config["allow_nan"])
     if verbose:
         print(data_report, file=out, flush=True)
+    if config["learning_rule"] == "ff" and data.task != "classification":
+        raise ConfigError(
+            f"learning rule 'ff' classifies (it writes the label into the input), but {config['dataset']} "
+            "is a regression task; choose bp, fa, dfa or sign"
+        )
     seed_everything(config["seed"])
     model = build_model_for(
         config,
