@@ -47,7 +47,7 @@ RULES = {
     "cnn": ("bp", "fa", "dfa", "sign"),
     "mnist1d": ("bp", "fa", "dfa", "sign", "ff"),
 }
-EPOCHS = {"mlp": 5, "cnn": 3, "mnist1d": 20}
+EPOCHS = {"mlp": 5, "cnn": 2, "mnist1d": 10}
 
 
 def mnist_dir() -> Path:
@@ -158,9 +158,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", choices=tuple(RULES), nargs="+", default=list(RULES))
     parser.add_argument("--rules", nargs="+", help="only these rules")
     parser.add_argument("--epochs", type=int, help="override every task's epoch budget")
-    parser.add_argument("--seeds", type=int, default=4)
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=[0, 1, 2, 3],
+        help="seeds to run (runs of other seeds already in the results are kept)",
+    )
+    parser.add_argument(
+        "--table-only", action="store_true", help="rewrite the table and plot from the results"
+    )
     args = parser.parse_args(argv)
-    seeds = [0] if args.quick else list(range(args.seeds))
+    if args.table_only:
+        args.only = []
+    seeds = [0] if args.quick else args.seeds
     results: dict[str, Any] = {}
     for task in args.only:
         data = mnist1d_split() if task == "mnist1d" else mnist_split()
@@ -178,16 +189,20 @@ def main(argv: list[str] | None = None) -> None:
                     f"({runs[-1]['cpu_seconds_per_epoch']:.1f} CPU s/epoch)",
                     flush=True,
                 )
-            entry = {
+            if not args.quick:  # re-read first: other tasks, rules or seeds may be running beside
+                results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+            by_seed = dict(zip(seeds, runs))
+            earlier = results.get(task, {}).get(rule, {})
+            if earlier.get("epochs") == epochs and earlier.get("lr") == LEARNING_RATES[rule]:
+                by_seed = {**dict(zip(earlier["seeds"], earlier["runs"])), **by_seed}
+            runs_done = [by_seed[seed] for seed in sorted(by_seed)]
+            results.setdefault(task, {})[rule] = {
                 "epochs": epochs,
                 "lr": LEARNING_RATES[rule],
-                "seeds": seeds,
-                "runs": runs,
-                **summarise(runs),
+                "seeds": sorted(by_seed),
+                "runs": runs_done,
+                **summarise(runs_done),
             }
-            if not args.quick:  # re-read first: runs of other tasks may be writing beside this one
-                results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-            results.setdefault(task, {})[rule] = entry
             if not args.quick:
                 RESULTS.write_text(json.dumps(results, indent=1))
     if args.quick:
