@@ -32,7 +32,7 @@ import numpy as np
 
 from chainrule import nn
 from chainrule.autograd.custom_function import Function
-from chainrule.errors import ConfigError, InputError
+from chainrule.errors import CheckpointError, ConfigError, InputError
 from chainrule.nn import functional as F
 from chainrule.tensor import Tensor
 
@@ -90,8 +90,9 @@ class FeedbackRule:
         self.enabled = True
         self.feedback: dict[str, np.ndarray] = {}
         self._rng = np.random.default_rng(seed)
-        self._detached: dict[int, Tensor] = {}
-        self._handles = []
+        self._detached: dict[int, Tensor] = {}  # detached input -> the input it stands for
+        self._error: Tensor | None = None  # dfa: the output error of the batch in backward
+        self._handles: list[Any] = []
         for _, layer in self.layers:
             self._handles.append(layer.register_forward_pre_hook(self._detach_input))
             self._handles.append(layer.register_forward_hook(self._route_feedback))
@@ -137,7 +138,7 @@ class FeedbackRule:
         return _conv_input_gradient(layer, grad_output, matrix, input_shape)
 
     def _direct_feedback(self, layer: Any, input_shape: tuple[int, ...]) -> Tensor:
-        error = getattr(self, "_error", None)
+        error = self._error
         layer_name = self.layer_names[id(layer)]
         if error is None or error.shape[0] != input_shape[0]:
             raise RuntimeError(
@@ -180,19 +181,19 @@ class FeedbackRule:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state.get("rule") != self.name:
-            raise InputError(
+            raise CheckpointError(
                 f"the checkpoint was trained with learning rule {state.get('rule')!r}, not "
                 f"{self.name!r}; resume it with --learning-rule {state.get('rule')}"
             )
         feedback = {key: np.asarray(value) for key, value in state.get("feedback", {}).items()}
         for key, value in feedback.items():
             if key not in {name for name, _ in self.layers}:
-                raise InputError(
+                raise CheckpointError(
                     f"the checkpoint holds a feedback matrix for {key!r}, a layer this model lacks"
                 )
             known = self.feedback.get(key)
             if known is not None and known.shape != value.shape:
-                raise InputError(
+                raise CheckpointError(
                     f"the checkpoint's feedback matrix for {key!r} is {value.shape}, "
                     f"the model needs {known.shape}"
                 )

@@ -401,7 +401,15 @@ class Trainer:
         from chainrule.train.checkpoint import restore_rng_state
 
         self.model.load_state_dict(state["model"])
-        if self.learning_rule is not None and "learning_rule" in state:
+        if "learning_rule" in state:
+            if self.learning_rule is None:
+                from chainrule.errors import CheckpointError
+
+                rule = state["learning_rule"].get("rule")
+                raise CheckpointError(
+                    f"the checkpoint was trained with learning rule {rule!r}; give the Trainer "
+                    f"learning_rule={rule!r} to continue it"
+                )
             self.learning_rule.load_state_dict(state["learning_rule"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.history = History(state["history"])  # first: callbacks may rebuild from it
