@@ -178,39 +178,45 @@ def main(argv: list[str] | None = None) -> None:
         if task == "mlp":
             data = (data[0].reshape(len(data[0]), -1), data[1], data[2].reshape(len(data[2]), -1), data[3])
         epochs = 2 if args.quick else args.epochs or EPOCHS[task]
-        for rule in args.rules or RULES[task]:
-            if rule not in RULES[task]:
-                continue
-            runs = []
-            for seed in seeds:
-                runs.append(train_one(task, rule, seed, epochs, data))
+        # Seeds outermost, each run saved as it ends: an interrupted benchmark keeps whole seeds.
+        for seed in seeds:
+            for rule in [rule for rule in args.rules or RULES[task] if rule in RULES[task]]:
+                run = train_one(task, rule, seed, epochs, data)
                 print(
-                    f"{task} {rule} seed {seed}: {runs[-1]['accuracy'][-1]:.2f}% "
-                    f"({runs[-1]['cpu_seconds_per_epoch']:.1f} CPU s/epoch)",
+                    f"{task} {rule} seed {seed}: {run['accuracy'][-1]:.2f}% "
+                    f"({run['cpu_seconds_per_epoch']:.1f} CPU s/epoch)",
                     flush=True,
                 )
-            if not args.quick:  # re-read first: other tasks, rules or seeds may be running beside
-                results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-            by_seed = dict(zip(seeds, runs))
-            earlier = results.get(task, {}).get(rule, {})
-            if earlier.get("epochs") == epochs and earlier.get("lr") == LEARNING_RATES[rule]:
-                by_seed = {**dict(zip(earlier["seeds"], earlier["runs"])), **by_seed}
-            runs_done = [by_seed[seed] for seed in sorted(by_seed)]
-            results.setdefault(task, {})[rule] = {
-                "epochs": epochs,
-                "lr": LEARNING_RATES[rule],
-                "seeds": sorted(by_seed),
-                "runs": runs_done,
-                **summarise(runs_done),
-            }
-            if not args.quick:
-                RESULTS.write_text(json.dumps(results, indent=1))
+                if not args.quick:  # re-read first: other tasks, rules or seeds may run beside
+                    results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+                record(results, task, rule, epochs, seed, run)
+                if not args.quick:
+                    RESULTS.write_text(json.dumps(results, indent=1))
     if args.quick:
         print(table(results))
         return
     results = json.loads(RESULTS.read_text())
     plot_alignment(results)
     write_section(table(results))
+
+
+def record(
+    results: dict[str, Any], task: str, rule: str, epochs: int, seed: int, run: dict[str, Any]
+) -> None:
+    """Add one seed's run to ``results`` (replacing a run of the same seed and setup)."""
+    earlier = results.get(task, {}).get(rule, {})
+    by_seed = {}
+    if earlier.get("epochs") == epochs and earlier.get("lr") == LEARNING_RATES[rule]:
+        by_seed = dict(zip(earlier["seeds"], earlier["runs"]))
+    by_seed[seed] = run
+    runs = [by_seed[key] for key in sorted(by_seed)]
+    results.setdefault(task, {})[rule] = {
+        "epochs": epochs,
+        "lr": LEARNING_RATES[rule],
+        "seeds": sorted(by_seed),
+        "runs": runs,
+        **summarise(runs),
+    }
 
 
 TASK_NAMES = {
@@ -228,14 +234,14 @@ def table(results: dict[str, Any]) -> str:
         lines += [
             f"**{TASK_NAMES[task]}**",
             "",
-            "| rule | Adam lr | epochs | held-out accuracy (mean ± std, %) | vs bp (points) | plateau (%) "
-            "| epochs to within 1 point | CPU s/epoch |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+            "| rule | Adam lr | epochs | seeds | held-out accuracy (mean ± std, %) | vs bp (points) "
+            "| plateau (%) | epochs to within 1 point | CPU s/epoch |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         for rule, s in by_rule.items():
             gap = "" if bp is None or rule == "bp" else f"{s['final_mean'] - bp:+.2f}"
             lines.append(
-                f"| {rule} | {s['lr']:g} | {s['epochs']} "
+                f"| {rule} | {s['lr']:g} | {s['epochs']} | {', '.join(map(str, s['seeds']))} "
                 f"| {s['final_mean']:.2f} ± {s['final_std']:.2f} | {gap} "
                 f"| {s['plateau']:.2f} | {s['epochs_to_plateau']} | {s['cpu_seconds_per_epoch']:.1f} |"
             )
