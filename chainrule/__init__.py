@@ -14,6 +14,7 @@ from chainrule import (
     autograd,  # noqa: F401,E402
     backends,  # noqa: F401,E402
     cuda,  # noqa: F401,E402
+    learning,  # noqa: F401,E402
     nn,  # noqa: F401,E402
     optim,  # noqa: F401,E402
     serialization,  # noqa: F401,E402

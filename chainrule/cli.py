@@ -43,6 +43,7 @@ _TRAIN_FLAGS = {
     "lr": "lr",
     "optimizer": "optimizer",
     "weight_decay": "weight_decay",
+    "learning_rule": "learning_rule",
     "scheduler": "scheduler",
     "patience": "patience",
     "seed": "seed",
@@ -99,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--optimizer", help=flag_help["optimizer"] + ": " + ", ".join(SETTINGS["optimizer"].choices)
     )
     train.add_argument("--weight-decay", type=float, help=flag_help["weight_decay"])
+    train.add_argument("--learning-rule", help=flag_help["learning_rule"])
     train.add_argument(
         "--scheduler", help=flag_help["scheduler"] + ": " + ", ".join(SETTINGS["scheduler"].choices)
     )

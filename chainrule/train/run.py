@@ -47,6 +47,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from chainrule.errors import ConfigError, InputError
+from chainrule.learning import LEARNING_RULES
 from chainrule.train.callbacks import Callback
 
 CONFIG_FILE = "config.toml"
@@ -114,6 +115,13 @@ SETTINGS: dict[str, Setting] = {
     "name": Setting("", str, "run folder name (default: dataset-model-time)"),
     "out": Setting("runs", str, "folder that holds run folders"),
     "model_args": Setting({}, dict, "keyword arguments for a model class given as file.py:ClassName"),
+    "learning_rule": Setting(
+        "bp",
+        str,
+        "how the network learns: bp (backprop), fa (feedback alignment), dfa (direct feedback "
+        "alignment), sign (sign symmetry), ff (forward-forward)",
+        LEARNING_RULES,
+    ),
 }
 
 
@@ -953,6 +961,7 @@ def _train_run(
     trust_model_code: bool,
     held: contextlib.ExitStack,
 ) -> RunResult:
+    from chainrule.learning import apply_rule
     from chainrule.models import is_model_file, run_model_spec, save_model_code
     from chainrule.train.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, TerminateOnDivergence
     from chainrule.train.trainer import Trainer
@@ -976,6 +985,11 @@ def _train_run(
     data_report = check_data(data, allow_nan=config["allow_nan"])
     if verbose:
         print(data_report, file=out, flush=True)
+    if config["learning_rule"] == "ff" and data.task != "classification":
+        raise ConfigError(
+            f"learning rule 'ff' classifies (it writes the label into the input), but {config['dataset']} "
+            "is a regression task; choose bp, fa, dfa or sign"
+        )
     seed_everything(config["seed"])
     model = build_model_for(
         config,
@@ -994,6 +1008,7 @@ def _train_run(
         metrics=TRAIN_METRICS[data.task],
         scheduler=build_scheduler(config, optimizer),
         config=config,
+        learning_rule=apply_rule(model, config["learning_rule"], seed=config["seed"]),
     )
     if resume is None:
         run_dir, lock = new_run_dir(config)

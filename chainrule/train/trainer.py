@@ -82,6 +82,11 @@ class Trainer:
             :class:`~chainrule.diagnostics.OverfittingMonitor` (unless given one), which says
             in words when validation loss has risen for 3 epochs while training loss fell.
         config: settings of the run (plain values), saved with checkpoints and shown in reports.
+        learning_rule: ``"bp"`` (default), ``"fa"``, ``"dfa"``, ``"sign"`` or ``"ff"``, or a
+            rule from :func:`chainrule.learning.apply_rule` (a name is applied with seed 0).
+            Its random feedback matrices are saved with checkpoints; for fa, dfa and sign an
+            :class:`~chainrule.learning.AlignmentCallback` records each layer's angle to the
+            true gradient; ff replaces the forward/backward of each step with its own.
 
     After ``fit``, ``divergence`` is ``None``, or the :class:`~chainrule.train.callbacks.Divergence`
     a :class:`~chainrule.train.callbacks.TerminateOnDivergence` callback stopped the run at.
@@ -101,6 +106,7 @@ class Trainer:
         track_grad_norms: bool = True,
         watch_overfitting: bool = True,
         config: Mapping[str, Any] | None = None,
+        learning_rule: Any = None,
     ) -> None:
         self.model = model
         self.loss_fn = loss_fn
@@ -123,6 +129,12 @@ class Trainer:
         self.last_targets: np.ndarray | None = None
         self.verbose = 1
         self._progress: ProgressLogger | None = None
+        self.batch: tuple[Any, Any] | None = None  # the batch being trained on, for observers
+        if isinstance(learning_rule, str):
+            from chainrule.learning import apply_rule
+
+            learning_rule = apply_rule(model, learning_rule)
+        self.learning_rule = learning_rule
 
     # ------------------------------------------------------------------------------- fit
     def fit(
@@ -203,6 +215,11 @@ class Trainer:
 
             if not any(isinstance(c, OverfittingMonitor) for c in assembled):
                 assembled.append(OverfittingMonitor())
+        if getattr(self.learning_rule, "layers", None) is not None:
+            from chainrule.learning.alignment import AlignmentCallback
+
+            if not any(isinstance(c, AlignmentCallback) for c in assembled):
+                assembled.append(AlignmentCallback(self.learning_rule))
         self._progress = ProgressLogger(verbose) if verbose else None
         if self._progress is not None:
             assembled.append(self._progress)
@@ -223,11 +240,15 @@ class Trainer:
         for batch_index, batch in enumerate(self.train_loader):
             inputs, targets = _split_batch(batch)
             size = _batch_size(inputs)
+            self.batch = (inputs, targets)
             self._call("on_batch_begin", batch_index, {"batch": batch_index, "size": size})
             self.optimizer.zero_grad()
-            outputs = self.model(inputs)
-            loss = self.loss_fn(outputs, targets)
-            loss.backward()
+            if getattr(self.learning_rule, "trains_itself", False):
+                outputs, loss = self.learning_rule.training_step(inputs, targets, self.loss_fn)
+            else:
+                outputs = self.model(inputs)
+                loss = self.loss_fn(outputs, targets)
+                loss.backward()
             loss_value = float(loss.item())
             batch_logs = {"batch": batch_index, "size": size, "loss": loss_value}
             self._call("on_after_backward", batch_index, dict(batch_logs))
@@ -372,6 +393,7 @@ class Trainer:
             "history": self.history.rows,
             "rng": capture_rng_state(self._generators()),
             "config": self.config,
+            **({} if self.learning_rule is None else {"learning_rule": self.learning_rule.state_dict()}),
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> int:
@@ -379,6 +401,16 @@ class Trainer:
         from chainrule.train.checkpoint import restore_rng_state
 
         self.model.load_state_dict(state["model"])
+        if "learning_rule" in state:
+            if self.learning_rule is None:
+                from chainrule.errors import CheckpointError
+
+                rule = state["learning_rule"].get("rule")
+                raise CheckpointError(
+                    f"the checkpoint was trained with learning rule {rule!r}; give the Trainer "
+                    f"learning_rule={rule!r} to continue it"
+                )
+            self.learning_rule.load_state_dict(state["learning_rule"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.history = History(state["history"])  # first: callbacks may rebuild from it
         saved_callbacks = state.get("callbacks", {})
