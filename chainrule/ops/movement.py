@@ -222,9 +222,31 @@ def reshape(input: Tensor, *shape: Any) -> Tensor:  # noqa: A002
 
 def view(input: Tensor, *shape: Any) -> Tensor:  # noqa: A002
     if len(shape) == 1 and not isinstance(shape[0], int | Sequence):
-        return input.type(shape[0])
+        return _view_as_dtype(input, shape[0])
     _check_viewable(input, shape[0] if len(shape) == 1 and isinstance(shape[0], Sequence) else shape)
     return reshape(input, *shape)
+
+
+def _view_as_dtype(input: Tensor, dtype: Any) -> Tensor:  # noqa: A002
+    """``input.view(dtype)``: the same bytes read as ``dtype`` (no conversion), as PyTorch. With
+    a different element size the last dimension must be contiguous and scale evenly: it grows
+    by old/new size or shrinks by new/old. Shares memory; outside autograd (as in PyTorch)."""
+    from chainrule.tensor import as_dtype
+
+    target = as_dtype(dtype)
+    array = input.array
+    old, new = array.dtype.itemsize, target.itemsize
+    where = f"to view {array.dtype} as {target} (different element sizes)"
+    if old != new:
+        if array.ndim == 0:
+            raise RuntimeError(f"self.dim() cannot be 0 {where}")
+        if array.shape[-1] != 1 and array.strides[-1] != old:
+            raise RuntimeError(f"self.stride(-1) must be 1 {where}, but got {array.strides[-1] // old}")
+        if new > old and array.shape[-1] % (new // old):
+            raise RuntimeError(
+                f"self.size(-1) must be divisible by {new // old} {where}, but got {array.shape[-1]}"
+            )
+    return Tensor._wrap(array.view(target))
 
 
 def _check_viewable(input: Tensor, shape: Any) -> None:  # noqa: A002
