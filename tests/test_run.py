@@ -14,7 +14,9 @@ import pytest
 from chainrule.run import MissingAttributeError, MissingModuleError, torch_alias
 
 SCRIPTS = Path(__file__).with_name("torch_scripts")
-SCRIPT_NAMES = ["tensor_maths", "custom_function", "module_loop", "char_lm"]
+SCRIPT_NAMES = [
+    "tensor_maths", "custom_function", "module_loop", "char_lm", "vae", "rnn_classifier", "resume",
+]
 
 # What each script printed on PyTorch 2.13 (the oracle when PyTorch is not installed).
 GOLDEN = {
@@ -33,6 +35,19 @@ GOLDEN = {
         "first_char_probs": [0.025933, 0.3519878, 0.0039584, 0.2249979, 0.0023066, 0.0895907],
         "samples_use_the_alphabet": True,
         "sample_count": 5,
+    },
+    "vae": {"losses": [25.8199, 21.72491, 19.39528, 18.71906], "decoded_mean": 0.26675, "learned": True},
+    "rnn_classifier": {
+        "losses": [0.81503, 0.687316, 0.473911, 0.200271, 0.094954],
+        "accuracy": 0.958333,
+        "lr": 0.025,
+    },
+    "resume": {
+        "losses": [2.7305827, 1.9664505, 1.1111517, 0.8802783],
+        "resumed_losses_equal": True,
+        "max_parameter_difference": 0.0,
+        "lr": 0.001728349,
+        "device": "cpu",
     },
 }
 

@@ -46,7 +46,7 @@ with torch.no_grad():
 optimizer = torch.optim.NAdam(model.parameters(), lr=0.03)
 scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=40)
 losses = []
-for step in range(40):
+for _ in range(40):
     logits, _ = model(inputs)
     loss = F.cross_entropy(logits.reshape(-1, vocab_size), targets.reshape(-1))
     optimizer.zero_grad()
