@@ -63,7 +63,7 @@ from chainrule.ops.elementwise import (  # noqa: F401
     tanh,
     where,
 )
-from chainrule.ops.linalg import bmm, dot, matmul, mm, outer  # noqa: F401
+from chainrule.ops.linalg import bmm, dot, einsum, matmul, mm, outer  # noqa: F401
 from chainrule.ops.movement import (  # noqa: F401
     broadcast_to,
     cat,
@@ -79,6 +79,8 @@ from chainrule.ops.movement import (  # noqa: F401
     narrow,
     permute,
     reshape,
+    scatter,
+    scatter_add,
     select,
     split,
     squeeze,
@@ -194,4 +196,7 @@ def is_floating_point(input: Tensor) -> bool:  # noqa: A002
     return input.is_floating_point()
 
 
+from chainrule.torch_functions import add_out_arguments as _add_out_arguments  # noqa: E402
+
+_add_out_arguments(globals())  # out= on matmul, add, mul, ... as torch has it
 tune_allocator()  # reuse freed large arrays across training steps (see chainrule/_allocator.py)

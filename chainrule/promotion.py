@@ -135,7 +135,18 @@ def promote_operands(a: Any, b: Any, true_divide: bool = False) -> tuple[Any, An
 def _cast(value: Any, dtype: np.dtype) -> Any:
     if isinstance(value, Tensor):
         return value if value.array.dtype == dtype else value.type(dtype)
-    return value  # a Python number takes the tensor's dtype in NumPy 2 arithmetic
+    return wrap_int(value, dtype)  # a Python number takes the tensor's dtype in NumPy 2 arithmetic
+
+
+def wrap_int(value: Any, dtype: np.dtype) -> Any:
+    """A Python int as an integer ``dtype`` holds it, wrapped modulo 2**bits as PyTorch casts
+    scalars (``uint8_tensor + 300`` adds 44; NumPy would raise OverflowError). Beyond int64
+    raises OverflowError, as in PyTorch. Other values pass unchanged."""
+    if type(value) is int and dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        if not info.min <= value <= info.max:
+            return np.array(value, dtype=np.int64).astype(dtype).item()
+    return value
 
 
 def floating(value: Tensor) -> Tensor:

@@ -91,7 +91,11 @@ class TorchModule(types.ModuleType):
         return value
 
     def __setattr__(self, attribute: str, value: Any) -> None:
-        if attribute.startswith("__"):  # the import system's own bookkeeping stays here
+        # The import system's own bookkeeping stays here, and so does the submodule it binds
+        # after `import torch.autograd.function`: forwarded, it would replace the chainrule
+        # module of that name (chainrule.autograd.function, the library's own op base class)
+        # with the view of another one, for the rest of the process.
+        if attribute.startswith("__") or isinstance(value, TorchModule):
             object.__setattr__(self, attribute, value)
         else:
             setattr(object.__getattribute__(self, "_target"), attribute, value)

@@ -509,9 +509,9 @@ class Tensor:
             )
 
     def add_(self, other: Any, alpha: Any = 1) -> Tensor:
+        other = _raw_scalar(other, self.array.dtype)
         if self.array.dtype.kind != "f":
             self._check_result_fits("add_", other if alpha == 1 else alpha)
-        other = _raw(other)
         self._check_inplace("add_")
         if alpha == 1:
             np.add(self.array, other, out=self.array, casting="unsafe")
@@ -523,10 +523,11 @@ class Tensor:
         return self.add_(other, alpha=-alpha)
 
     def mul_(self, other: Any) -> Tensor:
+        other = _raw_scalar(other, self.array.dtype)
         if self.array.dtype.kind != "f":
             self._check_result_fits("mul_", other)
         self._check_inplace("mul_")
-        np.multiply(self.array, _raw(other), out=self.array, casting="unsafe")
+        np.multiply(self.array, other, out=self.array, casting="unsafe")
         return self
 
     def div_(self, other: Any) -> Tensor:
@@ -655,6 +656,15 @@ def _cuda_device(index: Any) -> Any:
 
 def _raw(value: Any) -> Any:
     return value.array if isinstance(value, Tensor) else value
+
+
+def _raw_scalar(value: Any, dtype: np.dtype) -> Any:
+    """``_raw``, with a Python int wrapped into an integer ``dtype`` as PyTorch does."""
+    if type(value) is builtins.int and dtype.kind in "iu":
+        from chainrule.promotion import wrap_int
+
+        return wrap_int(value, dtype)
+    return _raw(value)
 
 
 # ------------------------------------------------------------------------------ display

@@ -16,13 +16,17 @@ Example::
 
 from __future__ import annotations
 
+import builtins
+import functools
+import warnings
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from chainrule.grad_mode import no_grad
+from chainrule.grad_mode import is_grad_enabled, no_grad
 from chainrule.ops.elementwise import where
 from chainrule.ops.movement import gather, index_select
+from chainrule.promotion import can_cast
 from chainrule.tensor import Generator, Tensor, _generator, as_dtype, tensor
 
 
@@ -216,6 +220,73 @@ def _new_like(self: Tensor, fill: Any, size: tuple[Any, ...], dtype: Any, requir
     array = np.full(_shape_of(size), fill, dtype=self.dtype if dtype is None else as_dtype(dtype))
     out = Tensor._wrap(array)
     return out.requires_grad_(True) if requires_grad else out
+
+
+# torch functions that take ``out=`` here: the ones scripts pass it to, where writing the result
+# into a given tensor is all it means (PyTorch has it on most functions; add names as needed)
+OUT_FUNCTIONS = (
+    "add", "sub", "mul", "div", "matmul", "mm", "bmm", "dot", "outer", "pow", "exp", "log",
+    "sqrt", "rsqrt", "abs", "neg", "sin", "cos", "tanh", "sigmoid", "maximum", "minimum", "clamp",
+    "where", "cat", "stack", "sum", "mean", "prod", "cumsum", "gather", "index_select", "scatter",
+    "scatter_add", "remainder", "floor", "ceil", "round", "sign", "log1p", "erf", "square", "lerp",
+)
+
+
+def with_out(function: Any) -> Any:
+    """``function`` with PyTorch's keyword ``out=``: the result is written into ``out`` (cast to
+    its dtype, which must hold it; resized, with PyTorch's warning, if its shape differs) and
+    ``out`` is returned. As in PyTorch, no argument may require grad while grad mode is on.
+
+    Example::
+
+        >>> result = chainrule.empty(2, 2)
+        >>> chainrule.matmul(chainrule.eye(2), chainrule.ones(2, 2), out=result) is result
+        True
+    """
+
+    @functools.wraps(function)
+    def function_with_out(*args: Any, out: Tensor | None = None, **kwargs: Any) -> Any:
+        if out is None:
+            return function(*args, **kwargs)
+        name = function.__name__
+        arguments = (*args, *kwargs.values(), out)
+        if is_grad_enabled() and builtins.any(_requires_grad(value) for value in arguments):
+            raise RuntimeError(
+                f"{name}(): functions with out=... arguments don't support automatic differentiation, "
+                "but one of the arguments requires grad; call it without out= or under torch.no_grad()"
+            )
+        result = function(*args, **kwargs)
+        if not can_cast(result.dtype, out.dtype):
+            raise RuntimeError(
+                f"{name}(): result type {result.dtype} can't be cast to the desired output type {out.dtype}"
+            )
+        if out.shape != result.shape:
+            if out.numel() != 0:
+                warnings.warn(
+                    f"An output with one or more elements was resized since it had shape {list(out.shape)}, "
+                    f"which does not match the required output shape {list(result.shape)}. Resize the "
+                    "output to zero elements (torch.empty(0)) or give one of the right shape",
+                    UserWarning,
+                    stacklevel=2,
+                )
+            out.array = np.empty(result.shape, dtype=out.array.dtype)
+        out._check_inplace(f"{name}(out=...)")
+        np.copyto(out.array, result.array, casting="unsafe")
+        return out
+
+    return function_with_out
+
+
+def _requires_grad(value: Any) -> bool:
+    if isinstance(value, list | tuple):
+        return builtins.any(_requires_grad(item) for item in value)
+    return isinstance(value, Tensor) and value.requires_grad
+
+
+def add_out_arguments(namespace: dict[str, Any]) -> None:
+    """Give the functions of ``OUT_FUNCTIONS`` in ``namespace`` (chainrule's) the ``out=`` keyword."""
+    for name in OUT_FUNCTIONS:
+        namespace[name] = with_out(namespace[name])
 
 
 def _attach() -> None:

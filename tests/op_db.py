@@ -950,6 +950,47 @@ def _gather_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
     yield S(randn(rng, 2, 2, 2), dim=-1, index=Const(np.array([[[1], [0]], [[1], [1]]])), desc="3d")
 
 
+def _scatter_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    # no index repeats along the scatter dimension: which value lands there is unspecified
+    yield S(randn(rng, 3, 4), dim=0, index=Const(np.array([[2, 0, 1, 1], [0, 1, 2, 0]])),
+            src=randn(rng, 2, 4), desc="dim0")
+    yield S(randn(rng, 3, 4), dim=1, index=Const(np.array([[3, 0], [1, 2], [0, 3]])), src=randn(rng, 3, 2),
+            desc="dim1")
+    yield S(randn(rng, 2, 2, 3), dim=-1, index=Const(np.array([[[2], [0]], [[1], [1]]])),
+            src=randn(rng, 2, 2, 1), desc="3d")
+
+
+def _scatter_add_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    yield from _scatter_samples(rng)
+    yield S(randn(rng, 3, 2), dim=0, index=Const(np.array([[1, 1], [1, 0], [1, 1]])), src=randn(rng, 3, 2),
+            desc="repeats_accumulate")
+
+
+def _scatter_ref(add: bool) -> Callable[..., np.ndarray]:
+    def ref(x: np.ndarray, dim: int, index: np.ndarray, src: np.ndarray) -> np.ndarray:
+        out = x.copy()
+        grid = list(np.indices(index.shape, sparse=True))
+        grid[dim % x.ndim] = index
+        if add:
+            np.add.at(out, tuple(grid), src)
+        else:
+            out[tuple(grid)] = src
+        return out
+
+    return ref
+
+
+def _einsum_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    yield S(randn(rng, 2, 3), randn(rng, 3, 4), equation="ij,jk->ik", desc="matmul")
+    yield S(randn(rng, 2, 2, 3), randn(rng, 2, 3, 2), equation="bij,bjk->bik", desc="batched")
+    yield S(randn(rng, 3, 2), equation="ij->j", desc="sum_a_letter")
+    yield S(randn(rng, 3, 2), equation="ij", desc="implicit_identity")
+    yield S(randn(rng, 3), randn(rng, 2), equation="i,j", desc="implicit_outer")
+    yield S(randn(rng, 2, 3), randn(rng, 3), randn(rng, 2), equation="ij,j,i->", desc="three_operands")
+    yield S(randn(rng, 2, 1, 3), randn(rng, 4, 3), equation="...j,kj->...k", desc="ellipsis")
+    yield S(randn(rng, 1, 3), randn(rng, 2, 3), equation="bi,bi->b", desc="broadcast_size_one")
+
+
 def _index_select_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
     yield S(randn(rng, 3, 4), dim=0, index=Const(np.array([2, 0, 2])), desc="dim0_repeats")
     yield S(randn(rng, 3, 4), dim=1, index=Const(np.array([3, 1])), desc="dim1")
@@ -1022,6 +1063,15 @@ _register(
            _getitem_samples),
     OpInfo("gather", lambda lib, x, dim, index: lib.gather(x, dim, index),
            lambda x, dim, index: np.take_along_axis(x, index, axis=dim), _gather_samples),
+    OpInfo("scatter", lambda lib, x, dim, index, src: x.scatter(dim, index, src), _scatter_ref(add=False),
+           _scatter_samples),
+    OpInfo("torch.scatter_add", lambda lib, x, dim, index, src: lib.scatter_add(x, dim, index, src),
+           _scatter_ref(add=True), _scatter_add_samples),
+    OpInfo("einsum", lambda lib, *operands, equation: lib.einsum(equation, *operands),
+           lambda *operands, equation: np.einsum(equation, *operands), _einsum_samples),
+    OpInfo("einsum_list", lambda lib, *operands, equation: lib.einsum(equation, list(operands)),
+           lambda *operands, equation: np.einsum(equation, *operands),
+           lambda rng: iter([S(randn(rng, 2, 3), randn(rng, 3), equation="ij,j->i", desc="list_form")])),
     OpInfo("index_select", lambda lib, x, dim, index: lib.index_select(x, dim, index),
            lambda x, dim, index: np.take(x, index, axis=dim), _index_select_samples),
     OpInfo("narrow", lambda lib, x, dim, start, length: x.narrow(dim, start, length),

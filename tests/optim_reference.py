@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -205,9 +206,264 @@ class ReferenceAdadelta:
         return updated
 
 
+class ReferenceAdamax:
+    """Adamax (Kingma & Ba 2015, algorithm 2): m as in Adam, u the exponentially weighted
+    infinity norm max(β2 u, |g|) (ε inside the max, as PyTorch adds it), step lr/(1 − β1ᵗ)·m/u."""
+
+    def __init__(
+        self,
+        lr: float = 2e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        maximize: bool = False,
+    ) -> None:
+        self.lr, (self.beta1, self.beta2), self.eps = lr, betas, eps
+        self.weight_decay, self.maximize = weight_decay, maximize
+        self.t = 0
+        self.m: dict[int, np.ndarray] = {}
+        self.u: dict[int, np.ndarray] = {}
+
+    def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> list[np.ndarray]:
+        self.t += 1
+        updated = []
+        for index, (theta, gradient) in enumerate(zip(params, grads)):
+            g = (-gradient if self.maximize else gradient) + self.weight_decay * theta
+            m = self.beta1 * self.m.get(index, 0.0) + (1 - self.beta1) * g
+            u = np.maximum(self.beta2 * self.u.get(index, np.zeros_like(theta)), np.abs(g) + self.eps)
+            self.m[index], self.u[index] = m, u
+            updated.append(theta - self.lr / (1 - self.beta1**self.t) * m / u)
+        return updated
+
+
+class ReferenceNAdam:
+    """NAdam (Dozat 2016) with the momentum schedule μ_t = β1 (1 − ½ 0.96^(t ψ)): the step
+    mixes the current gradient, weighted (1 − μ_t)/(1 − Π_{i≤t} μ_i), with the momentum,
+    weighted μ_{t+1}/(1 − Π_{i≤t+1} μ_i). PyTorch keeps Π as a float32 scalar; so does this
+    reference, or the two would differ by ~1e-7 relative. ``decoupled`` shrinks θ by lr·λ."""
+
+    def __init__(
+        self,
+        lr: float = 2e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum_decay: float = 4e-3,
+        decoupled_weight_decay: bool = False,
+        maximize: bool = False,
+    ) -> None:
+        self.lr, (self.beta1, self.beta2), self.eps = lr, betas, eps
+        self.weight_decay, self.psi, self.maximize = weight_decay, momentum_decay, maximize
+        self.decoupled = decoupled_weight_decay
+        self.t = 0
+        self.product = np.float32(1.0)
+        self.m: dict[int, np.ndarray] = {}
+        self.v: dict[int, np.ndarray] = {}
+
+    def _mu(self, t: int) -> float:
+        return self.beta1 * (1 - 0.5 * 0.96 ** (t * self.psi))
+
+    def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> list[np.ndarray]:
+        self.t += 1
+        mu, mu_next = self._mu(self.t), self._mu(self.t + 1)
+        self.product = np.float32(self.product * np.float32(mu))
+        updated = []
+        for index, (theta, gradient) in enumerate(zip(params, grads)):
+            g = -gradient if self.maximize else gradient
+            if self.decoupled:
+                theta = theta * (1 - self.lr * self.weight_decay)
+            else:
+                g = g + self.weight_decay * theta
+            m = self.beta1 * self.m.get(index, 0.0) + (1 - self.beta1) * g
+            v = self.beta2 * self.v.get(index, 0.0) + (1 - self.beta2) * g**2
+            self.m[index], self.v[index] = m, v
+            denominator = np.sqrt(v / (1 - self.beta2**self.t)) + self.eps
+            product = float(self.product)
+            step = self.lr * (1 - mu) / (1 - product) * g / denominator
+            step = step + self.lr * mu_next / (1 - product * mu_next) * m / denominator
+            updated.append(theta - step)
+        return updated
+
+
+class ReferenceRAdam:
+    """RAdam (Liu et al. 2020, algorithm 2): the length of the approximated simple moving
+    average ρ_t decides; above 5 the Adam step is rectified by r_t, else an SGD-with-momentum
+    step on the bias-corrected m. ``decoupled`` shrinks θ by lr·λ first."""
+
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        decoupled_weight_decay: bool = False,
+        maximize: bool = False,
+    ) -> None:
+        self.lr, (self.beta1, self.beta2), self.eps = lr, betas, eps
+        self.weight_decay, self.decoupled, self.maximize = weight_decay, decoupled_weight_decay, maximize
+        self.t = 0
+        self.m: dict[int, np.ndarray] = {}
+        self.v: dict[int, np.ndarray] = {}
+
+    def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> list[np.ndarray]:
+        self.t += 1
+        t, beta1, beta2 = self.t, self.beta1, self.beta2
+        rho_inf = 2 / (1 - beta2) - 1
+        rho_t = rho_inf - 2 * t * beta2**t / (1 - beta2**t)
+        updated = []
+        for index, (theta, gradient) in enumerate(zip(params, grads)):
+            g = -gradient if self.maximize else gradient
+            if self.decoupled:
+                theta = theta * (1 - self.lr * self.weight_decay)
+            else:
+                g = g + self.weight_decay * theta
+            m = beta1 * self.m.get(index, 0.0) + (1 - beta1) * g
+            v = beta2 * self.v.get(index, 0.0) + (1 - beta2) * g**2
+            self.m[index], self.v[index] = m, v
+            m_hat = m / (1 - beta1**t)
+            if rho_t > 5:
+                r_t = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+                l_t = math.sqrt(1 - beta2**t) / (np.sqrt(v) + self.eps)
+                updated.append(theta - self.lr * m_hat * r_t * l_t)
+            else:
+                updated.append(theta - self.lr * m_hat)
+        return updated
+
+
+class ReferenceASGD:
+    """Averaged SGD (Polyak & Juditsky 1992): SGD with rate η_t = lr / (1 + λ lr t)^α and the
+    weights shrunk by (1 − λ η_t); the average ā starts averaging at step t0 with weight
+    μ_t = 1 / max(1, t − t0). η and μ are float32 scalars in PyTorch, so here too."""
+
+    def __init__(
+        self,
+        lr: float = 1e-2,
+        lambd: float = 1e-4,
+        alpha: float = 0.75,
+        t0: float = 1e6,
+        weight_decay: float = 0.0,
+        maximize: bool = False,
+    ) -> None:
+        self.lr, self.lambd, self.alpha, self.t0 = lr, lambd, alpha, t0
+        self.weight_decay, self.maximize = weight_decay, maximize
+        self.t = 0
+        self.eta, self.mu = float(np.float32(lr)), 1.0
+        self.averages: dict[int, np.ndarray] = {}
+
+    def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> list[np.ndarray]:
+        self.t += 1
+        updated = []
+        for index, (theta, gradient) in enumerate(zip(params, grads)):
+            g = (-gradient if self.maximize else gradient) + self.weight_decay * theta
+            theta = theta * (1 - self.lambd * self.eta) - self.eta * g
+            average = self.averages.get(index, np.zeros_like(theta))
+            self.averages[index] = average + self.mu * (theta - average)
+            updated.append(theta)
+        self.eta = float(np.float32(self.lr / (1 + self.lambd * self.lr * self.t) ** self.alpha))
+        self.mu = float(np.float32(1 / max(1, self.t - self.t0)))
+        return updated
+
+
+class ReferenceRprop:
+    """Rprop without weight backtracking (Riedmiller & Braun 1993; Igel & Hüsken's Rprop−):
+    each weight's step grows by η₊ while its gradient keeps its sign, shrinks by η₋ when it
+    flips (and that step is skipped, the stored gradient zeroed), clipped to [Δmin, Δmax]."""
+
+    def __init__(
+        self,
+        lr: float = 1e-2,
+        etas: tuple[float, float] = (0.5, 1.2),
+        step_sizes: tuple[float, float] = (1e-6, 50.0),
+        maximize: bool = False,
+    ) -> None:
+        self.lr, (self.eta_minus, self.eta_plus) = lr, etas
+        (self.smallest, self.largest), self.maximize = step_sizes, maximize
+        self.previous: dict[int, np.ndarray] = {}
+        self.sizes: dict[int, np.ndarray] = {}
+
+    def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> list[np.ndarray]:
+        updated = []
+        for index, (theta, gradient) in enumerate(zip(params, grads)):
+            g = -gradient if self.maximize else gradient.copy()
+            previous = self.previous.get(index, np.zeros_like(theta))
+            size = self.sizes.get(index, np.full_like(theta, self.lr)).copy()
+            theta = theta.copy()
+            for k in np.ndindex(theta.shape):  # element by element, as the paper states it
+                if g[k] * previous[k] > 0:
+                    size[k] = min(size[k] * self.eta_plus, self.largest)
+                elif g[k] * previous[k] < 0:
+                    size[k] = max(size[k] * self.eta_minus, self.smallest)
+                    g[k] = 0.0
+                else:
+                    size[k] = min(max(size[k], self.smallest), self.largest)
+                theta[k] -= np.sign(g[k]) * size[k]
+            self.previous[index], self.sizes[index] = g, size
+            updated.append(theta)
+        return updated
+
+
+def reference_lbfgs(
+    function: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    x: np.ndarray,
+    lr: float = 1.0,
+    max_iter: int = 20,
+    history_size: int = 100,
+    tolerance_grad: float = 1e-7,
+    tolerance_change: float = 1e-9,
+    calls: int = 1,
+) -> tuple[np.ndarray, list[float]]:
+    """L-BFGS with a fixed step (Liu & Nocedal 1989; the two-loop recursion of Nocedal &
+    Wright, algorithm 7.4, with H₀ = (sᵀy / yᵀy) I), run as ``calls`` calls of PyTorch's
+    ``LBFGS.step(closure)`` with ``line_search_fn=None``: each call evaluates f and then
+    iterates up to ``max_iter`` times; the very first step is scaled by min(1, 1/‖g‖₁); a pair
+    (s, y) is kept only when yᵀs > 1e-10; the history carries over between calls. Returns the
+    final x and the loss each call returned (its first evaluation)."""
+    steps: list[np.ndarray] = []
+    changes: list[np.ndarray] = []
+    scale, iterations, first_losses = 1.0, 0, []
+    previous_grad = last_step = None
+    for _ in range(calls):
+        loss, grad = function(x)
+        first_losses.append(loss)
+        if np.max(np.abs(grad)) <= tolerance_grad:
+            continue
+        for inner in range(1, max_iter + 1):
+            iterations += 1
+            if iterations == 1:
+                direction = -grad
+            else:
+                y = grad - previous_grad
+                if y @ last_step > 1e-10:
+                    steps, changes = (steps + [last_step])[-history_size:], (changes + [y])[-history_size:]
+                    scale = (y @ last_step) / (y @ y)
+                # H g by the two loops, then d = −H g
+                q, alphas = grad.copy(), []
+                for s, y_i in reversed(list(zip(steps, changes))):
+                    alpha = (s @ q) / (y_i @ s)
+                    alphas.append(alpha)
+                    q = q - alpha * y_i
+                r = scale * q
+                for (s, y_i), alpha in zip(zip(steps, changes), reversed(alphas)):
+                    r = r + s * (alpha - (y_i @ r) / (y_i @ s))
+                direction = -r
+            previous_grad, previous_loss = grad, loss
+            t = min(1.0, 1.0 / np.sum(np.abs(grad))) * lr if iterations == 1 else lr
+            if grad @ direction > -tolerance_change:
+                break
+            x = x + t * direction
+            last_step = t * direction
+            if inner == max_iter:
+                break
+            loss, grad = function(x)
+            if (np.max(np.abs(grad)) <= tolerance_grad or np.max(np.abs(last_step)) <= tolerance_change
+                    or abs(loss - previous_loss) < tolerance_change):
+                break
+    return x, first_losses
+
+
 def reference_optimizer(
     name: str, options: dict
-) -> ReferenceSGD | ReferenceAdam | ReferenceRMSprop | ReferenceAdagrad | ReferenceAdadelta:
+) -> Any:
     """The reference for chainrule optimizer ``name`` built with keyword ``options``."""
     if name == "SGD":
         return ReferenceSGD(**options)
@@ -223,7 +479,9 @@ def reference_optimizer(
         return ReferenceAdagrad(**options)
     if name == "Adadelta":
         return ReferenceAdadelta(**options)
-    raise KeyError(name)
+    others = dict(Adamax=ReferenceAdamax, NAdam=ReferenceNAdam, RAdam=ReferenceRAdam, ASGD=ReferenceASGD,
+                  Rprop=ReferenceRprop)
+    return others[name](**options)
 
 
 # ----------------------------------------------------------------------- learning-rate schedules

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import doctest
+import itertools
 import tracemalloc
 
 import numpy as np
@@ -366,3 +367,39 @@ def test_docstring_examples(module_name):
     for test in tests:
         runner.run(test)
     assert runner.failures == 0
+
+
+def test_random_sampler_with_replacement_draws_lazily(monkeypatch):
+    """num_samples=10**10 (80 GB of indices) starts at once and yields valid indices; the
+    draws come in chunks, so an epoch is never one array (the chunk is made small here to see
+    batches cross chunk boundaries)."""
+    from chainrule.utils.data import sampler as sampler_module
+
+    monkeypatch.setattr(sampler_module, "_CHUNK", 7)
+    sampler = RandomSampler(range(100), replacement=True, num_samples=10**10,
+                            generator=chainrule.Generator().manual_seed(0))
+    assert len(sampler) == 10**10
+    first = list(itertools.islice(iter(sampler), 20))
+    assert all(0 <= index < 100 for index in first) and len(set(first)) > 5
+    batches = BatchSampler(sampler, batch_size=3, drop_last=False)
+    assert len(batches) == -(-10**10 // 3)
+    head = list(itertools.islice(iter(batches), 10))
+    assert all(len(batch) == 3 for batch in head)
+    loader = DataLoader(TensorDataset(chainrule.arange(100)), sampler=sampler, batch_size=4)
+    (batch,) = next(iter(loader))
+    assert batch.shape == (4,)
+
+
+def test_chunked_batches_are_the_sampler_order_cut_into_batches(monkeypatch):
+    from chainrule.utils.data import sampler as sampler_module
+
+    monkeypatch.setattr(sampler_module, "_CHUNK", 5)
+    for replacement in (True, False):
+        for drop_last in (True, False):
+            sampler = RandomSampler(range(6), replacement=replacement, num_samples=23)
+            chainrule.manual_seed(3)
+            order = list(sampler)
+            chainrule.manual_seed(3)
+            batches = list(BatchSampler(sampler, batch_size=4, drop_last=drop_last))
+            expected = [order[i:i + 4] for i in range(0, 23, 4)]
+            assert batches == (expected[:-1] if drop_last else expected)

@@ -115,3 +115,23 @@ def test_availability_answers_match_a_machine_without_accelerators():
     chainrule.set_default_device("cpu")
     chainrule.set_default_device(None)
     assert chainrule.get_default_device() == chainrule.device("cpu")
+
+
+@pytest.mark.parametrize("make", [
+    lambda device: chainrule.nn.Linear(2, 3, device=device),
+    lambda device: chainrule.nn.Conv2d(1, 2, 3, device=device),
+    lambda device: chainrule.nn.LSTM(2, 3, device=device),
+    lambda device: chainrule.nn.GRUCell(2, 3, True, device),  # positional, as PyTorch allows
+    lambda device: chainrule.nn.Embedding(4, 2, device=device),
+    lambda device: chainrule.nn.LayerNorm(3, device=device),
+    lambda device: chainrule.nn.BatchNorm1d(3, device=device),
+])
+def test_layers_refuse_an_accelerator_device_as_tensor_creation_does(make):
+    with pytest.raises(DeviceUnavailableError) as from_tensor:
+        chainrule.zeros(2, device="cuda")
+    with pytest.raises(DeviceUnavailableError) as from_layer:
+        make("cuda")
+    assert str(from_layer.value) == str(from_tensor.value)
+    with pytest.raises(DeviceUnavailableError, match="'mps' is not available"):
+        make(chainrule.device("mps"))
+    assert make("cpu") is not None and make(chainrule.device("cpu")) is not None and make(None) is not None

@@ -154,7 +154,8 @@ def test_dropout_statistics_train_and_eval():
         nn.Dropout(1.5)
 
 
-@pytest.mark.parametrize("layer, shape", [(nn.Dropout2d, (40, 50, 3, 3)), (nn.Dropout1d, (40, 50, 4))])
+@pytest.mark.parametrize("layer, shape", [(nn.Dropout2d, (40, 50, 3, 3)), (nn.Dropout1d, (40, 50, 4)),
+                                          (nn.Dropout3d, (40, 50, 2, 2, 2))])
 def test_channel_dropout_zeros_whole_channels(layer, shape):
     chainrule.manual_seed(0)
     dropout = layer(p=0.4)
@@ -168,8 +169,28 @@ def test_channel_dropout_zeros_whole_channels(layer, shape):
     out.sum().backward()
     np.testing.assert_allclose(x.grad.array, out.array, rtol=1e-6)
     assert dropout.eval()(x) is x
-    with pytest.raises(ValueError, match=layer.__name__):
-        dropout.train()(chainrule.ones(5))
+
+
+def test_channel_dropout_on_other_ranks_as_pytorch_2_13():
+    """Dropout1d refuses other ranks; Dropout2d warns and drops along the first two dims as
+    (N, C) (so a 2-D input element by element, a 3-D one per (N, C) row); Dropout3d warns and
+    reads other ranks as unbatched (the first dim is the channel)."""
+    chainrule.manual_seed(0)
+    with pytest.raises(RuntimeError, match="dropout1d: Expected 2D or 3D input, but received a 4D input"):
+        nn.Dropout1d(0.5)(chainrule.ones(2, 2, 2, 2))
+    with pytest.raises(RuntimeError, match="at least 2 dimensions"):
+        nn.Dropout2d(0.5)(chainrule.ones(5))
+    with pytest.warns(UserWarning, match="Received a 2-D input to dropout2d"):
+        elementwise = nn.Dropout2d(0.5)(chainrule.ones(200, 50)).array
+    assert not np.all(elementwise.min(1) == elementwise.max(1))  # rows are not dropped whole
+    assert abs((elementwise == 0).mean() - 0.5) < 0.02
+    with pytest.warns(UserWarning, match=r"interpreted as shape \(N, C, L\)"):
+        rows = nn.Dropout2d(0.5)(chainrule.ones(30, 40, 6)).array
+    assert np.all(rows.min(-1) == rows.max(-1)) and 0.4 < (rows == 0).mean() < 0.6
+    with pytest.warns(UserWarning, match="Received a 3-D input to dropout3d"):
+        slices = nn.Dropout3d(0.5)(chainrule.ones(400, 2, 3)).array
+    per_slice = slices.reshape(400, -1)
+    assert np.all(per_slice.min(1) == per_slice.max(1)) and 0.4 < (per_slice[:, 0] == 0).mean() < 0.6
 
 
 def test_dropout_is_reproducible_with_manual_seed():

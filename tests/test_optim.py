@@ -49,6 +49,11 @@ OPTIMIZER_CONFIGS = [
     ("Adadelta", dict()),
     ("Adadelta", dict(lr=0.5, rho=0.8, eps=1e-4, weight_decay=0.01)),
     ("Adadelta", dict(lr=1.0, maximize=True)),
+    ("Adamax", dict(lr=0.02, weight_decay=0.01)),
+    ("NAdam", dict(lr=0.02, momentum_decay=0.01, weight_decay=0.1, decoupled_weight_decay=True)),
+    ("RAdam", dict(lr=0.02, betas=(0.5, 0.8), weight_decay=0.01)),
+    ("ASGD", dict(lr=0.05, lambd=0.01, t0=2)),
+    ("Rprop", dict(lr=0.02, maximize=True)),
 ]
 
 # one configuration per optimizer that has momentum (or betas) for OneCycleLR to cycle
@@ -58,6 +63,11 @@ SCHEDULED_CONFIGS = [
     ("AdamW", dict(lr=0.01)),
     ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True)),
     ("Adagrad", dict(lr=0.1, lr_decay=0.01)),
+    ("Adamax", dict(lr=0.02)),
+    ("NAdam", dict(lr=0.02, weight_decay=0.01)),
+    ("RAdam", dict(lr=0.02, betas=(0.5, 0.8), decoupled_weight_decay=True, weight_decay=0.01)),
+    ("ASGD", dict(lr=0.05, t0=2)),
+    ("Rprop", dict(lr=0.02)),
 ]
 
 
@@ -221,8 +231,8 @@ def test_loading_pytorch_state_dict_continues_like_pytorch(name, kwargs):
 # ----------------------------------------------------------------------- checkpoints
 def _build(name, kwargs, params):
     optimizer = getattr(optim, name)(params, **kwargs)
-    scheduler = lr_scheduler.OneCycleLR(optimizer, max_lr=0.05, total_steps=10,
-                                        cycle_momentum=name != "Adagrad")
+    has_momentum = "momentum" in optimizer.defaults or "betas" in optimizer.defaults
+    scheduler = lr_scheduler.OneCycleLR(optimizer, max_lr=0.05, total_steps=10, cycle_momentum=has_momentum)
     return optimizer, scheduler
 
 

@@ -64,6 +64,19 @@ CASES = [
     ("Adagrad", dict(lr=0.1, eps=1e-6, weight_decay=0.1, maximize=True)),
     ("Adadelta", dict()),
     ("Adadelta", dict(lr=0.5, rho=0.8, eps=1e-4, weight_decay=0.1, maximize=True)),
+    ("Adamax", dict(lr=0.05)),
+    ("Adamax", dict(lr=0.05, betas=(0.5, 0.9), eps=1e-3, weight_decay=0.1, maximize=True)),
+    ("NAdam", dict(lr=0.05)),
+    ("NAdam", dict(lr=0.05, betas=(0.8, 0.9), weight_decay=0.1, momentum_decay=0.01)),
+    ("NAdam", dict(lr=0.05, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)),
+    ("RAdam", dict(lr=0.05)),
+    ("RAdam", dict(lr=0.05, betas=(0.5, 0.8), weight_decay=0.1)),
+    ("RAdam", dict(lr=0.05, betas=(0.5, 0.8), weight_decay=0.1, decoupled_weight_decay=True, maximize=True)),
+    ("ASGD", dict(lr=0.05)),
+    ("ASGD", dict(lr=0.05, lambd=0.1, alpha=0.5, t0=3, weight_decay=0.1)),
+    ("ASGD", dict(lr=0.01, maximize=True)),
+    ("Rprop", dict(lr=0.05)),
+    ("Rprop", dict(lr=0.05, etas=(0.3, 1.5), step_sizes=(0.01, 0.2), maximize=True)),
 ]
 CASE_IDS = [f"{name}-{'-'.join(f'{k}={v}' for k, v in options.items())}" for name, options in CASES]
 
@@ -136,7 +149,9 @@ def test_every_case_moves_the_parameters_by_more_than_the_float32_tolerance(name
 # Golden values: three steps from θ = [1, −2, 0.5] with the gradient θ³ − 0.3 θ + 0.1, the
 # parameters after each step. Computed by optim_reference.py and equal to PyTorch 2.13's
 # torch.optim results to 1e-14 relative (test_golden_values_match_pytorch re-checks them).
-# The first SGD step by hand: g = 0.8 + 0.01·1 = 0.81, θ = 1 − 0.1·0.81 = 0.919.
+# The first SGD step by hand: g = 0.8 + 0.01·1 = 0.81, θ = 1 − 0.1·0.81 = 0.919. Rprop by hand:
+# each weight moves by its step size against its gradient's sign, 0.1 then 0.15 then 0.225.
+# RAdam runs seven steps: its rectified branch starts at step 6 (ρ_t > 5 with β2 = 0.9).
 GOLDEN_THETA = np.array([1.0, -2.0, 0.5])
 GOLDEN = [
     (
@@ -191,6 +206,55 @@ GOLDEN = [
             [0.9104466528900119, -1.90017730510534, 0.47308090490288884],
             [0.8733674623206913, -1.8570221006233851, 0.4575468814944411],
             [0.8513980319005459, -1.8312390669294067, 0.4468791220835462],
+        ],
+    ),
+    (
+        "Adamax",
+        dict(lr=0.1, betas=(0.8, 0.99), weight_decay=0.1),
+        [
+            [0.9000000011111111, -1.9000000001333333, 0.40000000799999935],
+            [0.8146402313601031, -1.8073774787348147, 0.3173961976655433],
+            [0.7415603159209457, -1.7218184168647859, 0.2452405133616575],
+        ],
+    ),
+    (
+        "NAdam",
+        dict(lr=0.1, betas=(0.8, 0.99), weight_decay=0.1, momentum_decay=0.01),
+        [
+            [0.890466194019619, -1.8904661929486217, 0.39046620156528056],
+            [0.8177497017106206, -1.8104164010154375, 0.32054973597549785],
+            [0.7543508271989843, -1.736726808090128, 0.25538407976639815],
+        ],
+    ),
+    (
+        "RAdam",
+        dict(lr=0.1, betas=(0.5, 0.9), weight_decay=0.1, decoupled_weight_decay=True),
+        [
+            [0.91, -1.25, 0.4875],
+            [0.8355286000000001, -0.8956249999999999, 0.4754845052083333],
+            [0.7744352480288749, -0.7201661588030133, 0.46396345910118286],
+            [0.7243658285220677, -0.6321989348073747, 0.45292974632179617],
+            [0.683080015648978, -0.5887057512306144, 0.4423626685868141],
+            [0.6604576802388255, -0.5814144514119922, 0.4146880693192855],
+            [0.6351025683853485, -0.5751410526889098, 0.38193080849520383],
+        ],
+    ),
+    (
+        "ASGD",
+        dict(lr=0.05, lambd=0.1, alpha=0.5, t0=1, weight_decay=0.1),
+        [
+            [0.9499999992549419, -1.6149999942630529, 0.4912499998696148],
+            [0.9069886426218229, -1.4179528266166805, 0.48279976522215645],
+            [0.8694053046377292, -1.288143917495064, 0.4746275979296299],
+        ],
+    ),
+    (
+        "Rprop",
+        dict(lr=0.1, etas=(0.5, 1.5)),
+        [
+            [0.9, -1.9, 0.4],
+            [0.75, -1.75, 0.25],
+            [0.5249999999999999, -1.525, 0.024999999999999967],
         ],
     ),
 ]

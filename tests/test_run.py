@@ -14,7 +14,9 @@ import pytest
 from chainrule.run import MissingAttributeError, MissingModuleError, torch_alias
 
 SCRIPTS = Path(__file__).with_name("torch_scripts")
-SCRIPT_NAMES = ["tensor_maths", "custom_function", "module_loop"]
+SCRIPT_NAMES = [
+    "tensor_maths", "custom_function", "module_loop", "char_lm", "vae", "rnn_classifier", "resume",
+]
 
 # What each script printed on PyTorch 2.13 (the oracle when PyTorch is not installed).
 GOLDEN = {
@@ -27,6 +29,25 @@ GOLDEN = {
         "losses": [1.1120504, 1.0801396, 1.0587223, 1.0443751],
         "accuracy": 0.4166667,
         "epoch": 4,
+    },
+    "char_lm": {
+        "losses": [2.686936, 1.314444, 0.7121871, 0.5359618, 0.5115969],
+        "first_char_probs": [0.025933, 0.3519878, 0.0039584, 0.2249979, 0.0023066, 0.0895907],
+        "samples_use_the_alphabet": True,
+        "sample_count": 5,
+    },
+    "vae": {"losses": [25.8199, 21.72491, 19.39528, 18.71906], "decoded_mean": 0.26675, "learned": True},
+    "rnn_classifier": {
+        "losses": [0.81503, 0.687316, 0.473911, 0.200271, 0.094954],
+        "accuracy": 0.958333,
+        "lr": 0.025,
+    },
+    "resume": {
+        "losses": [2.7305827, 1.9664505, 1.1111517, 0.8802783],
+        "resumed_losses_equal": True,
+        "max_parameter_difference": 0.0,
+        "lr": 0.001728349,
+        "device": "cpu",
     },
 }
 
@@ -114,14 +135,16 @@ def test_torch_alias_is_scoped_and_maps_submodules():
     before = {name: module for name, module in sys.modules.items() if name.split(".")[0] == "torch"}
     with torch_alias():
         import torch
+        import torch.autograd.function
         import torch.nn.functional as functional
-        from torch.autograd.function import Function, once_differentiable
+        from torch.autograd.function import Function, FunctionCtx, once_differentiable
         from torch.utils.data import DataLoader
 
         import chainrule
 
         assert torch.Tensor is chainrule.Tensor and functional.relu is chainrule.nn.functional.relu
         assert Function is chainrule.autograd.Function and callable(once_differentiable)
+        assert torch.autograd.function.Function is Function and FunctionCtx is chainrule.autograd.FunctionCtx
         assert DataLoader is chainrule.utils.data.DataLoader
         assert not hasattr(torch, "fft")
         with pytest.raises(MissingAttributeError, match="no counterpart of torch.nn.LazyLinear yet"):
@@ -132,3 +155,6 @@ def test_torch_alias_is_scoped_and_maps_submodules():
         assert chainrule.backends.cudnn.deterministic is True
     after = {name: module for name, module in sys.modules.items() if name.split(".")[0] == "torch"}
     assert after == before
+    # binding torch.autograd.function left the library's own module of that name alone
+    assert chainrule.autograd.function is sys.modules["chainrule.autograd.function"]
+    assert hasattr(chainrule.autograd.function, "OP_REGISTRY")

@@ -313,3 +313,47 @@ def test_comparisons_give_bool_tensors_without_grad() -> None:
         assert result.dtype == np.bool_ and not result.requires_grad
     assert (x == 2).tolist() == [False, True, False]
     assert ((x > 1) & (x < 3)).tolist() == [False, True, False]
+
+
+def test_view_dtype_reinterprets_the_bytes_as_pytorch():
+    x = chainrule.tensor([1.0, 2.0])
+    bits = x.view(chainrule.int32)
+    assert bits.tolist() == [1065353216, 1073741824]  # IEEE 754 single: 1.0 = 0x3F800000
+    bits[0] = 1077936128  # 3.0: the view shares memory
+    assert x.tolist() == [3.0, 2.0]
+    assert chainrule.ones(2, 4).view(chainrule.float64).shape == (2, 2)
+    assert chainrule.ones(2, 2).view(chainrule.uint8).shape == (2, 8)
+    assert chainrule.ones(4, 2)[:, :1].view(chainrule.int16).tolist() == [[0, 16256]] * 4
+    assert not chainrule.ones(2, requires_grad=True).view(chainrule.int32).requires_grad
+    with pytest.raises(RuntimeError, match="self.size\\(-1\\) must be divisible by 2"):
+        chainrule.ones(3).view(chainrule.float64)
+    with pytest.raises(RuntimeError, match="self.dim\\(\\) cannot be 0"):
+        chainrule.tensor(1.0).view(chainrule.int16)
+    with pytest.raises(RuntimeError, match="self.stride\\(-1\\) must be 1"):
+        chainrule.ones(4, 2).t().view(chainrule.int16)
+
+
+def test_python_ints_wrap_into_integer_tensors_as_pytorch():
+    """PyTorch casts a Python int to the tensor's integer dtype (modulo 2**bits) instead of
+    raising: uint8 50 + 300 is 50 + 44; comparisons wrap too; beyond int64 is an OverflowError."""
+    a = chainrule.tensor([50], dtype=chainrule.uint8)
+    assert (a + 300).tolist() == [94] and (a + 300).dtype == chainrule.uint8
+    assert (300 - a).tolist() == [250] and (a * 300).tolist() == [152] and (a % 300).tolist() == [6]
+    assert (a + (-1)).tolist() == [49]
+    assert (a < 300).tolist() == [False] and (a == 306).tolist() == [True]
+    assert a.clone().add_(300).tolist() == [94] and a.clone().mul_(300).tolist() == [152]
+    assert (chainrule.tensor([1], dtype=chainrule.int8) + 200).tolist() == [-55]
+    assert (chainrule.tensor([1.0]) + 300).tolist() == [301.0]
+    with pytest.raises(OverflowError):
+        chainrule.tensor([5]) + 2**70
+
+
+def test_python_int_wrapping_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    for dtype in ("uint8", "int8", "int16", "int32"):
+        values = [0, 7, 100]
+        for scalar in (300, -1, 70000, 2**33 + 5):
+            for op in (lambda t, s: t + s, lambda t, s: t * s, lambda t, s: s - t, lambda t, s: t < s):
+                ours = op(chainrule.tensor(values, dtype=getattr(chainrule, dtype)), scalar)
+                theirs = op(torch.tensor(values, dtype=getattr(torch, dtype)), scalar)
+                assert ours.tolist() == theirs.tolist(), (dtype, scalar)

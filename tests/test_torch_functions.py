@@ -140,3 +140,99 @@ def test_shape_is_a_size_with_numel_equal_to_a_tuple():
     assert chainrule.zeros(()).shape.numel() == 1 and chainrule.zeros(0, 5).shape.numel() == 0
     torch = pytest.importorskip("torch")
     assert torch.zeros(2, 3, 4).shape.numel() == x.shape.numel()
+
+
+# ------------------------------------------------------------------------------- out=
+@pytest.mark.parametrize("name", chainrule.torch_functions.OUT_FUNCTIONS)
+def test_every_out_function_takes_out(name):
+    """Each name listed takes out= at chainrule's top level (and a Tensor method does not)."""
+    function = getattr(chainrule, name)
+    assert function.__wrapped__ is not None
+    assert not hasattr(getattr(chainrule.Tensor, name, None), "__wrapped__")
+
+
+def test_out_writes_into_the_given_tensor_and_returns_it():
+    a = chainrule.tensor([[1.0, 2.0], [3.0, 4.0]])
+    out = chainrule.empty(2, 2)
+    storage = out.array
+    assert chainrule.matmul(a, a, out=out) is out
+    np.testing.assert_array_equal(out.numpy(), a.array @ a.array)
+    assert out.array is storage  # written in place, not replaced
+    assert chainrule.mul(a, 2, out=out) is out and out.tolist() == [[2.0, 4.0], [6.0, 8.0]]
+    assert chainrule.add(a, a, alpha=2, out=out).tolist() == [[3.0, 6.0], [9.0, 12.0]]
+    # an int result into a float tensor is cast (allowed); a float result into an int tensor is not
+    int_out = chainrule.zeros(2, dtype=chainrule.float64)
+    chainrule.add(chainrule.tensor([1, 2]), 1, out=int_out)
+    assert int_out.dtype == chainrule.float64 and int_out.tolist() == [2.0, 3.0]
+    with pytest.raises(RuntimeError, match="result type float32 can't be cast to the desired output type"):
+        chainrule.add(chainrule.ones(2), 0.5, out=chainrule.zeros(2, dtype=chainrule.int64))
+
+
+def test_out_resizes_an_empty_tensor_silently_and_warns_for_a_wrong_shape():
+    out = chainrule.empty(0)
+    chainrule.sum(chainrule.ones(2, 3), dim=0, out=out)
+    assert out.tolist() == [2.0, 2.0, 2.0]
+    with pytest.warns(UserWarning, match=r"resized since it had shape \[5\]"):
+        chainrule.cat([chainrule.ones(2), chainrule.zeros(1)], out=chainrule.empty(5))
+
+
+def test_out_refuses_inputs_that_require_grad_in_grad_mode_as_pytorch():
+    x = chainrule.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="out=... arguments don't support automatic differentiation"):
+        chainrule.mul(x, 2, out=chainrule.empty(2))
+    with pytest.raises(RuntimeError, match="don't support automatic differentiation"):
+        chainrule.stack([chainrule.ones(2), x], out=chainrule.empty(2, 2))
+    with chainrule.no_grad():
+        out = chainrule.mul(x, 2, out=chainrule.empty(2))
+    assert out.tolist() == [2.0, 2.0] and not out.requires_grad
+
+
+def test_out_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    a = np.arange(6.0).reshape(2, 3)
+    for name, args in [("add", (a, 1.5)), ("sum", (a, 0)), ("clamp", (a, 1, 4))]:
+        ours, theirs = chainrule.empty(0, dtype=chainrule.float64), torch.empty(0, dtype=torch.float64)
+        wrap = [chainrule.tensor(x) if isinstance(x, np.ndarray) else x for x in args]
+        twrap = [torch.tensor(x) if isinstance(x, np.ndarray) else x for x in args]
+        getattr(chainrule, name)(*wrap, out=ours)
+        getattr(torch, name)(*twrap, out=theirs)
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+# ------------------------------------------------------------------ scatter and einsum
+def test_scatter_methods_in_place_variants_and_value_form():
+    index = chainrule.tensor([[1, 0], [0, 2]])
+    src = chainrule.tensor([[1.0, 2.0], [3.0, 4.0]])
+    expected = np.zeros((2, 3))
+    expected[0, 1], expected[0, 0], expected[1, 0], expected[1, 2] = 1.0, 2.0, 3.0, 4.0
+    np.testing.assert_array_equal(chainrule.zeros(2, 3).scatter(1, index, src).numpy(), expected)
+    target = chainrule.zeros(2, 3)
+    assert target.scatter_(1, index, src) is target
+    np.testing.assert_array_equal(target.numpy(), expected)
+    added = chainrule.ones(3).scatter_add_(0, chainrule.tensor([0, 0, 2]), chainrule.tensor([1.0, 2.0, 3.0]))
+    assert added.tolist() == [4.0, 1.0, 4.0]
+    assert chainrule.zeros(3).scatter(0, chainrule.tensor([2]), value=7.0).tolist() == [0.0, 0.0, 7.0]
+    pair = chainrule.tensor([2.0, 3.0])
+    summed = chainrule.ones(3).scatter(0, chainrule.tensor([1, 1]), pair, reduce="add")
+    assert summed.tolist() == [1.0, 6.0, 1.0]
+    leaf = chainrule.zeros(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="can't be changed in place"):
+        leaf.scatter_(0, chainrule.tensor([0]), 1.0)
+    with pytest.raises(RuntimeError, match="index has 1 dimensions but self has 2"):
+        chainrule.zeros(2, 2).scatter(0, chainrule.tensor([0]), 1.0)
+    with pytest.raises(RuntimeError, match="Expected dtype int64 for index"):
+        chainrule.zeros(2).scatter(0, chainrule.tensor([0.0]), 1.0)
+
+
+def test_einsum_refuses_bad_equations_in_one_sentence():
+    a = chainrule.ones(2, 3)
+    with pytest.raises(ValueError, match="operand 0 has 2 dimensions but subscripts 'ijk'"):
+        chainrule.einsum("ijk->i", a)
+    with pytest.raises(ValueError, match="2 operands in the equation"):
+        chainrule.einsum("ij,jk->ik", a)
+    with pytest.raises(ValueError, match="subscript j has size 4 for operand 1"):
+        chainrule.einsum("ij,jk->ik", a, chainrule.ones(4, 2))
+    diagonal = chainrule.einsum("ii->i", chainrule.eye(3))  # forward of a diagonal works
+    assert diagonal.tolist() == [1.0, 1.0, 1.0]
+    with pytest.raises(NotImplementedError, match="repeats a subscript"):
+        chainrule.einsum("ii->i", chainrule.eye(3).requires_grad_())

@@ -3,6 +3,7 @@ PyTorch's names and signatures (``import chainrule.nn.functional as F``)."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -62,6 +63,96 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     keep = (_rng().random(input.shape, dtype=np.float32) >= p).astype(input.dtype)
     keep *= 1.0 / (1.0 - p)
     return input * Tensor._wrap(keep)
+
+
+def _feature_dropout(input: Tensor, p: float, training: bool) -> Tensor:  # noqa: A002
+    """Dropout with one draw per entry of the first two dimensions (sample, channel), shared
+    over the rest; scaled by 1 / (1 - p)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: p must be a probability in [0, 1], got {p}")
+    if input.ndim < 2:
+        raise RuntimeError(
+            f"Feature dropout requires at least 2 dimensions in the input, got shape {tuple(input.shape)}"
+        )
+    if not training or p == 0.0:
+        return input
+    channels = input.shape[:2]
+    keep = _rng().random(channels, dtype=np.float32) >= p
+    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
+    mask = (keep * scale).astype(input.dtype).reshape(channels + (1,) * (input.ndim - 2))
+    return input * Tensor._wrap(mask)
+
+
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
+    """Channel dropout for (N, C, L) or (C, L) input: each channel of each sample is zeroed
+    with probability ``p`` (survivors scaled by 1 / (1 - p)). Other ranks raise, as PyTorch.
+
+    Example::
+
+        >>> F.dropout1d(chainrule.ones(2, 3, 5), 0.5, training=False).shape
+        (2, 3, 5)
+    """
+    if input.ndim not in (2, 3):
+        raise RuntimeError(
+            f"dropout1d: Expected 2D or 3D input, but received a {input.ndim}D input; dropout1d drops "
+            "channels of (N, C, L) or (C, L) input"
+        )
+    if input.ndim == 2:
+        return _feature_dropout(input.unsqueeze(0), p, training).squeeze(0)
+    return _feature_dropout(input, p, training)
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
+    """Channel dropout for (N, C, H, W) input: each feature map is zeroed with probability ``p``.
+
+    As PyTorch 2.13 does, other ranks warn and then drop along the first two dimensions as
+    (N, C): 3-D input as (N, C, L) (channel-wise 1-D dropout), 2-D input element by element.
+
+    Example::
+
+        >>> F.dropout2d(chainrule.ones(2, 3, 4, 4), 0.5, training=False).shape
+        (2, 3, 4, 4)
+    """
+    if input.ndim == 3:
+        warnings.warn(
+            "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout "
+            "behavior is desired - input is interpreted as shape (N, C, L), where C is the channel dim. "
+            "To maintain the 1D channel-wise dropout behavior, please switch to using dropout1d instead.",
+            UserWarning,
+            stacklevel=2,
+        )
+    elif input.ndim != 4:
+        warnings.warn(
+            f"dropout2d: Received a {input.ndim}-D input to dropout2d, which is deprecated and will "
+            "result in an error in a future release. To retain the behavior and silence this warning, "
+            "please use dropout instead.",
+            UserWarning,
+            stacklevel=2,
+        )
+    return _feature_dropout(input, p, training)
+
+
+def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
+    """Channel dropout for (N, C, D, H, W) or (C, D, H, W) input: each volume is zeroed with
+    probability ``p``. Other ranks warn (as PyTorch 2.13) and are read as unbatched: a
+    leading batch dimension of 1 is added, so the first dimension is the channel.
+
+    Example::
+
+        >>> F.dropout3d(chainrule.ones(2, 3, 2, 2, 2), 0.5, training=False).shape
+        (2, 3, 2, 2, 2)
+    """
+    if input.ndim not in (4, 5):
+        warnings.warn(
+            f"dropout3d: Received a {input.ndim}-D input to dropout3d, which is deprecated and will "
+            "result in an error in a future release. To retain the behavior and silence this warning, "
+            "please use dropout instead.",
+            UserWarning,
+            stacklevel=2,
+        )
+    if input.ndim != 5:
+        return _feature_dropout(input.unsqueeze(0), p, training).squeeze(0)
+    return _feature_dropout(input, p, training)
 
 
 # Convolution, pooling, normalization, embedding and attention live with their ops in chainrule.ops.

@@ -15,7 +15,7 @@ import numpy as np
 from chainrule.autograd.function import Function
 from chainrule.backends import numba as numba_backend
 from chainrule.kernels import activation as activation_kernels
-from chainrule.promotion import floating, promote_operands, result_type
+from chainrule.promotion import floating, promote_operands, result_type, wrap_int
 from chainrule.tensor import Tensor
 
 
@@ -612,7 +612,7 @@ def isfinite(input: Tensor) -> Tensor:  # noqa: A002
 
 def _compare(ufunc: np.ufunc) -> Any:
     def compare(self: Tensor, other: Any) -> Tensor:
-        other = other.array if isinstance(other, Tensor) else other
+        other = other.array if isinstance(other, Tensor) else wrap_int(other, self.array.dtype)
         return Tensor._wrap(np.asarray(ufunc(self.array, other)))
 
     return compare

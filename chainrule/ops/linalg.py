@@ -1,5 +1,5 @@
-"""Matrix products: ``matmul`` (``@``) with PyTorch's rules for vectors and batches, and the
-fused ``linear`` (x W^T + b) that layers use."""
+"""Matrix products: ``matmul`` (``@``) with PyTorch's rules for vectors and batches, the
+fused ``linear`` (x W^T + b) that layers use, and ``einsum``."""
 
 from __future__ import annotations
 
@@ -201,6 +201,109 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
                            f"shape {tuple(weight.shape)}; expected ({weight.shape[0]},)")
     _check_same_dtype("linear", input=input, weight=weight, bias=bias)
     return Linear.apply(input, weight, bias)
+
+
+class Einsum(Function):
+    """``np.einsum(equation, *operands)`` for an explicit equation whose subscripts are letters,
+    none repeated within an operand, every letter one size. The gradient of operand i is the
+    einsum of the output gradient with the other operands back to operand i's subscripts;
+    letters only operand i has were summed away, so that gradient is broadcast along them."""
+
+    @staticmethod
+    def forward(ctx, equation, *operands):
+        ctx.equation = equation
+        ctx.save_inputs(*range(1, len(operands) + 1))
+        return np.asarray(np.einsum(equation, *operands, optimize=len(operands) > 2))
+
+    @staticmethod
+    def backward(ctx, grad):
+        inputs, output = ctx.equation.split("->")
+        subscripts, operands = inputs.split(","), ctx.saved_inputs
+        grads: list[Any] = [None]
+        for i, (needed, own) in enumerate(zip(ctx.needs_input_grad[1:], subscripts)):
+            if not needed:
+                grads.append(None)
+                continue
+            others = [(sub, op) for j, (sub, op) in enumerate(zip(subscripts, operands)) if j != i]
+            reachable = set(output).union(*(sub for sub, _ in others))
+            kept = "".join(letter for letter in own if letter in reachable)
+            terms = ",".join([output, *(sub for sub, _ in others)])
+            partial = Einsum.apply(f"{terms}->{kept}", grad, *(op for _, op in others))
+            if kept != own:  # letters summed inside operand i alone: every element got the same gradient
+                shape = [size if letter in reachable else 1 for letter, size in zip(own, operands[i].shape)]
+                partial = partial.reshape(shape).expand(operands[i].shape)
+            grads.append(partial)
+        return tuple(grads)
+
+
+def einsum(equation: str, *operands: Any) -> Tensor:
+    """Einstein summation, as ``torch.einsum``: ``einsum("ij,jk->ik", a, b)`` is ``a @ b``;
+    operands may also come as one list, ``einsum("ij,jk", [a, b])``. Without ``->`` the output
+    has the letters used once, in alphabetical order; ``...`` stands for broadcast dimensions.
+    Differentiable in every operand (a letter repeated within one operand, a diagonal, is
+    forward only).
+
+    Shapes: each operand has one dimension per letter of its subscripts. Example::
+
+        >>> a, b = chainrule.ones(2, 3), chainrule.ones(3, 4)
+        >>> chainrule.einsum("ij,jk->ik", a, b).shape, chainrule.einsum("bi,bi->b", a, a)
+        ((2, 4), tensor([3., 3.]))
+    """
+    from chainrule.ops.elementwise import operand
+
+    if len(operands) == 1 and isinstance(operands[0], list | tuple):
+        operands = tuple(operands[0])
+    tensors = [operand(op) for op in operands]
+    explicit, sizes = _explicit_equation(equation.replace(" ", ""), [t.shape for t in tensors])
+    inputs = explicit.split("->")[0].split(",")
+    for index, (sub, tensor) in enumerate(zip(inputs, tensors)):
+        if len(set(sub)) != len(sub) and tensor.requires_grad:
+            raise NotImplementedError(
+                f"einsum: operand {index} repeats a subscript in {sub!r} (a diagonal), which chainrule "
+                "does not differentiate; take the diagonal first with torch.diagonal or detach it"
+            )
+        target = tuple(sizes[letter] for letter in sub)
+        if tensor.shape != target:  # size-1 broadcast dimensions: expand (its gradient sums back)
+            tensors[index] = tensor.expand(target)
+    return Einsum.apply(explicit, *tensors)
+
+
+def _explicit_equation(equation: str, shapes: list[tuple[int, ...]]) -> tuple[str, dict[str, int]]:
+    """The equation with ``...`` spelled as letters and the output made explicit, and the size
+    of every letter (the largest over operands, so size-1 dimensions broadcast)."""
+    inputs, arrow, output = equation.partition("->")
+    subscripts = inputs.split(",")
+    if len(subscripts) != len(shapes):
+        raise ValueError(
+            f"einsum(): {len(subscripts)} operands in the equation {equation!r}, but {len(shapes)} given"
+        )
+    spare = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in equation]
+    broadcast_rank = max((len(s) - len(sub.replace("...", "")) for sub, s in zip(subscripts, shapes)
+                          if "..." in sub), default=0)
+    ellipsis = "".join(spare[:broadcast_rank])
+    sizes: dict[str, int] = {}
+    letters = []
+    for index, (sub, shape) in enumerate(zip(subscripts, shapes)):
+        if "..." in sub:
+            rank = len(shape) - len(sub.replace("...", ""))
+            sub = sub.replace("...", ellipsis[broadcast_rank - rank:] if rank else "")
+        if len(sub) != len(shape) or not sub.isalpha():
+            raise ValueError(
+                f"einsum(): operand {index} has {len(shape)} dimensions but subscripts {sub!r} "
+                f"in {equation!r}"
+            )
+        for letter, size in zip(sub, shape):
+            if sizes.get(letter, 1) not in (1, size) and size != 1:
+                raise ValueError(f"einsum(): subscript {letter} has size {size} for operand {index}, "
+                                 f"which does not broadcast with {sizes[letter]}")
+            sizes[letter] = max(sizes.get(letter, 1), size)
+        letters.append(sub)
+    if arrow:
+        output = output.replace("...", ellipsis)
+    else:
+        counts = {letter: "".join(letters).count(letter) for letter in sizes}
+        output = ellipsis + "".join(sorted(c for c, n in counts.items() if n == 1 and c not in ellipsis))
+    return ",".join(letters) + "->" + output, sizes
 
 
 def _attach() -> None:

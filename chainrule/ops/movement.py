@@ -157,6 +157,30 @@ class IndexAdd(Function):
         return GetItem.apply(grad, ctx.index, index_tensors), None, None, None
 
 
+class Scatter(Function):
+    """``out = a`` with ``out[index] = src`` (where an index repeats, one of the values lands,
+    as in PyTorch). grad_a is the gradient with the overwritten places zeroed; grad_src is the
+    gradient read back at ``index`` (PyTorch's rule, also where indices repeat)."""
+
+    @staticmethod
+    def forward(ctx, a, src, index, index_tensors):
+        ctx.index = index
+        ctx.save_for_backward(*index_tensors)
+        out = a.copy()
+        out[index] = src
+        ctx.overwritten = np.zeros(a.shape, dtype=bool)
+        ctx.overwritten[index] = True
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        index_tensors = ctx.saved_tensors
+        need_a, need_src = ctx.needs_input_grad[:2]
+        grad_a = grad * Tensor._wrap(~ctx.overwritten) if need_a else None
+        grad_src = GetItem.apply(grad, ctx.index, index_tensors) if need_src else None
+        return grad_a, grad_src, None, None
+
+
 def _is_basic(index: Any) -> bool:
     """True when ``index`` selects each element at most once (no integer arrays)."""
     items = index if isinstance(index, tuple) else (index,)
@@ -198,9 +222,31 @@ def reshape(input: Tensor, *shape: Any) -> Tensor:  # noqa: A002
 
 def view(input: Tensor, *shape: Any) -> Tensor:  # noqa: A002
     if len(shape) == 1 and not isinstance(shape[0], int | Sequence):
-        return input.type(shape[0])
+        return _view_as_dtype(input, shape[0])
     _check_viewable(input, shape[0] if len(shape) == 1 and isinstance(shape[0], Sequence) else shape)
     return reshape(input, *shape)
+
+
+def _view_as_dtype(input: Tensor, dtype: Any) -> Tensor:  # noqa: A002
+    """``input.view(dtype)``: the same bytes read as ``dtype`` (no conversion), as PyTorch. With
+    a different element size the last dimension must be contiguous and scale evenly: it grows
+    by old/new size or shrinks by new/old. Shares memory; outside autograd (as in PyTorch)."""
+    from chainrule.tensor import as_dtype
+
+    target = as_dtype(dtype)
+    array = input.array
+    old, new = array.dtype.itemsize, target.itemsize
+    where = f"to view {array.dtype} as {target} (different element sizes)"
+    if old != new:
+        if array.ndim == 0:
+            raise RuntimeError(f"self.dim() cannot be 0 {where}")
+        if array.shape[-1] != 1 and array.strides[-1] != old:
+            raise RuntimeError(f"self.stride(-1) must be 1 {where}, but got {array.strides[-1] // old}")
+        if new > old and array.shape[-1] % (new // old):
+            raise RuntimeError(
+                f"self.size(-1) must be divisible by {new // old} {where}, but got {array.shape[-1]}"
+            )
+    return Tensor._wrap(array.view(target))
 
 
 def _check_viewable(input: Tensor, shape: Any) -> None:  # noqa: A002
@@ -418,6 +464,82 @@ def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:  # noqa: A002
     return getitem(input, tuple(grid))
 
 
+def _scatter_index(input: Tensor, dim: int, index: Any) -> tuple[Any, ...]:
+    """The NumPy index that sends element ``j`` of ``index`` to ``input[j with j[dim] replaced by
+    index[j]]`` (as ``scatter`` and ``gather`` read it), after PyTorch's shape checks."""
+    index = index if isinstance(index, Tensor) else Tensor._wrap(np.asarray(index))
+    if index.dtype.kind not in "iu":
+        raise RuntimeError(f"scatter(): Expected dtype int64 for index, got {index.dtype}")
+    if index.ndim != input.ndim:
+        raise RuntimeError(
+            f"scatter(): index has {index.ndim} dimensions but self has {input.ndim}; they must match"
+        )
+    dim %= input.ndim
+    if builtins.any(n > m for d, (n, m) in enumerate(zip(index.shape, input.shape)) if d != dim):
+        raise RuntimeError(
+            f"scatter(): index of shape {tuple(index.shape)} is larger than self of shape "
+            f"{tuple(input.shape)} apart from dimension {dim}"
+        )
+    grid: list[Any] = list(np.indices(index.shape, sparse=True))
+    grid[dim] = index.array
+    return tuple(grid)
+
+
+def _scatter_source(src: Any, index_shape: tuple[int, ...], like: Tensor) -> Tensor:
+    """The part of ``src`` that ``index`` reads (its leading block), or a scalar filled out."""
+    if isinstance(src, Tensor):
+        if builtins.any(n > m for n, m in zip(index_shape, src.shape)):
+            raise RuntimeError(
+                f"scatter(): index of shape {index_shape} is larger than src of shape {tuple(src.shape)}"
+            )
+        return src[tuple(slice(0, n) for n in index_shape)]
+    return Tensor._wrap(np.full(index_shape, src, dtype=like.dtype))
+
+
+def scatter(input: Tensor, dim: int, index: Tensor, src: Any = None, *, value: Any = None,  # noqa: A002
+            reduce: str | None = None) -> Tensor:
+    """``out = input`` with ``out[index[i][j]][j] = src[i][j]`` for dim 0 (likewise for other
+    dims); ``src`` may be a number (or ``value=``). ``reduce="add"`` adds instead of writing.
+    Differentiable in ``input`` and ``src``.
+
+    Shapes: index has input's number of dims and is no larger than src. Example::
+
+        >>> chainrule.zeros(3).scatter(0, chainrule.tensor([2, 0]), chainrule.tensor([5.0, 7.0]))
+        tensor([7., 0., 5.])
+    """
+    if reduce not in (None, "add"):
+        raise NotImplementedError(f"scatter(): reduce={reduce!r} is not supported; use reduce='add'")
+    source = _scatter_source(value if src is None else src, tuple(index.shape), input)
+    if reduce == "add":
+        return scatter_add(input, dim, index, source)
+    grid = _scatter_index(input, dim, index)
+    return Scatter.apply(input, source.to(input.dtype), grid, (index,) if isinstance(index, Tensor) else ())
+
+
+def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:  # noqa: A002
+    """``out = input`` plus ``src[i][j]`` added at ``out[index[i][j]][j]`` for dim 0, summing where
+    indices repeat. Differentiable in ``input`` and ``src`` (whose gradient is ``gather``).
+
+    Example::
+
+        >>> chainrule.zeros(3).scatter_add(0, chainrule.tensor([2, 2, 0]), chainrule.ones(3))
+        tensor([1., 0., 2.])
+    """
+    grid = _scatter_index(input, dim, index)
+    source = _scatter_source(src, tuple(index.shape), input)
+    index_tensors = (index,) if isinstance(index, Tensor) else ()
+    return input + IndexAdd.apply(source.to(input.dtype), input.shape, grid, index_tensors)
+
+
+def _scatter_inplace(name: str, function: Any) -> Any:
+    def scatter_inplace(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        return self._inplace(name, function(self.detach(), *args, **kwargs).array)
+
+    scatter_inplace.__name__ = name
+    scatter_inplace.__doc__ = f"In-place ``{function.__name__}`` (not recorded for autograd)."
+    return scatter_inplace
+
+
 def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:  # noqa: A002
     key: list[Any] = [slice(None)] * input.ndim
     key[dim] = index if isinstance(index, Tensor) else np.asarray(index)
@@ -441,9 +563,11 @@ def triu(input: Tensor, diagonal: int = 0) -> Tensor:  # noqa: A002
 def _attach() -> None:
     functions = (reshape, view, flatten, unflatten, permute, transpose, t, unsqueeze, squeeze,
                  expand, expand_as, repeat, split, chunk, unbind, narrow, select, flip,
-                 index_select, gather, masked_fill, tril, triu)
+                 index_select, gather, masked_fill, tril, triu, scatter, scatter_add)
     for function in functions:
         setattr(Tensor, function.__name__, function)
+    Tensor.scatter_ = _scatter_inplace("scatter_", scatter)
+    Tensor.scatter_add_ = _scatter_inplace("scatter_add_", scatter_add)
     Tensor.view_as = lambda self, other: reshape(self, other.shape)
     Tensor.reshape_as = Tensor.view_as
     Tensor.swapaxes = Tensor.transpose

@@ -25,12 +25,20 @@ from chainrule.optim import lr_scheduler
 from chainrule.optim.adadelta import Adadelta, adadelta
 from chainrule.optim.adagrad import Adagrad, adagrad
 from chainrule.optim.adam import Adam, adam
+from chainrule.optim.adamax import Adamax, adamax
 from chainrule.optim.adamw import AdamW
+from chainrule.optim.asgd import ASGD, asgd
+from chainrule.optim.lbfgs import LBFGS
+from chainrule.optim.nadam import NAdam, nadam
 from chainrule.optim.optimizer import Optimizer
+from chainrule.optim.radam import RAdam, radam
 from chainrule.optim.rmsprop import RMSprop, rmsprop
+from chainrule.optim.rprop import Rprop, rprop
 from chainrule.optim.sgd import SGD, sgd
+from chainrule.optim.sparse_adam import SparseAdam
 
 __all__ = [
     "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "lr_scheduler",
-    "sgd", "adam", "rmsprop", "adagrad", "adadelta",
+    "Adamax", "NAdam", "RAdam", "ASGD", "Rprop", "LBFGS", "SparseAdam",
+    "sgd", "adam", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "radam", "asgd", "rprop",
 ]

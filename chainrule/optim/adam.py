@@ -64,14 +64,8 @@ def adam(
         if maximize:
             grad = -grad
         step += 1
-        if weight_decay != 0:
-            if decoupled_weight_decay:
-                param *= 1 - lr * weight_decay
-            else:
-                grad = grad + weight_decay * param
-        exp_avg += (1 - beta1) * (grad - exp_avg)
-        exp_avg_sq *= beta2
-        exp_avg_sq += (1 - beta2) * grad * grad
+        grad = weight_decayed(param, grad, lr, weight_decay, decoupled_weight_decay)
+        update_moments(exp_avg, exp_avg_sq, grad, beta1, beta2)
 
         count = float(step)
         bias_correction1 = 1 - beta1**count
@@ -84,6 +78,43 @@ def adam(
             second_moment = exp_avg_sq
         denominator = np.sqrt(second_moment) / bias_correction2_sqrt + eps
         param -= step_size * (exp_avg / denominator)
+
+
+def weight_decayed(
+    param: np.ndarray, grad: np.ndarray, lr: float, weight_decay: float, decoupled: bool
+) -> np.ndarray:
+    """The gradient after weight decay λ: with ``decoupled`` the weights shrink in place,
+    θ ← θ (1 − lr λ), and g is returned as it is; otherwise g + λ θ (L2)."""
+    if weight_decay == 0:
+        return grad
+    if decoupled:
+        param *= 1 - lr * weight_decay
+        return grad
+    return grad + weight_decay * param
+
+
+def update_moments(
+    exp_avg: np.ndarray, exp_avg_sq: np.ndarray | None, grad: np.ndarray, beta1: float, beta2: float
+) -> None:
+    """m ← β1 m + (1 − β1) g and v ← β2 v + (1 − β2) g², in place (Adam and its variants);
+    ``exp_avg_sq`` None skips v (Adamax keeps an infinity norm instead)."""
+    exp_avg += (1 - beta1) * (grad - exp_avg)
+    if exp_avg_sq is not None:
+        exp_avg_sq *= beta2
+        exp_avg_sq += (1 - beta2) * grad * grad
+
+
+def check_adam_group(group: dict[str, Any]) -> None:
+    """Raise a ValueError naming an invalid lr, eps, betas or weight_decay of an Adam-family group."""
+    _check_lr(group["lr"])
+    _check_non_negative("eps", group["eps"], "epsilon")
+    betas = group["betas"]
+    if len(betas) != 2:
+        raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+    for index, beta in enumerate(betas):
+        if not 0.0 <= float(beta) < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {index}: {beta} (must be in [0, 1))")
+    _check_non_negative("weight_decay", group.get("weight_decay", 0))
 
 
 class Adam(Optimizer):
@@ -121,17 +152,7 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:
-        _check_lr(group["lr"])
-        _check_non_negative("eps", group["eps"], "epsilon")
-        betas = group["betas"]
-        if len(betas) != 2:
-            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        for index, beta in enumerate(betas):
-            if not 0.0 <= float(beta) < 1.0:
-                raise ValueError(
-                    f"Invalid beta parameter at index {index}: {beta} (must be in [0, 1))"
-                )
-        _check_non_negative("weight_decay", group["weight_decay"])
+        check_adam_group(group)
 
     def _state_of(self, param: Tensor, amsgrad: bool) -> dict[str, Any]:
         state = self.state[param]

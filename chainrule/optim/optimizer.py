@@ -168,6 +168,33 @@ class Optimizer:
         the model and returns the loss, which ``step`` returns."""
         raise NotImplementedError(f"{type(self).__name__} does not implement step()")
 
+    def _functional_step(
+        self, closure: Callable[[], Any] | None, update: Callable[..., None], state_keys: tuple[str, ...]
+    ) -> Any:
+        """One step through a plain update function, for each group:
+        ``update(params, grads, *[one list of arrays per name in state_keys], **self._options(group))``.
+        A parameter's state is made by ``self._initial_state(param, group)`` at its first step."""
+        loss = self._evaluate(closure)
+        for group in self.param_groups:
+            params = self._params_to_update(group)
+            for param in params:
+                if not self.state[param]:
+                    self.state[param] = self._initial_state(param, group)
+            states = [self.state[param] for param in params]
+            update(
+                [param.array for param in params],
+                [param.grad.array for param in params],
+                *([state[key].array for state in states] for key in state_keys),
+                **self._options(group),
+            )
+        return loss
+
+    def _initial_state(self, param: Tensor, group: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _options(self, group: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
     @staticmethod
     def _evaluate(closure: Callable[[], Any] | None) -> Any:
         if closure is None:
@@ -272,11 +299,19 @@ def _note_step_called(step: Callable[..., Any]) -> Callable[..., Any]:
     return step_and_note
 
 
+# scalar state kept in float32 whatever the parameter's dtype: NAdam's Π, ASGD's η and μ
+_FLOAT32_SCALARS = ("mu_product", "eta", "mu")
+
+
 def _copy_state_value(param: Tensor, name: str, value: Any) -> Any:
     """A copy of a saved state entry, as this optimizer's state holds it."""
     if name == "step":
         # step counts stay float32 scalars whatever the parameter's dtype (as in PyTorch)
         return Tensor._wrap(np.array(float(_as_float(value)), dtype=np.float32))
+    if name in _FLOAT32_SCALARS:
+        # PyTorch casts these to the parameter's dtype on load, so its own runs do not resume
+        # exactly; keeping them float32 resumes bit for bit and continues as an unbroken run
+        return _float32_scalar(_as_float(value))
     if isinstance(value, Tensor | np.ndarray):
         array = np.asarray(value.array if isinstance(value, Tensor) else value)
         dtype = param.dtype if param.dtype.kind == "f" and array.dtype.kind == "f" else array.dtype
@@ -296,8 +331,28 @@ def _hyper(value: Any) -> float:
     return _as_float(value)
 
 
+def _floats(group: dict[str, Any], *names: str) -> dict[str, float]:
+    """The group's hyperparameters ``names`` as Python floats (see ``_hyper``); ``betas``
+    becomes ``beta1`` and ``beta2``."""
+    options = {name: _hyper(group[name]) for name in names if name != "betas"}
+    if "betas" in names:
+        options["beta1"], options["beta2"] = (_hyper(beta) for beta in group["betas"])
+    return options
+
+
 def _new_step_count() -> Tensor:
-    return Tensor._wrap(np.array(0.0, dtype=np.float32))
+    return _float32_scalar(0.0)
+
+
+def _float32_scalar(value: float) -> Tensor:
+    """A 0-d float32 tensor: how PyTorch keeps step counts and scalar state (ASGD's eta and mu,
+    NAdam's mu_product) whatever the parameter's dtype."""
+    return Tensor._wrap(np.array(value, dtype=np.float32))
+
+
+def _zero_buffers(param: Tensor, *names: str) -> dict[str, Tensor]:
+    """Per-parameter state entries ``names``, each a zero tensor shaped like ``param``."""
+    return {name: Tensor._wrap(np.zeros_like(param.array)) for name in names}
 
 
 def _check_lr(lr: Any) -> None:

@@ -16,7 +16,7 @@ from chainrule.nn.modules.activation import (
 )
 from chainrule.nn.modules.container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from chainrule.nn.modules.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
-from chainrule.nn.modules.dropout import Dropout, Dropout1d, Dropout2d
+from chainrule.nn.modules.dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
 from chainrule.nn.modules.flatten import Flatten, Unflatten
 from chainrule.nn.modules.linear import Bilinear, Identity, Linear
 from chainrule.nn.modules.loss import (
@@ -53,7 +53,8 @@ from chainrule.nn.modules.transformer import (
 __all__ = [
     "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AvgPool1d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d",
     "BCELoss", "BCEWithLogitsLoss", "Bilinear", "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d",
-    "CrossEntropyLoss", "Dropout", "Dropout1d", "Dropout2d", "ELU", "Embedding", "Flatten", "GELU",
+    "CrossEntropyLoss", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "ELU", "Embedding", "Flatten",
+    "GELU",
     "GroupNorm", "GRU", "GRUCell", "Hardtanh", "HuberLoss", "Identity", "L1Loss", "LayerNorm",
     "LeakyReLU", "Linear", "LogSoftmax", "LSTM", "LSTMCell", "MaxPool1d", "MaxPool2d", "Module",
     "ModuleDict", "ModuleList", "MSELoss", "MultiheadAttention", "NLLLoss", "ParameterDict",

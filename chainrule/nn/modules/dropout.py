@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from chainrule.nn import functional as F
 from chainrule.nn.modules.module import Module
-from chainrule.tensor import Tensor, _rng
+from chainrule.tensor import Tensor
 
 
 class _DropoutNd(Module):
@@ -37,34 +35,15 @@ class Dropout(_DropoutNd):
         return F.dropout(input, self.p, self.training)
 
 
-class _ChannelDropout(_DropoutNd):
-    """Zero whole channels: one draw per (sample, channel), shared over the positions."""
-
-    _spatial: tuple[str, ...]
-
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        n = len(self._spatial)
-        if input.ndim not in (n + 1, n + 2):
-            names = ", ".join(self._spatial)
-            raise ValueError(f"{self!r}: expected input of shape (N, C, {names}) or (C, {names}), "
-                             f"got shape {tuple(input.shape)}")
-        if not self.training or self.p == 0.0:
-            return input
-        channels = input.shape[: input.ndim - n]
-        keep = _rng().random(channels, dtype=np.float32) >= self.p
-        scale = 0.0 if self.p == 1.0 else 1.0 / (1.0 - self.p)
-        mask = (keep * scale).astype(input.dtype).reshape(channels + (1,) * n)
-        return input * Tensor._wrap(mask)
-
-
-class Dropout1d(_ChannelDropout):
+class Dropout1d(_DropoutNd):
     """Channel dropout for (N, C, L) or (C, L) input: each channel of each sample is zeroed
     with probability ``p`` (survivors scaled by 1 / (1 - p)); identity in eval mode."""
 
-    _spatial = ("L",)
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.dropout1d(input, self.p, self.training)
 
 
-class Dropout2d(_ChannelDropout):
+class Dropout2d(_DropoutNd):
     """Channel dropout for (N, C, H, W) or (C, H, W) input: each feature map is zeroed with
     probability ``p`` (survivors scaled by 1 / (1 - p)); identity in eval mode.
 
@@ -74,4 +53,20 @@ class Dropout2d(_ChannelDropout):
         (2, 8, 4, 4)
     """
 
-    _spatial = ("H", "W")
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.dropout2d(input, self.p, self.training)
+
+
+class Dropout3d(_DropoutNd):
+    """Channel dropout for (N, C, D, H, W) or (C, D, H, W) input: each volume is zeroed with
+    probability ``p`` (survivors scaled by 1 / (1 - p)); identity in eval mode. Other ranks:
+    see ``F.dropout3d``.
+
+    Example::
+
+        >>> nn.Dropout3d(0.25)(chainrule.ones(2, 4, 2, 3, 3)).shape
+        (2, 4, 2, 3, 3)
+    """
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.dropout3d(input, self.p, self.training)

@@ -12,6 +12,8 @@ layers, raises an error that says what to use instead (``Parameter``, ``ModuleLi
 
 from __future__ import annotations
 
+import functools
+import inspect
 import itertools
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
@@ -27,6 +29,22 @@ from chainrule.tensor import Tensor, as_dtype
 # The attributes a Module keeps in its own __dict__; __getattr__ must never look these up.
 _INTERNAL = ("_parameters", "_buffers", "_non_persistent_buffers", "_modules",
              "_forward_hooks", "_forward_pre_hooks", "_forward_depth")
+
+
+def _checking_device(init: Callable[..., None]) -> Callable[..., None]:
+    """``init`` that first refuses a ``device`` other than the CPU (see ``check_cpu``)."""
+    signature = inspect.signature(init)
+
+    @functools.wraps(init)
+    def init_on_cpu(self: Any, *args: Any, **kwargs: Any) -> None:
+        device = kwargs.get("device")
+        if device is None and args:
+            device = signature.bind_partial(self, *args).arguments.get("device")
+        if device is not None:
+            check_cpu(device)
+        init(self, *args, **kwargs)
+
+    return init_on_cpu
 
 
 class _IncompatibleKeys(NamedTuple):
@@ -115,6 +133,14 @@ class Module:
         set_plain(self, "_forward_hooks", OrderedDict())
         set_plain(self, "_forward_pre_hooks", OrderedDict())
         set_plain(self, "_forward_depth", 0)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # A layer built with device="cuda" must fail as tensor creation does, not quietly give
+        # CPU weights: every constructor that takes PyTorch's ``device`` argument checks it.
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is not None and "device" in inspect.signature(init).parameters:
+            cls.__init__ = _checking_device(init)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(

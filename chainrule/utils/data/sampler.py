@@ -23,6 +23,10 @@ def _numpy_generator(generator: Generator | np.random.Generator | None) -> np.ra
     return _generator(generator)
 
 
+# the most indices a sampler draws at once (8 MiB of int64): larger epochs come in pieces
+_CHUNK = 1 << 20
+
+
 class Sampler(Generic[T]):
     """Base class: an iterable of dataset indices (or of batches of them)."""
 
@@ -81,22 +85,26 @@ class RandomSampler(Sampler[int]):
     def num_samples(self) -> int:
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
-    def _epoch_indices(self) -> np.ndarray:
-        """All the indices of one epoch, as an int64 array."""
+    def _index_chunks(self) -> Iterator[np.ndarray]:
+        """One epoch's indices as int64 arrays of at most ``_CHUNK`` indices (whole
+        permutations without replacement), so that ``num_samples=10**10`` draws lazily. An
+        epoch of at most ``_CHUNK`` draws is one array, drawn as before."""
         rng = _numpy_generator(self.generator)
         size = len(self.data_source)
         if self.replacement:
-            return rng.integers(0, size, size=self.num_samples, dtype=np.int64)
+            for start in range(0, self.num_samples, _CHUNK):
+                count = min(_CHUNK, self.num_samples - start)
+                yield rng.integers(0, size, size=count, dtype=np.int64)
+            return
         whole, rest = divmod(self.num_samples, size)
-        parts = [rng.permutation(size) for _ in range(whole)]
+        for _ in range(whole):
+            yield rng.permutation(size)
         if rest:
-            parts.append(rng.permutation(size)[:rest])
-        if len(parts) == 1:
-            return parts[0]  # the usual epoch: no concatenated copy of the permutation
-        return np.concatenate(parts)
+            yield rng.permutation(size)[:rest]
 
     def __iter__(self) -> Iterator[int]:
-        return iter(self._epoch_indices().tolist())
+        for chunk in self._index_chunks():
+            yield from chunk.tolist()
 
     def __len__(self) -> int:
         return self.num_samples
@@ -218,12 +226,20 @@ class BatchSampler(Sampler[list[int]]):
                     return
                 yield np.arange(start, stop, dtype=np.int64)
             return
-        indices = self.sampler._epoch_indices()  # type: ignore[attr-defined]
-        for start in range(0, len(indices), size):
-            batch = indices[start:start + size]
-            if self.drop_last and len(batch) < size:
-                return
-            yield batch
+        chunks = (
+            self.sampler._index_chunks()  # type: ignore[attr-defined]
+            if isinstance(self.sampler, RandomSampler)
+            else iter([self.sampler._epoch_indices()])  # type: ignore[attr-defined]
+        )
+        leftover = np.zeros(0, dtype=np.int64)
+        for chunk in chunks:
+            indices = np.concatenate([leftover, chunk]) if len(leftover) else chunk
+            usable = len(indices) - len(indices) % size
+            for start in range(0, usable, size):
+                yield indices[start:start + size]
+            leftover = indices[usable:]
+        if len(leftover) and not self.drop_last:
+            yield leftover
 
     def __iter__(self) -> Iterator[list[Any]]:
         if self._has_array_batches():
