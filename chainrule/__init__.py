@@ -15,6 +15,7 @@ from chainrule import (
     backends,  # noqa: F401,E402
     cuda,  # noqa: F401,E402
     nn,  # noqa: F401,E402
+    onnx,  # noqa: F401,E402
     optim,  # noqa: F401,E402
     serialization,  # noqa: F401,E402
     utils,  # noqa: F401,E402
