@@ -49,6 +49,7 @@ _TRAIN_FLAGS = {
     "val_split": "val_split",
     "augment": "augment",
     "allow_nan": "allow_nan",
+    "tensorboard": "tensorboard",
     "out": "out",
     "name": "name",
 }
@@ -107,6 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--val-split", type=float, help=flag_help["val_split"])
     train.add_argument("--augment", action=argparse.BooleanOptionalAction, help=flag_help["augment"])
     train.add_argument("--allow-nan", action=argparse.BooleanOptionalAction, help=flag_help["allow_nan"])
+    train.add_argument(
+        "--tensorboard",
+        nargs="?",
+        const="{run}/tensorboard",
+        metavar="DIR",
+        help="write TensorBoard logs (scalars, weight and gradient histograms, the gradient-flow "
+        "plot) to DIR, default RUN_DIR/tensorboard; view them with: tensorboard --logdir DIR",
+    )
     train.add_argument("--out", help=flag_help["out"])
     train.add_argument("--name", help=flag_help["name"])
     train.add_argument(
