@@ -254,3 +254,51 @@ def test_truncated_or_corrupted_checkpoints_give_one_sentence(tmp_path, fixture)
         path.write_bytes(bytes(corrupted))
         with pytest.raises(CheckpointError, match="damaged record .*data/0 .*Bad CRC-32"):
             chainrule.load(path)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda nn: nn.Conv2d(3, 4, 3, stride=2, padding=1),
+        lambda nn: nn.ConvTranspose2d(3, 2, 3, stride=2),
+        lambda nn: nn.LSTM(5, 4, num_layers=2, batch_first=True),
+        lambda nn: nn.GRU(5, 4, bidirectional=True),
+        lambda nn: nn.MultiheadAttention(6, 2),
+        lambda nn: nn.TransformerEncoderLayer(6, 2, 12, dropout=0.0),
+        lambda nn: nn.GroupNorm(2, 4),
+    ],
+    ids=[
+        "Conv2d",
+        "ConvTranspose2d",
+        "LSTM",
+        "GRU",
+        "MultiheadAttention",
+        "TransformerEncoderLayer",
+        "GroupNorm",
+    ],
+)
+def test_state_dicts_of_pytorch_layers_load_into_chainrule_layers_of_the_same_names(build):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    theirs, ours = build(torch.nn).eval(), build(chainrule.nn).eval()
+    buffer = io.BytesIO()
+    torch.save(theirs.state_dict(), buffer)
+    ours.load_state_dict(chainrule.load(io.BytesIO(buffer.getvalue())))
+    shapes = {
+        "Conv2d": (2, 3, 6, 6),
+        "ConvTranspose2d": (2, 3, 4, 4),
+        "LSTM": (2, 3, 5),
+        "GRU": (3, 2, 5),
+        "MultiheadAttention": (4, 2, 6),
+        "TransformerEncoderLayer": (4, 2, 6),
+        "GroupNorm": (2, 4, 3),
+    }
+    x = np.random.default_rng(0).standard_normal(shapes[type(ours).__name__]).astype(np.float32)
+    args = (x, x, x) if type(ours).__name__ == "MultiheadAttention" else (x,)
+    with torch.no_grad():
+        expected = theirs(*map(torch.from_numpy, args))
+    with chainrule.no_grad():
+        got = ours(*map(chainrule.tensor, args))
+    expected = expected[0] if isinstance(expected, tuple) else expected
+    got = got[0] if isinstance(got, tuple) else got
+    np.testing.assert_allclose(got.array, expected.numpy(), rtol=1e-4, atol=1e-5)
