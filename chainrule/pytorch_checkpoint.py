@@ -429,6 +429,11 @@ def load_legacy(data: bytes, name: str, safe_globals: Iterable[Any] = ()) -> Any
                 "which chainrule does not read; load and save it again in PyTorch"
             )
         kind, numel = _check_kind(pid[1], name), int(pid[4])
+        if not 0 <= numel * kind.stored.itemsize <= len(data):  # its bytes must be in the file
+            raise CheckpointError(
+                f"{name} declares a storage of {numel} elements, more than the "
+                "file holds; the file is truncated or damaged"
+            )
         found[str(pid[2])] = (kind, numel)
         return _Storage(kind, bytearray(numel * kind.stored.itemsize), name)
 

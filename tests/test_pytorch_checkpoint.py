@@ -192,7 +192,9 @@ def test_names_the_user_allows_are_called_as_in_pytorch(tmp_path):
         assert chainrule.load(path)["when"] == Path("a")
 
 
-def _rebuild_call(numel: int, size: tuple[int, ...], stride: tuple[int, ...], offset: int = 0) -> bytes:
+def _rebuild_call(
+    numel: int, size: tuple[int, ...], stride: tuple[int, ...], offset: int = 0, legacy: bool = False
+) -> bytes:
     """Pickle opcodes for _rebuild_tensor_v2 of a float storage of ``numel`` elements: a crafted
     layout that pickle.dumps cannot produce without PyTorch."""
 
@@ -203,6 +205,7 @@ def _rebuild_call(numel: int, size: tuple[int, ...], stride: tuple[int, ...], of
         b"(X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x000X\x03\x00\x00\x00cpu"
         + b"J"
         + numel.to_bytes(4, "little")
+        + (b"N" if legacy else b"")  # the legacy format's view metadata
         + b"tQ"
     )
     return (
@@ -302,3 +305,12 @@ def test_state_dicts_of_pytorch_layers_load_into_chainrule_layers_of_the_same_na
     expected = expected[0] if isinstance(expected, tuple) else expected
     got = got[0] if isinstance(got, tuple) else got
     np.testing.assert_allclose(got.array, expected.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_a_legacy_checkpoint_declaring_more_bytes_than_it_holds_is_refused_before_allocating():
+    header = b"".join(pickle.dumps(value, protocol=2) for value in (0x1950A86A20F9469CFC6C, 1001, {}))
+    stream = header + _rebuild_call(2**31 - 1, (4,), (1,), legacy=True) + pickle.dumps(["0"], protocol=2)
+    with pytest.raises(
+        CheckpointError, match="declares a storage of 2147483647 elements, more than the file holds"
+    ):
+        chainrule.load(io.BytesIO(stream))

@@ -205,7 +205,7 @@ def _expand(g: Graph, call: OpCall) -> None:
     x, shape = call.args
     in_shape = (1,) * (len(shape) - array_of(x).ndim) + array_of(x).shape
     # A 1 keeps the input's own size (ONNX broadcasts both ways), so dynamic axes survive.
-    target = [1 if n == m else int(n) for n, m in zip(shape, in_shape)]
+    target = [1 if n in (m, -1) else int(n) for n, m in zip(shape, in_shape)]
     g.one("Expand", [g.name(x), g.ints(target)], call.outputs[0])
 
 
