@@ -16,6 +16,7 @@ from chainrule import (
     cuda,  # noqa: F401,E402
     learning,  # noqa: F401,E402
     nn,  # noqa: F401,E402
+    onnx,  # noqa: F401,E402
     optim,  # noqa: F401,E402
     serialization,  # noqa: F401,E402
     utils,  # noqa: F401,E402

@@ -7,6 +7,11 @@ metadata (the same format as the trainer's checkpoints, see ``chainrule.train.ch
 Loading reads tensors and JSON only, so a file from an untrusted source cannot run code, with
 ``weights_only=True`` or ``False`` alike.
 
+``load`` also reads PyTorch's own checkpoints (``torch.save``'s zip archive, and its older
+stream format), recognised by their first bytes, through an unpickler that allows only the
+names PyTorch's ``weights_only=True`` allows and calls none of the file's own
+(``chainrule.pytorch_checkpoint``): ``model.load_state_dict(chainrule.load("model.pt"))``.
+
 A whole ``nn.Module`` (or optimizer) is not saved: restoring one means re-running arbitrary
 class code, which is what pickle does and what makes ``.pt`` files unsafe. Save its
 ``state_dict()`` and load that into a freshly built model instead.
@@ -33,11 +38,12 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
+from chainrule import pytorch_checkpoint
 from chainrule.devices import check_cpu
 
 FileLike = str | os.PathLike[str] | IO[bytes]
 
-_ZIP_MAGIC = b"PK\x03\x04"  # PyTorch's default .pt format is a zip archive of pickles
+_ZIP_MAGIC = pytorch_checkpoint.ZIP_MAGIC  # PyTorch's default .pt format: a zip of pickles
 _PICKLE_PROTOCOL_2_PLUS = b"\x80"  # PyTorch's legacy format, and plain pickle files
 
 
@@ -102,7 +108,9 @@ def load(
     ``map_location`` may name the CPU (``"cpu"``, ``device("cpu")``) or be a dict/callable as
     in PyTorch (every tensor is on the CPU already). ``weights_only`` is accepted either way:
     this format holds data only, so loading never executes anything. A plain safetensors file
-    (e.g. from ``save_model`` or another library) loads as a dict of tensors.
+    (e.g. from ``save_model`` or another library) loads as a dict of tensors, and a PyTorch
+    checkpoint (``torch.save``'s output) as chainrule tensors, refusing any object in it other
+    than tensors, numbers, strings and containers (see ``chainrule.pytorch_checkpoint``).
 
     Example::
 
@@ -119,6 +127,10 @@ def load(
     name = getattr(f, "name", None) if hasattr(f, "read") else str(f)
     name = name if isinstance(name, str) else "the file object"
     data = f.read() if hasattr(f, "read") else _read_path(f)
+    if data.startswith(_ZIP_MAGIC):
+        return pytorch_checkpoint.load_zip(data, name, _SAFE_GLOBALS)
+    if data[:1] == _PICKLE_PROTOCOL_2_PLUS and pytorch_checkpoint.is_legacy(data):
+        return pytorch_checkpoint.load_legacy(data, name, _SAFE_GLOBALS)
     tensors, metadata = _parse_safetensors(data, name)
     if metadata.get("format") != FORMAT_NAME:
         return _plain_state_dict(tensors)
@@ -160,12 +172,6 @@ def _parse_safetensors(data: bytes, name: str) -> tuple[dict[str, Any], dict[str
 
 def _what_else(data: bytes, name: str, error: Exception) -> str:
     """One sentence on a file that is not safetensors: what it looks like, what to do."""
-    if data.startswith(_ZIP_MAGIC):
-        return (
-            f"{name} is a PyTorch checkpoint (a zip archive of pickles); reading PyTorch "
-            "checkpoints is a separate feature chainrule does not have yet, so in PyTorch save "
-            "the state_dict with safetensors.torch.save_file and load that file here"
-        )
     if data[:1] == _PICKLE_PROTOCOL_2_PLUS:
         return (
             f"{name} is a pickle file, which chainrule never loads because unpickling can run "
@@ -208,8 +214,9 @@ _SAFE_GLOBALS: list[Any] = []
 
 
 def add_safe_globals(safe_globals: list[Any]) -> None:
-    """Recorded for PyTorch's API; it changes nothing here, since loading never unpickles
-    (no class from a file is ever looked up or run)."""
+    """Allow more globals in PyTorch checkpoints, as PyTorch's function does: each entry is an
+    object, or an ``(object, "module.name")`` pair, that a checkpoint may name and call. Use it
+    only for code you trust; chainrule's own format never looks a name up at all."""
     _SAFE_GLOBALS.extend(safe_globals)
 
 

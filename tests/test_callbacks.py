@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+from event_files import read_events
 
 import chainrule
 from chainrule import nn, optim
@@ -300,20 +301,8 @@ def test_tensorboard_logger_missing_dependency_names_the_extra(monkeypatch):
 
 
 def _read_scalars(event_file):
-    """(tag, step, value) of every scalar in a TensorBoard event file (TFRecord framing)."""
-    import struct
-
-    from tensorboardX.proto.event_pb2 import Event
-
-    scalars, blob = [], event_file.read_bytes()
-    position = 0
-    while position < len(blob):
-        (length,) = struct.unpack("<Q", blob[position : position + 8])
-        record = blob[position + 12 : position + 12 + length]  # skip the length's CRC
-        position += 12 + length + 4  # and the record's CRC
-        event = Event.FromString(record)
-        scalars += [(value.tag, event.step, value.simple_value) for value in event.summary.value]
-    return scalars
+    events = read_events(event_file)
+    return [(tag, step, value) for tag, step, kind, value in events if kind == "simple_value"]
 
 
 def test_tensorboard_logger_writes_scalars(tmp_path):

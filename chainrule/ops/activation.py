@@ -85,7 +85,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002
 
 
 def elu(input: Tensor, alpha: float = 1.0) -> Tensor:  # noqa: A002
-    positive = Tensor._wrap(input.array > 0)
+    positive = input > 0  # a Tensor comparison, so that ONNX export sees the mask
     return where(positive, input, (exp(where(positive, 0.0, input)) - 1) * alpha)
 
 

@@ -57,10 +57,10 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 
+from chainrule.utils.tensorboard import require_tensorboardx
+
 if TYPE_CHECKING:
     from chainrule.train.trainer import Trainer
-
-TENSORBOARD_HINT = 'pip install "chainrule[tensorboard]"'
 
 
 class Callback:
@@ -430,8 +430,14 @@ class CSVLogger(Callback):
 
 
 class TensorBoardLogger(Callback):
-    """Write every epoch's logs as TensorBoard scalars under ``logdir`` (through tensorboardX,
-    the optional ``tensorboard`` extra). View with ``tensorboard --logdir LOGDIR``.
+    """Write training to TensorBoard under ``logdir`` (through tensorboardX, the optional
+    ``tensorboard`` extra). View with ``tensorboard --logdir LOGDIR``.
+
+    Every epoch: each number in the epoch's logs as a scalar (losses, metrics, ``lr``, the
+    gradient-flow monitor's ``name/grad_norm`` and ``name/update_ratio``), and, with
+    ``histograms``, each parameter's values (``weights/NAME``) and its gradient in the epoch's
+    last batch (``gradients/NAME``). At the end, with ``figures`` and matplotlib, the report's
+    gradient-flow plot as the image ``gradient_flow``.
 
     Example::
 
@@ -440,31 +446,41 @@ class TensorBoardLogger(Callback):
 
     order = 80
 
-    def __init__(self, logdir: str | os.PathLike[str]) -> None:
-        try:
-            from tensorboardX import SummaryWriter
-        except ImportError:
-            raise ImportError(
-                f"TensorBoardLogger needs the optional package tensorboardX; install it with: "
-                f"{TENSORBOARD_HINT}"
-            ) from None
+    def __init__(self, logdir: str | os.PathLike[str], histograms: bool = True, figures: bool = True) -> None:
+        require_tensorboardx("TensorBoardLogger")
         self.logdir = str(logdir)
-        self._writer_class = SummaryWriter
+        self.histograms = histograms
+        self.figures = figures
         self.writer: Any = None
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        self.writer = self._writer_class(self.logdir)
+        from chainrule.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(self.logdir)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         for key, value in (logs or {}).items():
             if key != "epoch" and isinstance(value, int | float) and not isinstance(value, bool):
                 self.writer.add_scalar(key, value, epoch + 1)
+        if self.histograms:
+            for name, param in self.trainer.model.named_parameters():
+                self.writer.add_histogram(f"weights/{name}", param, epoch + 1)
+                if param.grad is not None:
+                    self.writer.add_histogram(f"gradients/{name}", param.grad, epoch + 1)
         self.writer.flush()
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
+        if self.writer is None:
+            return
+        if self.figures:
+            from chainrule.train.report import gradient_flow_figure
+
+            history = self.trainer.history
+            figure = gradient_flow_figure(history) if len(history) else None
+            if figure is not None:
+                self.writer.add_figure("gradient_flow", figure, len(history))
+        self.writer.close()
+        self.writer = None
 
 
 @dataclass

@@ -830,6 +830,26 @@ def _flow_plot(history: History, norms: list[str], ratios: list[str], figures: F
     return figures.image(figure, "gradient norms and update ratios per parameter")
 
 
+class _KeptFigures(Figures):
+    """Figures that keep the last figure drawn instead of turning it into an <img> tag."""
+
+    def image(self, figure: Any, alt: str) -> str:
+        self.figure = figure
+        return ""
+
+
+def gradient_flow_figure(history: History) -> Any:
+    """The report's plot of per-parameter gradient norms and update ratios by epoch, as a
+    matplotlib figure (for TensorBoard); None without matplotlib or recorded norms."""
+    norms = [key for key in history.keys() if key.endswith("/grad_norm")]
+    ratios = [key for key in history.keys() if key.endswith("/update_ratio")]
+    figures = _KeptFigures()
+    if not norms or not figures.available:
+        return None
+    _flow_plot(history, norms, ratios, figures)
+    return figures.figure
+
+
 def _colormap_colors(count: int) -> list[Any]:
     from matplotlib import colormaps
 

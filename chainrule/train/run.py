@@ -112,6 +112,9 @@ SETTINGS: dict[str, Setting] = {
         "train even though the data has NaN or infinite inputs (a CSV's missing values are then "
         "filled with the training mean)",
     ),
+    "tensorboard": Setting(
+        "", str, "write TensorBoard logs to this folder ({run} stands for the run folder; empty: none)"
+    ),
     "name": Setting("", str, "run folder name (default: dataset-model-time)"),
     "out": Setting("runs", str, "folder that holds run folders"),
     "model_args": Setting({}, dict, "keyword arguments for a model class given as file.py:ClassName"),
@@ -402,7 +405,7 @@ LOCK_FILE = ".lock"
 # such a folder is an abandoned start, not someone else's files, so a new run may take it.
 _LEFTOVERS = re.compile(r"\.lock|\..+\.tmp|model_code")
 # Settings a resume may change: they do not change the model, the optimizer or the data split.
-RESUME_MAY_CHANGE = frozenset({"epochs", "name", "out", "data_dir", "allow_nan", "patience"})
+RESUME_MAY_CHANGE = frozenset({"epochs", "name", "out", "data_dir", "allow_nan", "patience", "tensorboard"})
 
 
 class RunFolderLock:
@@ -1026,6 +1029,10 @@ def _train_run(
         callbacks.append(EarlyStopping("val_loss", patience=config["patience"], restore_best_weights=True))
     if batch_delay > 0:
         callbacks.append(BatchDelay(batch_delay))
+    if config["tensorboard"]:
+        from chainrule.train.callbacks import TensorBoardLogger
+
+        callbacks.append(TensorBoardLogger(config["tensorboard"].replace("{run}", str(run_dir))))
     checkpoint = run_dir / CHECKPOINT_FILE
     resume_from = checkpoint if resume is not None and checkpoint.is_file() else None
     if resume is not None and resume_from is None and verbose:

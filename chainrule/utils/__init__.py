@@ -1,3 +1,3 @@
 """Utilities under PyTorch's paths (``chainrule.utils.data``)."""
 
-from chainrule.utils import data  # noqa: F401
+from chainrule.utils import data, tensorboard  # noqa: F401
