@@ -149,9 +149,9 @@ def test_a_header_of_100k_columns_is_read_in_linear_time(tmp_path):
     names = [f"c{i}" for i in range(100_000)]
     path = tmp_path / "wide.csv"
     path.write_text(",".join([*names, "label"]) + "\n" + ",".join(["1"] * 100_001) + "\n")
-    started = time.perf_counter()
+    started = time.process_time()
     error = within_budget(lambda: datasets.csv(path, target="label"), ValueError, time_budget=5.0)
-    assert error is not None and time.perf_counter() - started < 5.0
+    assert error is not None and time.process_time() - started < 5.0
     repeated = tmp_path / "repeated.csv"
     repeated.write_text(",".join([*names, "c5", "label"]) + "\n" + ",".join(["1"] * 100_002) + "\n")
     error = within_budget(lambda: datasets.csv(repeated, target="label"), ValueError, time_budget=5.0)

@@ -53,7 +53,7 @@ GOLDEN = {
 
 
 def _run(command, cwd=None):
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=cwd, env=os.environ)
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=cwd, env=os.environ)
     return completed
 
 

@@ -52,7 +52,7 @@ def assert_one_sentence(status, stderr, *fragments):
         assert fragment in stderr, stderr
 
 
-def console(args, cwd, timeout=120):
+def console(args, cwd, timeout=600):
     return subprocess.run(
         [shutil.which("chainrule") or "chainrule", *map(str, args)],
         cwd=cwd,
