@@ -314,3 +314,80 @@ def test_pytorch_gives_the_same_gradients() -> None:
     theirs = [tx.grad.numpy(), *[p.grad.numpy() for p in chain.parameters()]]
     for a, b in zip(ours, theirs):
         assert np.allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+# ------------------------------------------------------------------ Trainer and command line
+def _fit(checkpoint_segments: int) -> nn.Sequential:
+    from chainrule.train import Trainer
+    from chainrule.utils.data import DataLoader, TensorDataset
+
+    model = _mlp(depth=3, p=0.3)
+    chainrule.manual_seed(11)
+    data = TensorDataset(chainrule.randn(24, 8), chainrule.randint(0, 8, (24,)))
+    trainer = Trainer(
+        model,
+        nn.CrossEntropyLoss(),
+        chainrule.optim.SGD(model.parameters(), lr=0.1),
+        track_grad_norms=False,
+        checkpoint_segments=checkpoint_segments,
+    )
+    trainer.fit(DataLoader(data, batch_size=8, shuffle=True), epochs=2, verbose=0)
+    return model
+
+
+def test_trainer_with_checkpoint_segments_trains_the_same_weights_to_the_bit() -> None:
+    plain = _fit(0).state_dict()
+    checkpointed = _fit(3).state_dict()
+    assert all(np.array_equal(plain[name].array, checkpointed[name].array) for name in plain)
+    assert not np.array_equal(plain["0.weight"].array, _mlp(depth=3).state_dict()["0.weight"].array)
+
+
+class _NotSequential(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(2, 2)
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+@pytest.mark.parametrize(
+    ("model", "segments", "message"),
+    [
+        (
+            _NotSequential,
+            2,
+            r"checkpoint_segments = 2 needs a model that is an nn.Sequential .* is a _NotSequential;",
+        ),
+        (
+            lambda: nn.Sequential(nn.Linear(2, 2), nn.ReLU()),
+            3,
+            r"checkpoint_segments = 3 is more than the 2 layers",
+        ),
+        (lambda: nn.Sequential(nn.Linear(2, 2)), -1, r"checkpoint_segments must be a whole number >= 0"),
+    ],
+)
+def test_trainer_refuses_checkpoint_segments_it_cannot_apply_in_one_sentence(
+    model, segments, message
+) -> None:
+    from chainrule.errors import ConfigError
+    from chainrule.train import Trainer
+
+    module = model()
+    with pytest.raises(ConfigError, match=message) as error:
+        Trainer(
+            module,
+            nn.MSELoss(),
+            chainrule.optim.SGD(module.parameters(), lr=0.1),
+            checkpoint_segments=segments,
+        )
+    assert "\n" not in str(error.value)
+
+
+def test_the_run_config_refuses_a_negative_checkpoint_segments() -> None:
+    from chainrule.errors import ConfigError
+    from chainrule.train.run import validate_config
+
+    assert validate_config({"checkpoint_segments": 3})["checkpoint_segments"] == 3
+    with pytest.raises(ConfigError, match=r"checkpoint_segments must be >= 0 \(0: off\), got -1"):
+        validate_config({"checkpoint_segments": -1})
