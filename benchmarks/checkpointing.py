@@ -25,6 +25,7 @@ import gc
 import math
 import statistics
 import time
+import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -32,7 +33,6 @@ import numpy as np
 
 import chainrule
 import chainrule.nn.functional as F
-from benchmarks.harness import measure_step_memory
 from chainrule import nn
 from chainrule.utils.checkpoint import checkpoint_sequential
 
@@ -75,16 +75,53 @@ CASES = [
 
 def make_step(
     model: nn.Sequential, x: chainrule.Tensor, y: chainrule.Tensor, segments: int | None
-) -> Callable[[], None]:
+) -> Callable[[Callable[[], None]], None]:
+    """One training step; ``between()`` is called after forward, before backward."""
     optimizer = chainrule.optim.SGD(model.parameters(), lr=1e-4)
 
-    def step() -> None:
+    def step(between: Callable[[], None] = lambda: None) -> None:
         model.zero_grad(set_to_none=False)
         if segments is None:
             out = model(x)
         else:
             out = checkpoint_sequential(model, segments, x, use_reentrant=False)
-        F.cross_entropy(out, y).backward()
+        loss = F.cross_entropy(out, y)
+        between()
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def torch_step(case: Case, segments: int | None) -> Callable[[], None]:
+    """The same step in PyTorch (same shapes, its own initial weights)."""
+    import torch
+    from torch.utils.checkpoint import checkpoint_sequential as torch_checkpoint_sequential
+
+    model, x, y = case.build()
+    layers = []
+    for module in model:
+        if isinstance(module, nn.Linear):
+            layers.append(torch.nn.Linear(module.in_features, module.out_features))
+        elif isinstance(module, nn.Conv2d):
+            layers.append(torch.nn.Conv2d(module.in_channels, module.out_channels, 3, padding=1))
+        else:
+            layers.append(
+                {"ReLU": torch.nn.ReLU, "Flatten": torch.nn.Flatten}.get(
+                    type(module).__name__, lambda: torch.nn.AdaptiveAvgPool2d(1)
+                )()
+            )
+    torch_model = torch.nn.Sequential(*layers)
+    torch_x, torch_y = torch.from_numpy(x.array), torch.from_numpy(y.array)
+    optimizer = torch.optim.SGD(torch_model.parameters(), lr=1e-4)
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=False)
+        if segments is None:
+            out = torch_model(torch_x)
+        else:
+            out = torch_checkpoint_sequential(torch_model, segments, torch_x, use_reentrant=False)
+        torch.nn.functional.cross_entropy(out, torch_y).backward()
         optimizer.step()
 
     return step
@@ -106,22 +143,46 @@ def check_equal_gradients(case: Case, segments: int) -> None:
         raise AssertionError(f"{case.name}: checkpointed gradients differ from the plain ones")
 
 
-def step_memory(case: Case, segments: int | None) -> tuple[int, int]:
-    """(held between steps, rise during a step), in bytes."""
+@dataclass
+class Memory:
+    held: int  # weights, their .grad buffers and the batch: alive between steps
+    kept: int  # what the step has added by the end of forward: what backward will read
+    peak: int  # the most the step added at any moment
+
+
+def step_memory(case: Case, segments: int | None) -> Memory:
+    model, x, y = case.build()
+    step = make_step(model, x, y, segments)
+    step()  # the .grad buffers now exist
+    held = (
+        sum(p.array.nbytes + p.grad.array.nbytes for p in model.parameters())
+        + x.array.nbytes
+        + y.array.nbytes
+    )
+    kept = []
     gc.collect()
-    peak, rise = measure_step_memory(lambda: make_step(*case.build(), segments))
-    return peak - rise, rise
+    tracemalloc.start()  # counts what is allocated from here on: the step's own memory
+    try:
+        step(lambda: kept.append(tracemalloc.get_traced_memory()[0]))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return Memory(held, kept[0], peak)
 
 
-def step_times(case: Case, segments: int, rounds: int) -> dict[str, tuple[list[float], list[float]]]:
-    """Wall and CPU seconds of one step per round, for ``plain`` and ``checkpointed``."""
-    steps = {"plain": make_step(*case.build(), None), "checkpointed": make_step(*case.build(), segments)}
+Times = dict[str, tuple[list[float], list[float]]]  # per variant: wall and CPU seconds per round
+
+
+def step_times(steps: dict[str, Callable[[], None]], rounds: int) -> Times:
+    """Wall and CPU seconds of one step of each variant per round, the variants interleaved
+    (their order rotating from round to round)."""
     for step in steps.values():
         step()  # warm up: .grad buffers, malloc's reusable heap
-    times: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in steps}
+    times: Times = {name: ([], []) for name in steps}
     names = list(steps)
     for round_index in range(rounds):
-        for name in names if round_index % 2 == 0 else names[::-1]:
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
             gc.collect()
             wall, cpu = time.perf_counter(), time.process_time()
             steps[name]()
@@ -134,48 +195,64 @@ def megabytes(count: int) -> str:
     return f"{count / 1e6:.1f} MB"
 
 
+def versus(plain: int, checkpointed: int) -> str:
+    return f"{megabytes(plain)} / {megabytes(checkpointed)} ({plain / checkpointed:.1f}x less)"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=7, help="timing rounds per case (default 7)")
-    parser.add_argument("--markdown", action="store_true", help="print the BENCHMARKS.md table")
+    parser.add_argument("--segments", type=int, help="segments instead of sqrt(number of modules)")
+    parser.add_argument("--no-torch", action="store_true", help="leave PyTorch's rows out")
     args = parser.parse_args(argv)
-    rows = []
+    try:
+        import torch  # noqa: F401
+
+        with_torch = not args.no_torch
+    except ImportError:
+        with_torch = False
+    memory_rows, time_rows = [], []
     for case in CASES:
-        model, _, _ = case.build()
-        segments = sqrt_segments(model)
+        model, x, y = case.build()
+        segments = args.segments or sqrt_segments(model)
         check_equal_gradients(case, segments)
-        held_plain, rise_plain = step_memory(case, None)
-        held_ckpt, rise_ckpt = step_memory(case, segments)
-        times = step_times(case, segments, args.rounds)
+        plain, checkpointed = step_memory(case, None), step_memory(case, segments)
+        memory_rows.append(
+            f"| {case.name} | {len(model)}, {segments} | {megabytes(plain.held)} | "
+            f"{versus(plain.kept, checkpointed.kept)} | {versus(plain.peak, checkpointed.peak)} |"
+        )
+        print(memory_rows[-1], flush=True)
+        steps = {
+            "chainrule": make_step(model, x, y, None),
+            "chainrule checkpointed": make_step(*case.build(), segments),
+        }
+        if with_torch:
+            steps["pytorch"] = torch_step(case, None)
+            steps["pytorch checkpointed"] = torch_step(case, segments)
+        times = step_times(steps, args.rounds)
         wall = {name: statistics.median(pair[0]) for name, pair in times.items()}
         cpu = {name: statistics.median(pair[1]) for name, pair in times.items()}
-        rows.append((case.name, len(model), segments, held_plain, rise_plain, rise_ckpt, wall, cpu))
-        print(
-            f"{case.name}: {len(model)} modules, {segments} segments; held {megabytes(held_plain)} "
-            f"(checkpointed {megabytes(held_ckpt)}); step peak {megabytes(rise_plain)} plain, "
-            f"{megabytes(rise_ckpt)} checkpointed ({rise_plain / rise_ckpt:.2f}x less); time "
-            f"wall {wall['plain']:.3f} s / {wall['checkpointed']:.3f} s "
-            f"({wall['checkpointed'] / wall['plain'] - 1:+.0%}), CPU {cpu['plain']:.3f} s / "
-            f"{cpu['checkpointed']:.3f} s ({cpu['checkpointed'] / cpu['plain'] - 1:+.0%})",
-            flush=True,
-        )
-    if args.markdown:
-        print()
-        print(
-            "| case | modules, segments | held between steps | step peak, plain | step peak, "
-            "checkpointed | memory saved | time / step, plain (wall, CPU) | time / step, "
-            "checkpointed (wall, CPU) | extra time (wall, CPU) |"
-        )
-        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-        for name, modules, segments, held, rise_plain, rise_ckpt, wall, cpu in rows:
-            print(
-                f"| {name} | {modules}, {segments} | {megabytes(held)} | {megabytes(rise_plain)} | "
-                f"{megabytes(rise_ckpt)} | {rise_plain / rise_ckpt:.1f}x | "
-                f"{wall['plain']:.2f} s, {cpu['plain']:.2f} s | "
-                f"{wall['checkpointed']:.2f} s, {cpu['checkpointed']:.2f} s | "
-                f"{wall['checkpointed'] / wall['plain'] - 1:+.0%}, "
-                f"{cpu['checkpointed'] / cpu['plain'] - 1:+.0%} |"
+        for library in ("chainrule", "pytorch") if with_torch else ("chainrule",):
+            plain_name, checkpointed_name = library, f"{library} checkpointed"
+            time_rows.append(
+                f"| {case.name if library == 'chainrule' else ''} | {library} | "
+                f"{wall[plain_name]:.2f} s / {wall[checkpointed_name]:.2f} s "
+                f"({wall[checkpointed_name] / wall[plain_name] - 1:+.0%}) | "
+                f"{cpu[plain_name]:.2f} s / {cpu[checkpointed_name]:.2f} s "
+                f"({cpu[checkpointed_name] / cpu[plain_name] - 1:+.0%}) |"
             )
+            print(time_rows[-1], flush=True)
+    print()
+    print(
+        "| case | modules, segments | held between steps | kept for backward: plain / checkpointed | "
+        "step peak: plain / checkpointed |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: |")
+    print("\n".join(memory_rows))
+    print()
+    print("| case | library | time / step, wall: plain / checkpointed | CPU: plain / checkpointed |")
+    print("| --- | --- | ---: | ---: |")
+    print("\n".join(time_rows))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ the plain run (dropout and second order included), activations not kept, PyTorch
 from __future__ import annotations
 
 import gc
+import tracemalloc
 import warnings
 import weakref
 
@@ -172,6 +173,27 @@ def test_the_segments_activations_are_not_kept() -> None:
     out.sum().backward()
     expected = chainrule.autograd.grad(kept_plain.sum(), x)[0]
     assert np.array_equal(x.grad.array, expected.array)
+
+
+def test_what_a_segment_keeps_is_its_output_not_its_activations_or_dropout_masks() -> None:
+    x = chainrule.randn(50_000, requires_grad=True)
+
+    def segment(t):
+        return nn.functional.dropout(t.exp(), 0.5, training=True).sin()
+
+    def kept_by(run) -> tuple[int, chainrule.Tensor]:
+        gc.collect()
+        tracemalloc.start()
+        try:
+            out = run()
+            return tracemalloc.get_traced_memory()[0], out
+        finally:
+            tracemalloc.stop()
+
+    kept_plain, _ = kept_by(lambda: segment(x))
+    kept, out = kept_by(lambda: checkpoint(segment, x, use_reentrant=False))
+    assert kept_plain > 3 * out.array.nbytes  # exp, the mask, dropout's output, sin's output
+    assert kept < 1.5 * out.array.nbytes
 
 
 @pytest.mark.parametrize("use_reentrant", VARIANTS)

@@ -208,9 +208,14 @@ class _Segment:
         self.args = args
         self.kwargs = kwargs
         self.rng_state = get_rng_state() if preserve_rng_state else None
-        #: Tensors the segment reads that it did not make (its arguments, parameters), with
-        #: their versions: an in-place change before backward would change the recomputation.
-        self.inputs = [(t, t._vc[0]) for t in args if isinstance(t, Tensor)]
+        #: The version counters (and versions) of the tensors the segment's nodes saved that
+        #: they did not make: an in-place change to one before backward would change the
+        #: recomputation. Counters, not tensors, so that none is kept alive (a tensor made in
+        #: the segment without a grad_fn, such as a dropout mask, cannot be told from one made
+        #: outside).
+        self.inputs: list[tuple[list[int], int, str]] = [
+            _version_of(t) for t in args if isinstance(t, Tensor)
+        ]
         self.nodes: list[weakref.ref[Any]] = []
         self.kinds: list[type] = []
 
@@ -223,7 +228,7 @@ class _Segment:
         for node in nodes:
             for tensor in _saved_by(node):
                 if id(tensor.grad_fn) not in made:
-                    self.inputs.append((tensor, tensor._vc[0]))
+                    self.inputs.append(_version_of(tensor))
             node._saved = None
             node._out_data = None
             output_meta = node.__dict__.get("output_meta")  # the engine reads it (several outputs)
@@ -275,14 +280,13 @@ class _Segment:
 
     def _recompute(self) -> list[Any]:
         """Run the segment again as in forward; its nodes, in the order made."""
-        for tensor, version in self.inputs:
-            if tensor._vc[0] != version:
+        for counter, version, what in self.inputs:
+            if counter[0] != version:
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified by an "
-                    f"inplace operation: a [{tensor.dtype} tensor of shape {tuple(tensor.shape)}] "
-                    f"that a checkpointed segment reads is at version {tensor._vc[0]}; expected "
-                    f"version {version} instead. Change it only after backward, or clone() it "
-                    "before changing it."
+                    f"inplace operation: a {what} that a checkpointed segment reads is at version "
+                    f"{counter[0]}; expected version {version} instead. Change it only after "
+                    "backward, or clone() it before changing it."
                 )
         twins: list[Any] = []
         previous_log = _NodeLog.get()
@@ -306,6 +310,10 @@ class _Segment:
                 "setting or a counter that changed in between)"
             )
         return twins
+
+
+def _version_of(tensor: Tensor) -> tuple[list[int], int, str]:
+    return tensor._vc, tensor._vc[0], f"[{tensor.dtype} tensor of shape {tuple(tensor.shape)}]"
 
 
 def _saved_by(node: Any) -> list[Tensor]:
