@@ -41,6 +41,7 @@ from chainrule.utils.checkpoint import checkpoint_sequential
 class Case:
     name: str
     build: Callable[[], tuple[nn.Sequential, chainrule.Tensor, chainrule.Tensor]]
+    timed: bool = True
 
 
 def deep_mlp(depth: int = 32, width: int = 1024, batch: int = 256):
@@ -70,6 +71,8 @@ def deep_cnn(depth: int = 16, channels: int = 32, size: int = 32, batch: int = 3
 CASES = [
     Case("MLP 32 x Linear(1024, 1024) + ReLU, batch 256", deep_mlp),
     Case("CNN 16 x Conv2d(32, 32, 3) + ReLU on 32x32, batch 32", deep_cnn),
+    # Memory only: with 4x the batch, activations outweigh backward's weight-sized temporaries.
+    Case("MLP 32 x Linear(1024, 1024) + ReLU, batch 1024", lambda: deep_mlp(batch=1024), timed=False),
 ]
 
 
@@ -204,6 +207,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=7, help="timing rounds per case (default 7)")
     parser.add_argument("--segments", type=int, help="segments instead of sqrt(number of modules)")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch's rows out")
+    parser.add_argument("--only", help="run only the cases whose name contains this text")
     args = parser.parse_args(argv)
     try:
         import torch  # noqa: F401
@@ -213,6 +217,8 @@ def main(argv: list[str] | None = None) -> None:
         with_torch = False
     memory_rows, time_rows = [], []
     for case in CASES:
+        if args.only and args.only not in case.name:
+            continue
         model, x, y = case.build()
         segments = args.segments or sqrt_segments(model)
         check_equal_gradients(case, segments)
@@ -222,6 +228,8 @@ def main(argv: list[str] | None = None) -> None:
             f"{versus(plain.kept, checkpointed.kept)} | {versus(plain.peak, checkpointed.peak)} |"
         )
         print(memory_rows[-1], flush=True)
+        if not case.timed:
+            continue
         steps = {
             "chainrule": make_step(model, x, y, None),
             "chainrule checkpointed": make_step(*case.build(), segments),
