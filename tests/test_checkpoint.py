@@ -297,6 +297,11 @@ def test_checkpoint_sequential_refuses_a_bad_number_of_segments(segments) -> Non
         checkpoint_sequential(chain, segments, chainrule.ones(2), use_reentrant=False)
 
 
+def test_checkpoint_sequential_refuses_a_module_that_is_not_a_sequential() -> None:
+    with pytest.raises(TypeError, match="must be an nn.Sequential or a list of callables, got a Linear"):
+        checkpoint_sequential(nn.Linear(2, 2), 1, chainrule.ones(2), use_reentrant=False)
+
+
 def test_checkpoint_sequential_leaves_the_last_segment_unchecked() -> None:
     seen: list[int] = []
 

@@ -161,7 +161,17 @@ def checkpoint_sequential(
     unknown = set(kwargs) - {"preserve_rng_state"}
     if unknown:
         raise ValueError(f"Unexpected keyword arguments: {', '.join(sorted(unknown))}")
-    chain = list(functions.children()) if hasattr(functions, "children") else list(functions)
+    from chainrule.nn import Sequential
+
+    if isinstance(functions, Sequential):
+        chain = list(functions.children())
+    elif isinstance(functions, list | tuple):
+        chain = list(functions)
+    else:
+        raise TypeError(
+            f"checkpoint_sequential: functions must be an nn.Sequential or a list of "
+            f"callables, got a {type(functions).__name__}"
+        )
     if isinstance(segments, bool) or not isinstance(segments, int) or not 1 <= segments <= len(chain):
         raise ValueError(
             f"checkpoint_sequential: segments is {segments!r}, but it must be a whole "
