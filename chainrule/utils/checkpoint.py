@@ -17,7 +17,7 @@ picks ``True``, as PyTorch does):
 
 * ``use_reentrant=False`` (recommended) records the segment's graph in forward as usual, then
   empties its nodes of what they saved; the first of them that backward reaches runs the
-  segment again and each node hands its gradient to its recomputed twin. The graph itself is
+  segment again and gives each node back what its recomputed twin saved. The graph itself is
   the ordinary one, so ``autograd.grad``, ``create_graph=True`` (second order), hooks on the
   segment's tensors, keyword arguments, several or non-tensor outputs and inputs that need no
   gradient all work as without checkpointing.
