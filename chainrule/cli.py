@@ -38,6 +38,7 @@ _TRAIN_FLAGS = {
     "model": "model",
     "hidden": "hidden",
     "dropout": "dropout",
+    "checkpoint_segments": "checkpoint_segments",
     "epochs": "epochs",
     "batch_size": "batch_size",
     "lr": "lr",
@@ -94,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--model", help=flag_help["model"])
     train.add_argument("--hidden", type=int, nargs="+", metavar="WIDTH", help=flag_help["hidden"])
     train.add_argument("--dropout", type=float, help=flag_help["dropout"])
+    train.add_argument("--checkpoint-segments", type=int, metavar="N", help=flag_help["checkpoint_segments"])
     train.add_argument("--epochs", type=int, help=flag_help["epochs"])
     train.add_argument("--batch-size", type=int, help=flag_help["batch_size"])
     train.add_argument("--lr", type=float, help=flag_help["lr"])

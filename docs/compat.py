@@ -24,6 +24,7 @@ NAMESPACES = [
     "torch.optim",
     "torch.optim.lr_scheduler",
     "torch.utils.data",
+    "torch.utils.checkpoint",
     "torch.autograd",
 ]
 ROW = re.compile(r"^\| `(?P<name>[^`]+)` \| (?P<has>yes|no) \|$")

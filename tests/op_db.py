@@ -54,6 +54,7 @@ TESTED_ELSEWHERE: dict[str, str] = {
     "RecordedSubgraph": "tests/test_double_backward.py",
     "CustomFunctionNode": "tests/test_custom_function.py",
     "OnceDifferentiable": "tests/test_custom_function.py",
+    "CheckpointFunction": "tests/test_checkpoint.py",
 }
 
 # gradgradcheck costs a backward per element of the first-order gradient and two forward and

@@ -215,7 +215,8 @@ def _metrics_without_time(run_dir):
 
 def test_a_killed_run_resumes_to_the_same_bits_as_an_uninterrupted_one(tmp_path):
     """Also shows that two processes with the same seed agree bit for bit: the killed run's
-    first epoch and the uninterrupted run's come from separate processes."""
+    first epoch and the uninterrupted run's come from separate processes. The killed run
+    trains with gradient checkpointing, which changes no bit and is kept on resume."""
     config = tmp_path / "small.toml"
     config.write_text(SMALL_CONFIG)
     common = ["train", "--config", config, "--out", tmp_path / "runs", "--verbose", "0"]
@@ -224,9 +225,10 @@ def test_a_killed_run_resumes_to_the_same_bits_as_an_uninterrupted_one(tmp_path)
     first = tmp_path / "runs" / "first"
 
     # The same run, slowed to ~0.8 s an epoch, killed with SIGKILL in the middle of epoch 2.
+    checkpointing = ["--checkpoint-segments", "2"]
     killed = tmp_path / "runs" / "killed"
     process = subprocess.Popen(
-        [*console_script(), *map(str, common), "--name", "killed", "--_batch-delay", "0.02"],
+        [*console_script(), *map(str, common), "--name", "killed", "--_batch-delay", "0.02", *checkpointing],
         cwd=tmp_path,
         env=ENV,
         stdout=subprocess.DEVNULL,
@@ -257,6 +259,7 @@ def test_a_killed_run_resumes_to_the_same_bits_as_an_uninterrupted_one(tmp_path)
         np.testing.assert_array_equal(_weights(killed)[name], array)
     assert _metrics_without_time(killed) == _metrics_without_time(first)
     assert list(killed.glob(".*.tmp")) == []  # a temporary file the kill may have left is cleaned up
+    assert tomllib.loads((killed / "config.toml").read_text())["checkpoint_segments"] == 2
 
 
 @settings(max_examples=60, deadline=None)

@@ -19,9 +19,13 @@ from typing import Any
 
 from chainrule.autograd.anomaly import _AnomalyMode, _InBackward, check_backward
 from chainrule.autograd.function import _FREED_MESSAGE
-from chainrule.grad_mode import _GradMode
+from chainrule.grad_mode import _GradMode, _Switch
 
 _Edge = Any  # a Function node, or a leaf Tensor
+
+#: True while the running backward accumulates into ``.grad`` (``backward()``), False while it
+#: returns gradients (``autograd.grad``): reentrant checkpointing works only in the first.
+_IntoGrad = _Switch("chainrule.backward_into_grad", False)
 
 
 def _count_consumers(roots: list[_Edge]) -> dict[_Edge, int]:
@@ -90,6 +94,8 @@ def run_backward(
 
     previous_mode = _GradMode.get()
     _GradMode.set(create_graph)
+    previous_into_grad = _IntoGrad.get()
+    _IntoGrad.set(inputs is None)
     pop_pending = pending.pop
     anomaly = _AnomalyMode.get()
     try:
@@ -161,6 +167,7 @@ def run_backward(
                     ready.append(next_edge)
     finally:
         _GradMode.set(previous_mode)
+        _IntoGrad.set(previous_into_grad)
     return results if inputs is not None else None
 
 

@@ -54,6 +54,7 @@ tensor([1., 0., 0.])
 from __future__ import annotations
 
 import weakref
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -64,6 +65,12 @@ from chainrule.grad_mode import _GradMode
 # The modes of the running thread, read on every op.
 _grad_enabled = _GradMode.get
 _anomaly_enabled = _AnomalyMode.get
+
+#: While set to a list, every node recorded in the running thread is appended to it, in the
+#: order made. This is how gradient checkpointing (``chainrule.utils.checkpoint``) tells the
+#: nodes of a segment from those of the graph around it.
+_NodeLog: ContextVar[list[Any] | None] = ContextVar("chainrule.node_log", default=None)
+_node_log = _NodeLog.get
 
 #: chainrule's own ops (Function subclasses defined in the ``chainrule`` package), by class
 #: name. The op test suite checks that each one is exercised, so names must be unique here.
@@ -216,6 +223,9 @@ class Function:
         self._freed = False
         self._tensor_hooks = None
         self._retained = None
+        log = _node_log()
+        if log is not None:
+            log.append(self)
 
     def _outputs(self, arrays: tuple[Any, ...], raw: list[Any], args: tuple[Any, ...], edges: list[Any],
                  shapes: list[Any], dtypes: list[Any]) -> tuple[Tensor, ...]:

@@ -93,6 +93,10 @@ SETTINGS: dict[str, Setting] = {
     "hidden": Setting([128], list, "hidden layer widths of the mlp"),
     "channels": Setting([16, 32], list, "channels of the cnn's convolutions"),
     "dropout": Setting(0.0, float, "dropout probability between layers (mlp, cnn)"),
+    "checkpoint_segments": Setting(
+        0, int, "gradient checkpointing: recompute activations in backward in this many segments "
+        "of an nn.Sequential model, for less memory (about sqrt(layers) saves most; 0: off)"
+    ),
     "epochs": Setting(20, int, "number of passes over the training data"),
     "batch_size": Setting(32, int, "samples per optimizer step"),
     "optimizer": Setting("adam", str, "the optimizer", OPTIMIZERS),
@@ -229,6 +233,10 @@ def _check_ranges(config: dict[str, Any], source: str) -> None:
     require(config["weight_decay"] >= 0, f"weight_decay must be >= 0, got {config['weight_decay']}")
     require(0.0 <= config["momentum"] < 1.0, f"momentum must be in [0, 1), got {config['momentum']}")
     require(config["patience"] >= 0, f"patience must be >= 0, got {config['patience']}")
+    require(
+        config["checkpoint_segments"] >= 0,
+        f"checkpoint_segments must be >= 0 (0: off), got {config['checkpoint_segments']}",
+    )
     require(config["seed"] >= 0, f"seed must be a non-negative integer, got {config['seed']}")
     require(
         all(width >= 1 for width in config["hidden"]), f"hidden widths must be >= 1, got {config['hidden']}"
@@ -405,7 +413,9 @@ LOCK_FILE = ".lock"
 # such a folder is an abandoned start, not someone else's files, so a new run may take it.
 _LEFTOVERS = re.compile(r"\.lock|\..+\.tmp|model_code")
 # Settings a resume may change: they do not change the model, the optimizer or the data split.
-RESUME_MAY_CHANGE = frozenset({"epochs", "name", "out", "data_dir", "allow_nan", "patience", "tensorboard"})
+RESUME_MAY_CHANGE = frozenset(
+    {"epochs", "name", "out", "data_dir", "allow_nan", "patience", "tensorboard", "checkpoint_segments"}
+)
 
 
 class RunFolderLock:
@@ -1012,6 +1022,7 @@ def _train_run(
         scheduler=build_scheduler(config, optimizer),
         config=config,
         learning_rule=apply_rule(model, config["learning_rule"], seed=config["seed"]),
+        checkpoint_segments=config["checkpoint_segments"],
     )
     if resume is None:
         run_dir, lock = new_run_dir(config)

@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.errors import ConfigError
 from chainrule.train.callbacks import (
     Callback,
     Divergence,
@@ -87,6 +88,10 @@ class Trainer:
             Its random feedback matrices are saved with checkpoints; for fa, dfa and sign an
             :class:`~chainrule.learning.AlignmentCallback` records each layer's angle to the
             true gradient; ff replaces the forward/backward of each step with its own.
+        checkpoint_segments: train an ``nn.Sequential`` model with gradient checkpointing in
+            this many segments (:func:`~chainrule.utils.checkpoint.checkpoint_sequential`):
+            activations are recomputed in backward instead of kept, for the same gradients
+            with less memory and about one more forward pass of time. 0 (default): off.
 
     After ``fit``, ``divergence`` is ``None``, or the :class:`~chainrule.train.callbacks.Divergence`
     a :class:`~chainrule.train.callbacks.TerminateOnDivergence` callback stopped the run at.
@@ -107,7 +112,10 @@ class Trainer:
         watch_overfitting: bool = True,
         config: Mapping[str, Any] | None = None,
         learning_rule: Any = None,
+        checkpoint_segments: int = 0,
     ) -> None:
+        _check_checkpoint_segments(model, checkpoint_segments)
+        self.checkpoint_segments = checkpoint_segments
         self.model = model
         self.loss_fn = loss_fn
         self.optimizer = optimizer
@@ -246,7 +254,7 @@ class Trainer:
             if getattr(self.learning_rule, "trains_itself", False):
                 outputs, loss = self.learning_rule.training_step(inputs, targets, self.loss_fn)
             else:
-                outputs = self.model(inputs)
+                outputs = self._forward_to_train(inputs)
                 loss = self.loss_fn(outputs, targets)
                 loss.backward()
             loss_value = float(loss.item())
@@ -263,6 +271,13 @@ class Trainer:
         logs["lr"] = learning_rate
         logs["time"] = time.perf_counter() - started
         return logs
+
+    def _forward_to_train(self, inputs: Any) -> Any:
+        if not self.checkpoint_segments:
+            return self.model(inputs)
+        from chainrule.utils.checkpoint import checkpoint_sequential
+
+        return checkpoint_sequential(self.model, self.checkpoint_segments, inputs, use_reentrant=False)
 
     # -------------------------------------------------------------------- evaluate/predict
     def evaluate(self, loader: Iterable[Any], prefix: str = "") -> dict[str, float]:
@@ -576,6 +591,28 @@ def _scores_each_class(loss_fn: Any) -> bool:
     """True for losses that take a score per class (cross-entropy, NLL), even a single one."""
     loss_name = getattr(loss_fn, "__name__", type(loss_fn).__name__).lower()
     return loss_name in ("crossentropyloss", "cross_entropy", "nllloss", "nll_loss")
+
+
+def _check_checkpoint_segments(model: Any, segments: Any) -> None:
+    """Refuse a checkpointing setting that cannot apply to ``model``, in one sentence."""
+    from chainrule.nn import Sequential
+
+    if isinstance(segments, bool) or not isinstance(segments, int) or segments < 0:
+        raise ConfigError(f"checkpoint_segments must be a whole number >= 0 (0: off), got {segments!r}")
+    if not segments:
+        return
+    if not isinstance(model, Sequential):
+        raise ConfigError(
+            f"checkpoint_segments = {segments} needs a model that is an nn.Sequential (to split "
+            f"into segments), but the model is a {type(model).__name__}; set checkpoint_segments "
+            "to 0, or build the model as an nn.Sequential of its layers"
+        )
+    if segments > len(model):
+        raise ConfigError(
+            f"checkpoint_segments = {segments} is more than the {len(model)} layers of the "
+            f"nn.Sequential model; use 1 to {len(model)} (about the square root of the number of "
+            "layers saves the most memory), or 0 for off"
+        )
 
 
 def _resolve_metrics(metrics: Sequence[str | MetricFunction], loss_fn: Any) -> dict[str, MetricFunction]:
