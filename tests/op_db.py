@@ -54,6 +54,8 @@ TESTED_ELSEWHERE: dict[str, str] = {
     "RecordedSubgraph": "tests/test_double_backward.py",
     "CustomFunctionNode": "tests/test_custom_function.py",
     "OnceDifferentiable": "tests/test_custom_function.py",
+    # a compiled module's node, whose backward is the recorded one
+    "CompiledBackward": "tests/test_compile.py",
 }
 
 # gradgradcheck costs a backward per element of the first-order gradient and two forward and
