@@ -416,3 +416,25 @@ def test_second_backward_through_a_replayed_forward_is_refused() -> None:
 def test_const_sample_marker_is_not_a_tensor() -> None:
     # the op-database helper this file relies on keeps Const arguments out of the gradients
     assert not to_library(Const(np.ones(2)), chainrule).requires_grad
+
+
+def test_two_replayed_forwards_then_one_backward() -> None:
+    """Two forwards before their backward: each keeps its own saved arrays (the ReLU masks are
+    read off the reused ctx right after each forward), so the gradients are eager's."""
+
+    def grads(compiled: bool) -> list[np.ndarray]:
+        chainrule.manual_seed(0)
+        model = _mlp()
+        forward = chainrule.compile(model) if compiled else model
+        rng = np.random.default_rng(2)
+        for _ in range(4):
+            first, second = (
+                chainrule.tensor(rng.standard_normal((5, 12)).astype(np.float32)) for _ in range(2)
+            )
+            model.zero_grad()
+            (forward(first).sum() + (forward(second) * 2).sum()).backward()
+        if compiled:
+            assert forward._compiled_forward.stats["replays"] >= 4
+        return [p.grad.array for p in model.parameters()]
+
+    _assert_same_bits(grads(False), grads(True), "gradients")

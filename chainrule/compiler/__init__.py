@@ -65,12 +65,12 @@ from typing import Any
 from chainrule.autograd.anomaly import _AnomalyMode
 from chainrule.compiler._node import CompiledBackward
 from chainrule.compiler._program import MISS, Program, compare
-from chainrule.compiler._record import SEQUENCE, Recording, check_graph, recording_into, run_backward
+from chainrule.compiler._record import SEQUENCE, Recording, active, check_graph, recording_into, run_backward
 from chainrule.grad_mode import _GradMode
 from chainrule.nn.modules.module import Module
 from chainrule.tensor import Tensor
 
-__all__ = ["compile", "CompiledFunction", "CompiledModule"]
+__all__ = ["compile", "is_compiling", "CompiledFunction", "CompiledModule"]
 
 _MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 cache_size_limit = 8  # programs kept per compiled function, as torch._dynamo.config's default
@@ -295,6 +295,18 @@ def _hang(
     hung = list(hung) if type(hung) is tuple else [hung]
     results = [hung.pop(0) if grad else out for out, grad in zip(outputs, output_grads)]
     return results[0] if result_type is Tensor else result_type(results)
+
+
+def is_compiling() -> bool:
+    """True while ``chainrule.compile`` records a call on this thread (``torch.compiler``'s
+    name): code may skip what it should not do while being recorded.
+
+    Example::
+
+        >>> chainrule.compiler.is_compiling()
+        False
+    """
+    return active() is not None
 
 
 def _guard_key(value: Any, tensors: list[Tensor]) -> Any:
