@@ -438,3 +438,36 @@ def test_two_replayed_forwards_then_one_backward() -> None:
         return [p.grad.array for p in model.parameters()]
 
     _assert_same_bits(grads(False), grads(True), "gradients")
+
+
+def test_train_and_eval_modes_get_their_own_programs() -> None:
+    """Recorded in eval mode, the program does not serve train mode: batch norm's running
+    statistics are updated (eagerly: an in-place update) once the model trains again."""
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    compiled = chainrule.compile(model)
+    x = chainrule.randn(6, 3)
+    model.eval()
+    with chainrule.no_grad():
+        for _ in range(3):
+            compiled(x)
+    assert compiled._compiled_forward.stats["replays"] == 1
+    model.train()
+    before = model[1].running_mean.array.copy()
+    with pytest.warns(UserWarning, match="in-place"), chainrule.no_grad():
+        compiled(x)
+    assert not np.array_equal(before, model[1].running_mean.array)
+    model.eval()
+    with chainrule.no_grad():
+        assert np.array_equal(compiled(x).array, model(x).array)  # recorded again: eager's
+
+
+def test_forwards_never_backpropagated_stop_recording() -> None:
+    """A compiled module called with grad on whose outputs never see a backward (inference
+    without no_grad) would record on every call: after two such calls it runs eagerly."""
+    compiled = chainrule.compile(nn.Linear(3, 2))
+    x = chainrule.randn(2, 3)
+    with pytest.warns(UserWarning, match="never backpropagated"):
+        for _ in range(4):
+            out = compiled(x)
+    assert compiled._compiled_forward.stats == {"recordings": 3, "replays": 0, "eager": 1}
+    assert out.requires_grad

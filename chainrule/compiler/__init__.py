@@ -90,6 +90,7 @@ class CompiledFunction:
         self.fullgraph = fullgraph
         self.programs: dict[Any, Any] = {}  # guard key -> Program, or _EAGER
         self._recorded: dict[Any, Recording] = {}  # guard key -> first complete recording
+        self._unfinished: dict[Any, int] = {}  # guard key -> recorded forwards awaiting backward
         self.stats = {"recordings": 0, "replays": 0, "eager": 0}
         self.notes: list[str] = []
 
@@ -166,6 +167,13 @@ class CompiledFunction:
     def _hang_backward(self, key: Any, recording: Recording, result: Any) -> Any:
         """A module's forward with a graph still to backpropagate: its differentiable results
         hang from one ``CompiledBackward`` node, whose first backward is recorded too."""
+        unfinished = self._unfinished.get(key, 0)
+        if unfinished >= 2:  # forwards whose backward never came: inference with grad on
+            recording.refuse(
+                "its outputs were never backpropagated (for inference, call it under chainrule.no_grad())"
+            )
+            return self._finish(key, recording, result)
+        self._unfinished[key] = unfinished + 1
         outputs = list(result) if type(result) in (tuple, list) else [result]
         if not all(isinstance(out, Tensor) for out in outputs):
             recording.refuse("a compiled forward must return a tensor or a tuple or list of tensors")
@@ -178,6 +186,7 @@ class CompiledFunction:
         recording.result_type = type(result)
 
         def record_backward(saved: Any, *grads: Any) -> list[Any]:
+            self._unfinished[key] = 0
             with recording_into(recording):
                 recording.backward_inputs = [recording.new_slot(g) for g in grads]
                 found = run_backward(

@@ -261,7 +261,8 @@ class Program:
     # ------------------------------------------------------------------------ pieces
     def _guards(self, recording: Recording) -> list[str]:
         """An external tensor must still hold the same array (parameter identity) with the same
-        requires_grad; a leaf gradients go to must have no hooks."""
+        requires_grad; every module called must be in the same train/eval mode; a leaf
+        gradients go to must have no hooks."""
         lines = []
         for index, (_, _, requires_grad) in enumerate(recording.externals):
             if index in self.made_inside:
@@ -271,6 +272,8 @@ class Program:
                 f"if {name}.array is not {self._external_array(index)} or "
                 f"{name}.requires_grad is not {requires_grad}: return _MISS"
             )
+        for module, training in recording.modules:
+            lines.append(f"if {self._name('M', module)}.training is not {training}: return _MISS")
         for step in recording.steps:
             if step.kind == "deposit":
                 lines.append(f"if {self._leaf(step.op)}._hooks: return _MISS")

@@ -82,6 +82,7 @@ class Recording:
         self.leaves: list[Tensor] = []  # leaf tensors reached by a backward pass
         self.unresolved: list[tuple[Step, Tensor]] = []  # deposits whose leaf is not known yet
         self.inputs: list[Tensor] = []  # the call's tensor arguments, in guard-key order
+        self.modules: list[tuple[Module, bool]] = []  # modules called, with their training flag
         self.input_slots: list[int] = []
         self.result_spec: Any = None
         # a compiled module's call: its forward ends at ``boundary``, the backward recorded
@@ -335,8 +336,12 @@ def _refusing(cls: type, name: str, reason: str) -> Callable[..., Any]:
 
 def _module_call(self: Module, *args: Any, **kwargs: Any) -> Any:
     recording = active()
-    if recording is not None and (self._forward_hooks or self._forward_pre_hooks):
-        recording.refuse(f"a forward hook on {type(self).__name__} runs Python")
+    if recording is not None:
+        if self._forward_hooks or self._forward_pre_hooks:
+            recording.refuse(f"a forward hook on {type(self).__name__} runs Python")
+        # a module's forward may depend on train() / eval(): the program is kept for this mode
+        if all(module is not self for module, _ in recording.modules):
+            recording.modules.append((self, self.training))
     return _ORIGINAL_MODULE_CALL(self, *args, **kwargs)
 
 
