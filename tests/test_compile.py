@@ -471,3 +471,23 @@ def test_forwards_never_backpropagated_stop_recording() -> None:
             out = compiled(x)
     assert compiled._compiled_forward.stats == {"recordings": 3, "replays": 0, "eager": 1}
     assert out.requires_grad
+
+
+def test_a_user_autograd_function_runs_eagerly() -> None:
+    class Cube(chainrule.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, x: chainrule.Tensor) -> chainrule.Tensor:
+            ctx.save_for_backward(x)
+            return x**3
+
+        @staticmethod
+        def backward(ctx: Any, grad: chainrule.Tensor) -> chainrule.Tensor:
+            (x,) = ctx.saved_tensors
+            return grad * 3 * x**2
+
+    x = chainrule.tensor([1.0, 2.0], requires_grad=True)
+    compiled = chainrule.compile(lambda t: Cube.apply(t).sum().backward())
+    with pytest.warns(UserWarning, match="user autograd.Function \\(Cube\\)"):
+        for _ in range(3):
+            compiled(x)
+    assert np.array_equal(x.grad.array, np.array([9.0, 36.0], np.float32))

@@ -30,9 +30,8 @@ from typing import Any
 import numpy as np
 
 import chainrule.autograd as autograd_module
-from chainrule.autograd import engine
+from chainrule.autograd import custom_function, engine
 from chainrule.autograd.anomaly import _AnomalyMode
-from chainrule.autograd.custom_function import Function as UserFunction
 from chainrule.autograd.function import Function
 from chainrule.grad_mode import _GradMode
 from chainrule.nn.modules.module import Module
@@ -191,6 +190,7 @@ def _holds_array(value: Any) -> bool:
 # --------------------------------------------------------------------- the stand-ins
 _local = threading.local()
 _original_apply = Function.__dict__["apply"].__func__
+_USER_FUNCTIONS = custom_function.__name__
 _original_run_backward = autograd_module.run_backward
 run_backward = _original_run_backward  # the engine itself, for the recorder's own backward passes
 _original_owned = engine._owned
@@ -209,8 +209,8 @@ def _recording_apply(cls: type, *args: Any, **kwargs: Any) -> Any:
     recording = active()
     if recording is None:
         return _original_apply(cls, *args, **kwargs)
-    if issubclass(cls, UserFunction):
-        recording.refuse(f"the user autograd.Function {cls.__name__} is run eagerly")
+    if cls.__module__ == _USER_FUNCTIONS:  # the node that runs a user's forward and backward
+        recording.refuse(f"a user autograd.Function ({kwargs.get('function', cls).__name__}) is run eagerly")
     result = _original_apply(cls, *args, **kwargs)
     recording.note_op(cls, args, kwargs, result)
     return result
