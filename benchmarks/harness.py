@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.cases.common import NUMPY_ONLY, Case, Step
+from benchmarks.cases.common import COMPILED, NUMPY_ONLY, Case, Step
 
 SPEED_BEGIN = "<!-- speed:begin -->"
 SPEED_END = "<!-- speed:end -->"
@@ -99,6 +99,7 @@ LIBRARIES = (
     Library(FLOOR_LIBRARY, load_numpy),
     Library("chainrule", load_chainrule, traces_memory=True),
     Library(NUMPY_ONLY, load_chainrule, traces_memory=True),
+    Library(COMPILED, load_chainrule, traces_memory=True),
 )
 
 

@@ -23,6 +23,7 @@ from chainrule import (
     viz,  # noqa: F401,E402
 )
 from chainrule._allocator import tune_allocator
+from chainrule.compiler import compile  # noqa: A004,F401  (torch.compile's name)
 from chainrule.devices import device, get_default_device, set_default_device  # noqa: F401
 from chainrule.grad_mode import (  # noqa: F401
     enable_grad,

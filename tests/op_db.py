@@ -55,6 +55,8 @@ TESTED_ELSEWHERE: dict[str, str] = {
     "CustomFunctionNode": "tests/test_custom_function.py",
     "OnceDifferentiable": "tests/test_custom_function.py",
     "CheckpointFunction": "tests/test_checkpoint.py",
+    # a compiled module's node, whose backward is the recorded one
+    "CompiledBackward": "tests/test_compile.py",
 }
 
 # gradgradcheck costs a backward per element of the first-order gradient and two forward and

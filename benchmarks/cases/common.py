@@ -23,6 +23,9 @@ StepBuilder = Callable[[Any], Step]
 NUMPY_ONLY = "chainrule-numpy"
 """The row of chainrule with its optional numba kernels switched off (NumPy alone)."""
 
+COMPILED = "chainrule-compiled"
+"""The row of chainrule's step under ``chainrule.compile`` (recorded, then replayed)."""
+
 LEARNING_RATE = 0.01
 MOMENTUM = 0.9
 SEED = 0
@@ -208,3 +211,42 @@ def with_numpy_only_row(case: Case) -> Case:
         return case
     builders = {**case.builders, NUMPY_ONLY: numpy_only(case.builders["chainrule"])}
     return dataclasses.replace(case, builders=builders)
+
+
+def compiled(builder: StepBuilder, notes: dict[str, str]) -> StepBuilder:
+    """chainrule's step under ``chainrule.compile``. Building it makes the two recording calls
+    and one replay, timed (CPU seconds of this process), into ``notes``: the first-call cost."""
+
+    def build(lib: Any) -> Step:
+        eager_step = builder(lib)
+        eager_seconds = _cpu_seconds_of(eager_step, 3)  # warm, as the recordings are not
+        step = lib.compile(eager_step)
+        first, second, replay = (_cpu_seconds_of(step, 1) for _ in range(3))
+        if step.stats["replays"] != 1:
+            notes[COMPILED] = "runs eagerly: " + "; ".join(step.notes)
+        else:
+            ops = next(iter(step.programs.values())).op_count
+            notes[COMPILED] = (f"first calls (recordings) {first * 1e3:.2f} ms and {second * 1e3:.2f} "
+                               f"ms of CPU, first replay {replay * 1e3:.2f} ms, eager step "
+                               f"{eager_seconds * 1e3:.2f} ms; {ops} ops per replay")
+        return step
+
+    return build
+
+
+def _cpu_seconds_of(step: Step, count: int) -> float:
+    import time
+
+    start = time.process_time()
+    for _ in range(count):
+        step()
+    return (time.process_time() - start) / count
+
+
+def with_compiled_row(case: Case) -> Case:
+    """``case`` with a ``COMPILED`` builder beside its chainrule one, when it has one."""
+    if "chainrule" not in case.builders:
+        return case
+    notes = dict(case.notes)
+    builders = {**case.builders, COMPILED: compiled(case.builders["chainrule"], notes)}
+    return dataclasses.replace(case, builders=builders, notes=notes)
