@@ -94,3 +94,23 @@ def test_long_weight_gradient_product_sums_slices_to_the_full_product():
     np.testing.assert_allclose(_long_product(a, b), a @ b, rtol=1e-12)
     small_a, small_b = a[:, :, :3000], b[:, :3000]  # too short to slice: the plain product
     np.testing.assert_array_equal(_long_product(small_a, small_b), small_a @ small_b)
+
+
+def test_reshape_gradient_comes_back_in_the_input_layout():
+    """A flatten after a 1-D convolution (channel-major output) passes its gradient back
+    channel-major, the layout of the ReLU mask and the convolution that read it next."""
+    rng = np.random.default_rng(6)
+    x = chainrule.tensor(rng.standard_normal((4, 1, 9)), requires_grad=True)
+    weight = chainrule.tensor(rng.standard_normal((3, 1, 3)), requires_grad=True)
+    features = F.relu(F.conv1d(x, weight, padding=1))
+    assert features.detach().numpy().swapaxes(0, 1).flags.c_contiguous  # the premise: channel-major
+    captured = {}
+    features.register_hook(lambda grad: captured.setdefault("grad", grad))
+    grad_output = rng.standard_normal((4, 27))
+    features.flatten(1).backward(chainrule.tensor(grad_output))
+    grad = captured["grad"].numpy()
+    assert grad.swapaxes(0, 1).flags.c_contiguous
+    np.testing.assert_array_equal(grad, grad_output.reshape(4, 3, 9))
+    plain = chainrule.tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    plain.reshape(6).backward(chainrule.ones(6, dtype=chainrule.float64))
+    assert plain.grad.numpy().flags.c_contiguous  # contiguous inputs keep contiguous gradients
