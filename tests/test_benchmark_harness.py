@@ -372,3 +372,28 @@ def test_numpy_only_row_switches_the_kernels_off_for_each_step_and_back():
     assert seen == [True, False]
     assert backend.enabled  # restored after the step
     assert NUMPY_ONLY not in with_numpy_only_row(fake_case(builders={"pytorch": lambda lib: None})).builders
+
+
+def test_blas_measurement_calls_cblas_with_the_right_transposes_and_strides():
+    """benchmarks/blas.py hands each library the step's products through ctypes; checked here
+    on NumPy's own bundled OpenBLAS, whose CBLAS gives the products NumPy gives."""
+    import ctypes
+    import glob
+    import os
+
+    import numpy as np
+
+    from benchmarks import blas
+
+    libs = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
+    bundled = glob.glob(os.path.join(libs, "libscipy_openblas*.so"))
+    if not bundled:
+        pytest.skip("this NumPy bundles no scipy-openblas to call through ctypes")
+
+    gemm = blas.cblas_gemm(ctypes.CDLL(bundled[0]).scipy_cblas_sgemm64_, ctypes.c_int64)
+    work = blas.products([blas.GemmLayer(5, 3, 4, needs_input_grad=False), blas.GemmLayer(6, 4, 2)],
+                         np.random.default_rng(0))
+    shapes = [a.shape + b.shape for a, b, _ in work]
+    assert shapes == [(5, 3, 3, 4), (3, 5, 5, 4), (6, 4, 4, 2), (4, 6, 6, 2), (6, 2, 2, 4)]
+    assert blas.max_relative_difference(gemm, work) < 1e-6
+    assert blas.max_relative_difference(lambda a, b, out: np.matmul(a, 2 * b, out=out), work) > 0.5
