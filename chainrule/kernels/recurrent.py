@@ -1,43 +1,23 @@
-"""GRU and LSTM gate arithmetic, one time step per call, as single passes (see
+"""GRU and LSTM backpropagation through time, one time step per call, as single passes (see
 ``chainrule.nn.modules.rnn`` for the NumPy versions).
 
 A step's gates are a few thousand floats (batch 100, hidden 64), so the NumPy path's dozen
 elementwise calls per step cost more in per-call overhead than in arithmetic. Each loop here
-does a step's gate work in one pass after the step's matrix product, which stays with NumPy's
-BLAS.
+does a step's gate-gradient work in one pass before the step's matrix product, which stays
+with NumPy's BLAS: on the benchmark's GRU direction (40 steps, batch 100, hidden 64) the
+backward took 7.5-9.3 ms against NumPy's 12.2-14.3 ms (one thread, CPU time, shared machine).
+The forward passes stay with NumPy: written the same way, with the C library's scalar ``tanh``,
+they ran 2.5x slower than NumPy's vectorised ``tanh`` (30 ms against 12 ms).
 
-Numerics: the backward loops use only ``+ - *`` on the same values, so they differ from the
-NumPy path only by operation order and intermediate precision; the forward loops take ``tanh``
-from the C library where NumPy uses its own vectorised ``tanh``. The results are therefore not
-the NumPy path's to the bit, but agree within a few float32 rounding errors per step
-(``tests/test_kernels.py`` bounds the difference over whole sequences: relative 1e-5 in
-float32, 1e-12 in float64). The sigmoid is written as NumPy's path writes it,
-``0.5 tanh(x / 2) + 0.5``, which never overflows.
+Numerics: the loops use only ``+ - *`` on the NumPy path's values, in the same formulas, but
+not the same intermediate precision (integer constants promote float32 intermediates to
+float64), so the results are not the NumPy path's to the bit. ``tests/test_kernels.py`` bounds
+the difference over whole sequences: relative 1e-5 in float32, 1e-12 in float64.
 """
 
 from __future__ import annotations
 
-import math
-
 from chainrule.backends.numba import kernel
-
-
-@kernel
-def gru_forward_step(gates_x, from_hidden, bias, h, gates, hidden_n, h_new):  # noqa: ANN001
-    """One GRU step after ``from_hidden = h W_hh^T`` (N, 3H): fills ``gates`` (N, 3H) with r,
-    z, n, ``hidden_n`` (N, H) with W_hn h + b_hn and ``h_new`` (N, H)."""
-    batch, size = h.shape
-    for b in range(batch):
-        for k in range(size):
-            r = 0.5 * math.tanh(0.5 * (gates_x[b, k] + (from_hidden[b, k] + bias[k]))) + 0.5
-            z_at = size + k
-            z = 0.5 * math.tanh(0.5 * (gates_x[b, z_at] + (from_hidden[b, z_at] + bias[z_at]))) + 0.5
-            n_at = 2 * size + k
-            hidden = from_hidden[b, n_at] + bias[n_at]
-            n = math.tanh(r * hidden + gates_x[b, n_at])
-            gates[b, k], gates[b, z_at], gates[b, n_at] = r, z, n
-            hidden_n[b, k] = hidden
-            h_new[b, k] = (h[b, k] - n) * z + n
 
 
 @kernel
@@ -60,26 +40,6 @@ def gru_backward_step(incoming, from_later, carried, h_prev, r, z, n, hidden_n, 
             grad_gates_x[b, size + k], grad_gates_h[b, size + k] = grad_z, grad_z
             grad_gates_x[b, 2 * size + k], grad_gates_h[b, 2 * size + k] = grad_n, grad_n * r_bk
             carry[b, k] = grad_h * z_bk
-
-
-@kernel
-def lstm_forward_step(gates, c, cell, tanh_cell, h_new):  # noqa: ANN001
-    """One LSTM step after ``gates = h W_hh^T + gates_x + b_hh`` (N, 4H, pre-activations):
-    applies the gates' nonlinearities in place (i, f, o sigmoid, g tanh) and fills ``cell``
-    (c' = f c + i g), ``tanh_cell`` and ``h_new`` (o tanh(c'))."""
-    batch, size = c.shape
-    for b in range(batch):
-        for k in range(size):
-            i = 0.5 * math.tanh(0.5 * gates[b, k]) + 0.5
-            f = 0.5 * math.tanh(0.5 * gates[b, size + k]) + 0.5
-            g = math.tanh(gates[b, 2 * size + k])
-            o = 0.5 * math.tanh(0.5 * gates[b, 3 * size + k]) + 0.5
-            gates[b, k], gates[b, size + k], gates[b, 2 * size + k], gates[b, 3 * size + k] = i, f, g, o
-            c_new = f * c[b, k] + i * g
-            cell[b, k] = c_new
-            tanh_c = math.tanh(c_new)
-            tanh_cell[b, k] = tanh_c
-            h_new[b, k] = o * tanh_c
 
 
 @kernel

@@ -393,21 +393,9 @@ def _gru_forward_arrays(gates_x: np.ndarray, h0: np.ndarray, weight_hh: np.ndarr
     previous = np.empty_like(outputs)  # the state each step reads, for the weight gradient
     weight_t = np.ascontiguousarray(weight_hh.T)
     states: list[Any] = [None] * len(outputs)
-    fused = numba_backend.handles(gates_x, h0, weight_hh)
-    if fused:
-        from_hidden = np.empty_like(gates_x[0])
-        bias = np.zeros(3 * size, gates_x.dtype) if bias_hh is None else bias_hh
     h = h0
     for t in _steps(len(outputs), reverse):
         previous[t] = h
-        if fused:
-            np.matmul(h, weight_t, out=from_hidden)
-            recurrent_kernels.gru_forward_step(gates_x[t], from_hidden, bias, h, gates[t], hidden_n[t],
-                                               outputs[t])
-            states[t] = (previous[t], gates[t, :, :size], gates[t, :, size:2 * size], gates[t, :, 2 * size:],
-                         hidden_n[t])
-            h = outputs[t]
-            continue
         from_hidden = h @ weight_t
         if bias_hh is not None:
             from_hidden += bias_hh
@@ -435,7 +423,6 @@ def _lstm_forward_arrays(gates_x: np.ndarray, h0: np.ndarray, c0: np.ndarray, we
     previous = np.empty_like(cells)  # the hidden state each step reads, for the weight gradient
     weight_t = np.ascontiguousarray(weight_hh.T)
     states: list[Any] = [None] * length
-    fused = numba_backend.handles(gates_x, h0, c0, weight_hh)
     h, c = h0, c0
     for t in _steps(length, reverse):
         previous[t] = h
@@ -443,18 +430,14 @@ def _lstm_forward_arrays(gates_x: np.ndarray, h0: np.ndarray, c0: np.ndarray, we
         step += gates_x[t]
         if bias_hh is not None:
             step += bias_hh
-        i, f, g, o = step[:, :size], step[:, size:2 * size], step[:, 2 * size:3 * size], step[:, 3 * size:]
-        states[t] = (previous[t], c, i, f, g, o, tanh_cells[t])
-        if fused:
-            recurrent_kernels.lstm_forward_step(step, c, cells[t], tanh_cells[t], outputs[t])
-            h, c = outputs[t], cells[t]
-            continue
         _sigmoid_(step[:, :2 * size])
         np.tanh(step[:, 2 * size:3 * size], out=step[:, 2 * size:3 * size])
         _sigmoid_(step[:, 3 * size:])
+        i, f, g, o = step[:, :size], step[:, size:2 * size], step[:, 2 * size:3 * size], step[:, 3 * size:]
         c_new = np.multiply(f, c, out=cells[t])
         c_new += i * g
         np.tanh(c_new, out=tanh_cells[t])
+        states[t] = (previous[t], c, i, f, g, o, tanh_cells[t])
         h = np.multiply(o, tanh_cells[t], out=outputs[t])
         c = c_new
     outputs[length] = c
