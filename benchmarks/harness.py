@@ -27,6 +27,7 @@ import dataclasses
 import datetime
 import os
 import platform
+import re
 import statistics
 import sys
 import time
@@ -38,8 +39,21 @@ from typing import Any
 
 from benchmarks.cases.common import COMPILED, NUMPY_ONLY, Case, Step
 
-SPEED_BEGIN = "<!-- speed:begin -->"
-SPEED_END = "<!-- speed:end -->"
+VENDORS = {"AuthenticAMD": "AMD", "GenuineIntel": "Intel"}
+"""/proc/cpuinfo's vendor_id -> the name BENCHMARKS.md files that vendor's speed table under."""
+ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16",
+             "amx_tile")
+"""The instruction-set extensions that decide which GEMM kernels a BLAS can run."""
+
+
+def speed_markers(vendor: str) -> tuple[str, str]:
+    """The markers around one CPU vendor's speed section: a run on one vendor's machine
+    rewrites only that vendor's table, so BENCHMARKS.md keeps one table per vendor seen."""
+    key = vendor.lower().replace(" ", "-")
+    return f"<!-- speed:{key}:begin -->", f"<!-- speed:{key}:end -->"
+
+
+SPEED_BEGIN, SPEED_END = speed_markers("AMD")
 DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 NEW_DOCUMENT = (
     "# chainrule benchmarks\n\n"
@@ -541,15 +555,48 @@ def memory_table(results: Sequence[MemoryResult]) -> str:
     return markdown_table(header, rows)
 
 
-def read_cpu_model(cpuinfo_path: str = "/proc/cpuinfo") -> str:
+def read_cpuinfo(cpuinfo_path: str = "/proc/cpuinfo") -> dict[str, str]:
+    """The first processor's fields of /proc/cpuinfo (empty where there is none)."""
+    fields: dict[str, str] = {}
     try:
         with open(cpuinfo_path) as cpuinfo:
             for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                if not line.strip():
+                    break
+                key, _, value = line.partition(":")
+                fields[key.strip()] = value.strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine() or "unknown CPU"
+    return fields
+
+
+def read_cpu_model(cpuinfo_path: str = "/proc/cpuinfo") -> str:
+    model = read_cpuinfo(cpuinfo_path).get("model name")
+    return model or platform.processor() or platform.machine() or "unknown CPU"
+
+
+def cpu_vendor(cpuinfo_path: str = "/proc/cpuinfo") -> str:
+    """"AMD", "Intel", or the vendor id as the CPU gives it (the machine's name without one)."""
+    vendor_id = read_cpuinfo(cpuinfo_path).get("vendor_id", "")
+    return VENDORS.get(vendor_id, vendor_id or platform.machine() or "unknown")
+
+
+def describe_cpu(cpuinfo_path: str = "/proc/cpuinfo") -> str:
+    """Vendor, model, family/model numbers, logical cores and the ISA extensions BLAS kernels
+    depend on, e.g. ``AMD EPYC (AMD, family 25 model 1), 2 logical cores; ISA: sse4_2, avx,
+    avx2, fma; no avx512f``."""
+    fields = read_cpuinfo(cpuinfo_path)
+    flags = set(fields.get("flags", "").split())
+    identity = f"{cpu_vendor(cpuinfo_path)}"
+    if "cpu family" in fields:
+        identity += f", family {fields['cpu family']} model {fields.get('model', '?')}"
+    text = f"{read_cpu_model(cpuinfo_path)} ({identity}), {os.cpu_count()} logical cores"
+    if flags:
+        present = [flag for flag in ISA_FLAGS if flag in flags]
+        text += f"; ISA: {', '.join(present) or 'none of ' + ', '.join(ISA_FLAGS)}"
+        if "avx512f" not in flags:
+            text += "; no avx512f"
+    return text
 
 
 def describe_blas() -> str:
@@ -566,11 +613,19 @@ def describe_blas() -> str:
     )
 
 
+def describe_torch_cpu(torch: Any) -> str:
+    """PyTorch's CPU kernel level and its GEMM library, e.g. ``CPU capability AVX2, MKL``."""
+    capability = torch.backends.cpu.get_cpu_capability()
+    blas = "MKL" if torch.backends.mkl.is_available() else "no MKL (OpenBLAS or its own)"
+    onednn = ", oneDNN" if torch.backends.mkldnn.is_available() else ""
+    return f"CPU capability {capability}, {blas}{onednn}"
+
+
 def describe_machine(availability: dict[str, Availability]) -> list[str]:
     """One line each: CPU, Python and libc, NumPy and its BLAS, the other libraries."""
     libc_name, libc_version = platform.libc_ver()
     lines = [
-        f"CPU: {read_cpu_model()}, {os.cpu_count()} logical cores",
+        f"CPU: {describe_cpu()}",
         f"Python {platform.python_version()}"
         + (f", {libc_name} {libc_version}" if libc_name else ""),
     ]
@@ -580,7 +635,8 @@ def describe_machine(availability: dict[str, Availability]) -> list[str]:
     torch_found = availability.get("pytorch", Availability())
     if torch_found.module is not None:
         torch = torch_found.module
-        lines.append(f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads)")
+        lines.append(f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads, "
+                     f"{describe_torch_cpu(torch)})")
     jax_found = availability.get("jax", Availability())
     if jax_found.module is not None:
         jax = jax_found.module
@@ -612,7 +668,7 @@ def render_report(summaries: Sequence[Summary], memory: Sequence[MemoryResult],
     missed = sum(len(runner.disturbed_seconds_per_step) for runner in runners)
     unreliable = sum(summary.only_disturbed for summary in summaries)
     parts = [
-        "## Speed",
+        f"## Speed on {cpu_vendor()} CPUs",
         "",
         f"Measured {when:%Y-%m-%d %H:%M} by `python -m benchmarks`: {config.rounds} round(s), "
         f"each timing a block of about {config.block_seconds:g} s per case and library "
@@ -693,9 +749,18 @@ def write_atomically(path: Path, text: str) -> None:
             temporary.unlink()
 
 
-def write_speed_section(path: Path, body: str) -> None:
+def write_speed_section(path: Path, body: str, vendor: str | None = None) -> None:
+    """Rewrite the speed section of ``vendor`` (this machine's CPU vendor by default). A vendor
+    seen for the first time gets its section after the last one there is."""
     document = path.read_text(encoding="utf-8") if path.exists() else NEW_DOCUMENT
-    write_atomically(path, replace_section(document, body))
+    begin, end = speed_markers(vendor or cpu_vendor())
+    other_ends = [match.end() for match in re.finditer(r"<!-- speed:[\w-]+:end -->\n?", document)]
+    if begin not in document and end not in document and other_ends:
+        cut = other_ends[-1]
+        document = f"{document[:cut]}\n{begin}\n{body.strip()}\n{end}\n{document[cut:]}"
+    else:
+        document = replace_section(document, body, begin, end)
+    write_atomically(path, document)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1521,6 +1521,14 @@ def _conv_samples(spatial: int) -> SampleFn:
                 desc="non_contiguous")
         yield S(randn(rng, 2, 3, *grid(6, 6)), randn(rng, 4, 3, *grid(3, 3)), randn(rng, 4), padding=1,
                 desc="large", gradgrad=False)
+        if spatial == 1:
+            # 1-D lays the padded sequences end to end: a padded length (9) that is not a
+            # multiple of the stride, outputs that would straddle two sequences, and dilation
+            # with groups at stride 2
+            yield S(randn(rng, 3, 2, 7), randn(rng, 2, 2, 2), randn(rng, 2), stride=3, padding=1,
+                    desc="stride_not_dividing_length")
+            yield S(randn(rng, 2, 4, 9), randn(rng, 4, 2, 2), randn(rng, 4), stride=2, dilation=3,
+                    groups=2, desc="stride_dilation_groups")
 
     return samples
 
@@ -1533,6 +1541,13 @@ def _conv_transpose_samples(spatial: int) -> SampleFn:
                 output_padding=1, desc="stride_padding_output_padding")
         yield S(randn(rng, 1, 4, *grid(2, 3)), randn(rng, 4, 1, *grid(2, 2)), randn(rng, 2), groups=2,
                 dilation=2, desc="groups_dilation")
+        if spatial == 1:
+            # an output_padding as large as the stride (allowed below the dilation), so the
+            # forward convolution of the result is longer than the input
+            yield S(randn(rng, 2, 2, 4), randn(rng, 2, 3, 3), None, stride=1, dilation=3, output_padding=2,
+                    desc="output_padding_past_stride")
+            yield S(randn(rng, 2, 2, 5), randn(rng, 2, 1, 3), None, stride=3, padding=2, output_padding=1,
+                    desc="stride_3")
 
     return samples
 

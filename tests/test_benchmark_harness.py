@@ -272,9 +272,9 @@ DOCUMENT = """# chainrule benchmarks
 
 Intro written by hand.
 
-<!-- speed:begin -->
+<!-- speed:amd:begin -->
 old speed table
-<!-- speed:end -->
+<!-- speed:amd:end -->
 
 ## Learning quality
 
@@ -287,7 +287,7 @@ accuracy table
 def test_replace_section_keeps_everything_outside_the_markers():
     updated = harness.replace_section(DOCUMENT, "new speed table\n")
     assert "old speed table" not in updated
-    assert "<!-- speed:begin -->\nnew speed table\n<!-- speed:end -->" in updated
+    assert "<!-- speed:amd:begin -->\nnew speed table\n<!-- speed:amd:end -->" in updated
     before, after = DOCUMENT.split("old speed table\n")
     assert updated.startswith(before)
     assert updated.endswith(after)
@@ -295,28 +295,53 @@ def test_replace_section_keeps_everything_outside_the_markers():
 
 def test_replace_section_appends_when_markers_are_missing():
     updated = harness.replace_section("# Title\n\nText.\n", "table")
-    assert updated == "# Title\n\nText.\n\n<!-- speed:begin -->\ntable\n<!-- speed:end -->\n"
+    assert updated == "# Title\n\nText.\n\n<!-- speed:amd:begin -->\ntable\n<!-- speed:amd:end -->\n"
 
 
 def test_replace_section_refuses_a_lone_marker():
     with pytest.raises(ValueError):
-        harness.replace_section("<!-- speed:begin -->\nno end\n", "table")
+        harness.replace_section("<!-- speed:amd:begin -->\nno end\n", "table")
 
 
 def test_write_speed_section_creates_then_updates_the_file(tmp_path):
     path = tmp_path / "BENCHMARKS.md"
-    harness.write_speed_section(path, "first table")
+    harness.write_speed_section(path, "first table", vendor="AMD")
     created = path.read_text()
     assert created.startswith("# chainrule benchmarks\n")
     assert "python -m benchmarks" in created
-    assert "<!-- speed:begin -->\nfirst table\n<!-- speed:end -->" in created
+    assert "<!-- speed:amd:begin -->\nfirst table\n<!-- speed:amd:end -->" in created
 
     path.write_text(created + "\n<!-- accuracy:begin -->\nkept\n<!-- accuracy:end -->\n")
-    harness.write_speed_section(path, "second table")
+    harness.write_speed_section(path, "second table", vendor="AMD")
     updated = path.read_text()
     assert "second table" in updated and "first table" not in updated
     assert "<!-- accuracy:begin -->\nkept\n<!-- accuracy:end -->" in updated
     assert [p.name for p in tmp_path.iterdir()] == ["BENCHMARKS.md"]  # no temporary left
+
+
+def test_each_cpu_vendor_keeps_its_own_speed_table(tmp_path):
+    path = tmp_path / "BENCHMARKS.md"
+    path.write_text("# B\n\n<!-- speed:amd:begin -->\namd table\n<!-- speed:amd:end -->\n\nnotes\n")
+    harness.write_speed_section(path, "intel table", vendor="Intel")
+    harness.write_speed_section(path, "intel table, again", vendor="Intel")
+    text = path.read_text()
+    assert "amd table" in text and "intel table, again" in text and "intel table\n" not in text
+    # the new vendor's section follows the last speed section, before the prose after it
+    marks = ("<!-- speed:amd:end -->", "<!-- speed:intel:begin -->", "notes")
+    positions = [text.index(mark) for mark in marks]
+    assert positions == sorted(positions)
+
+
+def test_cpu_description_names_vendor_model_and_isa(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 143\n"
+                       "model name\t: Intel(R) Xeon(R) Platinum 8480+\nflags\t\t: fpu sse4_2 avx avx2 fma "
+                       "avx512f avx512bw amx_tile\n\nprocessor\t: 1\nvendor_id\t: Other\n")
+    assert harness.cpu_vendor(str(cpuinfo)) == "Intel"
+    text = harness.describe_cpu(str(cpuinfo))
+    assert text.startswith("Intel(R) Xeon(R) Platinum 8480+ (Intel, family 6 model 143)")
+    assert text.endswith("ISA: sse4_2, avx, avx2, fma, avx512f, avx512bw, amx_tile")
+    assert harness.describe_cpu(str(tmp_path / "missing")).endswith("logical cores")
 
 
 def test_report_prints_a_case_note_only_for_a_library_that_ran():
@@ -347,3 +372,28 @@ def test_numpy_only_row_switches_the_kernels_off_for_each_step_and_back():
     assert seen == [True, False]
     assert backend.enabled  # restored after the step
     assert NUMPY_ONLY not in with_numpy_only_row(fake_case(builders={"pytorch": lambda lib: None})).builders
+
+
+def test_blas_measurement_calls_cblas_with_the_right_transposes_and_strides():
+    """benchmarks/blas.py hands each library the step's products through ctypes; checked here
+    on NumPy's own bundled OpenBLAS, whose CBLAS gives the products NumPy gives."""
+    import ctypes
+    import glob
+    import os
+
+    import numpy as np
+
+    from benchmarks import blas
+
+    libs = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
+    bundled = glob.glob(os.path.join(libs, "libscipy_openblas*.so"))
+    if not bundled:
+        pytest.skip("this NumPy bundles no scipy-openblas to call through ctypes")
+
+    gemm = blas.cblas_gemm(ctypes.CDLL(bundled[0]).scipy_cblas_sgemm64_, ctypes.c_int64)
+    work = blas.products([blas.GemmLayer(5, 3, 4, needs_input_grad=False), blas.GemmLayer(6, 4, 2)],
+                         np.random.default_rng(0))
+    shapes = [a.shape + b.shape for a, b, _ in work]
+    assert shapes == [(5, 3, 3, 4), (3, 5, 5, 4), (6, 4, 4, 2), (4, 6, 6, 2), (6, 2, 2, 4)]
+    assert blas.max_relative_difference(gemm, work) < 1e-6
+    assert blas.max_relative_difference(lambda a, b, out: lambda: np.matmul(a, 2 * b, out=out), work) > 0.5

@@ -94,3 +94,52 @@ def test_long_weight_gradient_product_sums_slices_to_the_full_product():
     np.testing.assert_allclose(_long_product(a, b), a @ b, rtol=1e-12)
     small_a, small_b = a[:, :, :3000], b[:, :3000]  # too short to slice: the plain product
     np.testing.assert_array_equal(_long_product(small_a, small_b), small_a @ small_b)
+
+
+def test_reshape_gradient_comes_back_in_the_input_layout():
+    """A flatten after a 1-D convolution (channel-major output) passes its gradient back
+    channel-major, the layout of the ReLU mask and the convolution that read it next."""
+    rng = np.random.default_rng(6)
+    x = chainrule.tensor(rng.standard_normal((4, 1, 9)), requires_grad=True)
+    weight = chainrule.tensor(rng.standard_normal((3, 1, 3)), requires_grad=True)
+    features = F.relu(F.conv1d(x, weight, padding=1))
+    assert features.detach().numpy().swapaxes(0, 1).flags.c_contiguous  # the premise: channel-major
+    captured = {}
+    features.register_hook(lambda grad: captured.setdefault("grad", grad))
+    grad_output = rng.standard_normal((4, 27))
+    features.flatten(1).backward(chainrule.tensor(grad_output))
+    grad = captured["grad"].numpy()
+    assert grad.swapaxes(0, 1).flags.c_contiguous
+    np.testing.assert_array_equal(grad, grad_output.reshape(4, 3, 9))
+    plain = chainrule.tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    plain.reshape(6).backward(chainrule.ones(6, dtype=chainrule.float64))
+    assert plain.grad.numpy().flags.c_contiguous  # contiguous inputs keep contiguous gradients
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_1d_convolution_as_shifted_gemms_matches_the_stacked_taps(transposed, monkeypatch):
+    """1-D convolutions run as k shifted GEMMs from 32 input channels per group and as one GEMM
+    on stacked taps below (the op database's samples, all narrow, test the latter against
+    references and finite differences): both give the same outputs and gradients on every
+    geometry, at any channel count."""
+    import chainrule.ops.conv as conv
+
+    rng = np.random.default_rng(7)
+    op = F.conv_transpose1d if transposed else F.conv1d
+    geometries = [dict(padding=1), dict(stride=2, padding=2, dilation=2, groups=2), dict(stride=3)]
+    if transposed:
+        geometries = [dict(padding=1), dict(stride=2, padding=1, output_padding=1, groups=2),
+                      dict(stride=1, dilation=3, output_padding=2)]
+    for kwargs in geometries:
+        x = rng.standard_normal((3, 4, 11))
+        shape = (4, 4 // kwargs.get("groups", 1), 3) if transposed else (6, 4 // kwargs.get("groups", 1), 3)
+        weight = rng.standard_normal(shape)
+        results = []
+        for threshold in (1, 1_000):
+            monkeypatch.setattr(conv, "SHIFTED_GEMM_MIN_CHANNELS", threshold)
+            x_t, w_t = chainrule.tensor(x, requires_grad=True), chainrule.tensor(weight, requires_grad=True)
+            out = op(x_t, w_t, **kwargs)
+            (out * out).sum().backward()
+            results.append([out.detach().numpy(), x_t.grad.numpy(), w_t.grad.numpy()])
+        for shifted, stacked in zip(*results, strict=True):
+            np.testing.assert_allclose(shifted, stacked, rtol=1e-12, atol=1e-12)

@@ -15,6 +15,7 @@ import pytest
 
 import chainrule
 import chainrule.nn.functional as F
+from chainrule import nn
 from chainrule.kernels import activation, optim
 
 pytest.importorskip("numba")
@@ -233,3 +234,40 @@ def test_dtypes_the_kernels_do_not_compile_for_take_the_numpy_path(monkeypatch, 
     assert chainrule.backends.numba.active()
     out = chainrule.relu(chainrule.tensor(np.array([-2, 0, 3], dtype=dtype)))
     np.testing.assert_array_equal(out.numpy(), np.array([0, 0, 3], dtype=dtype))
+
+
+@pytest.mark.parametrize("dtype, rtol, atol", [(np.float32, 1e-5, 1e-6), (np.float64, 1e-12, 1e-14)])
+@pytest.mark.parametrize("kind, bias", [("GRU", True), ("GRU", False), ("LSTM", True), ("LSTM", False)])
+def test_recurrent_kernels_match_numpy_path_within_their_documented_tolerance(kind, bias, dtype, rtol, atol,
+                                                                              monkeypatch):
+    """GRU and LSTM layers give the NumPy path's outputs, states and every gradient within the
+    tolerance ``chainrule.kernels.recurrent`` documents, and the numba run does go through the
+    step kernels."""
+    from chainrule.kernels import recurrent
+
+    calls = []
+    for name in ("gru_backward_step", "lstm_backward_step"):
+        original = getattr(recurrent, name)
+        monkeypatch.setattr(recurrent, name,
+                            lambda *args, _f=original, _n=name: calls.append(_n) or _f(*args))
+    rng = np.random.default_rng(0)
+    layer = getattr(nn, kind)(3, 5, num_layers=2, bias=bias, bidirectional=True, batch_first=True)
+    layer.to(chainrule.float32 if dtype is np.float32 else chainrule.float64)
+    sequences = rng.standard_normal((4, 7, 3)).astype(dtype)
+    output_grad = rng.standard_normal((4, 7, 10)).astype(dtype)
+
+    def compute() -> list[np.ndarray]:
+        layer.zero_grad()
+        inputs = chainrule.tensor(sequences, requires_grad=True)
+        outputs, state = layer(inputs)
+        states = state if kind == "LSTM" else (state,)
+        loss = (outputs * chainrule.tensor(output_grad)).sum() + sum((s * s).sum() for s in states)
+        loss.backward()
+        return [outputs.detach().numpy(), *(s.detach().numpy() for s in states), inputs.grad.numpy(),
+                *(p.grad.numpy() for p in layer.parameters())]
+
+    reference, fast = on_both_paths(compute)
+    assert set(calls) == {f"{kind.lower()}_backward_step"}
+    for expected, actual in zip(reference, fast, strict=True):
+        assert actual.dtype == expected.dtype
+        np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol)

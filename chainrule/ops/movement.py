@@ -20,10 +20,25 @@ def _shape_arg(shape: Sequence[Any]) -> tuple[int, ...]:
     return tuple(int(s) for s in shape)
 
 
+def memory_order(a: np.ndarray) -> tuple[int, ...] | None:
+    """The axes of ``a`` from slowest to fastest in memory when ``a`` is a transposed view of
+    contiguous memory (a convolution's channel-major output); None when it is C-contiguous or
+    laid out otherwise."""
+    if a.flags.c_contiguous or a.ndim < 2:
+        return None
+    order = tuple(int(axis) for axis in np.argsort([-stride for stride in a.strides], kind="stable"))
+    return order if a.transpose(order).flags.c_contiguous else None
+
+
 class Reshape(Function):
+    """``a`` in a new shape. Its gradient comes back in ``a``'s memory layout (e.g.
+    channel-major after a convolution), so the elementwise backward passes that meet it and the
+    convolution's own backward read one layout, without mixed strides or a second copy."""
+
     @staticmethod
     def forward(ctx, a, shape):
         ctx.shape = a.shape
+        ctx.order = memory_order(a)
         try:
             return a.reshape(shape)
         except ValueError:
@@ -34,7 +49,25 @@ class Reshape(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return grad.reshape(ctx.shape), None
+        grad = grad.reshape(ctx.shape)
+        if ctx.order is not None:
+            grad = InLayout.apply(grad, ctx.order)
+        return grad, None
+
+
+class InLayout(Function):
+    """The same values laid out in memory with the axes ``order`` from slowest to fastest (a
+    copy unless they already are)."""
+
+    @staticmethod
+    def forward(ctx, a, order):
+        if a.transpose(order).flags.c_contiguous:
+            return a
+        return np.ascontiguousarray(a.transpose(order)).transpose(np.argsort(order))
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, None
 
 
 class Permute(Function):

@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd.function import Function
+from chainrule.backends import numba as numba_backend
+from chainrule.kernels import recurrent as recurrent_kernels
 from chainrule.nn import functional as F
 from chainrule.nn import init
 from chainrule.nn.modules.module import Module
@@ -248,6 +250,37 @@ def _lstm_bptt(grad: Any, grad_c: Any, steps: range, states: list[tuple], previo
     return (all_gates, grad_h, grad_c, *_hidden_weight_grads(all_gates, previous, needs))
 
 
+def _gru_bptt_fused(grad: np.ndarray, steps: range, states: list[tuple], previous: np.ndarray,
+                    weight_hh: np.ndarray, needs: Sequence[bool]) -> tuple[Any, ...]:
+    """``_gru_bptt`` on arrays with the numba step kernel: the same gradients, one kernel call
+    and one matmul per step (see ``chainrule.kernels.recurrent`` for how the numbers compare)."""
+    length, batch, size = grad.shape
+    grad_gates_x = np.empty((length, batch, 3 * size), grad.dtype)
+    grad_gates_h = np.empty_like(grad_gates_x)
+    from_later, carried, carry = (np.zeros((batch, size), grad.dtype) for _ in range(3))
+    for t in reversed(steps):
+        recurrent_kernels.gru_backward_step(grad[t], from_later, carried, *states[t], grad_gates_x[t],
+                                            grad_gates_h[t], carry)
+        np.matmul(grad_gates_h[t], weight_hh, out=from_later)
+        carried, carry = carry, carried
+    return (grad_gates_x, from_later + carried, *_hidden_weight_grads(grad_gates_h, previous, needs))
+
+
+def _lstm_bptt_fused(grad: np.ndarray, grad_c: np.ndarray, steps: range, states: list[tuple],
+                     previous: np.ndarray, weight_hh: np.ndarray, needs: Sequence[bool]) -> tuple[Any, ...]:
+    """``_lstm_bptt`` on arrays with the numba step kernel (one kernel call and one matmul per
+    step)."""
+    length, batch, size = grad.shape
+    grad_gates = np.empty((length, batch, 4 * size), grad.dtype)
+    from_later = np.zeros((batch, size), grad.dtype)
+    grad_c = np.array(np.broadcast_to(grad_c, (batch, size)), grad.dtype)  # updated in place
+    for t in reversed(steps):
+        h_prev, *gate_states = states[t]
+        recurrent_kernels.lstm_backward_step(grad[t], from_later, grad_c, *gate_states, grad_gates[t])
+        np.matmul(grad_gates[t], weight_hh, out=from_later)
+    return (grad_gates, from_later, grad_c, *_hidden_weight_grads(grad_gates, previous, needs))
+
+
 def _bptt(spec: tuple, grad: Any, grad_c: Any, inputs: Sequence[Any], needs: Sequence[bool],
           states: list[tuple] | None = None, previous: Any = None) -> tuple[Any, ...]:
     """Gradients of the recurrence ``spec`` = (kind, reverse, nonlinearity) for its ``inputs``
@@ -267,6 +300,11 @@ def _bptt(spec: tuple, grad: Any, grad_c: Any, inputs: Sequence[Any], needs: Seq
         else:
             _, _, states = _lstm_sequence_graph(gates_x, h0, c0, weight_hh, bias_hh, reverse)
         previous = stack([state[0] for state in states])
+    elif kind != "rnn" and numba_backend.handles(grad, gates_x, weight_hh):
+        if kind == "lstm":
+            return _lstm_bptt_fused(grad, grad_c, steps, states, previous, weight_hh, weight_needs)
+        found = _gru_bptt_fused(grad, steps, states, previous, weight_hh, weight_needs)
+        return found[:2] + (None,) + found[2:]
     if kind == "rnn":
         found = _rnn_bptt(grad, steps, states, previous, weight_hh, nonlinearity, weight_needs, steps_type)
     elif kind == "gru":
