@@ -221,6 +221,20 @@ def _add_trust_flag(command: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``chainrule`` console script; returns the exit status.
 
+    Under ``mpiexec``, a process that fails ends the whole job with its status, so the
+    others do not wait for it forever (see :func:`chainrule.train.distributed.end_failed_job`).
+    """
+    status = _main(argv)
+    if status != 0 and "chainrule.distributed" in sys.modules:
+        from chainrule.train.distributed import end_failed_job
+
+        end_failed_job(status)
+    return status
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
+    """The command's exit status.
+
     The one place errors become exit statuses (as argparse's ``parser.error`` does for flags):
     bad input of any kind (:class:`chainrule.errors.InputError`, or the operating system
     refusing a file) is one sentence on stderr and status 2; a missing optional package is
