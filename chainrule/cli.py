@@ -290,6 +290,7 @@ def _os_error_sentence(error: OSError) -> str:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from chainrule.train.distributed import process_zero
     from chainrule.train.run import ConfigError, read_toml, train_run, validate_config
 
     given = {
@@ -324,11 +325,13 @@ def _train(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted; continue with: chainrule train --resume <run folder>", file=sys.stderr)
         return 130
+    speaks = process_zero()  # under mpiexec, process 0 alone prints the outcome
     if result.divergence is not None:
         # Exit status 1, not 2: the settings were valid, the run itself failed (2 is for bad input).
-        print(f"chainrule train: error: {_divergence_sentence(result)}", file=sys.stderr)
+        if speaks:
+            print(f"chainrule train: error: {_divergence_sentence(result)}", file=sys.stderr)
         return 1
-    if args.verbose:
+    if args.verbose and speaks:
         print(_summary_line(result.test_metrics))
         saved = "report.html, metrics.csv, model.safetensors, test.safetensors, checkpoint.safetensors"
         print(f"Run saved in {result.run_dir}: {saved}")

@@ -105,6 +105,24 @@ def check_equivalence(rank: int, size: int) -> None:
     assert moved > 1e-2, moved  # training did change the weights
 
 
+def check_uneven_shards(rank: int, size: int) -> None:
+    """BatchShards splits a batch of 7 as 4 + 3 and weights each process's gradient by its
+    share, so the average is the whole batch's gradient."""
+    from chainrule.train.distributed import BatchShards
+
+    generator = np.random.default_rng(2)
+    x, y = generator.normal(size=(7, 10)), generator.integers(0, 3, 7)
+    dataset = TensorDataset(chainrule.from_numpy(x), chainrule.from_numpy(y))
+    parallel = DistributedDataParallel(make_model())
+    for x, y in BatchShards(DataLoader(dataset, batch_size=7), rank, size, parallel._reducer):
+        assert len(x) == (4, 3)[rank], len(x)
+        nn.CrossEntropyLoss()(parallel(x), y).backward()
+    single = make_model()
+    nn.CrossEntropyLoss()(single(dataset.tensors[0]), dataset.tensors[1]).backward()
+    for p, q in zip(parallel.module.parameters(), single.parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
 def check_no_sync(rank: int, size: int) -> None:
     parallel = DistributedDataParallel(make_model())
     inputs = [chainrule.full((2, 10), float(rank + step), dtype=chainrule.float64) for step in range(2)]
@@ -123,6 +141,58 @@ def check_no_sync(rank: int, size: int) -> None:
     assert not np.allclose(local * size, reference[0].bias.grad.numpy())  # no_sync kept it local
 
 
+def check_resume(rank: int, size: int) -> None:
+    """A data-parallel Trainer resumed from its epoch-1 checkpoint ends epoch 2 with the very
+    weights of an uninterrupted run (dropout draws differ per process and are reproduced), and
+    the checkpoint refuses a job of another size."""
+    import tempfile
+    from pathlib import Path
+
+    from chainrule.errors import ConfigError
+    from chainrule.train.callbacks import ModelCheckpoint
+    from chainrule.train.distributed import DataParallel, DataParallelTrainer, check_resume_processes
+
+    parallel = DataParallel()
+    folder = Path(parallel.share(tempfile.mkdtemp() if rank == 0 else None))
+    generator = np.random.default_rng(1)
+    x = chainrule.from_numpy(generator.normal(size=(90, 6)).astype(np.float32))
+    y = chainrule.from_numpy(generator.integers(0, 2, 90))
+
+    def fit(epochs: int, resume: bool) -> DataParallelTrainer:
+        chainrule.manual_seed(0)
+        model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Dropout(0.5), nn.Linear(16, 2))
+        optimizer = optim.Adam(model.parameters(), lr=0.01)
+        trainer = DataParallelTrainer(parallel, model, nn.CrossEntropyLoss(), optimizer, config={"seed": 0})
+        loader = DataLoader(
+            TensorDataset(x, y), batch_size=21, shuffle=True, generator=chainrule.Generator().manual_seed(0)
+        )
+        callbacks = [ModelCheckpoint(folder, "checkpoint.safetensors")] if rank == 0 else []
+        checkpoint = folder / "checkpoint.safetensors"
+        trainer.fit(
+            trainer.shard(loader),
+            epochs=epochs,
+            callbacks=callbacks,
+            verbose=0,
+            resume_from=checkpoint if resume else None,
+        )
+        return trainer
+
+    fit(1, resume=False)
+    dist.barrier()  # the checkpoint is written before anyone reads it
+    resumed = fit(2, resume=True)
+    dist.barrier()
+    uninterrupted = fit(2, resume=False)
+    for p, q in zip(resumed.model.parameters(), uninterrupted.model.parameters()):
+        assert np.array_equal(p.numpy(), q.numpy()), "resumed run differs"
+    try:
+        check_resume_processes(folder / "checkpoint.safetensors", 3)
+    except ConfigError as error:
+        assert "trained by 2 processes" in str(error), error
+    else:
+        raise AssertionError("a checkpoint of 2 processes was accepted by 3")
+    dist.barrier()
+
+
 def main() -> None:
     chainrule.backends.numba.enabled = False  # compiling its SGD kernel would cost more than all else
     dist.init_process_group(backend="mpi")
@@ -131,7 +201,9 @@ def main() -> None:
     check_collectives(rank, size)
     check_sampler(rank, size)
     check_equivalence(rank, size)
+    check_uneven_shards(rank, size)
     check_no_sync(rank, size)
+    check_resume(rank, size)
     print(f"rank {rank}: all checks passed", flush=True)
     dist.barrier()
     if rank == 1:

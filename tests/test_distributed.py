@@ -137,3 +137,33 @@ def test_two_processes_equal_one_and_a_failing_process_ends_the_job():
     assert "rank 1: all checks passed" in result.stdout, result.stdout + result.stderr
     assert result.returncode != 0
     assert "planted failure on rank 1" in result.stderr
+
+
+def test_mpiexec_chainrule_train_process_zero_alone_writes_and_metrics_equal_one_process(tmp_path):
+    """``mpiexec -n 2 chainrule train``: one run folder and nothing else written, one progress
+    bar and summary; the test metrics gathered from both processes equal a single process's
+    ``chainrule evaluate`` of the saved model; resuming with another number of processes is
+    refused in one sentence."""
+    chainrule_cli = [sys.executable, "-m", "chainrule"]
+    result = launch(
+        [*chainrule_cli, "train", "--dataset", "digits", "--epochs", "1", "--seed", "0"], cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["runs"]
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert {"config.toml", "metrics.csv", "model.safetensors", "report.html", "checkpoint.safetensors"} <= {
+        path.name for path in run_dir.iterdir()
+    }
+    assert result.stdout.count("Test accuracy") == 1
+    assert result.stdout.count("Epoch 1/1") == 1
+    reported = float(result.stdout.split("Test accuracy: ")[1].split("%")[0]) / 100
+    # In this process (no second launch): the saved model scored alone, and a resume alone.
+    from chainrule.errors import ConfigError
+    from chainrule.train.run import evaluate_run, train_run
+
+    metrics, _, _ = evaluate_run(run_dir)
+    assert metrics["accuracy"] == pytest.approx(reported, abs=5e-5)  # printed as 89.44%
+    with pytest.raises(
+        ConfigError, match=r"was trained by 2 processes \(mpiexec -n 2\) but this job has one"
+    ):
+        train_run({"epochs": 2}, resume=run_dir, verbose=0)

@@ -152,7 +152,15 @@ def end_failed_job(status: int) -> None:
     if dist.is_initialized() and dist.get_world_size() > 1:
         sys.stdout.flush()
         sys.stderr.flush()
+        let_process_zero_speak_first()  # when it failed too, its abort ends the job first
         dist.abort(status)
+
+
+def process_zero() -> bool:
+    """Whether this process prints and writes: process 0 of an MPI job, or a process alone."""
+    from chainrule import distributed as dist
+
+    return not dist.is_initialized() or dist.get_rank() == 0
 
 
 class BatchShards:
