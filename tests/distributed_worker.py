@@ -193,6 +193,29 @@ def check_resume(rank: int, size: int) -> None:
     dist.barrier()
 
 
+def check_divergence_is_shared(rank: int, size: int) -> None:
+    """A divergence seen by rank 1 alone stops both processes, and both know where."""
+    from chainrule.train.callbacks import Callback, Divergence
+    from chainrule.train.distributed import DataParallel, DataParallelTrainer
+
+    class DivergeOnRankOne(Callback):
+        def on_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            if rank == 1 and batch == 1:
+                self.trainer.divergence = Divergence(1, 2, float("nan"), 0.1, "the loss became nan")
+                self.trainer.stop_training = True
+
+    model = nn.Linear(3, 2)
+    trainer = DataParallelTrainer(
+        DataParallel(), model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1)
+    )
+    data = TensorDataset(chainrule.randn(40, 3), chainrule.randint(0, 2, (40,)))
+    history = trainer.fit(
+        trainer.shard(DataLoader(data, batch_size=8)), epochs=3, callbacks=[DivergeOnRankOne()], verbose=0
+    )
+    assert len(history) == 1 and trainer.stop_training, (len(history), trainer.stop_training)
+    assert trainer.divergence is not None and trainer.divergence.step == 2, trainer.divergence
+
+
 def main() -> None:
     chainrule.backends.numba.enabled = False  # compiling its SGD kernel would cost more than all else
     dist.init_process_group(backend="mpi")
@@ -204,6 +227,7 @@ def main() -> None:
     check_uneven_shards(rank, size)
     check_no_sync(rank, size)
     check_resume(rank, size)
+    check_divergence_is_shared(rank, size)
     print(f"rank {rank}: all checks passed", flush=True)
     dist.barrier()
     if rank == 1:

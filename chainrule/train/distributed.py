@@ -64,20 +64,19 @@ class DataParallel:
         """Whether this process writes files and prints: process 0 only."""
         return self.rank == 0
 
-    def share(self, value: Any) -> Any:
-        """Process 0's ``value`` (plain data: str, numbers, lists, dicts), sent as JSON bytes."""
+    def share(self, value: Any, root: int = 0) -> Any:
+        """Process ``root``'s ``value`` (plain data: str, numbers, lists, dicts), sent as JSON."""
         from chainrule import distributed as dist
 
         comm = dist._current().comm
-        payload = json.dumps(value).encode() if self.writes else b""
+        sends = self.rank == root
+        payload = json.dumps(value).encode() if sends else b""
         length = np.array([len(payload)], dtype=np.int64)
-        comm.Bcast(length, root=0)
+        comm.Bcast(length, root=root)
         buffer = (
-            np.frombuffer(payload, dtype=np.uint8).copy()
-            if self.writes
-            else np.empty(int(length[0]), np.uint8)
+            np.frombuffer(payload, dtype=np.uint8).copy() if sends else np.empty(int(length[0]), np.uint8)
         )
-        comm.Bcast(buffer, root=0)
+        comm.Bcast(buffer, root=root)
         return json.loads(buffer.tobytes().decode())
 
     def check_batches(self, train_samples: int, batch_size: int) -> None:
@@ -232,7 +231,11 @@ class DataParallelTrainer(Trainer):
     def _assemble_callbacks(self, callbacks: Any, verbose: int) -> list[Callback]:
         assembled = super()._assemble_callbacks(callbacks, verbose)
         config = self.config or {}
-        return [SeedEachProcess(int(config.get("seed", 0)), self.parallel.rank), *assembled, StopTogether()]
+        return [
+            SeedEachProcess(int(config.get("seed", 0)), self.parallel.rank),
+            *assembled,
+            StopTogether(self.parallel),
+        ]
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
@@ -306,16 +309,31 @@ class SeedEachProcess(Callback):
 
 class StopTogether(Callback):
     """After every batch and epoch, stop all processes if any callback stopped one (a
-    divergence seen in one process's share of a batch), so none waits alone for the others."""
+    divergence seen in one process's share of a batch), so none waits alone for the others; a
+    divergence is told to every process, which then all keep the same epoch's weights."""
 
     order = 2000
 
+    def __init__(self, parallel: DataParallel) -> None:
+        self.parallel = parallel
+
     def _agree(self) -> None:
         from chainrule import distributed as dist
+        from chainrule.train.callbacks import Divergence
 
-        flag = np.array([1 if self.trainer.stop_training else 0], dtype=np.int64)
-        dist._current().comm.Allreduce(dist._mpi().IN_PLACE, flag, op=dist._mpi().MAX)
-        self.trainer.stop_training = bool(flag[0])
+        trainer, size = self.trainer, self.parallel.world_size
+        # [stop?, size - (lowest rank that saw a divergence)], both combined with MAX
+        flags = np.array(
+            [trainer.stop_training, 0 if trainer.divergence is None else size - self.parallel.rank],
+            dtype=np.int64,
+        )
+        dist._current().comm.Allreduce(dist._mpi().IN_PLACE, flags, op=dist._mpi().MAX)
+        trainer.stop_training = bool(flags[0])
+        if flags[1]:
+            seen = self.parallel.share(
+                None if trainer.divergence is None else vars(trainer.divergence), int(size - flags[1])
+            )
+            trainer.divergence = Divergence(**seen)
 
     def on_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         self._agree()
