@@ -6,7 +6,8 @@ two ways, one after the other in alternating rounds so both see the same machine
 
 - one process with 2 BLAS threads;
 - ``mpiexec -n 2``, one BLAS thread each, each process half of every batch, gradients averaged by
-  ``DistributedDataParallel`` (one 25 MB bucket: these models have 0.67 M and 0.23 M parameters).
+  ``DistributedDataParallel``, with one bucket (the default 25 MB holds all of these models'
+  gradients) and with 0.25 MB buckets (several, so communication can start during backward).
 
 Per step: wall time (median), the same step under ``no_sync()`` (compute alone), the time a
 blocking Allreduce of all gradients takes, and the part of it backward still waited for. From
@@ -49,7 +50,7 @@ WORKERS = (8, 64, 512)
 
 # ------------------------------------------------------------------ one measurement
 def worker(
-    model_name: str, parallel: bool, steps: int, mnist_dir: Path, threads: int
+    model_name: str, parallel: bool, steps: int, mnist_dir: Path, threads: int, bucket_cap_mb: float
 ) -> dict[str, Any] | None:
     from threadpoolctl import threadpool_limits
 
@@ -69,7 +70,7 @@ def worker(
 
         dist.init_process_group("mpi")
         rank, size = dist.get_rank(), dist.get_world_size()
-        ddp = DistributedDataParallel(model)
+        ddp = DistributedDataParallel(model, bucket_cap_mb=bucket_cap_mb)
     optimizer = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
     batch = GLOBAL_BATCH[model_name]
@@ -106,6 +107,7 @@ def worker(
     result["wait"] = ddp._reducer.wait_seconds / steps
     result["compute"] = statistics.median(step(index, sync=False) for index in range(steps))
     result["local_batch"] = batch // size
+    result["bucket_cap_mb"], result["buckets"] = bucket_cap_mb, len(ddp._reducer.buckets)
     result["allreduce"] = _allreduce_seconds(result["params"])
     return result if rank == 0 else None
 
@@ -134,9 +136,11 @@ def mpiexec() -> str:
     return found
 
 
-def measure(model_name: str, parallel: bool, steps: int, mnist_dir: Path, threads: int) -> dict[str, Any]:
+def measure(
+    model_name: str, parallel: bool, steps: int, mnist_dir: Path, threads: int, bucket_cap_mb: float
+) -> dict[str, Any]:
     command = [sys.executable, "-m", "benchmarks.distributed", "--worker", model_name, "--steps", str(steps)]
-    command += ["--mnist", str(mnist_dir), "--threads", str(threads)]
+    command += ["--mnist", str(mnist_dir), "--threads", str(threads), "--bucket-cap-mb", str(bucket_cap_mb)]
     if parallel:
         command = [mpiexec(), "-n", "2", *command, "--parallel"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -160,29 +164,42 @@ def tables(results: dict[str, dict[str, list[dict[str, Any]]]], load: str) -> st
         "rough. Medians over rounds; each round runs both ways back to back.",
         "",
         "| model | params | global batch | 1 process x 2 threads: s/step | 1 process x 1 thread: s/step "
-        "| 2 ranks x 1 thread: s/step | speed-up over 1 x 2 | s/epoch (1 x 2 / 2 ranks) "
-        "| compute alone s/step | Allreduce s/step | backward waited s/step | overlap |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| 2 ranks x 1 thread: s/step | 2 ranks vs 1 x 2 threads | 2 ranks vs 1 x 1 thread "
+        "| s/epoch (1 x 2 / 1 x 1 / 2 ranks) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    overlap_lines = [
+        "| model | bucket_cap_mb | buckets | 2 ranks: s/step | compute alone s/step | Allreduce of all "
+        "gradients | backward waited | overlap |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     scaling_inputs = {}
     for name in ("mlp", "cnn"):
-        single = statistics.median(r["step"] for r in results[name]["single"])
-        single1 = statistics.median(r["step"] for r in results[name]["single1"])
-        runs = results[name]["parallel"]
-        step = statistics.median(r["step"] for r in runs)
-        compute = statistics.median(r["compute"] for r in runs)
-        allreduce = statistics.median(r["allreduce"] for r in runs)
-        wait = statistics.median(r["wait"] for r in runs)
-        overlap = max(0.0, min(1.0, 1 - wait / allreduce)) if allreduce > 0 else 0.0
+        single, single1, step = (
+            statistics.median(r["step"] for r in results[name][way])
+            for way in ("single", "single1", "parallel")
+        )
         steps_per_epoch = -(-TRAIN_IMAGES // GLOBAL_BATCH[name])
+        runs = results[name]["parallel"]
         params = runs[0]["params"]
         lines.append(
             f"| MNIST {name.upper()} | {params:,} | {GLOBAL_BATCH[name]} | {single:.4f} | {single1:.4f} "
-            f"| {step:.4f} | "
-            f"{single / step:.2f}x | {single * steps_per_epoch:.1f} / {step * steps_per_epoch:.1f} | "
-            f"{compute:.4f} | {allreduce * 1e3:.2f} ms | {wait * 1e3:.2f} ms | {overlap:.0%} |"
+            f"| {step:.4f} | {single / step:.2f}x | {single1 / step:.2f}x | {single * steps_per_epoch:.1f} / "
+            f"{single1 * steps_per_epoch:.1f} / {step * steps_per_epoch:.1f} |"
         )
+        for way in ("parallel", "parallel_small"):
+            runs = results[name][way]
+            step, compute, allreduce, wait = (
+                statistics.median(r[key] for r in runs) for key in ("step", "compute", "allreduce", "wait")
+            )
+            overlap = max(0.0, min(1.0, 1 - wait / allreduce)) if allreduce > 0 else 0.0
+            overlap_lines.append(
+                f"| MNIST {name.upper()} | {runs[0]['bucket_cap_mb']:g} | {runs[0]['buckets']} "
+                f"| {step:.4f} | {compute:.4f} | {allreduce * 1e3:.2f} ms | {wait * 1e3:.2f} ms "
+                f"| {overlap:.0%} |"
+            )
         scaling_inputs[name] = (params * 4, compute / runs[0]["local_batch"])
+    lines += ["", *overlap_lines]
     lines += [
         "",
         "Scaling on paper (ring allreduce, `T = 2(n-1)/n * bytes/bandwidth + 2(n-1) * latency`; float32 "
@@ -222,23 +239,29 @@ def main() -> None:
     parser.add_argument("--worker", choices=sorted(GLOBAL_BATCH))
     parser.add_argument("--parallel", action="store_true")
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads of each process")
+    parser.add_argument("--bucket-cap-mb", type=float, default=25.0)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--mnist", type=Path, default=ROOT.parent / "shared" / "data" / "mnist")
     args = parser.parse_args()
     if args.worker:
-        result = worker(args.worker, args.parallel, args.steps, args.mnist, args.threads)
+        result = worker(args.worker, args.parallel, args.steps, args.mnist, args.threads, args.bucket_cap_mb)
         if result is not None:
             print(json.dumps(result), flush=True)
         return
-    ways = {"single": (False, 2), "single1": (False, 1), "parallel": (True, 1)}  # (MPI?, BLAS threads)
+    ways = {  # (MPI?, BLAS threads, bucket_cap_mb)
+        "single": (False, 2, 25.0),
+        "single1": (False, 1, 25.0),
+        "parallel": (True, 1, 25.0),
+        "parallel_small": (True, 1, 0.25),
+    }
     results: dict[str, dict[str, list[dict[str, Any]]]] = {m: {way: [] for way in ways} for m in GLOBAL_BATCH}
     loads = []
     for round_index in range(args.rounds):
         for name in ("mlp", "cnn"):
-            for way, (parallel, threads) in ways.items():
+            for way, (parallel, threads, cap) in ways.items():
                 loads.append(os.getloadavg()[0])
-                results[name][way].append(measure(name, parallel, args.steps, args.mnist, threads))
+                results[name][way].append(measure(name, parallel, args.steps, args.mnist, threads, cap))
                 print(f"round {round_index + 1} {name} {way} done", flush=True)
     text = tables(results, f"{min(loads):.0f}-{max(loads):.0f}")
     print(text)
