@@ -95,11 +95,11 @@ _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS
 
 
 def share_cores_among_local_processes() -> int | None:
-    """Limit BLAS to (cores / processes on this node) threads each (``torchrun`` sets one thread
-    for the same reason), unless the user set a thread count: N processes each running as many BLAS threads as there are
-    cores oversubscribe the machine, and busy-waiting threads slow every step many times over.
-    Returns the limit set (None: left alone, or threadpoolctl, of the ``distributed`` extra, is
-    missing)."""
+    """Limit BLAS to (cores / processes on this node) threads each, unless the user set a
+    thread count (``torchrun`` sets one thread for the same reason): N processes each running as
+    many BLAS threads as there are cores oversubscribe the machine, and busy-waiting threads slow
+    every step many times over. Returns the limit set (None: left alone, or threadpoolctl, of
+    the ``distributed`` extra, is missing)."""
     from chainrule import distributed as dist
 
     if any(os.environ.get(name) for name in _THREAD_VARIABLES):
