@@ -245,6 +245,20 @@ def _add_trust_flag(command: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``chainrule`` console script; returns the exit status.
 
+    Under ``mpiexec``, a process that fails ends the whole job with its status, so the
+    others do not wait for it forever (see :func:`chainrule.train.distributed.end_failed_job`).
+    """
+    status = _main(argv)
+    if status != 0 and "chainrule.distributed" in sys.modules:
+        from chainrule.train.distributed import end_failed_job
+
+        end_failed_job(status)
+    return status
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
+    """The command's exit status.
+
     The one place errors become exit statuses (as argparse's ``parser.error`` does for flags):
     bad input of any kind (:class:`chainrule.errors.InputError`, or the operating system
     refusing a file) is one sentence on stderr and status 2; a missing optional package is
@@ -300,6 +314,7 @@ def _os_error_sentence(error: OSError) -> str:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from chainrule.train.distributed import process_zero
     from chainrule.train.run import ConfigError, read_toml, resolve_config_paths, train_run, validate_config
 
     given = {
@@ -337,11 +352,13 @@ def _train(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted; continue with: chainrule train --resume <run folder>", file=sys.stderr)
         return 130
+    speaks = process_zero()  # under mpiexec, process 0 alone prints the outcome
     if result.divergence is not None:
         # Exit status 1, not 2: the settings were valid, the run itself failed (2 is for bad input).
-        print(f"chainrule train: error: {_divergence_sentence(result)}", file=sys.stderr)
+        if speaks:
+            print(f"chainrule train: error: {_divergence_sentence(result)}", file=sys.stderr)
         return 1
-    if args.verbose:
+    if args.verbose and speaks:
         print(_summary_line(result.test_metrics))
         saved = "report.html, metrics.csv, model.safetensors, test.safetensors, checkpoint.safetensors"
         print(f"Run saved in {result.run_dir}: {saved}")

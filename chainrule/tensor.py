@@ -369,6 +369,33 @@ class Tensor:
             hooks.append(hook)  # (was missing: hooks on leaves were never called)
         return HookHandle(hooks, hook)
 
+    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> HookHandle:
+        """Call ``hook(self)`` on a leaf after backward has added into its ``.grad`` (as
+        PyTorch's): the moment a gradient is final, when data-parallel training can start
+        sending it while backward goes on. Not called by ``autograd.grad``.
+
+        Example::
+
+            >>> w = chainrule.ones(2, requires_grad=True)
+            >>> handle = w.register_post_accumulate_grad_hook(lambda leaf: print(leaf.grad))
+            >>> (3 * w).sum().backward()
+            tensor([3., 3.])
+            >>> handle.remove()
+        """
+        if not self.requires_grad or self.grad_fn is not None:
+            raise RuntimeError(
+                "register_post_accumulate_grad_hook: only a leaf tensor that requires grad has "
+                "a .grad to accumulate into; register a hook on a leaf (a Parameter, or a tensor "
+                "made with requires_grad=True)"
+            )
+        from chainrule.autograd.engine import PostAccumulateGradHook
+
+        if self._hooks is None:
+            self._hooks = []
+        entry = PostAccumulateGradHook(hook)
+        self._hooks.append(entry)
+        return HookHandle(self._hooks, entry)
+
     def backward(
         self,
         gradient: Any = None,

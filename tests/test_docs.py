@@ -322,6 +322,7 @@ OPTIONAL_MODULES = {
     "matplotlib": "matplotlib",
     "tensorboardX": "tensorboardX",
     "numba": "numba",
+    "mpi4py": "mpi4py",
 }
 
 

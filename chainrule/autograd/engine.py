@@ -14,7 +14,7 @@ raises, naming the op and the input.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from chainrule.autograd.anomaly import _AnomalyMode, _InBackward, check_backward
@@ -47,6 +47,8 @@ def _count_consumers(roots: list[_Edge]) -> dict[_Edge, int]:
 
 def _apply_hooks(hooks: list[Any], grad: Tensor, what: str) -> Tensor:
     for hook in hooks:
+        if type(hook) is PostAccumulateGradHook:
+            continue  # runs after .grad is updated, in _finish_leaf
         result = hook(grad)
         if result is None:
             continue
@@ -254,6 +256,14 @@ def _finish_leaf(
         if leaf in wanted:
             results[wanted[leaf]] = grad
         return
+    _accumulate(leaf, grad, create_graph, handed_out)
+    if leaf._hooks:
+        for hook in leaf._hooks:
+            if type(hook) is PostAccumulateGradHook:
+                hook.hook(leaf)
+
+
+def _accumulate(leaf: Tensor, grad: Tensor, create_graph: bool, handed_out: set[int]) -> None:
     current = leaf.grad
     if create_graph:
         leaf.grad = grad if current is None else current + grad
@@ -265,6 +275,16 @@ def _finish_leaf(
         current.array += data
     else:
         leaf.grad = Tensor._wrap(current.array + data)
+
+
+class PostAccumulateGradHook:
+    """A leaf's hook that runs after backward has added into its ``.grad``: ``hook(leaf)``.
+    Kept in the leaf's hook list, marked by this class, so leaves need no extra slot."""
+
+    __slots__ = ("hook",)
+
+    def __init__(self, hook: Callable[[Tensor], None]) -> None:
+        self.hook = hook
 
 
 def sum_to_shape(grad: Tensor, shape: tuple[int, ...]) -> Tensor:

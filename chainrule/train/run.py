@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import difflib
+import functools
 import hashlib
 import json
 import math
@@ -961,8 +962,14 @@ def train_run(
         trust_model_code: let ``resume`` run the model file a run folder names (see
             :func:`chainrule.models.run_model_spec`).
     """
+    from chainrule.train.distributed import let_process_zero_speak_first
+
     with contextlib.ExitStack() as held:
-        return _train_run(config, resume, verbose, batch_delay, stream, trust_model_code, held)
+        try:
+            return _train_run(config, resume, verbose, batch_delay, stream, trust_model_code, held)
+        except Exception:
+            let_process_zero_speak_first()
+            raise
 
 
 def _train_run(
@@ -977,19 +984,34 @@ def _train_run(
     from chainrule.learning import apply_rule
     from chainrule.models import is_model_file, run_model_spec, save_model_code
     from chainrule.train.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, TerminateOnDivergence
+    from chainrule.train.distributed import (
+        DataParallel,
+        DataParallelTrainer,
+        check_resume_processes,
+        launched_world_size,
+    )
     from chainrule.train.trainer import Trainer
 
     out = stream if stream is not None else sys.stdout
     model_spec = None
+    # Under `mpiexec -n N` (N > 1): data-parallel, and process 0 alone writes and prints.
+    parallel = DataParallel() if launched_world_size() > 1 else None
+    writes = parallel is None or parallel.writes
+    verbose = verbose if writes else 0
     if resume is not None:
         run_dir = Path(resume)
-        saved_config, lock = open_run_to_resume(run_dir)
-        held.callback(lock.release)
+        saved_config = None
+        if writes:
+            saved_config, lock = open_run_to_resume(run_dir)
+            held.callback(lock.release)
+        if parallel is not None:
+            saved_config = parallel.share(saved_config)
         saved_config = resolve_config_paths(saved_config, run_dir)
         config = validate_config({**saved_config, **config}, source=str(run_dir / CONFIG_FILE))
         model_spec = run_model_spec(config["model"], run_dir, trust_model_code)
         if (run_dir / CHECKPOINT_FILE).is_file():
             check_resume_config(config, run_dir / CHECKPOINT_FILE)
+            check_resume_processes(run_dir / CHECKPOINT_FILE, 1 if parallel is None else parallel.world_size)
         pin_dataset(config, str(run_dir / CONFIG_FILE), resuming=True)
     else:
         config = validate_config(config)
@@ -1014,7 +1036,9 @@ def _train_run(
         model_spec=model_spec,
     )
     optimizer = build_optimizer(config, model)
-    trainer = Trainer(
+    if parallel is not None:
+        parallel.check_batches(len(data.x_train), config["batch_size"])
+    trainer = (Trainer if parallel is None else functools.partial(DataParallelTrainer, parallel))(
         model,
         loss_for(data.task, data.target_variance),
         optimizer,
@@ -1024,23 +1048,24 @@ def _train_run(
         learning_rule=apply_rule(model, config["learning_rule"], seed=config["seed"]),
         checkpoint_segments=config["checkpoint_segments"],
     )
-    if resume is None:
+    if resume is None and writes:
         run_dir, lock = new_run_dir(config)
         held.callback(lock.release)
         if is_model_file(config["model"]):
             save_model_code(config["model"], run_dir)
-    write_config(run_dir, config)
+    if resume is None and parallel is not None:
+        run_dir = Path(parallel.share(str(run_dir) if writes else None))
+    if writes:
+        write_config(run_dir, config)
 
-    callbacks: list[Any] = [
-        TerminateOnDivergence(log=False),  # the caller names a divergence (the CLI as its error)
-        CSVLogger(run_dir / METRICS_FILE),
-        ModelCheckpoint(run_dir, CHECKPOINT_FILE),
-    ]
+    callbacks: list[Any] = [TerminateOnDivergence(log=False)]  # the CLI names a divergence as its error
+    if writes:
+        callbacks += [CSVLogger(run_dir / METRICS_FILE), ModelCheckpoint(run_dir, CHECKPOINT_FILE)]
     if config["patience"]:
         callbacks.append(EarlyStopping("val_loss", patience=config["patience"], restore_best_weights=True))
     if batch_delay > 0:
         callbacks.append(BatchDelay(batch_delay))
-    if config["tensorboard"]:
+    if config["tensorboard"] and writes:
         from chainrule.train.callbacks import TensorBoardLogger
 
         callbacks.append(TensorBoardLogger(config["tensorboard"].replace("{run}", str(run_dir))))
@@ -1050,6 +1075,8 @@ def _train_run(
         print(f"{run_dir} has no checkpoint yet; training from the start", file=out)
 
     train_loader = make_train_loader(config, data)
+    if parallel is not None:
+        train_loader = trainer.shard(train_loader)  # the global batch, split across processes
     val_loader = None if data.x_val is None else make_loader(data.x_val, data.y_val, 256)
     if verbose:
         print(
@@ -1073,10 +1100,12 @@ def _train_run(
         kept_epoch = None if trainer.divergence is None else _restore_last_good_epoch(trainer, checkpoint)
         test_metrics: dict[str, float] = {}
         if trainer.divergence is None or kept_epoch is not None:
-            save_model_file(run_dir, model, config, data)
+            if writes:
+                save_model_file(run_dir, model, config, data)
             test_metrics = evaluate_model(trainer, data)
         note = _model_note(trainer, kept_epoch)
-        write_run_report(run_dir, trainer, config, data, test_metrics, data_report, model_note=note)
+        if writes:
+            write_run_report(run_dir, trainer, config, data, test_metrics, data_report, model_note=note)
     return RunResult(
         run_dir=run_dir,
         test_metrics=test_metrics,

@@ -265,7 +265,7 @@ class Trainer:
             self._call("on_batch_end", batch_index, batch_logs)
             if self.stop_training:
                 break
-        logs.update(self._summarise(collector, prefix=""))
+        logs.update(self._summarise(self._combined(collector), prefix=""))
         if self.val_loader is not None:
             logs.update(self.evaluate(self.val_loader, prefix="val_"))
         logs["lr"] = learning_rate
@@ -314,6 +314,7 @@ class Trainer:
                     collector.add(float(loss.item()), _batch_size(inputs), outputs, targets)
         finally:
             self.model.train(was_training)
+        collector = self._combined(collector)
         if collector.samples == 0:
             raise ValueError("evaluate: the loader gave no batches; is the dataset empty?")
         self.last_outputs, self.last_targets = collector.outputs(), collector.targets()
@@ -375,6 +376,11 @@ class Trainer:
         return None
 
     # ------------------------------------------------------------------------- metrics
+    def _combined(self, collector: _OutputCollector) -> _OutputCollector:
+        """The collector metrics are computed from: this one; a data-parallel trainer merges
+        every process's (chainrule.train.distributed)."""
+        return collector
+
     def _summarise(self, collector: _OutputCollector, prefix: str) -> dict[str, float]:
         results = {prefix + "loss": collector.mean_loss()}
         if self.metrics and collector.samples:

@@ -24,6 +24,7 @@ from chainrule.utils.data.dataset import (
     TensorDataset,
     random_split,
 )
+from chainrule.utils.data.distributed import DistributedSampler
 from chainrule.utils.data.sampler import (
     BatchSampler,
     RandomSampler,
@@ -38,5 +39,6 @@ __all__ = [
     "random_split", "DataLoader", "default_collate", "default_convert", "get_worker_info",
     "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
     "WeightedRandomSampler", "BatchSampler",
+    "DistributedSampler",
 ]
 from chainrule.utils.data import transforms  # noqa: E402,F401  (the augmentations, as a submodule)
