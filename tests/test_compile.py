@@ -491,3 +491,17 @@ def test_a_user_autograd_function_runs_eagerly() -> None:
         for _ in range(3):
             compiled(x)
     assert np.array_equal(x.grad.array, np.array([9.0, 36.0], np.float32))
+
+
+def test_a_compiled_modules_backward_passes_gradcheck() -> None:
+    """The replayed backward (CompiledBackward) against finite differences of the forward."""
+    chainrule.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)).double()
+    compiled = chainrule.compile(model)
+    for _ in range(2):  # the two recording calls, so gradcheck's calls replay
+        x = chainrule.randn(5, 3, dtype=chainrule.float64, requires_grad=True)
+        compiled(x).sum().backward()
+    x = chainrule.randn(5, 3, dtype=chainrule.float64, requires_grad=True)
+    replayed = compiled(x)
+    assert type(replayed.grad_fn).__name__ == "CompiledBackward"
+    assert chainrule.autograd.gradcheck(compiled, (x,))

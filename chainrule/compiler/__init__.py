@@ -1,15 +1,22 @@
 """``chainrule.compile``: record a call once, replay it as a flat program over arrays.
 
 ``torch.compile``'s name and calling convention. What is captured is whatever the compiled
-function does with tensors, and that is the point of compiling a *training step*::
+function does with tensors, and that is the point of compiling a *training step*:
 
-    @chainrule.compile
-    def train_step(x, y):
-        optimizer.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        optimizer.step()
-        return loss
+>>> model = chainrule.nn.Linear(4, 2)
+>>> optimizer = chainrule.optim.SGD(model.parameters(), lr=0.1)
+>>> loss_fn = chainrule.nn.MSELoss()
+>>> @chainrule.compile
+... def train_step(x, y):
+...     optimizer.zero_grad()
+...     loss = loss_fn(model(x), y)
+...     loss.backward()
+...     optimizer.step()
+...     return loss
+>>> x, y = chainrule.randn(8, 4), chainrule.randn(8, 2)
+>>> losses = [train_step(x, y).item() for _ in range(4)]  # two recordings, then replays
+>>> losses[3] < losses[0]
+True
 
 The first calls run eagerly while a recorder notes, at the level of arrays, every op's
 ``forward`` (the forward pass, and the backward pass, whose rules are ops too), where each

@@ -299,38 +299,38 @@ def _linear(g: Graph, call: OpCall) -> None:
 
 
 def _window_attributes(window: Any) -> dict[str, Any]:
-    (top, bottom), (left, right) = window.padding
+    """ONNX's attributes of a 1-D or 2-D window: pads are all the starts, then all the ends."""
     return {
         "kernel_shape": list(window.kernel),
         "strides": list(window.stride),
-        "pads": [top, left, bottom, right],
+        "pads": [before for before, _ in window.padding] + [after for _, after in window.padding],
         "dilations": list(window.dilation),
     }
 
 
-@exporter("Conv2d")
-def _conv2d(g: Graph, call: OpCall) -> None:
+@exporter("Conv")
+def _conv(g: Graph, call: OpCall) -> None:
     x, weight, bias, window, groups = call.args
     inputs = [g.name(x), g.name(weight)] + ([g.name(bias)] if bias is not None else [])
     g.one("Conv", inputs, call.outputs[0], group=int(groups), **_window_attributes(window))
 
 
-@exporter("ConvTranspose2d")
-def _conv_transpose2d(g: Graph, call: OpCall) -> None:
-    y, weight, bias, window, groups, out_hw = call.args
+@exporter("ConvTranspose")
+def _conv_transpose(g: Graph, call: OpCall) -> None:
+    y, weight, bias, window, groups, out_size = call.args
     attributes = _window_attributes(window)
-    in_hw = array_of(y).shape[2:]
-    pads = attributes["pads"]
+    in_size = array_of(y).shape[2:]
+    pads, dims = attributes["pads"], len(in_size)
     output_padding = [
-        int(out_hw[i])
+        int(out_size[i])
         - (
-            (in_hw[i] - 1) * window.stride[i]
+            (in_size[i] - 1) * window.stride[i]
             - pads[i]
-            - pads[i + 2]
+            - pads[i + dims]
             + window.dilation[i] * (window.kernel[i] - 1)
             + 1
         )
-        for i in range(2)
+        for i in range(dims)
     ]
     inputs = [g.name(y), g.name(weight)] + ([g.name(bias)] if bias is not None else [])
     g.one(

@@ -1242,6 +1242,7 @@ def check_model_description(
     variance = description.get("target_variance", 1.0)
     if not (isinstance(variance, int | float) and math.isfinite(variance) and variance >= 0):
         raise refuse(f"target_variance {variance!r} is not a non-negative number")
+    description["target_variance"] = variance  # the default, for every reader after this check
     names = description.get("class_names")
     if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
         raise refuse("class_names is not a list of strings")
