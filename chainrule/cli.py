@@ -440,6 +440,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     from chainrule.train.run import ConfigError, load_run, predict_run, read_inputs
 
+    if args.output:
+        _refuse_existing(args.output, "--output")
     loaded = load_run(args.run_dir, trust_model_code=args.trust_model_code)
     description = loaded.description
     inputs = read_inputs(args.input, loaded)
@@ -610,11 +612,20 @@ def _write_predictions_csv(
             writer.writerow([int(index), labels[int(index)], *[f"{p:.6f}" for p in row]])
 
 
+def _refuse_existing(path: str | Path, what: str) -> None:
+    """Files the commands write never replace one that exists: it may be the user's."""
+    from chainrule.errors import ConfigError
+
+    if Path(path).exists():
+        raise ConfigError(f"{what} {str(path)!r} already exists; choose a new name or remove it first")
+
+
 def _export(args: argparse.Namespace) -> int:
     import chainrule
     from chainrule.onnx import export, run
     from chainrule.train.run import load_run
 
+    _refuse_existing(args.output, "OUTPUT")
     loaded = load_run(args.run_dir, trust_model_code=args.trust_model_code)
     shape = tuple(loaded.description["input_shape"])
     example = chainrule.randn(2, *shape)

@@ -174,3 +174,17 @@ def test_summary_writer_has_no_graph_and_names_what_to_install_without_tensorboa
         match=r'SummaryWriter needs the optional package tensorboardX; .* "chainrule\[tensorboard\]"',
     ):
         SummaryWriter(str(tmp_path / "other"))
+
+
+def test_export_and_predict_never_replace_an_existing_file(runs, tmp_path, capsys):
+    """Nothing the user made is overwritten: an existing output is refused, left as it was."""
+    for command in (
+        lambda out: ["export", str(runs["mlp"]), str(out)],
+        lambda out: ["predict", str(runs["mlp"]), str(tmp_path / "x.npy"), "--output", str(out)],
+    ):
+        out = tmp_path / "mine.bin"
+        out.write_bytes(b"the user's own bytes")
+        assert cli.main(command(out)) == 2
+        error = capsys.readouterr().err
+        assert "already exists" in error and error.count("\n") == 1
+        assert out.read_bytes() == b"the user's own bytes"
