@@ -12,10 +12,16 @@ from __future__ import annotations
 
 import importlib
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
 DOC_PATH = Path(__file__).with_name("compat.md")
+
+# The chainrule beside this file is the one described, whatever else is installed; and it
+# must import: a chainrule that failed to import would read as "has none of PyTorch's names".
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+importlib.import_module("chainrule")
 NAMESPACES = [
     "torch",
     "torch.Tensor",
@@ -101,7 +107,28 @@ def names_in_doc() -> dict[str, list[str]]:
     return {namespace: list(found) for namespace, found in parse(DOC_PATH.read_text()).items()}
 
 
+def check() -> int:
+    """Exit status for ``--check``: 0 when compat.md matches what this process sees, else 1.
+
+    Run in a fresh interpreter: which of PyTorch's and chainrule's submodules show up in
+    ``dir()`` depends on what the process imported before, so a check inside a test process
+    would depend on the tests that ran first."""
+    try:
+        names = torch_public_names()
+    except ImportError:
+        names = names_in_doc()
+    if names != names_in_doc():
+        print("docs/compat.md lists other PyTorch names than PyTorch has; run python docs/compat.py")
+        return 1
+    if DOC_PATH.read_text() != render(names):
+        print("docs/compat.md's chainrule column is stale; run python docs/compat.py")
+        return 1
+    return 0
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--check"]:
+        raise SystemExit(check())
     try:
         names = torch_public_names()
     except ImportError:
