@@ -1,5 +1,5 @@
 """GRU and LSTM backpropagation through time, one time step per call, as single passes (see
-``chainrule.nn.modules.rnn`` for the NumPy versions).
+``chainrule.ops.recurrent`` for the NumPy versions).
 
 A step's gates are a few thousand floats (batch 100, hidden 64), so the NumPy path's dozen
 elementwise calls per step cost more in per-call overhead than in arithmetic. Each loop here
