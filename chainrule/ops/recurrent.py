@@ -276,7 +276,7 @@ def _bptt(spec: tuple, grad: Any, grad_c: Any, inputs: Sequence[Any], needs: Seq
     kind, reverse, nonlinearity = spec
     gates_x, h0, c0, weight_hh, bias_hh = inputs
     steps, weight_needs = _steps(gates_x.shape[0], reverse), needs[3:]
-    steps_type = _ArraySteps
+    steps_type: type = _ArraySteps
     if states is None:
         steps_type = _TensorSteps
         if kind == "rnn":
@@ -327,14 +327,15 @@ class RecurrenceGrad(Function):
         return (*found, None, None, None, None)
 
 
-def _recurrence_backward(ctx: Function, spec: tuple, grad: Tensor, grad_c: Tensor | None,
+def _recurrence_backward(ctx: Any, spec: tuple, grad: Tensor, grad_c: Tensor | None,
                          needs: tuple[bool, ...]) -> list[Tensor | None]:
     """A recurrence op's backward: its gradients (one per entry of ``needs``, for gates_x, h0,
     c0, W_hh, b_hh) from one ``RecurrenceGrad`` node."""
     gates_x, h0, *rest = ctx.saved_inputs
     c0 = rest.pop(0) if spec[0] == "lstm" else None
     inputs = (gates_x, h0, c0, *rest)
-    found = iter(RecurrenceGrad.apply(grad, grad_c, *inputs, spec, ctx.states, ctx.previous, needs))
+    outputs: Any = RecurrenceGrad.apply(grad, grad_c, *inputs, spec, ctx.states, ctx.previous, needs)
+    found = iter(outputs)
     return [next(found) if need else None for need in needs]
 
 
@@ -370,6 +371,25 @@ def _rnn_forward_arrays(gates_x: np.ndarray, h0: np.ndarray, weight_hh: np.ndarr
     return outputs, states, previous
 
 
+def _gru_step_arrays(gates_x: np.ndarray, from_hidden: np.ndarray, bias_hh: np.ndarray | None,
+                     h_prev: np.ndarray, gates: np.ndarray, hidden_n: np.ndarray, h: np.ndarray) -> None:
+    """One GRU step on arrays, what ``chainrule.kernels.recurrent.gru_forward_step`` does in one
+    pass: fills ``gates`` (r, z, n), ``hidden_n`` and the new state ``h``; ``from_hidden`` is
+    h_prev W_hh^T and is updated in place."""
+    size = h_prev.shape[1]
+    if bias_hh is not None:
+        from_hidden += bias_hh
+    r_z = np.add(gates_x[:, :2 * size], from_hidden[:, :2 * size], out=gates[:, :2 * size])
+    _sigmoid_(r_z)
+    hidden_n[...] = from_hidden[:, 2 * size:]
+    n = np.multiply(r_z[:, :size], hidden_n, out=gates[:, 2 * size:])
+    n += gates_x[:, 2 * size:]
+    np.tanh(n, out=n)
+    np.subtract(h_prev, n, out=h)
+    h *= r_z[:, size:]
+    h += n
+
+
 def _gru_forward_arrays(gates_x: np.ndarray, h0: np.ndarray, weight_hh: np.ndarray,
                         bias_hh: np.ndarray | None, reverse: bool) -> tuple:
     size = weight_hh.shape[1]
@@ -378,24 +398,21 @@ def _gru_forward_arrays(gates_x: np.ndarray, h0: np.ndarray, weight_hh: np.ndarr
     hidden_n = np.empty_like(outputs)  # W_hn h + b_hn, the part r scales
     previous = np.empty_like(outputs)  # the state each step reads, for the weight gradient
     weight_t = np.ascontiguousarray(weight_hh.T)
+    from_hidden = np.empty(gates_x.shape[1:], gates_x.dtype)
+    step, bias = _gru_step_arrays, bias_hh
+    if gates_x.dtype == np.float32 and numba_backend.handles(gates_x, h0, weight_hh):
+        # the kernel's tanh is float32's (see chainrule.kernels.recurrent); float64 stays exact
+        step = recurrent_kernels.gru_forward_step
+        bias = np.zeros(3 * size, gates_x.dtype) if bias_hh is None else bias_hh
     states: list[Any] = [None] * len(outputs)
     h = h0
     for t in _steps(len(outputs), reverse):
         previous[t] = h
-        from_hidden = h @ weight_t
-        if bias_hh is not None:
-            from_hidden += bias_hh
-        r_z = np.add(gates_x[t, :, :2 * size], from_hidden[:, :2 * size], out=gates[t, :, :2 * size])
-        _sigmoid_(r_z)
-        hidden_n[t] = from_hidden[:, 2 * size:]
-        n = np.multiply(r_z[:, :size], hidden_n[t], out=gates[t, :, 2 * size:])
-        n += gates_x[t, :, 2 * size:]
-        np.tanh(n, out=n)
-        h_new = np.subtract(h, n, out=outputs[t])
-        h_new *= r_z[:, size:]
-        h_new += n
-        states[t] = (previous[t], r_z[:, :size], r_z[:, size:], n, hidden_n[t])
-        h = h_new
+        np.matmul(previous[t], weight_t, out=from_hidden)
+        step(gates_x[t], from_hidden, bias, previous[t], gates[t], hidden_n[t], outputs[t])
+        states[t] = (previous[t], gates[t, :, :size], gates[t, :, size:2 * size], gates[t, :, 2 * size:],
+                     hidden_n[t])
+        h = outputs[t]
     return outputs, states, previous
 
 
