@@ -248,7 +248,7 @@ def test_recurrent_kernels_match_numpy_path_within_their_documented_tolerance(ki
     from chainrule.kernels import recurrent
 
     calls = []
-    for name in ("gru_forward_step", "gru_backward_step", "lstm_backward_step"):
+    for name in ("gru_forward_step", "gru_backward_step", "lstm_forward_step", "lstm_backward_step"):
         original = getattr(recurrent, name)
         monkeypatch.setattr(recurrent, name,
                             lambda *args, _f=original, _n=name: calls.append(_n) or _f(*args))
@@ -269,8 +269,8 @@ def test_recurrent_kernels_match_numpy_path_within_their_documented_tolerance(ki
                 *(p.grad.numpy() for p in layer.parameters())]
 
     reference, fast = on_both_paths(compute)
-    # the GRU's forward kernel is float32's (its tanh is a float32 approximation)
-    forward = {"gru_forward_step"} if kind == "GRU" and dtype is np.float32 else set()
+    # the forward kernels are float32's (their tanh is a float32 approximation)
+    forward = {f"{kind.lower()}_forward_step"} if dtype is np.float32 else set()
     assert set(calls) == {f"{kind.lower()}_backward_step"} | forward
     for expected, actual in zip(reference, fast, strict=True):
         assert actual.dtype == expected.dtype

@@ -2,22 +2,22 @@
 for the NumPy versions).
 
 A step's gates are a few thousand floats (batch 100, hidden 64), so the NumPy path's dozen
-elementwise calls per step cost more in per-call overhead than in arithmetic. Each loop here
-does a step's gate-gradient work in one pass before the step's matrix product, which stays
-with NumPy's BLAS: on the benchmark's GRU direction (40 steps, batch 100, hidden 64) the
-backward took 7.5-9.3 ms against NumPy's 12.2-14.3 ms (one thread, CPU time, shared machine).
+elementwise calls per step cost more in per-call overhead than in arithmetic. Each kernel does
+a step's gate work in one call around the step's matrix product, which stays with NumPy's BLAS.
+On the benchmark's GRU direction (40 steps, batch 100, hidden 64; one thread, CPU time, shared
+machine) the backward took 7.5-9.3 ms against NumPy's 12.2-14.3 ms, the forward 5.3 ms against
+12.2 ms.
 
-The float32 GRU forward step (``gru_forward_step``) computes tanh and the sigmoid with
-``tanh32``, a rational function of plain arithmetic that LLVM vectorises: with the C library's
-scalar ``tanh`` (18 ns an element here, NumPy's vectorised one 4 ns) the same loop ran 2.5x
-slower than NumPy's dozen calls a step.
+The forward steps are float32's (``gru_forward_step``, ``lstm_forward_step``; float64 takes the
+NumPy path): they compute tanh and the sigmoid with ``tanh32``, a rational function of plain
+arithmetic that LLVM vectorises. With the C library's scalar ``tanh`` (18 ns an element here,
+NumPy's vectorised one 4 ns) the same loop ran 2.5x slower than NumPy's dozen calls a step.
 
-Numerics: the loops use only ``+ - *`` on the NumPy path's values, in the same formulas, but
-not the same intermediate precision (integer constants promote float32 intermediates to
-float64), so the results are not the NumPy path's to the bit. ``tests/test_kernels.py`` bounds
-the difference over whole sequences: relative 1e-5 in float32, 1e-12 in float64. ``tanh32``
-is within 4e-7 relative of the exact tanh (6 float32 ulps at worst, 0.7 on average; NumPy's
-float32 tanh is within 1.4), and ``tests/test_kernels.py`` checks that bound on a dense grid.
+Numerics: the NumPy path's formulas in the arrays' dtype, but not its results to the bit:
+``tanh32`` is within 4e-7 relative of the exact tanh (6 float32 ulps at worst, 0.7 on average;
+NumPy's float32 tanh is within 1.4), and the backward kernels group some sums differently.
+``tests/test_kernels.py`` checks ``tanh32`` on a dense grid and bounds the difference over
+whole sequences: relative 1e-5 in float32, 1e-12 in float64.
 """
 
 from __future__ import annotations
@@ -76,6 +76,29 @@ def gru_forward_step(gates_x, from_hidden, bias, h_prev, gates, hidden_n, h):  #
         gates[b, 2 * size:] = h[b]
         for k in range(size):
             h[b, k] = (h_prev[b, k] - h[b, k]) * gates[b, size + k] + h[b, k]
+
+
+@kernel
+def lstm_forward_step(gates_x, bias, c_prev, gates, cells, tanh_cells, h):  # noqa: ANN001
+    """One float32 LSTM step: ``gates`` (N, 4H) holds h_prev W_hh^T and becomes i, f, g, o after
+    their nonlinearities (with the input's gates ``gates_x`` and ``bias`` = b_hh added, zeros
+    when the layer has none); fills the new cell state ``cells``, its tanh ``tanh_cells`` and the
+    new state ``h`` (N, H), in the NumPy path's order of operations. One array written per loop,
+    as in ``gru_forward_step``."""
+    batch, size = c_prev.shape
+    for b in range(batch):
+        for k in range(2 * size):
+            gates[b, k] = sigmoid32((gates[b, k] + gates_x[b, k]) + bias[k])
+        for k in range(2 * size, 3 * size):
+            gates[b, k] = tanh32((gates[b, k] + gates_x[b, k]) + bias[k])
+        for k in range(3 * size, 4 * size):
+            gates[b, k] = sigmoid32((gates[b, k] + gates_x[b, k]) + bias[k])
+        for k in range(size):
+            cells[b, k] = gates[b, size + k] * c_prev[b, k] + gates[b, k] * gates[b, 2 * size + k]
+        for k in range(size):
+            tanh_cells[b, k] = tanh32(cells[b, k])
+        for k in range(size):
+            h[b, k] = gates[b, 3 * size + k] * tanh_cells[b, k]
 
 
 @kernel

@@ -416,6 +416,24 @@ def _gru_forward_arrays(gates_x: np.ndarray, h0: np.ndarray, weight_hh: np.ndarr
     return outputs, states, previous
 
 
+def _lstm_step_arrays(gates_x: np.ndarray, bias_hh: np.ndarray | None, c_prev: np.ndarray,
+                      gates: np.ndarray, cells: np.ndarray, tanh_cells: np.ndarray, h: np.ndarray) -> None:
+    """One LSTM step on arrays, what ``chainrule.kernels.recurrent.lstm_forward_step`` does in
+    one pass: ``gates`` holds h_prev W_hh^T and becomes (i, f, g, o) after their nonlinearities;
+    fills the new cell state ``cells``, its tanh ``tanh_cells`` and the new state ``h``."""
+    size = c_prev.shape[1]
+    gates += gates_x
+    if bias_hh is not None:
+        gates += bias_hh
+    _sigmoid_(gates[:, :2 * size])
+    np.tanh(gates[:, 2 * size:3 * size], out=gates[:, 2 * size:3 * size])
+    _sigmoid_(gates[:, 3 * size:])
+    np.multiply(gates[:, size:2 * size], c_prev, out=cells)
+    cells += gates[:, :size] * gates[:, 2 * size:3 * size]
+    np.tanh(cells, out=tanh_cells)
+    np.multiply(gates[:, 3 * size:], tanh_cells, out=h)
+
+
 def _lstm_forward_arrays(gates_x: np.ndarray, h0: np.ndarray, c0: np.ndarray, weight_hh: np.ndarray,
                          bias_hh: np.ndarray | None, reverse: bool) -> tuple:
     length, size = gates_x.shape[0], weight_hh.shape[1]
@@ -425,24 +443,20 @@ def _lstm_forward_arrays(gates_x: np.ndarray, h0: np.ndarray, c0: np.ndarray, we
     tanh_cells = np.empty_like(cells)
     previous = np.empty_like(cells)  # the hidden state each step reads, for the weight gradient
     weight_t = np.ascontiguousarray(weight_hh.T)
+    step, bias = _lstm_step_arrays, bias_hh
+    if gates_x.dtype == np.float32 and numba_backend.handles(gates_x, h0, c0, weight_hh):
+        # the kernel's tanh is float32's (see chainrule.kernels.recurrent); float64 stays exact
+        step = recurrent_kernels.lstm_forward_step
+        bias = np.zeros(4 * size, gates_x.dtype) if bias_hh is None else bias_hh
     states: list[Any] = [None] * length
     h, c = h0, c0
     for t in _steps(length, reverse):
         previous[t] = h
-        step = np.matmul(h, weight_t, out=gates[t])
-        step += gates_x[t]
-        if bias_hh is not None:
-            step += bias_hh
-        _sigmoid_(step[:, :2 * size])
-        np.tanh(step[:, 2 * size:3 * size], out=step[:, 2 * size:3 * size])
-        _sigmoid_(step[:, 3 * size:])
-        i, f, g, o = step[:, :size], step[:, size:2 * size], step[:, 2 * size:3 * size], step[:, 3 * size:]
-        c_new = np.multiply(f, c, out=cells[t])
-        c_new += i * g
-        np.tanh(c_new, out=tanh_cells[t])
+        np.matmul(previous[t], weight_t, out=gates[t])
+        step(gates_x[t], bias, c, gates[t], cells[t], tanh_cells[t], outputs[t])
+        i, f, g, o = (gates[t, :, j * size:(j + 1) * size] for j in range(4))
         states[t] = (previous[t], c, i, f, g, o, tanh_cells[t])
-        h = np.multiply(o, tanh_cells[t], out=outputs[t])
-        c = c_new
+        h, c = outputs[t], cells[t]
     outputs[length] = c
     return outputs, states, previous
 
