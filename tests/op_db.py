@@ -44,7 +44,7 @@ CORE_MODULES = (
     "chainrule.ops.pool",
     "chainrule.ops.norm",
     "chainrule.ops.embedding",
-    "chainrule.nn.modules.rnn",
+    "chainrule.ops.recurrent",
 )
 
 # Ops defined outside the core, by class name, with the test file that gradient-checks them.
@@ -1486,7 +1486,7 @@ class _NumpyOps:
 def _recurrence_info(kind: str, samples: SampleFn) -> OpInfo:
     def ours(lib: Any, gates_x: Any, h0: Any, weight_hh: Any, bias_hh: Any, c0: Any = None,
              reverse: bool = False, nonlinearity: str = "tanh") -> Any:
-        from chainrule.nn.modules import rnn
+        from chainrule.ops import recurrent as rnn
 
         if kind == "rnn":
             return rnn.RNNRecurrence.apply(gates_x, h0, weight_hh, bias_hh, nonlinearity, reverse)

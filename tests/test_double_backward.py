@@ -13,7 +13,7 @@ import chainrule
 import chainrule.nn.functional as F
 from chainrule.autograd import gradcheck, gradgradcheck
 from chainrule.autograd.function import OP_REGISTRY, Function
-from chainrule.nn.modules.rnn import GRURecurrence
+from chainrule.ops.recurrent import GRURecurrence
 
 
 @pytest.fixture
@@ -117,7 +117,7 @@ def test_max_pool_indices_and_batch_norm_statistics_are_outputs_of_one_node() ->
 
 
 def test_lstm_returns_hidden_states_and_last_cell_from_one_node() -> None:
-    from chainrule.nn.modules import rnn
+    from chainrule.ops import recurrent as rnn
 
     rng = np.random.default_rng(0)
     gates, h0, c0 = (chainrule.tensor(rng.standard_normal(s), requires_grad=True)

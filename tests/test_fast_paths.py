@@ -73,9 +73,9 @@ def test_relu_backward_in_any_layout(numba):
         lambda x: (chainrule.relu(x).reshape(4, 15) * chainrule.arange(15.0)).sum(), [channel_major]))
 
 
-@pytest.mark.parametrize("batch", [2, 40])
+@pytest.mark.parametrize("batch", [1, 40])
 def test_linear_forward_takes_either_product_order_with_the_same_result(batch):
-    # a batch of 2 against 16 outputs takes weight @ x.T, a batch of 40 takes x @ weight.T
+    # a batch of 1 against 16 outputs takes weight @ x.T, a batch of 40 takes x @ weight.T
     rng = np.random.default_rng(4)
     x, weight, bias = rng.standard_normal((batch, 9)), rng.standard_normal((16, 9)), rng.standard_normal(16)
     out = F.linear(chainrule.tensor(x), chainrule.tensor(weight), chainrule.tensor(bias)).numpy()

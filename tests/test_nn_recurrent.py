@@ -20,6 +20,7 @@ import chainrule
 from chainrule.autograd import grad, gradcheck, gradgradcheck
 from chainrule.nn.modules import rnn
 from chainrule.nn.modules.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from chainrule.ops import recurrent
 
 RNG = np.random.default_rng(20240601)
 F64 = chainrule.float64
@@ -233,16 +234,17 @@ def _fused_and_stepwise(mode: str, inputs: dict[str, Any], reverse: bool) -> tup
     gates_x, h0, weight_hh, bias_hh = (inputs[k] for k in ("gates_x", "h0", "weight_hh", "bias_hh"))
     if mode in ("rnn", "rnn_relu"):
         nonlinearity = "relu" if mode == "rnn_relu" else "tanh"
-        fused = rnn.RNNRecurrence.apply(gates_x, h0, weight_hh, bias_hh, nonlinearity, reverse)
-        steps, _ = rnn._rnn_sequence_graph(gates_x, h0, weight_hh, bias_hh, nonlinearity, reverse)
+        fused = recurrent.RNNRecurrence.apply(gates_x, h0, weight_hh, bias_hh, nonlinearity, reverse)
+        steps, _ = recurrent._rnn_sequence_graph(gates_x, h0, weight_hh, bias_hh, nonlinearity, reverse)
         return fused, chainrule.stack(steps)
     if mode == "gru":
-        fused = rnn.GRURecurrence.apply(gates_x, h0, weight_hh, bias_hh, reverse)
-        steps, _ = rnn._gru_sequence_graph(gates_x, h0, weight_hh, bias_hh, reverse)
+        fused = recurrent.GRURecurrence.apply(gates_x, h0, weight_hh, bias_hh, reverse)
+        steps, _ = recurrent._gru_sequence_graph(gates_x, h0, weight_hh, bias_hh, reverse)
         return fused, chainrule.stack(steps)
-    hidden, cell = rnn.LSTMRecurrence.apply(gates_x, h0, inputs["c0"], weight_hh, bias_hh, reverse)
+    hidden, cell = recurrent.LSTMRecurrence.apply(gates_x, h0, inputs["c0"], weight_hh, bias_hh, reverse)
     fused = chainrule.cat([hidden, cell.unsqueeze(0)])
-    steps, last_cell, _ = rnn._lstm_sequence_graph(gates_x, h0, inputs["c0"], weight_hh, bias_hh, reverse)
+    steps, last_cell, _ = recurrent.lstm_sequence_graph(gates_x, h0, inputs["c0"], weight_hh, bias_hh,
+                                                        reverse)
     return fused, chainrule.cat([chainrule.stack(steps), last_cell.unsqueeze(0)])
 
 
@@ -270,13 +272,13 @@ def test_fused_recurrence_matches_stepwise_ops(mode: str, reverse: bool) -> None
 @pytest.mark.parametrize("mode", ["rnn", "gru", "lstm"])
 def test_fused_recurrence_skips_unneeded_parameter_gradients(mode: str, monkeypatch: Any) -> None:
     asked = []
-    compute = rnn._hidden_weight_grads
+    compute = recurrent._hidden_weight_grads
 
     def spy(grad_gates: Any, previous: Any, needs: Any) -> Any:
         asked.append(tuple(needs))
         return compute(grad_gates, previous, needs)
 
-    monkeypatch.setattr(rnn, "_hidden_weight_grads", spy)
+    monkeypatch.setattr(recurrent, "_hidden_weight_grads", spy)
     inputs = _sequence_inputs(mode)
     inputs["weight_hh"] = chainrule.tensor(inputs["weight_hh"].array)  # a constant this time
     fused, _ = _fused_and_stepwise(mode, inputs, reverse=False)

@@ -11,7 +11,9 @@ process, e.g. to compare against the NumPy path::
 
 from __future__ import annotations
 
+import functools
 import importlib.util
+import types
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -53,6 +55,29 @@ def handles(*arrays: Any) -> bool:
     return active() and all(array.dtype.char in "fd" for array in arrays)
 
 
+def scalar(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a scalar function that kernels call (e.g. an approximation of tanh). It stays plain
+    Python; a kernel that names it compiles it along, so numba is still imported only when a
+    kernel first runs. Call it only from kernels of its own module: numba's disk cache of a
+    kernel is invalidated by changes to the kernel's file alone."""
+    setattr(function, "__chainrule_scalar__", True)  # noqa: B010 (an attribute functions lack)
+    return function
+
+
+def _jit(function: Callable[..., Any], **options: Any) -> Callable[..., Any]:
+    """``numba.njit(**options)(function)``, the scalar functions it names compiled first and
+    bound in a copy of its globals (the module's own names stay plain Python)."""
+    import numba
+
+    namespace = dict(function.__globals__)
+    for name in function.__code__.co_names:
+        if getattr(namespace.get(name), "__chainrule_scalar__", False):
+            namespace[name] = _jit(namespace[name], inline="always", error_model="numpy")
+    rebuilt = types.FunctionType(function.__code__, namespace, function.__name__,
+                                 function.__defaults__, function.__closure__)
+    return numba.njit(**options)(rebuilt)
+
+
 def kernel(function: Callable[..., Any]) -> Callable[..., Any]:
     """Compile ``function`` with ``numba.njit`` the first time it is called.
 
@@ -63,10 +88,9 @@ def kernel(function: Callable[..., Any]) -> Callable[..., Any]:
     def call(*args: Any) -> Any:
         nonlocal compiled
         if compiled is None:
-            import numba
-
-            compiled = numba.njit(cache=True, nogil=True)(function)
+            # NumPy's error model: a float division by zero gives inf or nan as NumPy's would,
+            # instead of raising, and a loop with no exception branch can be vectorised
+            compiled = _jit(function, cache=True, nogil=True, error_model="numpy")
         return compiled(*args)
 
-    call.__name__, call.__doc__, call.__wrapped__ = function.__name__, function.__doc__, function
-    return call
+    return functools.update_wrapper(call, function)  # name, docstring and __wrapped__

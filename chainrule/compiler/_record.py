@@ -363,6 +363,7 @@ _READS_VALUE = "Tensor.{name}() reads a value in Python (the result could steer 
 
 def _subclasses(cls: type) -> Iterator[type]:
     yield cls
+    sub: type
     for sub in cls.__subclasses__():
         yield from _subclasses(sub)
 

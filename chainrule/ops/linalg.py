@@ -40,10 +40,12 @@ class Linear(Function):
     @staticmethod
     def forward(ctx, x, weight, bias):
         ctx.save_inputs(0, 1)
-        if x.ndim == 2 and 4 * x.shape[0] <= weight.shape[0]:
-            # A short batch against a wide layer: OpenBLAS runs weight @ x.T much faster than
+        if x.ndim == 2 and 16 * x.shape[0] <= weight.shape[0]:
+            # A short batch against a wide layer: OpenBLAS runs weight @ x.T faster than
             # x @ weight.T (measured: (32, 784) by 512 outputs in 187 us against 279 us, the
-            # copy back to row-major included) and gives the same numbers to the bit.
+            # copy back to row-major included). From batch 64 on, the products run equally
+            # fast and the copy is a loss (batch 128, 784 -> 512: 2.6 ms against 1.9 ms, one
+            # thread, CPU time).
             out = np.matmul(weight, x.T).T.copy()
         else:
             out = x @ weight.T
