@@ -139,8 +139,8 @@ class RunRecord:
             >>> run = RunRecord.from_trainer(trainer, dataset="random", test_metrics=scores)
             >>> html = write_report("report.html", run)
         """
-        from chainrule.diagnostics.overfitting import OverfittingMonitor
         from chainrule.train.callbacks import GradientFlowCallback
+        from chainrule.train.callbacks.overfitting import OverfittingMonitor
 
         model = trainer.model
         sections = [section for callback in trainer.callbacks for section in callback.report_sections()]
@@ -247,8 +247,9 @@ def _literal(text: Any) -> str:
 
 def _class_label(names: Sequence[str] | None, index: Any) -> str:
     """The name of class ``index``, or the index itself when no name is known for it."""
-    known = names is not None and 0 <= int(index) < len(names)
-    return str(names[int(index)]) if known else str(index)
+    if names is not None and 0 <= int(index) < len(names):
+        return str(names[int(index)])
+    return str(index)
 
 
 def _finite(values: Sequence[float]) -> np.ndarray:
@@ -895,8 +896,9 @@ class MisclassifiedSection(ReportSection):
         if not examples:
             return None
         names = run.class_names
-        images = [_as_image(example["input"]) for example in examples]
-        if not figures.available or any(image is None for image in images):
+        maybe_images = [_as_image(example["input"]) for example in examples]
+        images = [image for image in maybe_images if image is not None]
+        if not figures.available or len(images) < len(maybe_images):
             rows = "".join(
                 f"<tr><td>{example.get('index', i)}</td><td>{_e(_class_label(names, example['true']))}</td>"
                 f"<td>{_e(_class_label(names, example['predicted']))}</td></tr>"
@@ -1007,6 +1009,7 @@ def _attribution_images(examples: list[dict[str, Any]], names: list[str] | None,
     figure, axes = figures.grid(2, len(examples), cell_width=1.6, cell_height=1.7)
     for column, example in enumerate(examples):
         image = _as_image(example["input"])
+        assert image is not None  # attribution_summary keeps image datasets' examples only
         heat = np.asarray(example["heat"], dtype=np.float64)
         top, bottom = axes[column], axes[len(examples) + column]
         top.imshow(image, cmap="gray_r" if image.ndim == 2 else None, interpolation="nearest")
@@ -1152,7 +1155,7 @@ def write_report(
         >>> "Training and validation" in html
         True
     """
-    from chainrule.train.checkpoint import atomic_write_bytes
+    from chainrule.files import atomic_write_bytes
 
     page = render_report(run, sections, use_matplotlib)
     atomic_write_bytes(path, page.encode("utf-8"))
@@ -1191,7 +1194,7 @@ def insert_section(path: str | os.PathLike[str], title: str, body: str, anchor: 
         >>> 'id="fairness-audit-sex"' in html
         True
     """
-    from chainrule.train.checkpoint import atomic_write_bytes
+    from chainrule.files import atomic_write_bytes
 
     if anchor is None:
         anchor = "".join(ch if ch.isalnum() else "-" for ch in title.lower()).strip("-")
