@@ -94,7 +94,7 @@ class TensorBoardLogger(Callback):
         if self.writer is None:
             return
         if self.figures:
-            from chainrule.train.report import gradient_flow_figure
+            from chainrule.train.report_sections import gradient_flow_figure
 
             history = self.trainer.history
             figure = gradient_flow_figure(history) if len(history) else None
