@@ -9,6 +9,8 @@ PyTorch's names, so a PyTorch script runs after ``import chainrule as torch``::
     (4, 3)
 """
 
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
 from chainrule import (
     accelerator,  # noqa: F401,E402
     autograd,  # noqa: F401,E402
@@ -190,6 +192,54 @@ from chainrule.torch_functions import (  # noqa: F401
 
 softmax = nn.functional.softmax
 log_softmax = nn.functional.log_softmax
+
+# Submodules reached as attributes after `import chainrule` (cr.diagnostics, cr.train, ...),
+# imported on first use (PEP 562), so `import chainrule` does not pay for the workflow and
+# insight packages up front. Type checkers see them as ordinary imports.
+_LAZY_SUBMODULES = (
+    "cli",
+    "data",
+    "datasets",
+    "diagnostics",
+    "distributed",
+    "errors",
+    "fairness",
+    "files",
+    "interpret",
+    "kernels",
+    "pytorch_checkpoint",
+    "run",
+    "train",
+)
+if _TYPE_CHECKING:
+    from chainrule import (  # noqa: F401
+        cli,
+        data,
+        datasets,
+        diagnostics,
+        distributed,
+        errors,
+        fairness,
+        files,
+        interpret,
+        kernels,
+        pytorch_checkpoint,
+        run,
+        train,
+    )
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"chainrule.{name}")  # also binds it here for next time
+    raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY_SUBMODULES})
+
 
 __version__ = "0.1.0"
 

@@ -139,8 +139,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="0 silent, 1 progress bar, 2 one line per epoch (default: 1)",
     )
     _add_trust_flag(train)
-    # Hidden: sleep after each batch, so tests can kill a run in the middle of an epoch.
-    train.add_argument("--_batch-delay", dest="batch_delay", type=float, default=0.0, help=argparse.SUPPRESS)
 
     evaluate = commands.add_parser(
         "evaluate",
@@ -346,7 +344,6 @@ def _train(args: argparse.Namespace) -> int:
             config,
             resume=args.resume,
             verbose=args.verbose,
-            batch_delay=args.batch_delay,
             trust_model_code=args.trust_model_code,
         )
     except KeyboardInterrupt:
@@ -389,7 +386,7 @@ def _check_config_model_trusted(
     """A model named by a config file is code from a file: it runs only with the trust flag
     (a model given with --model is the user's own say on the command line)."""
     from chainrule.errors import UntrustedCodeError
-    from chainrule.models import TRUST_FLAG, is_model_file
+    from chainrule.train.models import TRUST_FLAG, is_model_file
 
     model = config.get("model", "mlp")
     if "model" not in given and is_model_file(model) and not args.trust_model_code:
@@ -514,8 +511,8 @@ AUDIT_FILE = "audit.json"
 def _audit(args: argparse.Namespace) -> int:
     import json
 
-    from chainrule.fairness.audit import run_audit
-    from chainrule.train.checkpoint import atomic_write_bytes
+    from chainrule.files import atomic_write_bytes
+    from chainrule.train.audit import run_audit
     from chainrule.train.report import insert_section
     from chainrule.train.run import REPORT_FILE, ConfigError
 

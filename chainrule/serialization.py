@@ -81,8 +81,8 @@ def save(
             f"which can run code when loaded; save its state_dict() instead and restore it with "
             f"load_state_dict() into a newly built {kind}"
         )
-    # Imported here: chainrule.train sits above the core that ``import chainrule`` loads.
-    from chainrule.train.checkpoint import FORMAT_NAME, FORMAT_VERSION, atomic_write_bytes, flatten_state
+    from chainrule.files import atomic_write_bytes
+    from chainrule.state_format import FORMAT_NAME, FORMAT_VERSION, flatten_state
 
     tensors, skeleton = flatten_state(obj)
     data = _safetensors_bytes(
@@ -120,7 +120,7 @@ def load(
         >>> chainrule.load(io.BytesIO(buffer.getvalue()), weights_only=True)
         [1, 'a', tensor([0., 0.])]
     """
-    from chainrule.train.checkpoint import FORMAT_NAME, unflatten_state
+    from chainrule.state_format import FORMAT_NAME, unflatten_state
 
     if isinstance(map_location, str) or hasattr(map_location, "type"):
         check_cpu(map_location)

@@ -213,6 +213,24 @@ def _metrics_without_time(run_dir):
     return [[cell for i, cell in enumerate(line.split(",")) if i != time_column] for line in lines]
 
 
+# `chainrule` with a sleep after every batch (train_run's callbacks argument), so a test can
+# kill a run in the middle of an epoch.
+SLOW_BATCHES_CLI = """
+import sys, time
+import chainrule.train.run as run
+from chainrule.cli import main
+from chainrule.train.callbacks import Callback
+
+class SlowBatches(Callback):
+    def on_batch_end(self, batch, logs=None):
+        time.sleep(0.02)
+
+train_run = run.train_run
+run.train_run = lambda config, **kwargs: train_run(config, callbacks=[SlowBatches()], **kwargs)
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 def test_a_killed_run_resumes_to_the_same_bits_as_an_uninterrupted_one(tmp_path):
     """Also shows that two processes with the same seed agree bit for bit: the killed run's
     first epoch and the uninterrupted run's come from separate processes. The killed run
@@ -228,7 +246,7 @@ def test_a_killed_run_resumes_to_the_same_bits_as_an_uninterrupted_one(tmp_path)
     checkpointing = ["--checkpoint-segments", "2"]
     killed = tmp_path / "runs" / "killed"
     process = subprocess.Popen(
-        [*console_script(), *map(str, common), "--name", "killed", "--_batch-delay", "0.02", *checkpointing],
+        [sys.executable, "-c", SLOW_BATCHES_CLI, *map(str, common), "--name", "killed", *checkpointing],
         cwd=tmp_path,
         env=ENV,
         stdout=subprocess.DEVNULL,
@@ -295,6 +313,36 @@ def test_toml_writer_tables_and_special_floats():
         dumps_toml({"a": {"b": {"c": 1}}})
     with pytest.raises(TypeError, match="cannot write x = None"):
         dumps_toml({"x": None})
+
+
+# config.toml as the hand-written writer before tomli-w wrote it: inline arrays, a comment header.
+OLD_WRITER_CONFIG = """# chainrule run configuration, written by `chainrule train`.
+# Train again with: chainrule train --config this-file
+dataset = "iris"
+hidden = [32, 16]
+channels = [16, 32]
+drop_columns = []
+lr = 0.001
+epochs = 3
+target = "a \\"quoted\\" column"
+
+[model_args]
+depth = 2
+"""
+
+
+def test_config_written_by_the_old_writer_reads_and_rewrites_to_the_same_values(tmp_path):
+    from chainrule.train.config import load_config, write_config
+
+    old = tmp_path / "old" / "config.toml"
+    old.parent.mkdir()
+    old.write_text(OLD_WRITER_CONFIG)
+    config = load_config(old)
+    assert config["hidden"] == [32, 16] and config["target"] == 'a "quoted" column'
+    assert config["model_args"] == {"depth": 2}
+    write_config(tmp_path, config)  # rewritten by tomli-w
+    assert load_config(tmp_path / "config.toml") == config
+    assert (tmp_path / "config.toml").read_text().startswith("# chainrule run configuration")
 
 
 def test_custom_model_class_from_a_file(tmp_path):

@@ -376,15 +376,16 @@ def test_download_verifies_saves_and_reuses_files(tmp_path, monkeypatch):
 
 
 def test_interrupted_write_leaves_no_file(tmp_path, monkeypatch):
+    from chainrule import files
     from chainrule.datasets import _mnist
 
     def broken_replace(source, target):
         raise OSError("disk full")
 
-    monkeypatch.setattr(_mnist.os, "replace", broken_replace)
+    monkeypatch.setattr(files.os, "replace", broken_replace)
     target = tmp_path / "t10k-labels-idx1-ubyte.gz"
     with pytest.raises(OSError, match="disk full"):
-        _mnist._write_atomically(target, b"payload")
+        _mnist.atomic_write_bytes(target, b"payload")
     assert list(tmp_path.iterdir()) == []
 
 

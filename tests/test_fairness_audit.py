@@ -18,7 +18,8 @@ import chainrule
 from chainrule import nn
 from chainrule.datasets import csv as load_csv
 from chainrule.datasets import iris, train_test_indices
-from chainrule.fairness.audit import FairnessAudit, audit, audit_model, predict_classes, run_audit
+from chainrule.fairness.audit import FairnessAudit, audit, audit_model, predict_classes
+from chainrule.train.audit import run_audit
 from chainrule.train.run import ConfigError, load_run, train_run
 
 REPO = Path(__file__).resolve().parents[1]

@@ -9,9 +9,10 @@ import chainrule
 from chainrule import nn, optim
 from chainrule.errors import CheckpointError, ConfigError, InputError
 from chainrule.learning import apply_rule
-from chainrule.learning.alignment import AlignmentCallback, AlignmentSection, angle_degrees, true_gradients
+from chainrule.learning.alignment import angle_degrees, true_gradients
 from chainrule.nn import functional as F
 from chainrule.train import Trainer
+from chainrule.train.callbacks.alignment import AlignmentCallback, AlignmentSection
 
 
 def _mlp(seed=0, sizes=(6, 5, 4, 3)):

@@ -9,8 +9,9 @@ import pytest
 import chainrule
 from chainrule import nn, optim
 from chainrule.diagnostics.gradient_flow import Finding
-from chainrule.diagnostics.overfitting import OverfittingMonitor, detect_overfitting
+from chainrule.diagnostics.overfitting import detect_overfitting
 from chainrule.train import Callback, Trainer
+from chainrule.train.callbacks.overfitting import OverfittingMonitor
 from chainrule.utils.data import DataLoader, TensorDataset
 
 # Twelve epochs: training loss falls throughout; validation loss is best at epoch 6 (0.40),

@@ -238,7 +238,7 @@ def _check_labels(split: str, y: np.ndarray, num_classes: int | None) -> list[Fi
     y = y.reshape(len(y)) if y.ndim == 2 else y
     labels = _integer_labels(y)
     if labels is None:
-        bad = np.flatnonzero(~np.isfinite(y) | (y != np.round(y))) if y.dtype.kind == "f" else []
+        bad: Any = np.flatnonzero(~np.isfinite(y) | (y != np.round(y))) if y.dtype.kind == "f" else []
         return [Finding(
             "label_range", "error",
             f"{split} y holds {len(bad)} non-integer label(s) at {_show(bad)}; classification "
@@ -273,6 +273,7 @@ def _check_unseen_test_labels(y_train: np.ndarray, y_test: np.ndarray) -> list[F
 
 def _check_imbalance(y: np.ndarray, num_classes: int | None) -> list[Finding]:
     labels = _integer_labels(y.reshape(len(y)))
+    assert labels is not None  # called only once _check_labels found whole numbers
     counts = np.bincount(labels, minlength=num_classes or 0)
     present = np.flatnonzero(counts > 0)
     absent = np.flatnonzero(counts == 0)
@@ -302,7 +303,7 @@ def _check_leakage(
     x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
     train_digests: list[bytes],
 ) -> list[Finding]:
-    first_train_row = {}
+    first_train_row: dict[bytes, int] = {}
     for index, digest in enumerate(train_digests):
         first_train_row.setdefault(digest, index)
     test_hits, train_hits = [], []
@@ -427,19 +428,19 @@ def check(
 
     classification = task == "classification"
     findings += _check_finite("train", x_train, y_train, feature_names)
-    if x_test is not None:
+    if x_test is not None and y_test is not None:
         findings += _check_finite("test", x_test, y_test, feature_names)
     findings += _check_constant(x_train, feature_names)
     if classification:
         train_label_problems = _check_labels("train", y_train, num_classes)
         findings += train_label_problems
-        if x_test is not None:
+        if x_test is not None and y_test is not None:
             findings += _check_labels("test", y_test, num_classes)
             findings += _check_unseen_test_labels(y_train, y_test)
         if not train_label_problems:  # counting invalid labels per class would mislead
             findings += _check_imbalance(y_train, num_classes)
     train_digests = _row_digests(x_train)
-    if x_test is not None:
+    if x_test is not None and y_test is not None:
         findings += _check_leakage(x_train, y_train, x_test, y_test, train_digests)
     findings += _check_duplicates(y_train, train_digests)
     return report

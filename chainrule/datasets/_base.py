@@ -99,7 +99,7 @@ class DatasetSplits:
         from chainrule.utils.data import TensorDataset
 
         def wrap(x: np.ndarray | None, y: np.ndarray | None) -> Any:
-            if x is None:
+            if x is None or y is None:
                 return None
             return TensorDataset(from_numpy(x), from_numpy(y))
 

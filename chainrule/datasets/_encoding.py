@@ -99,7 +99,8 @@ class FeatureEncoder:
                     raise bad(f"column {name!r}: categories must be a list of strings")
                 parsed.append(CategoryColumn(name, tuple(categories)))
                 continue
-            mean, std = entry.get("mean"), entry.get("std")
+            mean: Any = entry.get("mean")
+            std: Any = entry.get("std")
             finite = _is_real(mean) and _is_real(std) and math.isfinite(mean) and math.isfinite(std)
             if not finite or std <= 0:
                 raise bad(f"column {name!r}: mean and std must be finite numbers, std > 0")

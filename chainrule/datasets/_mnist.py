@@ -12,7 +12,6 @@ import hashlib
 import http.client
 import os
 import sys
-import tempfile
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import numpy as np
 
 from chainrule.datasets._base import DatasetSplits, check_names
 from chainrule.datasets.idx import IMAGES_MAGIC, LABELS_MAGIC, IDXFormatError, read_idx
+from chainrule.files import atomic_write_bytes
 
 _DOWNLOAD_TIMEOUT_SECONDS = 60
 _SPLIT_PREFIX = {"train": "train", "test": "t10k"}
@@ -87,23 +87,6 @@ def _fetch(url: str) -> bytes:
         return response.read()
 
 
-def _write_atomically(path: Path, payload: bytes) -> None:
-    # Write beside the target and rename: os.replace is atomic on one file system, so an
-    # interrupted download leaves at most a stray .part file, never a half-written target.
-    handle = tempfile.NamedTemporaryFile(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".part", delete=False
-    )
-    try:
-        with handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
-
-
 def _download(source: _Source, file_name: str, root: Path) -> tuple[Path | None, list[tuple[str, str]]]:
     """Try each mirror in turn; return the saved path (or None) and (url, why) of each failed attempt."""
     expected_md5 = source.md5[file_name]
@@ -121,7 +104,8 @@ def _download(source: _Source, file_name: str, root: Path) -> tuple[Path | None,
             failures.append((url, "its MD5 checksum does not match the published one, so it was not saved"))
             continue
         target = root / f"{file_name}.gz"
-        _write_atomically(target, payload)
+        # Written beside the target and renamed: an interrupted download leaves no half file.
+        atomic_write_bytes(target, payload)
         return target, failures
     return None, failures
 
@@ -230,11 +214,15 @@ def _load(
     }
     for split in wanted:
         image_name, label_name = _file_names(split)
-        x, y = _read_split(found[image_name], found[label_name], flatten)
+        image_file, label_file = found[image_name], found[label_name]
+        assert image_file is not None and label_file is not None  # a missing one was refused above
+        x, y = _read_split(image_file, label_file, flatten)
         arrays[f"x_{split}"], arrays[f"y_{split}"] = x, y
     # The preprocessing is recorded so raw 0-255 pixels can be fed to a trained model.
     return DatasetSplits(
-        **arrays, name=loader, num_classes=10, classes=list(source.classes),
+        x_train=arrays["x_train"], y_train=arrays["y_train"],
+        x_test=arrays["x_test"], y_test=arrays["y_test"],
+        name=loader, num_classes=10, classes=list(source.classes),
         preprocessing={"scale": 255.0},
     )
 

@@ -80,6 +80,7 @@ def _target(
             )
         return numbers.astype(np.float32), task, None
 
+    classes: list[Any]  # numbers or strings, as the file writes them
     if numbers is not None:
         classes_found, labels = np.unique(numbers, return_inverse=True)
         # Integer class values read back as ints, e.g. 3 rather than 3.0.
@@ -204,8 +205,9 @@ def csv(
     for column in features:
         numbers = None if column.name in categorical else _numbers_or_text(column, path, "column")
         if numbers is None:
-            spec: NumberColumn | CategoryColumn = _fit_categories(column, train_idx, max_categories, path)
-            blocks.append(one_hot(spec, column, unseen="zeros"))
+            categories = _fit_categories(column, train_idx, max_categories, path)
+            blocks.append(one_hot(categories, column, unseen="zeros"))
+            spec: NumberColumn | CategoryColumn = categories
         else:
             spec = _fit_standardisation(column, numbers, train_idx)
             hint = "" if fill_missing else ", or pass na='mean' to fill them with the training mean"

@@ -13,7 +13,7 @@ import os
 import struct
 import zlib
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -84,7 +84,7 @@ def read_idx(
         # Decide by content, not by name: a file renamed without its .gz is still read correctly.
         compressed = raw.read(2) == _GZIP_SIGNATURE
         raw.seek(0)
-        stream = gzip.GzipFile(fileobj=raw) if compressed else raw
+        stream: Any = gzip.GzipFile(fileobj=raw) if compressed else raw
         try:
             return _read_idx_stream(stream, path, file_size, compressed, expected_magic, expected_shape)
         except (OSError, EOFError, zlib.error) as err:

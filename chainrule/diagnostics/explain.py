@@ -17,7 +17,7 @@ import numpy as np
 from chainrule.tensor import Tensor
 
 # activation name → (function, derivative written in terms of its input z and output a, formula)
-_ACTIVATIONS = {
+_ACTIVATIONS: dict[str, tuple[Any, Any, str]] = {
     "ReLU": (lambda z: np.maximum(z, 0), lambda z, a: (z > 0).astype(z.dtype),
              "relu'(z) = 1 if z > 0 else 0"),
     "Sigmoid": (lambda z: 1 / (1 + np.exp(-z)), lambda z, a: a * (1 - a), "sigmoid'(z) = a (1 - a)"),

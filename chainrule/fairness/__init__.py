@@ -8,7 +8,9 @@ Example:
     0.5
 """
 
-from chainrule.fairness.audit import FairnessAudit, audit, audit_model, run_audit
+from typing import Any
+
+from chainrule.fairness.audit import FairnessAudit, audit, audit_model
 from chainrule.fairness.metrics import (
     GroupMetrics,
     demographic_parity_difference,
@@ -36,3 +38,13 @@ __all__ = [
     "selection_rate",
     "true_positive_rate",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Auditing a run folder reads the workflow's files, so it lives in chainrule.train (a layer
+    # above this package); it stays reachable here, imported only when asked for.
+    if name == "run_audit":
+        from chainrule.train.audit import run_audit
+
+        return run_audit
+    raise AttributeError(f"module 'chainrule.fairness' has no attribute {name!r}")

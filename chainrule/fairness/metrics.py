@@ -97,6 +97,7 @@ def _group_ids(sensitive_features: Any, num_samples: int) -> tuple[list[Hashable
     if len(keys) != num_samples:
         raise ValueError(f"sensitive_features has {len(keys)} entries for {num_samples} samples")
     distinct = set(keys)
+    groups: list[Any]
     try:
         groups = sorted(distinct)
     except TypeError:  # mixed types such as 1 and "a" do not compare
@@ -129,7 +130,7 @@ class _Inputs:
     actual: np.ndarray | None  # y_true == pos_label, or None if y_true was not needed
     predicted: np.ndarray  # y_pred == pos_label
     weights: np.ndarray
-    groups: list[Hashable]
+    groups: list[Any]
     group_of: np.ndarray
 
 
@@ -160,11 +161,17 @@ def _selection(inputs: _Inputs, rows: np.ndarray) -> float:
 
 
 def _true_positive_rate(inputs: _Inputs, rows: np.ndarray) -> float:
-    return _rate(inputs.weights, inputs.predicted, rows & inputs.actual)
+    return _rate(inputs.weights, inputs.predicted, rows & _actual(inputs))
 
 
 def _false_positive_rate(inputs: _Inputs, rows: np.ndarray) -> float:
-    return _rate(inputs.weights, inputs.predicted, rows & ~inputs.actual)
+    return _rate(inputs.weights, inputs.predicted, rows & ~_actual(inputs))
+
+
+def _actual(inputs: _Inputs) -> np.ndarray:
+    if inputs.actual is None:
+        raise ValueError("this metric compares with the true labels: give y_true")
+    return inputs.actual
 
 
 def _accuracy(inputs: _Inputs, rows: np.ndarray) -> float:

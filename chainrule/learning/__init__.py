@@ -59,8 +59,13 @@ def apply_rule(model: Any, rule: str, seed: int = 0) -> FeedbackRule | ForwardFo
 
 
 def __getattr__(name: str) -> Any:
-    # The alignment callback imports the trainer's modules; load it only when asked for.
-    if name in ("AlignmentCallback", "AlignmentSection", "angle_degrees", "true_gradients"):
+    # The alignment callback and report section belong to the trainer (a layer above this
+    # package); they stay reachable here, imported only when asked for.
+    if name in ("AlignmentCallback", "AlignmentSection"):
+        from chainrule.train.callbacks import alignment as training_hooks
+
+        return getattr(training_hooks, name)
+    if name in ("angle_degrees", "true_gradients"):
         from chainrule.learning import alignment
 
         return getattr(alignment, name)

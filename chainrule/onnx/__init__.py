@@ -160,7 +160,7 @@ def export(
     if hasattr(f, "write"):
         f.write(data)
     else:
-        from chainrule.train.checkpoint import atomic_write_bytes
+        from chainrule.files import atomic_write_bytes
 
         atomic_write_bytes(f, data)
     return proto
@@ -224,7 +224,11 @@ def _check_same_ops(inputs: list[Tensor], first: list[OpCall], second: list[OpCa
             array_a, array_b = array_of(a), array_of(b)
             if array_a is None or id(array_a) in dynamic_first:
                 continue
-            if array_a.shape != array_b.shape or not np.array_equal(array_a, array_b, equal_nan=True):
+            if (
+                array_b is None
+                or array_a.shape != array_b.shape
+                or not np.array_equal(array_a, array_b, equal_nan=True)
+            ):
                 # Computed from the input outside the traced ops, unless it is a traced result.
                 raise UnsupportedOpError(
                     f"the forward passes {one.op} a value computed from the input outside "

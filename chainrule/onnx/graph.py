@@ -30,6 +30,14 @@ def array_of(value: Any) -> np.ndarray | None:
     return None
 
 
+def known_array(value: Any) -> np.ndarray:
+    """The array behind a traced argument that must be a tensor or an array."""
+    array = array_of(value)
+    if array is None:
+        raise TypeError(f"expected a tensor or an array, got {type(value).__name__}")
+    return array
+
+
 class Graph:
     """The nodes and initializers of the graph under construction, and the names of values."""
 
@@ -62,7 +70,7 @@ class Graph:
 
     def bind(self, value: Any, name: str) -> None:
         """Record that the traced ``value`` is the graph value ``name``."""
-        array = array_of(value)
+        array = known_array(value)
         self.dynamic[id(array)] = name
         self.values[name] = array
 
@@ -96,8 +104,12 @@ class Graph:
     ) -> list[str]:
         """Add one node; ``outputs`` is a count (fresh names) or the traced values it computes
         (which are then bound to its outputs). Returns the output names."""
-        traced = None if isinstance(outputs, int) else list(outputs)
-        count = outputs if traced is None else len(traced)
+        traced: list[Any] | None = None
+        if isinstance(outputs, int):
+            count = outputs
+        else:
+            traced = list(outputs)
+            count = len(traced)
         names = [self.fresh(op_type.lower()) for _ in range(count)]
         attributes = {key: value for key, value in attributes.items() if value is not None}
         self.nodes.append(self.helper.make_node(op_type, list(inputs), names, **attributes))
@@ -115,7 +127,8 @@ class Graph:
         """A Reduce* node: ``axes`` is an attribute before opset 18 (13 for ReduceSum), an
         input from then on."""
         axes_as_input = self.opset >= (13 if op_type == "ReduceSum" else 18)
-        inputs, attributes = [x], {"keepdims": int(keepdims)}
+        inputs = [x]
+        attributes: dict[str, Any] = {"keepdims": int(keepdims)}
         if axes is not None and axes_as_input:
             inputs.append(self.ints(axes, "axes"))
         elif axes is not None:

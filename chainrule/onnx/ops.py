@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.onnx.graph import Graph, UnsupportedOpError, array_of
+from chainrule.onnx.graph import Graph, UnsupportedOpError, array_of, known_array
 from chainrule.onnx.trace import OpCall
 
 Exporter = Callable[[Graph, OpCall], None]
@@ -120,7 +120,7 @@ def _clamp(g: Graph, call: OpCall) -> None:
     x = g.name(x_value)
     dtype = g.values[x].dtype
     bounds = ["" if bound is None else g.cast_to(g.name(bound, dtype), dtype) for bound in (low, high)]
-    if any(array_of(bound) is not None and np.ndim(array_of(bound)) > 0 for bound in (low, high)):
+    if any(np.ndim(array) > 0 for array in map(array_of, (low, high)) if array is not None):
         raise _unsupported(call, "with tensor bounds")
     g.one("Clip", [x, *bounds], call.outputs[0])
 
@@ -196,14 +196,14 @@ def _reshape_target(in_shape: Sequence[int], shape: Sequence[int]) -> list[int]:
 @exporter("Reshape")
 def _reshape(g: Graph, call: OpCall) -> None:
     x, shape = call.args
-    target = _reshape_target(array_of(x).shape, shape)
+    target = _reshape_target(known_array(x).shape, shape)
     g.one("Reshape", [g.name(x), g.ints(target)], call.outputs[0])
 
 
 @exporter("Expand")
 def _expand(g: Graph, call: OpCall) -> None:
     x, shape = call.args
-    in_shape = (1,) * (len(shape) - array_of(x).ndim) + array_of(x).shape
+    in_shape = (1,) * (len(shape) - known_array(x).ndim) + known_array(x).shape
     # A 1 keeps the input's own size (ONNX broadcasts both ways), so dynamic axes survive.
     target = [1 if n in (m, -1) else int(n) for n, m in zip(shape, in_shape)]
     g.one("Expand", [g.name(x), g.ints(target)], call.outputs[0])
@@ -238,7 +238,7 @@ def _getitem(g: Graph, call: OpCall) -> None:
     if index_tensors or not _is_basic(index):
         raise _unsupported(call, "with tensor or list indices (advanced indexing)")
     index = index if isinstance(index, tuple) else (index,)
-    shape = array_of(x_value).shape
+    shape = known_array(x_value).shape
     explicit = sum(1 for item in index if item is not None and item is not Ellipsis)
     expanded: list[Any] = []
     for item in index:
@@ -257,10 +257,16 @@ def _getitem(g: Graph, call: OpCall) -> None:
             start, stop, step = item.indices(shape[axis])
             if (start, stop, step) != (0, shape[axis], 1):
                 stop = stop if stop >= 0 else -(2**62)  # a negative step running to the front
-                starts.append(start), ends.append(stop), axes.append(axis), steps.append(step)
+                starts.append(start)
+                ends.append(stop)
+                axes.append(axis)
+                steps.append(step)
         else:
             item = int(item) % shape[axis]
-            starts.append(item), ends.append(item + 1), axes.append(axis), steps.append(1)
+            starts.append(item)
+            ends.append(item + 1)
+            axes.append(axis)
+            steps.append(1)
             squeeze.append(axis)
         axis += 1
     result = g.name(x_value)
@@ -292,7 +298,7 @@ def _linear(g: Graph, call: OpCall) -> None:
     if g.is_dynamic(weight):
         weight_t = g.one("Transpose", [g.name(weight)], perm=[1, 0])
     else:
-        weight_t = g.constant(array_of(weight).T, g._constant_names.get(id(array_of(weight)), "weight"))
+        weight_t = g.constant(known_array(weight).T, g._constant_names.get(id(known_array(weight)), "weight"))
     product = g.one("MatMul", [g.name(x), weight_t], None if bias is not None else call.outputs[0])
     if bias is not None:
         g.one("Add", [product, g.name(bias)], call.outputs[0])
@@ -319,7 +325,7 @@ def _conv(g: Graph, call: OpCall) -> None:
 def _conv_transpose(g: Graph, call: OpCall) -> None:
     y, weight, bias, window, groups, out_size = call.args
     attributes = _window_attributes(window)
-    in_size = array_of(y).shape[2:]
+    in_size = known_array(y).shape[2:]
     pads, dims = attributes["pads"], len(in_size)
     output_padding = [
         int(out_size[i])
@@ -363,7 +369,7 @@ def _max_pool2d(g: Graph, call: OpCall) -> None:
         "MaxPool",
         [g.name(x)],
         call.outputs[0],
-        ceil_mode=_ceil_mode(array_of(x).shape[2:], window, out_hw),
+        ceil_mode=_ceil_mode(known_array(x).shape[2:], window, out_hw),
         **_window_attributes(window),
     )
 
@@ -383,7 +389,7 @@ def _window_sum(g: Graph, call: OpCall) -> None:
         "AveragePool",
         [x_name],
         count_include_pad=1,
-        ceil_mode=_ceil_mode(array_of(x).shape[2:], window, out_hw),
+        ceil_mode=_ceil_mode(known_array(x).shape[2:], window, out_hw),
         **attributes,
     )
     size = g.name(window.kernel[0] * window.kernel[1], g.values[x_name].dtype)
@@ -420,13 +426,15 @@ def _recurrence(
     gates_x = g.name(call.args[0])
     if g.is_dynamic(weight_hh) or g.is_dynamic(bias_hh):
         raise _unsupported(call, "with recurrent weights computed from the inputs")
-    weight = array_of(weight_hh)
+    weight = known_array(weight_hh)
     gates, hidden = len(order), weight.shape[1]
     dtype = weight.dtype
     selector = _gate_blocks(np.eye(gates * hidden, dtype=dtype), order, gates)
     recurrent = _gate_blocks(weight, order, gates)
     bias = (
-        np.zeros(gates * hidden, dtype) if bias_hh is None else _gate_blocks(array_of(bias_hh), order, gates)
+        np.zeros(gates * hidden, dtype)
+        if bias_hh is None
+        else _gate_blocks(known_array(bias_hh), order, gates)
     )
     biases = np.concatenate([np.zeros(gates * hidden, dtype), bias])[None]
     inputs = [

@@ -90,7 +90,7 @@ def trace(fn: Callable[..., Any], args: Sequence[Any]) -> tuple[list[OpCall], tu
 
     with _TRACE_LOCK:
         comparisons = {method: getattr(Tensor, method) for method in COMPARISONS}
-        Function.apply = classmethod(recording_apply)  # type: ignore[method-assign]
+        Function.apply = classmethod(recording_apply)  # type: ignore[method-assign,assignment]
         for method, compare in comparisons.items():
             setattr(Tensor, method, recording_comparison(COMPARISONS[method], compare))
         try:

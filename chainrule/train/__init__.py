@@ -17,8 +17,8 @@ Example::
     {'loss': ..., 'accuracy': ...}
 
 The trainer watches by default: ``GradientFlowCallback`` (gradient norms, update ratios, dead
-and saturated units, a diagnosis at the end) and, with validation data,
-``chainrule.diagnostics.OverfittingMonitor``.
+and saturated units, a diagnosis at the end) and, with validation data, ``OverfittingMonitor``
+(also reachable as ``chainrule.diagnostics.OverfittingMonitor``).
 """
 
 from chainrule.train import metrics
@@ -29,6 +29,7 @@ from chainrule.train.callbacks import (
     GradientFlowCallback,
     LRSchedulerCallback,
     ModelCheckpoint,
+    OverfittingMonitor,
     ProgressLogger,
     TensorBoardLogger,
     TerminateOnDivergence,
@@ -47,6 +48,7 @@ __all__ = [
     "History",
     "LRSchedulerCallback",
     "ModelCheckpoint",
+    "OverfittingMonitor",
     "ProgressLogger",
     "ReportSection",
     "RunRecord",

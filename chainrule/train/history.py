@@ -13,7 +13,7 @@ import csv
 import io
 import math
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 
@@ -39,7 +39,7 @@ class History:
         >>> csv_text = history.to_csv("metrics.csv")
     """
 
-    def __init__(self, rows: list[Mapping[str, float]] | None = None) -> None:
+    def __init__(self, rows: Sequence[Mapping[str, float]] | None = None) -> None:
         self.rows: list[dict[str, float]] = [dict(row) for row in rows or []]
 
     def append(self, row: dict[str, float]) -> None:
@@ -107,7 +107,7 @@ class History:
         columns = self.keys()
         text = csv_line(columns) + "".join(csv_line(row_cells(row, columns)) for row in self.rows)
         if path is not None:
-            from chainrule.train.checkpoint import atomic_write_bytes
+            from chainrule.files import atomic_write_bytes
 
             atomic_write_bytes(path, text.encode())
         return text

@@ -80,7 +80,7 @@ class Trainer:
             (``fc1.weight/grad_norm``, ``fc1.weight/update_ratio``), dead and saturated
             units, and a diagnosis printed at the end of training.
         watch_overfitting: when ``fit`` has validation data, add an
-            :class:`~chainrule.diagnostics.OverfittingMonitor` (unless given one), which says
+            :class:`~chainrule.train.OverfittingMonitor` (unless given one), which says
             in words when validation loss has risen for 3 epochs while training loss fell.
         config: settings of the run (plain values), saved with checkpoints and shown in reports.
         learning_rule: ``"bp"`` (default), ``"fa"``, ``"dfa"``, ``"sign"`` or ``"ff"``, or a
@@ -120,7 +120,7 @@ class Trainer:
         self.loss_fn = loss_fn
         self.optimizer = optimizer
         self.scheduler = scheduler
-        self.metrics = _resolve_metrics(metrics, loss_fn)
+        self.metrics = resolve_metrics(metrics, loss_fn)
         self.track_grad_norms = track_grad_norms
         self.watch_overfitting = watch_overfitting
         self.config = dict(config or {})
@@ -219,12 +219,12 @@ class Trainer:
         if self.track_grad_norms and not any(isinstance(c, GradientFlowCallback) for c in assembled):
             assembled.append(GradientFlowCallback())
         if self.watch_overfitting and self.val_loader is not None:
-            from chainrule.diagnostics.overfitting import OverfittingMonitor
+            from chainrule.train.callbacks.overfitting import OverfittingMonitor
 
             if not any(isinstance(c, OverfittingMonitor) for c in assembled):
                 assembled.append(OverfittingMonitor())
         if getattr(self.learning_rule, "layers", None) is not None:
-            from chainrule.learning.alignment import AlignmentCallback
+            from chainrule.train.callbacks.alignment import AlignmentCallback
 
             if not any(isinstance(c, AlignmentCallback) for c in assembled):
                 assembled.append(AlignmentCallback(self.learning_rule))
@@ -621,7 +621,17 @@ def _check_checkpoint_segments(model: Any, segments: Any) -> None:
         )
 
 
-def _resolve_metrics(metrics: Sequence[str | MetricFunction], loss_fn: Any) -> dict[str, MetricFunction]:
+def resolve_metrics(metrics: Sequence[str | MetricFunction], loss_fn: Any) -> dict[str, MetricFunction]:
+    """Metric functions ``metric(targets, outputs) -> float`` by name: a name (``"accuracy"``,
+    ``"f1"``, ``"top5_accuracy"``, ``"mae"``, ...) becomes its function (class predictions read
+    from the outputs as ``loss_fn`` implies), a callable keeps its ``__name__``.
+
+    Example::
+
+        >>> metrics = resolve_metrics(["accuracy"], nn.CrossEntropyLoss())
+        >>> metrics["accuracy"](np.array([0, 1]), np.array([[2.0, 0.0], [0.0, 1.0]]))
+        1.0
+    """
     if isinstance(metrics, str):
         metrics = [metrics]
     resolved: dict[str, MetricFunction] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +49,7 @@ def to_dot(output: Tensor, params: Mapping[str, Tensor] | None = None) -> str:
     def node_id(obj: object) -> str:
         return ids.setdefault(id(obj), f"n{len(ids)}")
 
-    root = output.grad_fn if output.grad_fn is not None else output
+    root: Any = output.grad_fn if output.grad_fn is not None else output  # a graph node or a leaf
     output_shapes = {id(root): output.shape}
     stack, seen = [root], {id(root)}
     while stack:

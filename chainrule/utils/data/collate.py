@@ -54,7 +54,7 @@ def default_collate(batch: Sequence[Any]) -> Any:
     """
     elem = batch[0]
     if isinstance(elem, Tensor):
-        return _stack_tensors(batch)
+        return _stack_tensors(list(batch))
     if isinstance(elem, np.ndarray):
         if _is_text_array(elem):
             raise TypeError(_COLLATE_ERROR.format(f"a NumPy array of dtype {elem.dtype}"))
@@ -76,7 +76,7 @@ def default_collate(batch: Sequence[Any]) -> Any:
             clone.update(collated)
             return clone
         try:
-            return type(elem)(collated)
+            return type(elem)(collated)  # type: ignore[call-arg]  # a mapping type taking a dict
         except TypeError:
             return collated
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):
@@ -92,7 +92,7 @@ def default_collate(batch: Sequence[Any]) -> Any:
         if isinstance(elem, tuple):
             return fields
         try:
-            return type(elem)(fields)
+            return type(elem)(fields)  # type: ignore[call-arg]  # a sequence type taking a list
         except TypeError:
             return fields
     raise TypeError(_COLLATE_ERROR.format(type(elem)))
@@ -130,7 +130,7 @@ def default_convert(data: Any) -> Any:
     if isinstance(data, collections.abc.Sequence):
         converted_items = [default_convert(value) for value in data]
         try:
-            return type(data)(converted_items)
+            return type(data)(converted_items)  # type: ignore[call-arg]  # a sequence type taking a list
         except TypeError:
             return converted_items
     return data

@@ -113,7 +113,8 @@ class DataLoader:
             )
 
         if sampler is None and not isinstance(dataset, IterableDataset):
-            sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+            sized: Any = dataset  # a map-style dataset has __len__
+            sampler = RandomSampler(sized, generator=generator) if shuffle else SequentialSampler(sized)
         if batch_size is not None and batch_sampler is None and sampler is not None:
             batch_sampler = BatchSampler(sampler, batch_size, drop_last)
 

@@ -195,7 +195,7 @@ class ChainDataset(IterableDataset):
             yield from dataset
 
     def __len__(self) -> int:
-        return sum(len(dataset) for dataset in self.datasets)  # type: ignore[arg-type]
+        return sum(len(dataset) for dataset in self.datasets)  # type: ignore[arg-type,misc]
 
 
 def random_split(dataset: Dataset[T_co], lengths: Sequence[int | float],

@@ -227,7 +227,7 @@ class BatchSampler(Sampler[list[int]]):
                 yield np.arange(start, stop, dtype=np.int64)
             return
         chunks = (
-            self.sampler._index_chunks()  # type: ignore[attr-defined]
+            self.sampler._index_chunks()
             if isinstance(self.sampler, RandomSampler)
             else iter([self.sampler._epoch_indices()])  # type: ignore[attr-defined]
         )
@@ -243,8 +243,8 @@ class BatchSampler(Sampler[list[int]]):
 
     def __iter__(self) -> Iterator[list[Any]]:
         if self._has_array_batches():
-            for batch in self._array_batches():
-                yield batch.tolist()
+            for indices in self._array_batches():
+                yield indices.tolist()
             return
         batch: list[Any] = []
         for index in self.sampler:

@@ -147,7 +147,7 @@ def _padding_widths(padding: int | Sequence[int], where: str) -> tuple[int, int,
         horizontal, vertical = padding
         widths = (horizontal, vertical, horizontal, vertical)
     elif isinstance(padding, Sequence) and len(padding) == 4:
-        widths = tuple(padding)
+        widths = (padding[0], padding[1], padding[2], padding[3])
     else:
         raise TypeError(
             f"{where}: padding must be an int, (left/right, top/bottom) or (left, top, right, "
@@ -180,7 +180,7 @@ def pad(
     if padding_mode == "constant":
         padded = np.pad(array, widths, mode="constant", constant_values=_fill_value(fill, array.dtype, "pad"))
     else:
-        padded = np.pad(array, widths, mode=padding_mode)
+        padded = np.pad(array, widths, mode=padding_mode)  # type: ignore[call-overload]  # checked above
     return _like_input(padded, was_tensor)
 
 
@@ -244,8 +244,8 @@ def normalize(image: Any, mean: Sequence[float], std: Sequence[float], inplace: 
             f"ToTensor() (which also scales uint8 to [0, 1])"
         )
     # In the image's own dtype: a float64 mean must not promote a float32 image.
-    mean_array = np.asarray(mean, dtype=array.dtype).reshape(-1)
-    std_array = np.asarray(std, dtype=array.dtype).reshape(-1)
+    mean_array: np.ndarray = np.asarray(mean, dtype=array.dtype).reshape(-1)
+    std_array: np.ndarray = np.asarray(std, dtype=array.dtype).reshape(-1)
     channels = array.shape[-3] if array.ndim >= 3 else 1
     for name, values in (("mean", mean_array), ("std", std_array)):
         if len(values) not in (1, channels):

@@ -7,7 +7,7 @@ regression) and returns a ``chainrule.nn.Sequential`` whose layers have readable
 
 Example::
 
-    >>> from chainrule.models import mlp
+    >>> from chainrule.train.models import mlp
     >>> model = mlp((64,), 10, hidden=(128,))
     >>> model(chainrule.zeros(32, 64)).shape
     (32, 10)
@@ -83,6 +83,8 @@ def cnn(
         (2, 10)
     """
     input_shape = tuple(input_shape)
+    conv: type[nn.Module]
+    pool: type[nn.Module]
     if len(input_shape) == 3:
         conv, pool, spatial, in_channels = nn.Conv2d, nn.MaxPool2d, list(input_shape[1:]), input_shape[0]
         layers: OrderedDict[str, nn.Module] = OrderedDict()
@@ -194,7 +196,7 @@ def save_model_code(spec: str, run_dir: str | Path) -> None:
     """Copy a user model's file into ``run_dir/model_code/`` with its SHA-256 beside it, so the
     run folder holds the exact code its weights belong to (and keeps working when the original
     file changes or is not on the machine that loads the run)."""
-    from chainrule.train.checkpoint import atomic_write_bytes
+    from chainrule.files import atomic_write_bytes
 
     path_text, _ = _split_spec(spec)
     source = Path(path_text).read_bytes()
