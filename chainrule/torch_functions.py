@@ -23,11 +23,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from chainrule.creation import shape_of, tensor
+from chainrule.dtypes import as_dtype
 from chainrule.grad_mode import is_grad_enabled, no_grad
 from chainrule.ops.elementwise import where
 from chainrule.ops.movement import gather, index_select
 from chainrule.promotion import can_cast
-from chainrule.tensor import Generator, Tensor, _generator, as_dtype, tensor
+from chainrule.random import Generator, numpy_generator
+from chainrule.tensor import Tensor
 
 
 class SortResult(NamedTuple):
@@ -140,7 +143,7 @@ def multinomial(
         raise RuntimeError(
             "multinomial: can't draw more samples than there are non-zero weights without replacement"
         )
-    rng = _generator(generator)
+    rng = numpy_generator(generator)
     drawn = [rng.choice(row.size, size=num_samples, replace=replacement, p=row / row.sum()) for row in rows]
     out = np.asarray(drawn, dtype=np.int64)
     return Tensor._wrap(out[0] if weights.ndim == 1 else out)
@@ -215,9 +218,7 @@ ByteTensor = _legacy_constructor(np.uint8, "ByteTensor")
 
 
 def _new_like(self: Tensor, fill: Any, size: tuple[Any, ...], dtype: Any, requires_grad: bool) -> Tensor:
-    from chainrule.tensor import _shape_of
-
-    array = np.full(_shape_of(size), fill, dtype=self.dtype if dtype is None else as_dtype(dtype))
+    array = np.full(shape_of(size), fill, dtype=self.dtype if dtype is None else as_dtype(dtype))
     out = Tensor._wrap(array)
     return out.requires_grad_(True) if requires_grad else out
 

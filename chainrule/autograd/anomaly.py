@@ -30,15 +30,15 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.grad_mode import _Switch
+from chainrule.grad_mode import Switch
 
 # Anomaly detection is switched per thread, as grad mode is (off in a new thread): a
 # ``detect_anomaly`` block checks the ops its own thread runs and leaves the cost of the checks
 # out of other threads. (PyTorch's switch is process-wide; one rule for both switches is
 # easier to reason about.)
-_AnomalyMode = _Switch("chainrule.detect_anomaly", False)
+_AnomalyMode = Switch("chainrule.detect_anomaly", False)
 # Ops run by a backward rule are checked as that rule's result, not as forward ops.
-_InBackward = _Switch("chainrule.anomaly_in_backward", False)
+_InBackward = Switch("chainrule.anomaly_in_backward", False)
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

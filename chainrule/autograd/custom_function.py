@@ -37,7 +37,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chainrule.autograd.function import Function as _Op
-from chainrule.grad_mode import _GradMode
+from chainrule.grad_mode import GRAD_MODE
 from chainrule.tensor import Tensor
 
 
@@ -54,8 +54,8 @@ class CustomFunctionNode(_Op):
         ctx._saved, ctx._saved_versions = (), ()
         ctx._non_differentiable = False
         ctx.materialize_grads = True
-        previous = _GradMode.enabled
-        _GradMode.enabled = False  # PyTorch runs forward with grad off: its ops are not recorded
+        previous = GRAD_MODE.enabled
+        GRAD_MODE.enabled = False  # PyTorch runs forward with grad off: its ops are not recorded
         try:
             if function.setup_context is Function.setup_context:
                 output = function.forward(ctx, *inputs)
@@ -63,7 +63,7 @@ class CustomFunctionNode(_Op):
                 output = function.forward(*inputs)
                 function.setup_context(ctx, inputs, output)
         finally:
-            _GradMode.enabled = previous
+            GRAD_MODE.enabled = previous
         if not isinstance(output, Tensor):
             kind = "several outputs" if isinstance(output, tuple | list) else f"a {type(output).__name__}"
             raise TypeError(
@@ -221,12 +221,12 @@ def once_differentiable(backward: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(backward)
     def wrapper(ctx: Any, *grad_outputs: Any) -> Any:
-        create_graph = _GradMode.enabled
-        _GradMode.enabled = False
+        create_graph = GRAD_MODE.enabled
+        GRAD_MODE.enabled = False
         try:
             grads = backward(ctx, *grad_outputs)
         finally:
-            _GradMode.enabled = create_graph
+            GRAD_MODE.enabled = create_graph
         # Unlike PyTorch, saved inputs count too: otherwise the second derivative through
         # them would be a silent zero rather than this error.
         candidates = [*grad_outputs, *ctx._saved]

@@ -60,10 +60,10 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd.anomaly import _AnomalyMode, check_forward
-from chainrule.grad_mode import _GradMode
+from chainrule.grad_mode import GRAD_MODE
 
 # The modes of the running thread, read on every op.
-_grad_enabled = _GradMode.get
+_grad_enabled = GRAD_MODE.get
 _anomaly_enabled = _AnomalyMode.get
 
 #: While set to a list, every node recorded in the running thread is appended to it, in the

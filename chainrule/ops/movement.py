@@ -264,7 +264,7 @@ def _view_as_dtype(input: Tensor, dtype: Any) -> Tensor:  # noqa: A002
     """``input.view(dtype)``: the same bytes read as ``dtype`` (no conversion), as PyTorch. With
     a different element size the last dimension must be contiguous and scale evenly: it grows
     by old/new size or shrinks by new/old. Shares memory; outside autograd (as in PyTorch)."""
-    from chainrule.tensor import as_dtype
+    from chainrule.dtypes import as_dtype
 
     target = as_dtype(dtype)
     array = input.array

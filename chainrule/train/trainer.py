@@ -562,7 +562,7 @@ def _split_batch(batch: Any) -> tuple[Any, Any]:
 
 def _to_tensor(value: Any) -> Any:
     if isinstance(value, np.ndarray):
-        from chainrule.tensor import from_numpy
+        from chainrule.creation import from_numpy
 
         return from_numpy(value)
     return value

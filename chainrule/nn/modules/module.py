@@ -22,9 +22,10 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from chainrule.devices import check_cpu, parse_to_arguments
+from chainrule.dtypes import as_dtype
 from chainrule.grad_mode import no_grad
 from chainrule.nn.parameter import Parameter
-from chainrule.tensor import Tensor, as_dtype
+from chainrule.tensor import Tensor
 
 # The attributes a Module keeps in its own __dict__; __getattr__ must never look these up.
 _INTERNAL = ("_parameters", "_buffers", "_non_persistent_buffers", "_modules",

@@ -8,12 +8,14 @@ import numbers
 from collections.abc import Sequence
 from typing import Any
 
+from chainrule.creation import empty, ones, tensor, zeros
+from chainrule.dtypes import as_dtype, int64
 from chainrule.grad_mode import no_grad
 from chainrule.nn import functional as F
 from chainrule.nn import init
 from chainrule.nn.modules.module import Module
 from chainrule.nn.parameter import Parameter
-from chainrule.tensor import Tensor, as_dtype, empty, int64, ones, tensor, zeros
+from chainrule.tensor import Tensor
 
 
 def _register_affine(module: Module, shape: tuple[int, ...], affine: bool, bias: bool, dtype: Any) -> None:

@@ -33,6 +33,8 @@ import numpy as np
 
 from chainrule.autograd.function import Function
 from chainrule.backends import numba as numba_backend
+from chainrule.creation import empty, zeros
+from chainrule.dtypes import as_dtype
 from chainrule.kernels import recurrent as recurrent_kernels
 from chainrule.nn import functional as F
 from chainrule.nn import init
@@ -42,7 +44,7 @@ from chainrule.ops.double_backward import composite_vjp
 from chainrule.ops.elementwise import relu, sigmoid, tanh
 from chainrule.ops.linalg import linear
 from chainrule.ops.movement import cat, stack
-from chainrule.tensor import Tensor, as_dtype, empty, zeros
+from chainrule.tensor import Tensor
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.creation import empty, zeros
+from chainrule.dtypes import as_dtype
 from chainrule.nn import functional as F
 from chainrule.nn import init
 from chainrule.nn.modules.container import ModuleList
@@ -30,7 +32,7 @@ from chainrule.nn.parameter import Parameter
 from chainrule.ops.attention import additive_mask, attention
 from chainrule.ops.linalg import linear
 from chainrule.ops.movement import cat, pad
-from chainrule.tensor import Tensor, as_dtype, empty, zeros
+from chainrule.tensor import Tensor
 
 
 class NonDynamicallyQuantizableLinear(Linear):
