@@ -22,7 +22,6 @@ from chainrule import (
     utils,  # noqa: F401,E402
     viz,  # noqa: F401,E402
 )
-from chainrule._allocator import tune_allocator
 from chainrule.compiler import compile  # noqa: A004,F401  (torch.compile's name)
 from chainrule.creation import (  # noqa: F401
     arange,
@@ -207,4 +206,3 @@ def is_floating_point(input: Tensor) -> bool:  # noqa: A002
 from chainrule.torch_functions import add_out_arguments as _add_out_arguments  # noqa: E402
 
 _add_out_arguments(globals())  # out= on matmul, add, mul, ... as torch has it
-tune_allocator()  # reuse freed large arrays across training steps (see chainrule/_allocator.py)

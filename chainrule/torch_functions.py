@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from chainrule.autograd import Variable  # noqa: F401 - listed in __all__
 from chainrule.creation import shape_of, tensor
 from chainrule.dtypes import as_dtype
 from chainrule.grad_mode import is_grad_enabled, no_grad
@@ -189,13 +190,6 @@ class inference_mode(no_grad):  # noqa: N801 - PyTorch's name
     def __exit__(self, *exc_info: Any) -> None:
         if self.mode:
             super().__exit__(*exc_info)
-
-
-def Variable(data: Any, requires_grad: bool = False, volatile: bool = False) -> Tensor:  # noqa: N802
-    """PyTorch's deprecated ``autograd.Variable``: since PyTorch 0.4 just a Tensor."""
-    if isinstance(data, Tensor):
-        return data.detach().requires_grad_(requires_grad) if requires_grad else data
-    return tensor(data, requires_grad=requires_grad)
 
 
 def _legacy_constructor(dtype: Any, name: str) -> Any:

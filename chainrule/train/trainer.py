@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.backends import tune_allocator
 from chainrule.errors import ConfigError
 from chainrule.train.callbacks import (
     Callback,
@@ -115,6 +116,7 @@ class Trainer:
         checkpoint_segments: int = 0,
     ) -> None:
         _check_checkpoint_segments(model, checkpoint_segments)
+        tune_allocator()  # reuse freed large arrays across steps (chainrule.backends.allocator)
         self.checkpoint_segments = checkpoint_segments
         self.model = model
         self.loss_fn = loss_fn
