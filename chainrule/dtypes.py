@@ -26,7 +26,7 @@ int32 = int = np.dtype(np.int32)  # noqa: A001
 int64 = long = np.dtype(np.int64)
 bool = np.dtype(np.bool_)  # noqa: A001
 
-_DTYPE_NAMES = {
+_DTYPE_NAMES: dict[str, np.dtype] = {
     "float16": float16,
     "half": float16,
     "float32": float32,

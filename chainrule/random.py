@@ -58,7 +58,9 @@ def initial_seed() -> int:
 
 def seed() -> int:
     """Seed the default generator from the operating system's entropy; returns the seed."""
-    new_seed = int(np.random.SeedSequence().entropy % (2**63))
+    entropy = np.random.SeedSequence().entropy  # an int when drawn from the OS
+    assert isinstance(entropy, int)
+    new_seed = entropy % (2**63)
     manual_seed(new_seed)
     return new_seed
 

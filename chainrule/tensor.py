@@ -49,7 +49,7 @@ def as_array(data: Any, dtype: Any = None) -> np.ndarray:
     return array
 
 
-class Size(tuple):  # type: ignore[type-arg]
+class Size(tuple[int, ...]):
     """A tensor's shape, as ``torch.Size``: a tuple of ints (equal to one, printed as one) that
     also has ``numel()``.
 
@@ -79,13 +79,17 @@ class Tensor:
     _is_node = False  # the engine tells leaves from op nodes by this flag
     __slots__ = ("array", "requires_grad", "_grad", "grad_fn", "_vc", "_hooks", "__weakref__")
     __array_priority__ = 1000  # ndarray (op) Tensor hands off to Tensor's reflected operator
+    array: np.ndarray
+    requires_grad: builtins.bool
+    grad_fn: Any  # the op node (an autograd Function) that made this tensor; None for a leaf
+    _vc: list[builtins.int]  # version counter, shared with every view of the same memory
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: builtins.bool = False) -> None:
         self.array = as_array(data, dtype)
         self._grad: Tensor | None = None
         self.grad_fn = None
         self._vc = [0]
-        self._hooks: list[Callable[[Tensor], Tensor | None]] | None = None
+        self._hooks: list[Any] | None = None  # hooks on the gradient, post-accumulate hooks
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -564,12 +568,12 @@ class Tensor:
         self._check_inplace("__setitem__ (indexed assignment)")
         self.array[normalize_index(index)] = _raw(value)
 
-    def __iadd__(self, other: Any) -> Tensor:
+    def __iadd__(self, other: Any) -> Tensor:  # type: ignore[misc]  # no alpha/rounding_mode
         if self.requires_grad and GRAD_MODE.get():
             return self + other
         return self.add_(other)
 
-    def __isub__(self, other: Any) -> Tensor:
+    def __isub__(self, other: Any) -> Tensor:  # type: ignore[misc]  # no alpha/rounding_mode
         if self.requires_grad and GRAD_MODE.get():
             return self - other
         return self.sub_(other)
@@ -579,7 +583,7 @@ class Tensor:
             return self * other
         return self.mul_(other)
 
-    def __itruediv__(self, other: Any) -> Tensor:
+    def __itruediv__(self, other: Any) -> Tensor:  # type: ignore[misc]  # no alpha/rounding_mode
         if self.requires_grad and GRAD_MODE.get():
             return self / other
         return self.div_(other)
@@ -781,7 +785,7 @@ def _autograd() -> Any:
     return _AUTOGRAD
 
 
-_AUTOGRAD = None
+_AUTOGRAD: Any = None
 
 
 def _cuda_device(index: Any) -> Any:

@@ -93,7 +93,7 @@ def diag(input: Tensor, diagonal: int = 0) -> Tensor:  # noqa: A002
         placement[np.arange(input.shape[0]), rows * size + cols] = 1
         return (input @ Tensor._wrap(placement)).reshape(size, size)
     if input.ndim == 2:
-        rows, cols = np.nonzero(np.eye(*input.shape, k=diagonal, dtype=bool))
+        rows, cols = np.nonzero(np.eye(input.shape[0], input.shape[1], k=diagonal, dtype=bool))
         flat = rows * input.shape[1] + cols
         return index_select(input.reshape(-1), 0, Tensor._wrap(flat))
     raise RuntimeError(f"diag: expects a 1-D or 2-D tensor, got {input.ndim}-D")

@@ -55,7 +55,7 @@ def filled_like(
     return out.transpose(1, 0, 2, 3) if channel_major else out
 
 
-def pad_spatial(x: np.ndarray, padding: tuple[Pair, Pair], fill: float = 0.0) -> np.ndarray:
+def pad_spatial(x: np.ndarray, padding: Sequence[Pair], fill: float = 0.0) -> np.ndarray:
     """``x`` (N, C, H, W) padded by (before, after) pairs with ``fill`` (a new array)."""
     (top, bottom), (left, right) = padding
     if top == bottom == left == right == 0:

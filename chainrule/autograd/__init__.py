@@ -140,6 +140,7 @@ def grad(
         output_list, grads, retain_graph=create_graph if retain_graph is None else retain_graph,
         create_graph=create_graph, inputs=input_list,
     )
+    assert results is not None  # run_backward returns the inputs' gradients when given inputs
     for i, result in enumerate(results):
         if result is None:
             if materialize_grads:

@@ -45,6 +45,8 @@ class CustomFunctionNode(_Op):
     """The graph node (and ``ctx``) of one call of a user-defined :class:`Function`."""
 
     __slots__ = ("_function",)
+    _function: type[Function]
+    _output: Tensor
 
     @staticmethod
     def forward(
@@ -113,7 +115,8 @@ class CustomFunctionNode(_Op):
     def saved_tensors(self) -> tuple[Tensor | None, ...]:
         return self.saved_inputs
 
-    def mark_non_differentiable(self, *tensors: Tensor) -> None:
+    # PyTorch's ctx takes the output tensors; the engine's Function takes output indices.
+    def mark_non_differentiable(self, *tensors: Tensor) -> None:  # type: ignore[override]
         """Declare the output not differentiable: it will not require grad."""
         self._non_differentiable = True
 
@@ -180,6 +183,8 @@ class Function:
 class OnceDifferentiable(_Op):
     """Passes a gradient through unchanged, and refuses to be differentiated again: what a
     backward decorated with :func:`once_differentiable` returns under ``create_graph=True``."""
+
+    function_name: str
 
     @staticmethod
     def forward(ctx: OnceDifferentiable, grad: Any, grad_output: Any, function_name: str) -> Any:

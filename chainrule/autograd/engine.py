@@ -80,10 +80,10 @@ def run_backward(
     """
     roots = [t.grad_fn or t for t in outputs]
     consumers = _count_consumers(roots)
-    pending: dict[_Edge, Tensor] = {}
-    for root, grad in zip(roots, grad_outputs):
+    pending: dict[_Edge, Any] = {}  # a Tensor, or a list of them for a multi-output op
+    for root, root_grad in zip(roots, grad_outputs):
         waiting = pending.get(root)
-        pending[root] = grad if waiting is None else waiting + grad
+        pending[root] = root_grad if waiting is None else waiting + root_grad
     ready = [r for r in pending if r not in consumers]
 
     wanted: dict[_Edge, int] | None = None

@@ -68,5 +68,6 @@ def kernel(function: Callable[..., Any]) -> Callable[..., Any]:
             compiled = numba.njit(cache=True, nogil=True)(function)
         return compiled(*args)
 
-    call.__name__, call.__doc__, call.__wrapped__ = function.__name__, function.__doc__, function
+    call.__name__, call.__doc__ = function.__name__, function.__doc__
+    call.__wrapped__ = function  # type: ignore[attr-defined]  # a function takes new attributes
     return call

@@ -44,7 +44,7 @@ from chainrule.tensor import Tensor
 from chainrule.window import Pair, Window, expand_param, kernel_positions, pad_spatial, window_output_size
 
 
-def _im2col(x: np.ndarray, window: Window, groups: int, out_hw: Pair) -> np.ndarray:
+def _im2col(x: np.ndarray, window: Window, groups: int, out_hw: Sequence[int]) -> np.ndarray:
     """The columns of ``x`` (N, C, H, W): shape (groups, C/groups * kh * kw, N * OH * OW).
 
     The window view costs nothing; the reshape makes the one copy. With the batch folded into
@@ -313,7 +313,8 @@ def _crop_to(tensor: Tensor, size: Sequence[int]) -> Tensor:
     """Drop trailing positions a convolution produced beyond ``size`` (spatial)."""
     if tuple(tensor.shape[2:]) == tuple(size):
         return tensor
-    return tensor[(slice(None), slice(None), *(slice(0, s) for s in size))]
+    index = (slice(None), slice(None), *[slice(0, s) for s in size])
+    return tensor[index]
 
 
 def _spatial_axes(a: Any) -> tuple[int, ...]:
