@@ -58,7 +58,14 @@ def _runtime_parameters(method: object) -> list[str]:
 
 def disagreements(source: str) -> list[str]:
     declared, defined = declared_and_defined(source)
-    class_attributes = {"__module__", "__dict__", "__doc__", "__weakref__", *Tensor.__slots__}
+    class_attributes = {
+        "__module__",
+        "__dict__",
+        "__doc__",
+        "__weakref__",
+        "__annotations__",
+        *Tensor.__slots__,
+    }
     attached = {name for name in vars(Tensor) if name not in defined and name not in class_attributes}
     problems = [f"{name}: attached at import but not declared" for name in sorted(attached - set(declared))]
     problems += [
