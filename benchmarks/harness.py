@@ -94,6 +94,9 @@ def load_numpy() -> Any:
 def load_chainrule() -> Any:
     import chainrule
 
+    # As chainrule train and Trainer do: a process-wide malloc setting, so every library's
+    # rows in this run get it (the report's header says so).
+    chainrule.backends.tune_allocator()
     return chainrule
 
 
@@ -651,10 +654,12 @@ def describe_machine(availability: dict[str, Availability]) -> list[str]:
 
             lines.append(f"numba {numba.__version__}: chainrule's kernels run in the chainrule rows, "
                          f"and are switched off in the {NUMPY_ONLY} rows")
-        if hasattr(chainrule_found.module, "tune_allocator"):
-            # mallopt is process-wide: once chainrule is imported, every library runs with it.
-            lines.append("glibc malloc thresholds raised by chainrule at import: process-wide, "
-                         "so every row of this run used them (leave chainrule out with "
+        allocator = getattr(getattr(chainrule_found.module, "backends", None), "allocator", None)
+        if allocator is not None and allocator.is_tuned():
+            # mallopt is process-wide: once tuned, every library runs with it.
+            lines.append("glibc malloc thresholds raised by chainrule.backends.tune_allocator() "
+                         "(as chainrule train does): process-wide, so every row of this run used "
+                         "them (leave chainrule out with "
                          "--libraries to see the others without)")
     elif "chainrule" in availability:
         lines.append(f"chainrule: not importable ({chainrule_found.reason})")

@@ -24,9 +24,53 @@ from chainrule import (
     utils,  # noqa: F401,E402
     viz,  # noqa: F401,E402
 )
-from chainrule._allocator import tune_allocator
 from chainrule.compiler import compile  # noqa: A004,F401  (torch.compile's name)
+from chainrule.creation import (  # noqa: F401
+    arange,
+    as_tensor,
+    empty,
+    empty_like,
+    equal,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    is_tensor,
+    linspace,
+    normal,
+    numel,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    randperm,
+    tensor,
+    zeros,
+    zeros_like,
+)
 from chainrule.devices import device, get_default_device, set_default_device  # noqa: F401
+from chainrule.dtypes import (  # noqa: F401
+    bool,
+    double,
+    float,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    half,
+    int,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    set_default_dtype,
+    short,
+    uint8,
+)
 from chainrule.grad_mode import (  # noqa: F401
     enable_grad,
     is_grad_enabled,
@@ -117,58 +161,19 @@ from chainrule.ops.reduce import (  # noqa: F401
     var,
 )
 from chainrule.promotion import can_cast, promote_types, result_type  # noqa: F401
+from chainrule.random import (  # noqa: F401
+    Generator,
+    default_generator,
+    get_rng_state,
+    initial_seed,
+    manual_seed,
+    seed,
+    set_rng_state,
+)
 from chainrule.serialization import load, save  # noqa: F401
 from chainrule.tensor import (  # noqa: F401
-    Generator,
     Size,
     Tensor,
-    arange,
-    as_tensor,
-    bool,
-    default_generator,
-    double,
-    empty,
-    empty_like,
-    equal,
-    eye,
-    float,
-    float16,
-    float32,
-    float64,
-    from_numpy,
-    full,
-    full_like,
-    get_default_dtype,
-    get_rng_state,
-    half,
-    initial_seed,
-    int,
-    int8,
-    int16,
-    int32,
-    int64,
-    is_tensor,
-    linspace,
-    long,
-    manual_seed,
-    normal,
-    numel,
-    ones,
-    ones_like,
-    rand,
-    rand_like,
-    randint,
-    randn,
-    randn_like,
-    randperm,
-    seed,
-    set_default_dtype,
-    set_rng_state,
-    short,
-    tensor,
-    uint8,
-    zeros,
-    zeros_like,
 )
 from chainrule.torch_functions import (  # noqa: F401
     BoolTensor,
@@ -251,4 +256,3 @@ def is_floating_point(input: Tensor) -> bool:  # noqa: A002
 from chainrule.torch_functions import add_out_arguments as _add_out_arguments  # noqa: E402
 
 _add_out_arguments(globals())  # out= on matmul, add, mul, ... as torch has it
-tune_allocator()  # reuse freed large arrays across training steps (see chainrule/_allocator.py)

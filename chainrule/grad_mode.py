@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class _Switch:
+class Switch:
     """A boolean setting of the running thread, read and written as ``.enabled``; the hot
     paths call ``.get()`` and ``.set(value)`` (the ContextVar's own methods, no Python frame).
     ``set``, not a token's ``reset``, restores a previous value: a block may be left in another
@@ -43,12 +43,16 @@ class _Switch:
         self._variable.set(value)
 
 
-_GradMode = _Switch("chainrule.grad_enabled", True)
+# Whether ops record: the engine's hot paths read ``GRAD_MODE.get()`` and code that must run
+# a block with recording switched (the autograd engine, custom Functions, compiled replays)
+# sets it with ``GRAD_MODE.set(value)`` and restores the previous value; everyone else uses
+# ``no_grad`` / ``enable_grad`` / ``set_grad_enabled``.
+GRAD_MODE = Switch("chainrule.grad_enabled", True)
 
 
 def is_grad_enabled() -> bool:
     """True when operations on tensors that require grad are recorded."""
-    return _GradMode.get()
+    return GRAD_MODE.get()
 
 
 class _GradModeContext:
@@ -57,21 +61,21 @@ class _GradModeContext:
     _target: bool
 
     def __enter__(self) -> None:
-        self._previous = _GradMode.get()
-        _GradMode.set(self._target)
+        self._previous = GRAD_MODE.get()
+        GRAD_MODE.set(self._target)
 
     def __exit__(self, *exc_info: object) -> None:
-        _GradMode.set(self._previous)
+        GRAD_MODE.set(self._previous)
 
     def __call__(self, function: F) -> F:
         @functools.wraps(function)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            previous = _GradMode.get()
-            _GradMode.set(self._target)
+            previous = GRAD_MODE.get()
+            GRAD_MODE.set(self._target)
             try:
                 return function(*args, **kwargs)
             finally:
-                _GradMode.set(previous)
+                GRAD_MODE.set(previous)
 
         return wrapper  # type: ignore[return-value]
 
@@ -115,8 +119,8 @@ class set_grad_enabled(_GradModeContext):  # noqa: N801 - PyTorch's name
 
     def __init__(self, mode: bool) -> None:
         self._target = bool(mode)
-        self._previous = _GradMode.get()
-        _GradMode.set(self._target)
+        self._previous = GRAD_MODE.get()
+        GRAD_MODE.set(self._target)
 
     def __enter__(self) -> None:
         # __init__ already switched; entering only remembers nothing new.
@@ -124,5 +128,5 @@ class set_grad_enabled(_GradModeContext):  # noqa: N801 - PyTorch's name
 
     def __call__(self, function: F) -> F:
         # Used as a decorator the constructor must not have switched the mode for good.
-        _GradMode.set(self._previous)
+        GRAD_MODE.set(self._previous)
         return super().__call__(function)

@@ -28,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.tensor import Tensor, as_dtype, get_default_dtype
+from chainrule.dtypes import as_dtype, get_default_dtype
+from chainrule.tensor import Tensor
 
 _BOOL = np.dtype(np.bool_)
 _INT64 = np.dtype(np.int64)

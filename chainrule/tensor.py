@@ -1,95 +1,44 @@
-"""``Tensor``: a NumPy array plus what backpropagation needs, and the functions that make one.
+"""``Tensor``: a NumPy array plus what backpropagation needs.
 
 A Tensor holds ``array`` (a ``numpy.ndarray``), ``requires_grad``, ``grad`` and ``grad_fn`` (the
 op node that made it, ``None`` for a leaf). ``data`` is PyTorch's: a Tensor sharing the memory,
 outside autograd. Its methods and operators hand off to the ops in
-``chainrule.ops``; NumPy arrays and Python scalars mix freely with tensors.
+``chainrule.ops``; NumPy arrays and Python scalars mix freely with tensors. The functions
+that make tensors live in ``chainrule.creation``, dtypes in ``chainrule.dtypes``, random state
+in ``chainrule.random``, printing in ``chainrule.printing``.
 """
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from chainrule.devices import CPU, check_cpu, device, parse_to_arguments
-from chainrule.grad_mode import _GradMode
+from chainrule.dtypes import as_dtype, bool, float16, float32, float64, get_default_dtype, int32, int64
+from chainrule.grad_mode import GRAD_MODE
+from chainrule.printing import tensor_repr
+from chainrule.random import numpy_generator
 
-# ------------------------------------------------------------------------------------ dtypes
-float16 = half = np.dtype(np.float16)
-float32 = float = np.dtype(np.float32)  # noqa: A001 - PyTorch's names
-float64 = double = np.dtype(np.float64)
-int8 = np.dtype(np.int8)
-uint8 = np.dtype(np.uint8)
-int16 = short = np.dtype(np.int16)
-int32 = int = np.dtype(np.int32)  # noqa: A001
-int64 = long = np.dtype(np.int64)
-bool = np.dtype(np.bool_)  # noqa: A001
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
-_DTYPE_NAMES = {
-    "float16": float16, "half": float16, "float32": float32, "float": float32,
-    "float64": float64, "double": float64, "int8": int8, "uint8": uint8, "int16": int16,
-    "int32": int32, "int64": int64, "long": int64, "bool": bool,
-}
+    from chainrule.random import Generator
+    from chainrule.torch_functions import SortResult
 
 
-class _Defaults:
-    dtype = float32
-
-
-def set_default_dtype(dtype: Any) -> None:
-    """Set the dtype of floating tensors made from Python data (float32 unless changed).
-
-    Example::
-
-        >>> chainrule.set_default_dtype(chainrule.float64)   # e.g. for gradient checks
-        >>> chainrule.tensor([1.5]).dtype
-        dtype('float64')
-        >>> chainrule.set_default_dtype(chainrule.float32)   # the default again
-    """
-    dtype = as_dtype(dtype)
-    if dtype.kind != "f":
-        raise TypeError(f"set_default_dtype: only floating dtypes are allowed, got {dtype}")
-    _Defaults.dtype = dtype
-
-
-def get_default_dtype() -> np.dtype:
-    """The dtype of floating tensors made from Python data."""
-    return _Defaults.dtype
-
-
-def as_dtype(dtype: Any) -> np.dtype:
-    """Resolve ``chainrule.float32``, ``numpy.float32``, ``"float32"`` or a Python type."""
-    if dtype is None:
-        return _Defaults.dtype
-    if isinstance(dtype, str):
-        if dtype not in _DTYPE_NAMES:
-            raise TypeError(f"unknown dtype {dtype!r}; use one of {sorted(_DTYPE_NAMES)}")
-        return _DTYPE_NAMES[dtype]
-    if dtype is builtins.float:
-        return _Defaults.dtype
-    if dtype is builtins.int:
-        return int64
-    if dtype is builtins.bool:
-        return bool
-    try:
-        return np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"{dtype!r} is not a dtype; use e.g. chainrule.float32") from None
-
-
-def _as_array(data: Any, dtype: Any = None) -> np.ndarray:
-    """Make the array behind a new tensor. Python floats become the default dtype (float32),
-    Python ints int64, NumPy arrays keep their dtype (as ``torch.tensor`` does)."""
+def as_array(data: Any, dtype: Any = None) -> np.ndarray:
+    """The array behind a new tensor made from ``data``. Python floats become the default
+    dtype (float32), Python ints int64, NumPy arrays keep their dtype (as ``torch.tensor`` does)."""
     if isinstance(data, Tensor):
         data = data.array
     if dtype is not None:
         return np.array(data, dtype=as_dtype(dtype))
     array = np.array(data)
     if array.dtype.kind == "f" and not isinstance(data, np.ndarray | np.generic):
-        array = array.astype(_Defaults.dtype, copy=False)
+        array = array.astype(get_default_dtype(), copy=False)
     elif array.dtype.kind in "iu" and not isinstance(data, np.ndarray | np.generic):
         array = array.astype(np.int64, copy=False)
     elif array.dtype.kind not in "fiub":
@@ -100,7 +49,7 @@ def _as_array(data: Any, dtype: Any = None) -> np.ndarray:
     return array
 
 
-class Size(tuple):  # type: ignore[type-arg]
+class Size(tuple[int, ...]):
     """A tensor's shape, as ``torch.Size``: a tuple of ints (equal to one, printed as one) that
     also has ``numel()``.
 
@@ -130,13 +79,17 @@ class Tensor:
     _is_node = False  # the engine tells leaves from op nodes by this flag
     __slots__ = ("array", "requires_grad", "_grad", "grad_fn", "_vc", "_hooks", "__weakref__")
     __array_priority__ = 1000  # ndarray (op) Tensor hands off to Tensor's reflected operator
+    array: np.ndarray
+    requires_grad: builtins.bool
+    grad_fn: Any  # the op node (an autograd Function) that made this tensor; None for a leaf
+    _vc: list[builtins.int]  # version counter, shared with every view of the same memory
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: builtins.bool = False) -> None:
-        self.array = _as_array(data, dtype)
+        self.array = as_array(data, dtype)
         self._grad: Tensor | None = None
         self.grad_fn = None
         self._vc = [0]
-        self._hooks: list[Callable[[Tensor], Tensor | None]] | None = None
+        self._hooks: list[Any] | None = None  # hooks on the gradient, post-accumulate hooks
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -287,7 +240,7 @@ class Tensor:
 
     def numpy(self) -> np.ndarray:
         """The array behind this tensor (shared, not copied), as ``Tensor.numpy()`` in PyTorch."""
-        if self.requires_grad and _GradMode.get() and self.grad_fn is not None:
+        if self.requires_grad and GRAD_MODE.get() and self.grad_fn is not None:
             raise RuntimeError(
                 "numpy(): can't call numpy() on a tensor that is part of a graph; "
                 "use tensor.detach().numpy()"
@@ -321,7 +274,7 @@ class Tensor:
         return self if self.array.flags.c_contiguous else self.clone()
 
     def equal(self, other: Tensor) -> builtins.bool:
-        return equal(self, other)
+        return self.shape == other.shape and builtins.bool(np.array_equal(self.array, other.array))
 
     def is_contiguous(self) -> builtins.bool:
         return builtins.bool(self.array.flags.c_contiguous)
@@ -411,18 +364,7 @@ class Tensor:
 
     # ---------------------------------------------------------------------------- display
     def __repr__(self) -> str:
-        data = self.array
-        body = "[]" if data.size == 0 else _format_body(data)
-        extras = []
-        if data.dtype not in (_Defaults.dtype, int64, bool):
-            extras.append(f"dtype=chainrule.{data.dtype}")
-        if self.grad_fn is not None:
-            extras.append(f"grad_fn=<{self.grad_fn.name()}>")
-        elif self.requires_grad:
-            extras.append("requires_grad=True")
-        if data.size == 0:
-            extras.insert(0, f"size={tuple(data.shape)}")
-        return "tensor(" + ", ".join([body, *extras]) + ")"
+        return tensor_repr(self)
 
     def __format__(self, spec: str) -> str:
         if self.array.ndim == 0:
@@ -508,7 +450,7 @@ class Tensor:
 
     # ------------------------------------------------------------------- in-place updates
     def _check_inplace(self, name: str) -> None:
-        if self.requires_grad and _GradMode.get():
+        if self.requires_grad and GRAD_MODE.get():
             raise RuntimeError(
                 f"{name}: a tensor that requires grad can't be changed in place while "
                 "operations are recorded; wrap the update in `with chainrule.no_grad():` or "
@@ -528,7 +470,7 @@ class Tensor:
 
         result = result_type(self, other)
         if true_divide and result.kind != "f":
-            result = _Defaults.dtype
+            result = get_default_dtype()
         if not can_cast(result, self.array.dtype):
             raise RuntimeError(
                 f"{name}: the result has dtype {result}, which can't be stored in this {self.array.dtype} "
@@ -604,16 +546,16 @@ class Tensor:
         return self._inplace("clamp_", np.clip(self.array, min, max))
 
     def uniform_(self, a: builtins.float = 0.0, b: builtins.float = 1.0) -> Tensor:
-        return self._inplace("uniform_", _rng().uniform(a, b, self.shape))
+        return self._inplace("uniform_", numpy_generator().uniform(a, b, self.shape))
 
     def normal_(self, mean: builtins.float = 0.0, std: builtins.float = 1.0) -> Tensor:
-        return self._inplace("normal_", _rng().normal(mean, std, self.shape))
+        return self._inplace("normal_", numpy_generator().normal(mean, std, self.shape))
 
     def bernoulli_(self, p: builtins.float = 0.5) -> Tensor:
-        return self._inplace("bernoulli_", _rng().random(self.shape) < p)
+        return self._inplace("bernoulli_", numpy_generator().random(self.shape) < p)
 
     def exponential_(self, lambd: builtins.float = 1.0) -> Tensor:
-        return self._inplace("exponential_", _rng().exponential(1.0 / lambd, self.shape))
+        return self._inplace("exponential_", numpy_generator().exponential(1.0 / lambd, self.shape))
 
     def masked_fill_(self, mask: Any, value: Any) -> Tensor:
         self._check_inplace("masked_fill_")
@@ -626,25 +568,195 @@ class Tensor:
         self._check_inplace("__setitem__ (indexed assignment)")
         self.array[normalize_index(index)] = _raw(value)
 
-    def __iadd__(self, other: Any) -> Tensor:
-        if self.requires_grad and _GradMode.get():
+    def __iadd__(self, other: Any) -> Tensor:  # type: ignore[misc]  # no alpha/rounding_mode
+        if self.requires_grad and GRAD_MODE.get():
             return self + other
         return self.add_(other)
 
-    def __isub__(self, other: Any) -> Tensor:
-        if self.requires_grad and _GradMode.get():
+    def __isub__(self, other: Any) -> Tensor:  # type: ignore[misc]  # no alpha/rounding_mode
+        if self.requires_grad and GRAD_MODE.get():
             return self - other
         return self.sub_(other)
 
     def __imul__(self, other: Any) -> Tensor:
-        if self.requires_grad and _GradMode.get():
+        if self.requires_grad and GRAD_MODE.get():
             return self * other
         return self.mul_(other)
 
-    def __itruediv__(self, other: Any) -> Tensor:
-        if self.requires_grad and _GradMode.get():
+    def __itruediv__(self, other: Any) -> Tensor:  # type: ignore[misc]  # no alpha/rounding_mode
+        if self.requires_grad and GRAD_MODE.get():
             return self / other
         return self.div_(other)
+
+
+    # ------------------------------------------------------------- methods the ops attach
+    if TYPE_CHECKING:
+        # Each op module attaches its methods and operators to Tensor when imported (next to
+        # the op, with no wrapper frame on the per-op path); declared here, never run, so
+        # that type checkers and editors see the whole API. tests/test_tensor_api.py checks
+        # that these declarations and what the modules attach agree, name and parameters.
+        # chainrule.ops.elementwise
+        def __add__(self, other: Any, *, alpha: Any = 1) -> Tensor: ...
+        def __radd__(self, other: Any) -> Tensor: ...
+        def __sub__(self, other: Any, *, alpha: Any = 1) -> Tensor: ...
+        def __rsub__(self, other: Any) -> Tensor: ...
+        def __mul__(self, other: Any) -> Tensor: ...
+        def __rmul__(self, other: Any) -> Tensor: ...
+        def __truediv__(self, other: Any, *, rounding_mode: str | None = None) -> Tensor: ...
+        def __rtruediv__(self, other: Any) -> Tensor: ...
+        def __pow__(self, exponent: Any) -> Tensor: ...
+        def __rpow__(self, other: Any) -> Tensor: ...
+        def __neg__(self) -> Tensor: ...
+        def __pos__(self) -> Tensor: ...
+        def __abs__(self) -> Tensor: ...
+        def add(self, other: Any, *, alpha: Any = 1) -> Tensor: ...
+        def sub(self, other: Any, *, alpha: Any = 1) -> Tensor: ...
+        def subtract(self, other: Any, *, alpha: Any = 1) -> Tensor: ...
+        def mul(self, other: Any) -> Tensor: ...
+        def multiply(self, other: Any) -> Tensor: ...
+        def div(self, other: Any, *, rounding_mode: str | None = None) -> Tensor: ...
+        def divide(self, other: Any, *, rounding_mode: str | None = None) -> Tensor: ...
+        def neg(self) -> Tensor: ...
+        def negative(self) -> Tensor: ...
+        def pow(self, exponent: Any) -> Tensor: ...
+        def exp(self) -> Tensor: ...
+        def log(self) -> Tensor: ...
+        def log1p(self) -> Tensor: ...
+        def sqrt(self) -> Tensor: ...
+        def rsqrt(self) -> Tensor: ...
+        def square(self) -> Tensor: ...
+        def abs(self) -> Tensor: ...
+        def sin(self) -> Tensor: ...
+        def cos(self) -> Tensor: ...
+        def tanh(self) -> Tensor: ...
+        def sigmoid(self) -> Tensor: ...
+        def relu(self) -> Tensor: ...
+        def erf(self) -> Tensor: ...
+        def clamp(self, min: Any = None, max: Any = None) -> Tensor: ...
+        def clip(self, min: Any = None, max: Any = None) -> Tensor: ...
+        def maximum(self, other: Any) -> Tensor: ...
+        def minimum(self, other: Any) -> Tensor: ...
+        def sign(self) -> Tensor: ...
+        def floor(self) -> Tensor: ...
+        def ceil(self) -> Tensor: ...
+        def round(self, decimals: builtins.int = 0) -> Tensor: ...
+        def isnan(self) -> Tensor: ...
+        def isinf(self) -> Tensor: ...
+        def isfinite(self) -> Tensor: ...
+        def where(self, condition: Any, other: Any) -> Tensor: ...
+        def __eq__(self, other: Any) -> Tensor: ...  # type: ignore[override]  # elementwise, as PyTorch's
+        def __ne__(self, other: Any) -> Tensor: ...  # type: ignore[override]  # elementwise, as PyTorch's
+        def __lt__(self, other: Any) -> Tensor: ...
+        def __le__(self, other: Any) -> Tensor: ...
+        def __gt__(self, other: Any) -> Tensor: ...
+        def __ge__(self, other: Any) -> Tensor: ...
+        def eq(self, other: Any) -> Tensor: ...
+        def ne(self, other: Any) -> Tensor: ...
+        def lt(self, other: Any) -> Tensor: ...
+        def le(self, other: Any) -> Tensor: ...
+        def gt(self, other: Any) -> Tensor: ...
+        def ge(self, other: Any) -> Tensor: ...
+        def __and__(self, other: Any) -> Tensor: ...
+        def __or__(self, other: Any) -> Tensor: ...
+        def __xor__(self, other: Any) -> Tensor: ...
+        def __invert__(self) -> Tensor: ...
+        def logical_not(self) -> Tensor: ...
+        def __floordiv__(self, other: Any) -> Tensor: ...
+        def __mod__(self, other: Any) -> Tensor: ...
+        def remainder(self, other: Any) -> Tensor: ...
+        # chainrule.ops.linalg
+        def __matmul__(self, other: Any) -> Tensor: ...
+        def __rmatmul__(self, other: Any) -> Tensor: ...
+        def matmul(self, other: Any) -> Tensor: ...
+        def mm(self, mat2: Tensor) -> Tensor: ...
+        def bmm(self, mat2: Tensor) -> Tensor: ...
+        def dot(self, other: Tensor) -> Tensor: ...
+        def outer(self, vec2: Tensor) -> Tensor: ...
+        # chainrule.ops.movement
+        def reshape(self, *shape: Any) -> Tensor: ...
+        def view(self, *shape: Any) -> Tensor: ...
+        def flatten(self, start_dim: builtins.int = 0, end_dim: builtins.int = -1) -> Tensor: ...
+        def unflatten(self, dim: builtins.int, sizes: Sequence[builtins.int]) -> Tensor: ...
+        def permute(self, *dims: Any) -> Tensor: ...
+        def transpose(self, dim0: builtins.int, dim1: builtins.int) -> Tensor: ...
+        def t(self) -> Tensor: ...
+        def unsqueeze(self, dim: builtins.int) -> Tensor: ...
+        def squeeze(self, dim: Any = None) -> Tensor: ...
+        def expand(self, *sizes: Any) -> Tensor: ...
+        def expand_as(self, other: Tensor) -> Tensor: ...
+        def repeat(self, *sizes: Any) -> Tensor: ...
+        def split(self, split_size_or_sections: Any, dim: builtins.int = 0) -> tuple[Tensor, ...]: ...
+        def chunk(self, chunks: builtins.int, dim: builtins.int = 0) -> tuple[Tensor, ...]: ...
+        def unbind(self, dim: builtins.int = 0) -> tuple[Tensor, ...]: ...
+        def narrow(self, dim: builtins.int, start: builtins.int, length: builtins.int) -> Tensor: ...
+        def select(self, dim: builtins.int, index: builtins.int) -> Tensor: ...
+        def flip(self, *dims: Any) -> Tensor: ...
+        def index_select(self, dim: builtins.int, index: Tensor) -> Tensor: ...
+        def gather(self, dim: builtins.int, index: Tensor) -> Tensor: ...
+        def masked_fill(self, mask: Any, value: Any) -> Tensor: ...
+        def tril(self, diagonal: builtins.int = 0) -> Tensor: ...
+        def triu(self, diagonal: builtins.int = 0) -> Tensor: ...
+        def scatter(self, dim: builtins.int, index: Tensor, src: Any = None, *, value: Any = None,
+                    reduce: str | None = None) -> Tensor: ...
+        def scatter_add(self, dim: builtins.int, index: Tensor, src: Tensor) -> Tensor: ...
+        def scatter_(self, *args: Any, **kwargs: Any) -> Tensor: ...
+        def scatter_add_(self, *args: Any, **kwargs: Any) -> Tensor: ...
+        def view_as(self, other: Any) -> Tensor: ...
+        def reshape_as(self, other: Any) -> Tensor: ...
+        def swapaxes(self, dim0: builtins.int, dim1: builtins.int) -> Tensor: ...
+        def __getitem__(self, index: Any) -> Tensor: ...
+        # chainrule.ops.reduce
+        def sum(self, dim: Any = None, keepdim: builtins.bool = False, *, dtype: Any = None) -> Tensor: ...
+        def mean(self, dim: Any = None, keepdim: builtins.bool = False, *, dtype: Any = None) -> Tensor: ...
+        def var(self, dim: Any = None, unbiased: builtins.bool | None = None, keepdim: builtins.bool = False,
+                *, correction: builtins.int | None = None) -> Tensor: ...
+        def std(self, dim: Any = None, unbiased: builtins.bool | None = None, keepdim: builtins.bool = False,
+                *, correction: builtins.int | None = None) -> Tensor: ...
+        def logsumexp(self, dim: Any, keepdim: builtins.bool = False) -> Tensor: ...
+        def prod(self, dim: builtins.int | None = None, keepdim: builtins.bool = False) -> Tensor: ...
+        def cumsum(self, dim: builtins.int) -> Tensor: ...
+        def norm(self, p: Any = "fro", dim: Any = None, keepdim: builtins.bool = False) -> Tensor: ...
+        def argmax(self, dim: builtins.int | None = None, keepdim: builtins.bool = False) -> Tensor: ...
+        def argmin(self, dim: builtins.int | None = None, keepdim: builtins.bool = False) -> Tensor: ...
+        def all(self, dim: builtins.int | None = None, keepdim: builtins.bool = False) -> Tensor: ...
+        def any(self, dim: builtins.int | None = None, keepdim: builtins.bool = False) -> Tensor: ...
+        def amax(self, dim: Any = (), keepdim: builtins.bool = False) -> Tensor: ...
+        def amin(self, dim: Any = (), keepdim: builtins.bool = False) -> Tensor: ...
+        def max(self, dim: Any = None, keepdim: builtins.bool = False) -> Any: ...
+        def min(self, dim: Any = None, keepdim: builtins.bool = False) -> Any: ...
+        def count_nonzero(self, dim: Any = None) -> Tensor: ...
+        # chainrule.torch_functions
+        def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None,
+                      requires_grad: builtins.bool = False) -> Tensor: ...
+        def new_ones(self, *size: Any, dtype: Any = None, device: Any = None,
+                     requires_grad: builtins.bool = False) -> Tensor: ...
+        def new_empty(self, *size: Any, dtype: Any = None, device: Any = None,
+                      requires_grad: builtins.bool = False) -> Tensor: ...
+        def new_full(self, size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None,
+                     requires_grad: builtins.bool = False) -> Tensor: ...
+        def new_tensor(self, data: Any, *, dtype: Any = None, device: Any = None,
+                       requires_grad: builtins.bool = False) -> Tensor: ...
+        def sort(self, dim: builtins.int = -1, descending: builtins.bool = False,
+                 stable: builtins.bool = False) -> SortResult: ...
+        def argsort(self, dim: builtins.int = -1, descending: builtins.bool = False,
+                    stable: builtins.bool = False) -> Tensor: ...
+        def topk(self, k: builtins.int, dim: builtins.int = -1, largest: builtins.bool = True,
+                 sorted: builtins.bool = True) -> SortResult: ...
+        def roll(self, shifts: builtins.int | tuple[builtins.int, ...],
+                 dims: builtins.int | tuple[builtins.int, ...] | None = None) -> Tensor: ...
+        def diag(self, diagonal: builtins.int = 0) -> Tensor: ...
+        def lerp(self, end: Any, weight: Any) -> Tensor: ...
+        def nan_to_num(self, nan: builtins.float = 0.0, posinf: builtins.float | None = None,
+                       neginf: builtins.float | None = None) -> Tensor: ...
+        def type_as(self, other: Tensor) -> Tensor: ...
+        def multinomial(self, num_samples: builtins.int, replacement: builtins.bool = False, *,
+                        generator: Generator | None = None) -> Tensor: ...
+        def nonzero(self, *, as_tuple: builtins.bool = False) -> Any: ...
+        def unique(self, sorted: builtins.bool = True, return_inverse: builtins.bool = False,
+                   return_counts: builtins.bool = False, dim: builtins.int | None = None) -> Any: ...
+        # chainrule.ops.activation
+        def softmax(self, dim: builtins.int, dtype: object = None) -> Tensor: ...
+        def log_softmax(self, dim: builtins.int, dtype: object = None) -> Tensor: ...
 
 
 class HookHandle:
@@ -673,7 +785,7 @@ def _autograd() -> Any:
     return _AUTOGRAD
 
 
-_AUTOGRAD = None
+_AUTOGRAD: Any = None
 
 
 def _cuda_device(index: Any) -> Any:
@@ -692,376 +804,6 @@ def _raw_scalar(value: Any, dtype: np.dtype) -> Any:
 
         return wrap_int(value, dtype)
     return _raw(value)
-
-
-# ------------------------------------------------------------------------------ display
-# PyTorch's print options: 4 decimals, summarize above 1000 elements showing 3 at each end of
-# each dim, lines of at most 80 characters.
-_PRECISION, _THRESHOLD, _EDGE_ITEMS, _LINE_WIDTH = 4, 1000, 3, 80
-
-
-def _summarized(data: np.ndarray) -> np.ndarray:
-    """The elements a summarized print shows (the first and last few along every dim)."""
-    for axis, size in enumerate(data.shape):
-        if size > 2 * _EDGE_ITEMS:
-            keep = np.r_[0:_EDGE_ITEMS, size - _EDGE_ITEMS:size]
-            data = np.take(data, keep, axis=axis)
-    return data
-
-
-class _ElementFormat:
-    """How PyTorch prints the elements of one tensor: one width for all (right-aligned);
-    floats as integers with a trailing '.' when all are whole, else with 4 decimals, or in
-    scientific notation when the magnitudes span more than 1000x or leave [1e-4, 1e8]."""
-
-    def __init__(self, shown: np.ndarray) -> None:
-        self.kind = shown.dtype.kind
-        self.int_mode, self.sci_mode, self.width = True, False, 1
-        if self.kind != "f":
-            self.width = max(len(self._text(v)) for v in shown.reshape(-1).tolist())
-            return
-        values = shown.reshape(-1).astype(np.float64)
-        values = values[np.isfinite(values) & (values != 0)]
-        if values.size == 0:
-            return
-        magnitudes = np.abs(values)
-        largest, smallest = magnitudes.max(), magnitudes.min()
-        self.int_mode = builtins.bool(np.all(values == np.ceil(values)))
-        self.sci_mode = largest / smallest > 1000.0 or largest > 1.0e8
-        if not self.int_mode:
-            self.sci_mode = self.sci_mode or smallest < 1.0e-4
-        # The width comes from the finite non-zero values only; 0, inf and nan just fit in.
-        self.width = max(len(self._text(v)) for v in values.tolist())
-
-    def _text(self, value: Any) -> str:
-        if self.kind == "b":
-            return "True" if value else "False"
-        if self.kind != "f":
-            return str(value)
-        if self.sci_mode:
-            return f"{value:.{_PRECISION}e}"
-        if self.int_mode:
-            return f"{value:.0f}" + ("." if np.isfinite(value) else "")
-        return f"{value:.{_PRECISION}f}"
-
-    def __call__(self, value: Any) -> str:
-        return self._text(value).rjust(self.width)
-
-
-def _format_body(data: np.ndarray) -> str:
-    summarize = data.size > _THRESHOLD
-    element_format = _ElementFormat(_summarized(data) if summarize else data)
-    return _format_nested(data, len("tensor("), summarize, element_format)
-
-
-def _format_nested(data: np.ndarray, indent: builtins.int, summarize: builtins.bool,
-                   element_format: _ElementFormat) -> str:
-    if data.ndim == 0:
-        return element_format(data.item())
-    size = data.shape[0]
-    rows: list[builtins.int | None] = list(range(size))
-    if summarize and size > 2 * _EDGE_ITEMS:
-        rows = rows[:_EDGE_ITEMS] + [None] + rows[-_EDGE_ITEMS:]  # None: the elided middle
-    if data.ndim == 1:
-        items = [" ..." if i is None else element_format(data[i].item()) for i in rows]
-        per_line = builtins.max(1, (_LINE_WIDTH - indent) // (element_format.width + 2))
-        lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
-        return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
-    parts = ["..." if i is None else _format_nested(data[i], indent + 1, summarize, element_format)
-             for i in rows]
-    # Rows of a matrix go one per line; blocks of higher dims are set apart by blank lines.
-    return "[" + ("," + "\n" * (data.ndim - 1) + " " * (indent + 1)).join(parts) + "]"
-
-
-# --------------------------------------------------------------------- random number state
-class _RandomState:
-    generator = np.random.default_rng(0)
-    seed = 0
-
-
-def _rng() -> np.random.Generator:
-    return _RandomState.generator
-
-
-def manual_seed(seed: builtins.int) -> Generator:
-    """Seed chainrule's random number generator (used by rand, randn, init, dropout, ...)."""
-    _RandomState.generator = np.random.default_rng(seed)
-    _RandomState.seed = seed
-    return Generator._default()
-
-
-def initial_seed() -> builtins.int:
-    return _RandomState.seed
-
-
-def seed() -> builtins.int:
-    new_seed = builtins.int(np.random.SeedSequence().entropy % (2**63))
-    manual_seed(new_seed)
-    return new_seed
-
-
-def get_rng_state() -> Tensor:
-    """The default generator's full state, as a uint8 tensor (to restore with set_rng_state)."""
-    return Tensor._wrap(_state_to_bytes(_RandomState.generator))
-
-
-def set_rng_state(state: Any) -> None:
-    _RandomState.generator = _generator_from_bytes(np.asarray(_raw(state), dtype=np.uint8))
-
-
-def _state_to_bytes(generator: np.random.Generator) -> np.ndarray:
-    import json
-
-    state = generator.bit_generator.state
-    return np.frombuffer(json.dumps(state).encode(), dtype=np.uint8).copy()
-
-
-# The bit generators a saved state may name: a state comes from a file, so its name is looked
-# up here, never with getattr on np.random (which would call whatever the file names).
-_BIT_GENERATORS = {
-    name: getattr(np.random, name) for name in ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
-}
-
-
-def _generator_from_bytes(data: np.ndarray) -> np.random.Generator:
-    import json
-
-    try:
-        state = json.loads(data.tobytes().decode())
-        name = state["bit_generator"] if isinstance(state, dict) else None
-        if not isinstance(name, str) or name not in _BIT_GENERATORS:
-            raise ValueError(f"bit generator {name!r} is not one of {', '.join(_BIT_GENERATORS)}")
-        bit_generator = _BIT_GENERATORS[name]()
-        bit_generator.state = state
-    except (ValueError, KeyError, TypeError, OverflowError, RecursionError) as error:
-        # UnicodeDecodeError and JSONDecodeError are ValueErrors.
-        raise ValueError(f"not a random-number generator state saved by chainrule ({error})") from None
-    return np.random.Generator(bit_generator)
-
-
-class Generator:
-    """A seedable source of random numbers, as ``torch.Generator`` (used by DataLoader's
-    shuffling and ``random_split``)."""
-
-    def __init__(self, device: str = "cpu") -> None:
-        self.rng = np.random.default_rng(0)
-        self._seed = 0
-        self._is_default = False
-
-    @classmethod
-    def _default(cls) -> Generator:
-        generator = cls()
-        generator._is_default = True
-        return generator
-
-    def _numpy(self) -> np.random.Generator:
-        return _RandomState.generator if self._is_default else self.rng
-
-    def manual_seed(self, seed: builtins.int) -> Generator:
-        if self._is_default:
-            manual_seed(seed)
-        else:
-            self.rng = np.random.default_rng(seed)
-            self._seed = seed
-        return self
-
-    def initial_seed(self) -> builtins.int:
-        return _RandomState.seed if self._is_default else self._seed
-
-    def get_state(self) -> Tensor:
-        return Tensor._wrap(_state_to_bytes(self._numpy()))
-
-    def set_state(self, state: Any) -> Generator:
-        generator = _generator_from_bytes(np.asarray(_raw(state), dtype=np.uint8))
-        if self._is_default:
-            _RandomState.generator = generator
-        else:
-            self.rng = generator
-        return self
-
-
-default_generator = Generator._default()
-
-
-def _generator(generator: Generator | None) -> np.random.Generator:
-    return _rng() if generator is None else generator._numpy()
-
-
-# ------------------------------------------------------------------------------ creation
-def _shape_of(size: Sequence[Any]) -> tuple[builtins.int, ...]:
-    if len(size) == 1 and isinstance(size[0], Iterable):
-        size = tuple(size[0])
-    shape = tuple(builtins.int(s) for s in size)
-    if any(s < 0 for s in shape):
-        raise ValueError(f"negative dimension in size {shape}")
-    return shape
-
-
-def _make(array: np.ndarray, requires_grad: builtins.bool, device: Any = None) -> Tensor:
-    if device is not None:
-        check_cpu(device)
-    out = Tensor._wrap(array)
-    if requires_grad:
-        out.requires_grad_(True)
-    return out
-
-
-def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: builtins.bool = False) -> Tensor:
-    """Make a tensor from Python data or a NumPy array (copied). Floating Python data gives
-    the default dtype (float32); NumPy arrays keep theirs.
-
-    Example::
-
-        >>> chainrule.tensor([[1, 2], [3, 4]], dtype=chainrule.float32)
-        tensor([[1., 2.],
-                [3., 4.]])
-    """
-    return _make(np.array(_as_array(data, dtype), copy=True), requires_grad, device)
-
-
-def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
-    """Like ``tensor`` but without copying a NumPy array that already has the dtype."""
-    if isinstance(data, Tensor) and (dtype is None or as_dtype(dtype) == data.dtype):
-        check_cpu(device)
-        return data
-    return _make(_as_array(data, dtype), False, device)
-
-
-def from_numpy(array: np.ndarray) -> Tensor:
-    """A tensor sharing memory with ``array`` (same dtype)."""
-    if not isinstance(array, np.ndarray):
-        raise TypeError(f"from_numpy expects a numpy.ndarray, got {type(array).__name__}")
-    return Tensor._wrap(array)
-
-
-def zeros(*size: Any, dtype: Any = None, requires_grad: builtins.bool = False, device: Any = None) -> Tensor:
-    return _make(np.zeros(_shape_of(size), dtype=as_dtype(dtype)), requires_grad, device)
-
-
-def ones(*size: Any, dtype: Any = None, requires_grad: builtins.bool = False, device: Any = None) -> Tensor:
-    return _make(np.ones(_shape_of(size), dtype=as_dtype(dtype)), requires_grad, device)
-
-
-def empty(*size: Any, dtype: Any = None, requires_grad: builtins.bool = False, device: Any = None) -> Tensor:
-    return _make(np.empty(_shape_of(size), dtype=as_dtype(dtype)), requires_grad, device)
-
-
-def full(size: Sequence[builtins.int], fill_value: Any, dtype: Any = None,
-         requires_grad: builtins.bool = False, device: Any = None) -> Tensor:
-    if dtype is None:
-        dtype = _as_array(fill_value).dtype
-    return _make(np.full(_shape_of((size,)), fill_value, dtype=as_dtype(dtype)), requires_grad, device)
-
-
-def _like(t: Tensor, dtype: Any) -> np.dtype:
-    return t.dtype if dtype is None else as_dtype(dtype)
-
-
-def zeros_like(input: Tensor, dtype: Any = None, requires_grad: builtins.bool = False,  # noqa: A002
-        device: Any = None) -> Tensor:
-    return _make(np.zeros(input.shape, dtype=_like(input, dtype)), requires_grad, device)
-
-
-def ones_like(input: Tensor, dtype: Any = None, requires_grad: builtins.bool = False,  # noqa: A002
-        device: Any = None) -> Tensor:
-    return _make(np.ones(input.shape, dtype=_like(input, dtype)), requires_grad, device)
-
-
-def empty_like(input: Tensor, dtype: Any = None, requires_grad: builtins.bool = False,  # noqa: A002
-        device: Any = None) -> Tensor:
-    return _make(np.empty(input.shape, dtype=_like(input, dtype)), requires_grad, device)
-
-
-def full_like(input: Tensor, fill_value: Any, dtype: Any = None,  # noqa: A002
-              requires_grad: builtins.bool = False, device: Any = None) -> Tensor:
-    return _make(np.full(input.shape, fill_value, dtype=_like(input, dtype)), requires_grad, device)
-
-
-def rand_like(input: Tensor, dtype: Any = None, requires_grad: builtins.bool = False,  # noqa: A002
-        device: Any = None) -> Tensor:
-    return rand(*input.shape, dtype=_like(input, dtype), requires_grad=requires_grad, device=device)
-
-
-def randn_like(input: Tensor, dtype: Any = None, requires_grad: builtins.bool = False,  # noqa: A002
-        device: Any = None) -> Tensor:
-    return randn(*input.shape, dtype=_like(input, dtype), requires_grad=requires_grad, device=device)
-
-
-def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None,
-           requires_grad: builtins.bool = False, device: Any = None) -> Tensor:
-    """Values from ``start`` (default 0) up to, not including, ``end``. Integer arguments
-    give int64; any float argument gives the default float dtype (as PyTorch)."""
-    if end is None:
-        start, end = 0, start
-    if dtype is None:
-        is_float = any(isinstance(_raw(v), builtins.float | np.floating) for v in (start, end, step))
-        dtype = _Defaults.dtype if is_float else int64
-    return _make(np.arange(_raw(start), _raw(end), _raw(step)).astype(as_dtype(dtype)), requires_grad, device)
-
-
-def linspace(start: builtins.float, end: builtins.float, steps: builtins.int, dtype: Any = None,
-             requires_grad: builtins.bool = False, device: Any = None) -> Tensor:
-    return _make(np.linspace(start, end, steps).astype(as_dtype(dtype)), requires_grad, device)
-
-
-def eye(n: builtins.int, m: builtins.int | None = None, dtype: Any = None,
-        requires_grad: builtins.bool = False, device: Any = None) -> Tensor:
-    return _make(np.eye(n, m, dtype=as_dtype(dtype)), requires_grad, device)
-
-
-def rand(*size: Any, generator: Generator | None = None, dtype: Any = None,
-         requires_grad: builtins.bool = False, device: Any = None) -> Tensor:
-    """Uniform samples in [0, 1), from chainrule's seeded generator (see ``manual_seed``)."""
-    array = _generator(generator).random(_shape_of(size), dtype=np.float64).astype(as_dtype(dtype))
-    return _make(array, requires_grad, device)
-
-
-def randn(*size: Any, generator: Generator | None = None, dtype: Any = None,
-          requires_grad: builtins.bool = False, device: Any = None) -> Tensor:
-    """Standard normal samples, from chainrule's seeded generator (see ``manual_seed``)."""
-    array = _generator(generator).standard_normal(_shape_of(size)).astype(as_dtype(dtype))
-    return _make(array, requires_grad, device)
-
-
-def randint(low: builtins.int, high: builtins.int | None = None, size: Sequence[builtins.int] = (),
-            generator: Generator | None = None, dtype: Any = None, device: Any = None,
-            requires_grad: builtins.bool = False) -> Tensor:
-    if high is None:
-        low, high = 0, low
-    array = _generator(generator).integers(low, high, size=tuple(size))
-    return _make(array.astype(int64 if dtype is None else as_dtype(dtype)), requires_grad, device)
-
-
-def randperm(n: builtins.int, generator: Generator | None = None, dtype: Any = None,
-             device: Any = None, requires_grad: builtins.bool = False) -> Tensor:
-    permutation = _generator(generator).permutation(n)
-    return _make(permutation.astype(int64 if dtype is None else as_dtype(dtype)), requires_grad, device)
-
-
-def normal(mean: builtins.float, std: builtins.float, size: Sequence[builtins.int],
-           generator: Generator | None = None, dtype: Any = None, device: Any = None,
-           requires_grad: builtins.bool = False) -> Tensor:
-    samples = _generator(generator).normal(mean, std, tuple(size)).astype(as_dtype(dtype))
-    return _make(samples, requires_grad, device)
-
-
-def equal(input: Tensor, other: Tensor) -> builtins.bool:  # noqa: A002
-    """True if both tensors have the same shape and elements (as ``torch.equal``).
-
-    Example::
-
-        >>> equal(chainrule.ones(2), chainrule.ones(2))
-        True
-    """
-    return input.shape == other.shape and builtins.bool(np.array_equal(input.array, other.array))
-
-
-def is_tensor(obj: Any) -> builtins.bool:
-    return isinstance(obj, Tensor)
-
-
-def numel(input: Tensor) -> builtins.int:  # noqa: A002
-    return input.numel()
 
 
 # Tensor's methods and operators are attached by chainrule.ops (each next to its op).

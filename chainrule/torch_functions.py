@@ -23,11 +23,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from chainrule.autograd import Variable  # noqa: F401 - listed in __all__
+from chainrule.creation import shape_of, tensor
+from chainrule.dtypes import as_dtype
 from chainrule.grad_mode import is_grad_enabled, no_grad
 from chainrule.ops.elementwise import where
 from chainrule.ops.movement import gather, index_select
 from chainrule.promotion import can_cast
-from chainrule.tensor import Generator, Tensor, _generator, as_dtype, tensor
+from chainrule.random import Generator, numpy_generator
+from chainrule.tensor import Tensor
 
 
 class SortResult(NamedTuple):
@@ -89,7 +93,7 @@ def diag(input: Tensor, diagonal: int = 0) -> Tensor:  # noqa: A002
         placement[np.arange(input.shape[0]), rows * size + cols] = 1
         return (input @ Tensor._wrap(placement)).reshape(size, size)
     if input.ndim == 2:
-        rows, cols = np.nonzero(np.eye(*input.shape, k=diagonal, dtype=bool))
+        rows, cols = np.nonzero(np.eye(input.shape[0], input.shape[1], k=diagonal, dtype=bool))
         flat = rows * input.shape[1] + cols
         return index_select(input.reshape(-1), 0, Tensor._wrap(flat))
     raise RuntimeError(f"diag: expects a 1-D or 2-D tensor, got {input.ndim}-D")
@@ -140,7 +144,7 @@ def multinomial(
         raise RuntimeError(
             "multinomial: can't draw more samples than there are non-zero weights without replacement"
         )
-    rng = _generator(generator)
+    rng = numpy_generator(generator)
     drawn = [rng.choice(row.size, size=num_samples, replace=replacement, p=row / row.sum()) for row in rows]
     out = np.asarray(drawn, dtype=np.int64)
     return Tensor._wrap(out[0] if weights.ndim == 1 else out)
@@ -188,13 +192,6 @@ class inference_mode(no_grad):  # noqa: N801 - PyTorch's name
             super().__exit__(*exc_info)
 
 
-def Variable(data: Any, requires_grad: bool = False, volatile: bool = False) -> Tensor:  # noqa: N802
-    """PyTorch's deprecated ``autograd.Variable``: since PyTorch 0.4 just a Tensor."""
-    if isinstance(data, Tensor):
-        return data.detach().requires_grad_(requires_grad) if requires_grad else data
-    return tensor(data, requires_grad=requires_grad)
-
-
 def _legacy_constructor(dtype: Any, name: str) -> Any:
     def construct(*args: Any) -> Tensor:
         """``FloatTensor([1, 2])`` copies data; ``FloatTensor(2, 3)`` makes an uninitialised tensor."""
@@ -215,9 +212,7 @@ ByteTensor = _legacy_constructor(np.uint8, "ByteTensor")
 
 
 def _new_like(self: Tensor, fill: Any, size: tuple[Any, ...], dtype: Any, requires_grad: bool) -> Tensor:
-    from chainrule.tensor import _shape_of
-
-    array = np.full(_shape_of(size), fill, dtype=self.dtype if dtype is None else as_dtype(dtype))
+    array = np.full(shape_of(size), fill, dtype=self.dtype if dtype is None else as_dtype(dtype))
     out = Tensor._wrap(array)
     return out.requires_grad_(True) if requires_grad else out
 

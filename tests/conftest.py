@@ -24,7 +24,7 @@ from collections.abc import Iterator
 import pytest
 
 import chainrule
-from chainrule.grad_mode import _GradMode
+from chainrule.grad_mode import GRAD_MODE
 
 TORCH_HIDDEN = os.environ.get("CHAINRULE_TEST_WITHOUT_TORCH", "") == "1"
 NUMBA_OFF = os.environ.get("CHAINRULE_TEST_WITHOUT_NUMBA", "") == "1"
@@ -91,9 +91,9 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _restore_global_switches() -> Iterator[None]:
     dtype = chainrule.get_default_dtype()
-    recording = _GradMode.enabled
+    recording = GRAD_MODE.enabled
     numba_enabled = chainrule.backends.numba.enabled
     yield
-    _GradMode.enabled = recording
+    GRAD_MODE.enabled = recording
     chainrule.set_default_dtype(dtype)
     chainrule.backends.numba.enabled = numba_enabled

@@ -1,20 +1,88 @@
-"""The allocator tuning chainrule applies at import (see chainrule/_allocator.py)."""
+"""The allocator tuning (chainrule/backends/allocator.py): an explicit call, never made by
+``import chainrule``, made by the command line and the Trainer."""
 
+import json
 import platform
+import subprocess
 import sys
+import textwrap
 
 import pytest
 
-from chainrule._allocator import tune_allocator
+from chainrule.backends import tune_allocator
+
+ON_GLIBC = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+
+# Runs in a fresh interpreter: ctypes.CDLL is wrapped before chainrule is imported, so every
+# mallopt call anyone makes through ctypes is seen, with its arguments.
+_PROBE = textwrap.dedent("""
+    import ctypes, json, sys
+
+    calls = []
+    original_cdll = ctypes.CDLL
+
+    class Library:
+        def __init__(self, *args, **kwargs):
+            self._library = original_cdll(*args, **kwargs)
+
+        def __getattr__(self, name):
+            function = getattr(self._library, name)
+            if name != "mallopt":
+                return function
+
+            class Recorded:
+                argtypes = None
+
+                def __call__(self, *args):
+                    calls.append(list(args))
+                    return function(*args)
+
+            return Recorded()
+
+    ctypes.CDLL = Library
+    import chainrule
+
+    seen = {"import": list(calls)}
+    for name, snippet in json.loads(sys.argv[1]).items():
+        del calls[:]
+        exec(snippet)
+        seen[name] = list(calls)
+        chainrule.backends.allocator._State.tuned = False  # so the next snippet tunes afresh
+    print(json.dumps(seen))
+""")
 
 
-def test_thresholds_are_set_on_glibc_and_skipped_elsewhere():
-    on_glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
-    assert tune_allocator() is on_glibc
+def _probe(snippets: dict[str, str]) -> dict[str, list[list[int]]]:
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, json.dumps(snippets)], capture_output=True, text=True, check=True
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(not ON_GLIBC, reason="glibc's malloc only")
+def test_import_leaves_malloc_alone_and_the_explicit_call_cli_and_trainer_tune_it() -> None:
+    from chainrule.backends.allocator import MMAP_THRESHOLD, TRIM_THRESHOLD
+
+    seen = _probe(
+        {
+            "explicit": "chainrule.backends.tune_allocator()",
+            "cli": "from chainrule.cli import main\n"
+            "try:\n    main(['--version'])\nexcept SystemExit:\n    pass",
+            "trainer": "from chainrule import nn, optim\nfrom chainrule.train import Trainer\n"
+            "model = nn.Linear(2, 1)\n"
+            "Trainer(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1))",
+        }
+    )
+    tuning = [[-3, MMAP_THRESHOLD], [-1, TRIM_THRESHOLD]]  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
+    assert seen == {"import": [], "explicit": tuning, "cli": tuning, "trainer": tuning}
+
+
+def test_thresholds_are_set_on_glibc_and_skipped_elsewhere() -> None:
+    assert tune_allocator() is ON_GLIBC
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc only")
-def test_freed_large_arrays_are_reused_after_tuning():
+def test_freed_large_arrays_are_reused_after_tuning() -> None:
     np = pytest.importorskip("numpy")
     tune_allocator()
     first = np.empty(4 * 1024 * 1024 // 8)  # 4 MiB: above glibc's default mmap threshold

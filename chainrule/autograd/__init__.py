@@ -140,6 +140,7 @@ def grad(
         output_list, grads, retain_graph=create_graph if retain_graph is None else retain_graph,
         create_graph=create_graph, inputs=input_list,
     )
+    assert results is not None  # run_backward returns the inputs' gradients when given inputs
     for i, result in enumerate(results):
         if result is None:
             if materialize_grads:
@@ -155,4 +156,11 @@ def grad(
 
 
 from chainrule.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402
-from chainrule.torch_functions import Variable  # noqa: E402,F401
+from chainrule.creation import tensor as _tensor  # noqa: E402
+
+
+def Variable(data: Any, requires_grad: bool = False, volatile: bool = False) -> Tensor:  # noqa: N802
+    """PyTorch's deprecated ``autograd.Variable``: since PyTorch 0.4 just a Tensor."""
+    if isinstance(data, Tensor):
+        return data.detach().requires_grad_(requires_grad) if requires_grad else data
+    return _tensor(data, requires_grad=requires_grad)

@@ -26,19 +26,21 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
+from types import FrameType
 from typing import Any
 
 import numpy as np
 
-from chainrule.grad_mode import _Switch
+from chainrule.grad_mode import Switch
 
 # Anomaly detection is switched per thread, as grad mode is (off in a new thread): a
 # ``detect_anomaly`` block checks the ops its own thread runs and leaves the cost of the checks
 # out of other threads. (PyTorch's switch is process-wide; one rule for both switches is
 # easier to reason about.)
-_AnomalyMode = _Switch("chainrule.detect_anomaly", False)
+_AnomalyMode = Switch("chainrule.detect_anomaly", False)
 # Ops run by a backward rule are checked as that rule's result, not as forward ops.
-_InBackward = _Switch("chainrule.anomaly_in_backward", False)
+_InBackward = Switch("chainrule.anomaly_in_backward", False)
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -87,7 +89,7 @@ class set_detect_anomaly(detect_anomaly):  # noqa: N801 - PyTorch's name
 
 def user_source_line() -> str:
     """``file:line in function`` of the innermost stack frame outside chainrule's package."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         filename = os.path.abspath(frame.f_code.co_filename)
         if not filename.startswith(_PACKAGE_DIR + os.sep):
@@ -103,7 +105,7 @@ def _describe(values: np.ndarray) -> str:
     return " and ".join(p for p in parts if p) + f" of {values.size} values"
 
 
-def check_forward(node: Any, inputs: tuple[Any, ...], output: np.ndarray) -> None:
+def check_forward(node: Any, inputs: Sequence[Any], output: np.ndarray) -> None:
     """Called by ``Function.apply`` for every op while anomaly detection is on."""
     if _InBackward.get():
         return

@@ -37,7 +37,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chainrule.autograd.function import Function as _Op
-from chainrule.grad_mode import _GradMode
+from chainrule.grad_mode import GRAD_MODE
 from chainrule.tensor import Tensor
 
 
@@ -45,6 +45,8 @@ class CustomFunctionNode(_Op):
     """The graph node (and ``ctx``) of one call of a user-defined :class:`Function`."""
 
     __slots__ = ("_function",)
+    _function: type[Function]
+    _output: Tensor
 
     @staticmethod
     def forward(
@@ -54,8 +56,8 @@ class CustomFunctionNode(_Op):
         ctx._saved, ctx._saved_versions = (), ()
         ctx._non_differentiable = False
         ctx.materialize_grads = True
-        previous = _GradMode.enabled
-        _GradMode.enabled = False  # PyTorch runs forward with grad off: its ops are not recorded
+        previous = GRAD_MODE.enabled
+        GRAD_MODE.enabled = False  # PyTorch runs forward with grad off: its ops are not recorded
         try:
             if function.setup_context is Function.setup_context:
                 output = function.forward(ctx, *inputs)
@@ -63,7 +65,7 @@ class CustomFunctionNode(_Op):
                 output = function.forward(*inputs)
                 function.setup_context(ctx, inputs, output)
         finally:
-            _GradMode.enabled = previous
+            GRAD_MODE.enabled = previous
         if not isinstance(output, Tensor):
             kind = "several outputs" if isinstance(output, tuple | list) else f"a {type(output).__name__}"
             raise TypeError(
@@ -113,7 +115,8 @@ class CustomFunctionNode(_Op):
     def saved_tensors(self) -> tuple[Tensor | None, ...]:
         return self.saved_inputs
 
-    def mark_non_differentiable(self, *tensors: Tensor) -> None:
+    # PyTorch's ctx takes the output tensors; the engine's Function takes output indices.
+    def mark_non_differentiable(self, *tensors: Tensor) -> None:  # type: ignore[override]
         """Declare the output not differentiable: it will not require grad."""
         self._non_differentiable = True
 
@@ -181,6 +184,8 @@ class OnceDifferentiable(_Op):
     """Passes a gradient through unchanged, and refuses to be differentiated again: what a
     backward decorated with :func:`once_differentiable` returns under ``create_graph=True``."""
 
+    function_name: str
+
     @staticmethod
     def forward(ctx: OnceDifferentiable, grad: Any, grad_output: Any, function_name: str) -> Any:
         ctx.function_name = function_name
@@ -221,12 +226,12 @@ def once_differentiable(backward: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(backward)
     def wrapper(ctx: Any, *grad_outputs: Any) -> Any:
-        create_graph = _GradMode.enabled
-        _GradMode.enabled = False
+        create_graph = GRAD_MODE.enabled
+        GRAD_MODE.enabled = False
         try:
             grads = backward(ctx, *grad_outputs)
         finally:
-            _GradMode.enabled = create_graph
+            GRAD_MODE.enabled = create_graph
         # Unlike PyTorch, saved inputs count too: otherwise the second derivative through
         # them would be a silent zero rather than this error.
         candidates = [*grad_outputs, *ctx._saved]

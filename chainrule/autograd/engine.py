@@ -19,13 +19,13 @@ from typing import Any
 
 from chainrule.autograd.anomaly import _AnomalyMode, _InBackward, check_backward
 from chainrule.autograd.function import _FREED_MESSAGE
-from chainrule.grad_mode import _GradMode, _Switch
+from chainrule.grad_mode import GRAD_MODE, Switch
 
 _Edge = Any  # a Function node, or a leaf Tensor
 
 #: True while the running backward accumulates into ``.grad`` (``backward()``), False while it
 #: returns gradients (``autograd.grad``): reentrant checkpointing works only in the first.
-_IntoGrad = _Switch("chainrule.backward_into_grad", False)
+_IntoGrad = Switch("chainrule.backward_into_grad", False)
 
 
 def _count_consumers(roots: list[_Edge]) -> dict[_Edge, int]:
@@ -80,10 +80,10 @@ def run_backward(
     """
     roots = [t.grad_fn or t for t in outputs]
     consumers = _count_consumers(roots)
-    pending: dict[_Edge, Tensor] = {}
-    for root, grad in zip(roots, grad_outputs):
+    pending: dict[_Edge, Any] = {}  # a Tensor, or a list of them for a multi-output op
+    for root, root_grad in zip(roots, grad_outputs):
         waiting = pending.get(root)
-        pending[root] = grad if waiting is None else waiting + grad
+        pending[root] = root_grad if waiting is None else waiting + root_grad
     ready = [r for r in pending if r not in consumers]
 
     wanted: dict[_Edge, int] | None = None
@@ -94,8 +94,8 @@ def run_backward(
     # Gradients the user handed in must not become (and later be changed in place as) a .grad.
     handed_out = {id(g.array) for g in grad_outputs}
 
-    previous_mode = _GradMode.get()
-    _GradMode.set(create_graph)
+    previous_mode = GRAD_MODE.get()
+    GRAD_MODE.set(create_graph)
     previous_into_grad = _IntoGrad.get()
     _IntoGrad.set(inputs is None)
     pop_pending = pending.pop
@@ -168,7 +168,7 @@ def run_backward(
                 if left == 0:
                     ready.append(next_edge)
     finally:
-        _GradMode.set(previous_mode)
+        GRAD_MODE.set(previous_mode)
         _IntoGrad.set(previous_into_grad)
     return results if inputs is not None else None
 

@@ -60,10 +60,10 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd.anomaly import _AnomalyMode, check_forward
-from chainrule.grad_mode import _GradMode
+from chainrule.grad_mode import GRAD_MODE
 
 # The modes of the running thread, read on every op.
-_grad_enabled = _GradMode.get
+_grad_enabled = GRAD_MODE.get
 _anomaly_enabled = _AnomalyMode.get
 
 #: While set to a list, every node recorded in the running thread is appended to it, in the
@@ -115,6 +115,24 @@ class Function:
         "__dict__",
         "__weakref__",
     )
+    # What the slots hold (set by apply, read by backward and the engine).
+    needs_input_grad: tuple[bool, ...]
+    requires_grad: bool
+    next_edges: list[Any]
+    input_shapes: list[Any]
+    input_dtypes: list[Any]
+    _saved_index: tuple[int, ...] | None
+    _saved: Any
+    _saved_versions: Any
+    _save_out: bool
+    _out_data: Any
+    _out_version: list[int]
+    _out_saved_version: int
+    _freed: bool
+    _tensor_hooks: list[Any] | None
+    _retained: Any
+    _anomaly_location: Any
+    _non_differentiable: Any  # in __dict__: output indices that never require grad
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -131,27 +149,27 @@ class Function:
 
     # ----------------------------------------------------------------- what an op implements
     @staticmethod
-    def forward(ctx: Function, *args: Any, **kwargs: Any) -> Any:
+    def forward(ctx: Any, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError
 
     @staticmethod
-    def backward(ctx: Function, grad_output: Tensor) -> Any:
+    def backward(ctx: Any, *grad_outputs: Any) -> Any:
         raise NotImplementedError(f"{type(ctx).__name__} has no backward rule")
 
     # ------------------------------------------------------------------ recording a call
     @classmethod
-    def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
         """Run ``forward`` on the arrays behind ``args`` and, when any tensor argument
         requires grad and recording is on, link the result into the graph."""
         # This is the per-op hot path: plain loops and attribute stores only.
         ctx = _new_object(cls)
         if not _grad_enabled():  # no recording (e.g. during backward): no edges to collect
             return ctx._run_unrecorded(args, kwargs)
-        raw = []
+        raw: list[Any] = []
         needs = []
-        edges = []
-        shapes = []
-        dtypes = []
+        edges: list[Any] = []
+        shapes: list[Any] = []
+        dtypes: list[Any] = []
         requires_grad = False
         for a in args:
             if isinstance(a, Tensor) and a.requires_grad:

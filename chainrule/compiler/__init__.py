@@ -73,7 +73,7 @@ from chainrule.autograd.anomaly import _AnomalyMode
 from chainrule.compiler._node import CompiledBackward
 from chainrule.compiler._program import MISS, Program, compare
 from chainrule.compiler._record import SEQUENCE, Recording, active, check_graph, recording_into, run_backward
-from chainrule.grad_mode import _GradMode
+from chainrule.grad_mode import GRAD_MODE
 from chainrule.nn.modules.module import Module
 from chainrule.tensor import Tensor
 
@@ -107,7 +107,7 @@ class CompiledFunction:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         tensors: list[Tensor] = []
-        key = (_GradMode.get(), _AnomalyMode.get(), _guard_key(args, tensors), _guard_key(kwargs, tensors))
+        key = (GRAD_MODE.get(), _AnomalyMode.get(), _guard_key(args, tensors), _guard_key(kwargs, tensors))
         program = self.programs.get(key)
         if program is not None:
             if program is _EAGER:

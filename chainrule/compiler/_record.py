@@ -33,7 +33,7 @@ import chainrule.autograd as autograd_module
 from chainrule.autograd import custom_function, engine
 from chainrule.autograd.anomaly import _AnomalyMode
 from chainrule.autograd.function import Function
-from chainrule.grad_mode import _GradMode
+from chainrule.grad_mode import GRAD_MODE
 from chainrule.nn.modules.module import Module
 from chainrule.optim.lr_scheduler import LRScheduler
 from chainrule.optim.optimizer import Optimizer
@@ -147,7 +147,7 @@ class Recording:
     def note_op(self, cls: type, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
         if _AnomalyMode.get():
             self.refuse("anomaly detection is on")
-        requires_grad = _GradMode.get() and any(isinstance(a, Tensor) and a.requires_grad for a in args)
+        requires_grad = GRAD_MODE.get() and any(isinstance(a, Tensor) and a.requires_grad for a in args)
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args) if requires_grad else None
         step = Step(
             "op",

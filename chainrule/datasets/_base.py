@@ -95,7 +95,7 @@ class DatasetSplits:
             (120, 30)
         """
         # Imported here so that loading data never requires the autograd core.
-        from chainrule.tensor import from_numpy
+        from chainrule.creation import from_numpy
         from chainrule.utils.data import TensorDataset
 
         def wrap(x: np.ndarray | None, y: np.ndarray | None) -> Any:

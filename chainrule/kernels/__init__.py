@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from chainrule.ops.conv import Window
+    from chainrule.window import Window
 
 Geometry = tuple[int, int, int, int, int, int]
 """A sliding window's kernel size, stride and dilation: (kh, kw, sh, sw, dh, dw)."""

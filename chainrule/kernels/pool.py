@@ -40,7 +40,7 @@ from chainrule.backends.numba import kernel
 from chainrule.kernels import Geometry, geometry, windows_disjoint
 
 if TYPE_CHECKING:
-    from chainrule.ops.conv import Pair, Window
+    from chainrule.window import Pair, Window
 
 Shape4 = tuple[int, ...]  # (N, C, H, W)
 

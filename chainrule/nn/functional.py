@@ -6,9 +6,8 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-import numpy as np
-
 from chainrule.ops.activation import LeakyRelu, Softmax, Softplus, elu, gelu, silu  # noqa: F401
+from chainrule.ops.dropout import dropout, feature_dropout  # noqa: F401
 from chainrule.ops.elementwise import relu, sigmoid, tanh  # noqa: F401
 from chainrule.ops.linalg import linear  # noqa: F401
 from chainrule.ops.loss import (  # noqa: F401
@@ -23,7 +22,7 @@ from chainrule.ops.loss import (  # noqa: F401
     smooth_l1_loss,
 )
 from chainrule.ops.movement import pad  # noqa: F401
-from chainrule.tensor import Tensor, _rng
+from chainrule.tensor import Tensor
 
 
 def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:  # noqa: A002
@@ -51,38 +50,6 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tens
     return input.clamp(min_val, max_val)
 
 
-def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
-    """Zero each element with probability ``p`` and scale the rest by 1 / (1 - p) (inverted
-    dropout), so evaluation needs no rescaling. Identity when not ``training``."""
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout: p must be a probability in [0, 1], got {p}")
-    if not training or p == 0.0:
-        return input
-    if p == 1.0:
-        return input * 0.0
-    keep = (_rng().random(input.shape, dtype=np.float32) >= p).astype(input.dtype)
-    keep *= 1.0 / (1.0 - p)
-    return input * Tensor._wrap(keep)
-
-
-def _feature_dropout(input: Tensor, p: float, training: bool) -> Tensor:  # noqa: A002
-    """Dropout with one draw per entry of the first two dimensions (sample, channel), shared
-    over the rest; scaled by 1 / (1 - p)."""
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout: p must be a probability in [0, 1], got {p}")
-    if input.ndim < 2:
-        raise RuntimeError(
-            f"Feature dropout requires at least 2 dimensions in the input, got shape {tuple(input.shape)}"
-        )
-    if not training or p == 0.0:
-        return input
-    channels = input.shape[:2]
-    keep = _rng().random(channels, dtype=np.float32) >= p
-    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
-    mask = (keep * scale).astype(input.dtype).reshape(channels + (1,) * (input.ndim - 2))
-    return input * Tensor._wrap(mask)
-
-
 def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
     """Channel dropout for (N, C, L) or (C, L) input: each channel of each sample is zeroed
     with probability ``p`` (survivors scaled by 1 / (1 - p)). Other ranks raise, as PyTorch.
@@ -98,8 +65,8 @@ def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
             "channels of (N, C, L) or (C, L) input"
         )
     if input.ndim == 2:
-        return _feature_dropout(input.unsqueeze(0), p, training).squeeze(0)
-    return _feature_dropout(input, p, training)
+        return feature_dropout(input.unsqueeze(0), p, training).squeeze(0)
+    return feature_dropout(input, p, training)
 
 
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
@@ -129,7 +96,7 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
             UserWarning,
             stacklevel=2,
         )
-    return _feature_dropout(input, p, training)
+    return feature_dropout(input, p, training)
 
 
 def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
@@ -151,8 +118,8 @@ def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
             stacklevel=2,
         )
     if input.ndim != 5:
-        return _feature_dropout(input.unsqueeze(0), p, training).squeeze(0)
-    return _feature_dropout(input, p, training)
+        return feature_dropout(input.unsqueeze(0), p, training).squeeze(0)
+    return feature_dropout(input, p, training)
 
 
 # Convolution, pooling, normalization, embedding and attention live with their ops in chainrule.ops.

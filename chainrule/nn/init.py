@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from chainrule.grad_mode import no_grad
-from chainrule.tensor import Generator, Tensor, _generator
+from chainrule.random import Generator, numpy_generator
+from chainrule.tensor import Tensor
 
 _LINEAR_LIKE = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
                 "conv_transpose3d", "sigmoid")
@@ -76,13 +77,13 @@ def _fill(tensor: Tensor, values: Any) -> Tensor:
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Generator | None = None) -> Tensor:
     """Fill with samples from U(a, b)."""
-    return _fill(tensor, _generator(generator).uniform(a, b, tensor.shape))
+    return _fill(tensor, numpy_generator(generator).uniform(a, b, tensor.shape))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0,
             generator: Generator | None = None) -> Tensor:
     """Fill with samples from N(mean, std^2)."""
-    return _fill(tensor, _generator(generator).normal(mean, std, tensor.shape))
+    return _fill(tensor, numpy_generator(generator).normal(mean, std, tensor.shape))
 
 
 def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0,
@@ -98,7 +99,7 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
     if normal_cdf(b) - normal_cdf(a) < 1e-3:
         raise ValueError(f"trunc_normal_: [{a}, {b}] holds less than 0.1% of N({mean}, {std}^2); "
                          "choose bounds closer to the mean")
-    rng = _generator(generator)
+    rng = numpy_generator(generator)
     values = rng.normal(mean, std, tensor.shape)
     outside = (values < a) | (values > b)
     while outside.any():
@@ -165,7 +166,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Generator | None =
                          f"got shape {tuple(tensor.shape)}")
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
-    flat = _generator(generator).standard_normal((rows, cols))
+    flat = numpy_generator(generator).standard_normal((rows, cols))
     if rows < cols:
         flat = flat.T
     q, r = np.linalg.qr(flat)

@@ -106,5 +106,5 @@ def _log_softmax_method(self: Tensor, dim: int, dtype: object = None) -> Tensor:
 
 
 # PyTorch has these as Tensor methods too (``logits.softmax(-1)``); they were missing.
-Tensor.softmax = _softmax_method
-Tensor.log_softmax = _log_softmax_method
+setattr(Tensor, "softmax", _softmax_method)  # noqa: B010 - declared in Tensor's class body
+setattr(Tensor, "log_softmax", _log_softmax_method)  # noqa: B010

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.ops.activation import Softmax
+from chainrule.ops.dropout import dropout
 from chainrule.ops.elementwise import where
 from chainrule.tensor import Tensor
 
@@ -44,8 +45,6 @@ def attention(query: Tensor, key: Tensor, value: Tensor, mask: Tensor | None, dr
     """(output, weights): weights = softmax(query key^T * scale + mask), then dropout with
     probability ``dropout_p``, and output = weights value. Shapes: query (*, L, E), key (*, S, E),
     value (*, S, Ev), mask broadcastable to (*, L, S) → (*, L, Ev) and (*, L, S)."""
-    from chainrule.nn.functional import dropout
-
     scores = (query @ key.mT) * scale
     dead = None
     if mask is not None:

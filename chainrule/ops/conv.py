@@ -29,8 +29,8 @@ memory, the layout the GEMMs write (see ``_conv_forward``). Asymmetric padding
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -41,69 +41,10 @@ from chainrule.kernels import conv as conv_kernels
 from chainrule.kernels import geometry
 from chainrule.ops.movement import InLayout
 from chainrule.tensor import Tensor
-
-Pair = tuple[int, int]
-
-
-class Window(NamedTuple):
-    """Where a sliding window goes over the last two dims (one for 1-D convolutions): kernel
-    size, stride, (before, after) padding per dim, dilation."""
-
-    kernel: tuple[int, ...]
-    stride: tuple[int, ...]
-    padding: tuple[Pair, ...]
-    dilation: tuple[int, ...]
+from chainrule.window import Pair, Window, expand_param, kernel_positions, pad_spatial, window_output_size
 
 
-# ------------------------------------------------------------------- window arithmetic
-def window_output_size(in_hw: Sequence[int], window: Window) -> tuple[int, ...]:
-    """Output size per spatial dim (height and width, or length) of a window sliding over a
-    (padded) input of ``in_hw``."""
-    sizes = []
-    for size, k, s, (before, after), d in zip(in_hw, window.kernel, window.stride,
-                                              window.padding, window.dilation):
-        sizes.append((size + before + after - d * (k - 1) - 1) // s + 1)
-    return tuple(sizes)
-
-
-def filled_like(like: np.ndarray, shape: Sequence[int], fill: float = 0.0,
-                dtype: np.dtype | None = None) -> np.ndarray:
-    """A new (N, C, H, W) array of ``shape`` and ``like``'s dtype (or ``dtype``), channel-major
-    in memory when ``like`` is (as convolution outputs are), so that elementwise work mixing the
-    two runs over matching strides."""
-    n, c, h, w = shape
-    dtype = like.dtype if dtype is None else dtype
-    channel_major = like.ndim == 4 and like.strides[1] > like.strides[0]
-    memory_shape = (c, n, h, w) if channel_major else (n, c, h, w)
-    out = np.zeros(memory_shape, dtype) if fill == 0 else np.full(memory_shape, fill, dtype)
-    return out.transpose(1, 0, 2, 3) if channel_major else out
-
-
-def pad_spatial(x: np.ndarray, padding: tuple[Pair, Pair], fill: float = 0.0) -> np.ndarray:
-    """``x`` (N, C, H, W) padded by (before, after) pairs with ``fill`` (a new array)."""
-    (top, bottom), (left, right) = padding
-    if top == bottom == left == right == 0:
-        return x
-    n, c, h, w = x.shape
-    out = filled_like(x, (n, c, h + top + bottom, w + left + right), fill)
-    out[:, :, top:top + h, left:left + w] = x
-    return out
-
-
-def kernel_positions(window: Window, out_hw: Pair) -> Iterator[tuple[int, int, tuple[slice, slice]]]:
-    """For each kernel position (i, j): the strided slice of the padded input that it sees
-    across all ``out_hw`` output positions. Looping over these (kh * kw of them, few) lets
-    scatters and reductions work on whole arrays at a time."""
-    (kh, kw), (sh, sw), (dh, dw) = window.kernel, window.stride, window.dilation
-    out_h, out_w = out_hw
-    for i in range(kh):
-        for j in range(kw):
-            rows = slice(i * dh, i * dh + (out_h - 1) * sh + 1, sh)
-            cols = slice(j * dw, j * dw + (out_w - 1) * sw + 1, sw)
-            yield i, j, (rows, cols)
-
-
-def _im2col(x: np.ndarray, window: Window, groups: int, out_hw: Pair) -> np.ndarray:
+def _im2col(x: np.ndarray, window: Window, groups: int, out_hw: Sequence[int]) -> np.ndarray:
     """The columns of ``x`` (N, C, H, W): shape (groups, C/groups * kh * kw, N * OH * OW).
 
     The window view costs nothing; the reshape makes the one copy. With the batch folded into
@@ -372,7 +313,8 @@ def _crop_to(tensor: Tensor, size: Sequence[int]) -> Tensor:
     """Drop trailing positions a convolution produced beyond ``size`` (spatial)."""
     if tuple(tensor.shape[2:]) == tuple(size):
         return tensor
-    return tensor[(slice(None), slice(None), *(slice(0, s) for s in size))]
+    index = (slice(None), slice(None), *[slice(0, s) for s in size])
+    return tensor[index]
 
 
 def _spatial_axes(a: Any) -> tuple[int, ...]:
@@ -455,16 +397,6 @@ class ConvWeightGrad(Function):
 
 
 # -------------------------------------------------------------------- argument checking
-def expand_param(value: Any, count: int, name: str, op: str, minimum: int) -> tuple[int, ...]:
-    """An int or a tuple of ``count`` ints, each at least ``minimum``, as a tuple."""
-    values = (value,) * count if isinstance(value, int | np.integer) else tuple(value)
-    if len(values) != count or not all(isinstance(v, int | np.integer) for v in values):
-        raise ValueError(f"{op}: {name} must be an int or a tuple of {count} ints, got {value!r}")
-    if any(v < minimum for v in values):
-        raise ValueError(f"{op}: {name} must be at least {minimum}, got {value!r}")
-    return tuple(int(v) for v in values)
-
-
 def _conv_padding(padding: Any, kernel: tuple[int, ...], dilation: tuple[int, ...],
                   stride: tuple[int, ...], op: str) -> tuple[Pair, ...]:
     """(before, after) per spatial dim from an int, a tuple, 'valid' or 'same'."""

@@ -16,6 +16,7 @@ real inputs, and its backward differentiates the kept subgraph again, to any ord
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from chainrule.autograd.function import Function
 from chainrule.grad_mode import enable_grad, is_grad_enabled
@@ -60,8 +61,9 @@ def _subgraph_vjp(real: list[Tensor | None], stand_ins: list[Tensor | None], res
     from chainrule.autograd import grad
 
     with enable_grad():
-        found = grad([r for r, _ in pairs], sources, seeds, retain_graph=keep or recording,
-                     create_graph=recording, allow_unused=True)
+        found: Sequence[Tensor | None] = grad(
+            [r for r, _ in pairs], sources, seeds, retain_graph=keep or recording,
+            create_graph=recording, allow_unused=True)
     if recording:
         real_sources = [r for r, s in zip(real, stand_ins) if s is not None]
         found = _linked(real_sources + [g for _, g in pairs], sources + seeds, list(found))
@@ -69,7 +71,7 @@ def _subgraph_vjp(real: list[Tensor | None], stand_ins: list[Tensor | None], res
     return [None if s is None else next(by_source) for s in stand_ins]
 
 
-def _linked(real: list[Tensor], stand_ins: list[Tensor], results: list[Tensor | None]) -> list[Tensor | None]:
+def _linked(real: list[Any], stand_ins: list[Tensor], results: list[Tensor | None]) -> list[Tensor | None]:
     """``results``, computed from ``stand_ins``, as outputs of a node whose inputs are ``real``."""
     kept = [r for r in results if r is not None]
     if not kept:

@@ -651,7 +651,8 @@ def _attach() -> None:
     }
     for name, function in methods.items():
         setattr(Tensor, name, function)
-    Tensor.__hash__ = object.__hash__  # defining __eq__ must not make tensors unhashable
+    # defining __eq__ must not make tensors unhashable
+    setattr(Tensor, "__hash__", object.__hash__)  # noqa: B010 - a method assignment mypy refuses
 
 
 _attach()

@@ -309,8 +309,8 @@ def _explicit_equation(equation: str, shapes: list[tuple[int, ...]]) -> tuple[st
 
 
 def _attach() -> None:
-    Tensor.__matmul__ = matmul
-    Tensor.__rmatmul__ = lambda self, other: matmul(other, self)
+    setattr(Tensor, "__matmul__", matmul)  # noqa: B010 - declared in Tensor's class body
+    setattr(Tensor, "__rmatmul__", lambda self, other: matmul(other, self))  # noqa: B010
     for function in (matmul, mm, bmm, dot, outer):
         setattr(Tensor, function.__name__, function)
 

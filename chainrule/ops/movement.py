@@ -264,7 +264,7 @@ def _view_as_dtype(input: Tensor, dtype: Any) -> Tensor:  # noqa: A002
     """``input.view(dtype)``: the same bytes read as ``dtype`` (no conversion), as PyTorch. With
     a different element size the last dimension must be contiguous and scale evenly: it grows
     by old/new size or shrinks by new/old. Shares memory; outside autograd (as in PyTorch)."""
-    from chainrule.tensor import as_dtype
+    from chainrule.dtypes import as_dtype
 
     target = as_dtype(dtype)
     array = input.array
@@ -451,7 +451,7 @@ def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:  # noqa:
 
 
 def select(input: Tensor, dim: int, index: int) -> Tensor:  # noqa: A002
-    key = [slice(None)] * input.ndim
+    key: list[Any] = [slice(None)] * input.ndim
     key[dim] = index
     return input[tuple(key)]
 
@@ -586,11 +586,16 @@ def masked_fill(input: Tensor, mask: Any, value: Any) -> Tensor:  # noqa: A002
 
 
 def tril(input: Tensor, diagonal: int = 0) -> Tensor:  # noqa: A002
-    return input * Tensor._wrap(np.tri(*input.shape[-2:], k=diagonal, dtype=bool))
+    return input * Tensor._wrap(_tri(input.shape, diagonal))
 
 
 def triu(input: Tensor, diagonal: int = 0) -> Tensor:  # noqa: A002
-    return input * Tensor._wrap(~np.tri(*input.shape[-2:], k=diagonal - 1, dtype=bool))
+    return input * Tensor._wrap(~_tri(input.shape, diagonal - 1))
+
+
+def _tri(shape: Sequence[int], diagonal: int) -> np.ndarray:
+    """True on and below ``diagonal`` of the last two dims (as ``np.tri``; a 1-D shape is square)."""
+    return np.tri(shape[-2] if len(shape) > 1 else shape[-1], shape[-1], k=diagonal, dtype=bool)
 
 
 def _attach() -> None:
@@ -599,12 +604,19 @@ def _attach() -> None:
                  index_select, gather, masked_fill, tril, triu, scatter, scatter_add)
     for function in functions:
         setattr(Tensor, function.__name__, function)
-    Tensor.scatter_ = _scatter_inplace("scatter_", scatter)
-    Tensor.scatter_add_ = _scatter_inplace("scatter_add_", scatter_add)
-    Tensor.view_as = lambda self, other: reshape(self, other.shape)
-    Tensor.reshape_as = Tensor.view_as
-    Tensor.swapaxes = Tensor.transpose
-    Tensor.__getitem__ = getitem
+    def view_as(self: Tensor, other: Tensor) -> Tensor:
+        return reshape(self, other.shape)
+
+    methods = {
+        "scatter_": _scatter_inplace("scatter_", scatter),
+        "scatter_add_": _scatter_inplace("scatter_add_", scatter_add),
+        "view_as": view_as,
+        "reshape_as": view_as,
+        "swapaxes": transpose,
+        "__getitem__": getitem,
+    }
+    for name, method in methods.items():
+        setattr(Tensor, name, method)
 
 
 _attach()

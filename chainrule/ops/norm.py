@@ -10,6 +10,7 @@ written in differentiable ops (see ``chainrule.ops.double_backward``).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -84,7 +85,7 @@ class NormalizeGrad(Function):
         return (*found, None, None, None, None, None, None)
 
 
-def _constant_over(param: np.ndarray | None, ndim: int, dims: tuple[int, ...]) -> bool:
+def _constant_over(param: Any, ndim: int, dims: tuple[int, ...]) -> bool:
     """Whether ``param`` (None, or broadcasting against an ndim-dim input) is the same along
     every normalized dim: then its gradient is a sum over those dims, done here."""
     shape = (1,) * (ndim - np.ndim(param)) + np.shape(param)

@@ -27,8 +27,8 @@ from chainrule.autograd.function import Function
 from chainrule.backends import numba as numba_backend
 from chainrule.kernels import geometry, windows_disjoint
 from chainrule.kernels import pool as pool_kernels
-from chainrule.ops.conv import Pair, Window, expand_param, filled_like, kernel_positions, pad_spatial
 from chainrule.tensor import Tensor
+from chainrule.window import Pair, Window, expand_param, filled_like, kernel_positions, pad_spatial
 
 
 def _padded_hw(in_hw: Sequence[int], window: Window) -> Pair:

@@ -142,7 +142,7 @@ def _extremum(input: Tensor, dim: Any, keepdim: bool, largest: bool) -> Any:  # 
 
         return (maximum if largest else minimum)(input, dim)
     dims = normalize_dims(dim, input.ndim, name)
-    index_dim = dims[0] if isinstance(dim, int | np.integer) and input.ndim else None
+    index_dim = dims[0] if dims is not None and isinstance(dim, int | np.integer) and input.ndim else None
     out = Extremum.apply(input, dims, keepdim, largest, index_dim)
     if index_dim is None:
         return out

@@ -16,6 +16,7 @@ from chainrule.optim.optimizer import (
     _check_non_negative,
     _hyper,
     _new_step_count,
+    grad_arrays,
 )
 from chainrule.tensor import Tensor
 
@@ -121,7 +122,7 @@ class Adadelta(Optimizer):
             states = [self._state_of(param) for param in params]
             adadelta(
                 [param.array for param in params],
-                [param.grad.array for param in params],
+                grad_arrays(params),
                 [state["square_avg"].array for state in states],
                 [state["acc_delta"].array for state in states],
                 [state["step"].array for state in states],

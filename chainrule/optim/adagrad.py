@@ -15,6 +15,7 @@ from chainrule.optim.optimizer import (
     _check_non_negative,
     _hyper,
     _new_step_count,
+    grad_arrays,
 )
 from chainrule.tensor import Tensor
 
@@ -118,7 +119,7 @@ class Adagrad(Optimizer):
             states = [self._state_of(param, group) for param in params]
             adagrad(
                 [param.array for param in params],
-                [param.grad.array for param in params],
+                grad_arrays(params),
                 [state["sum"].array for state in states],
                 [state["step"].array for state in states],
                 lr=_hyper(group["lr"]),

@@ -15,6 +15,7 @@ from chainrule.optim.optimizer import (
     _check_non_negative,
     _hyper,
     _new_step_count,
+    grad_arrays,
 )
 from chainrule.tensor import Tensor
 
@@ -174,7 +175,7 @@ class Adam(Optimizer):
             beta1, beta2 = group["betas"]
             adam(
                 [param.array for param in params],
-                [param.grad.array for param in params],
+                grad_arrays(params),
                 [state["exp_avg"].array for state in states],
                 [state["exp_avg_sq"].array for state in states],
                 [state["max_exp_avg_sq"].array for state in states] if amsgrad else [],

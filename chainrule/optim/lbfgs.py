@@ -111,6 +111,7 @@ def strong_wolfe(
     evaluations, new_gtd = 1, float(new_grad @ direction)
     prev_t, prev_loss, prev_grad, prev_gtd = 0.0, loss, flat_grad, gtd
     done, ls_iter = False, 0
+    bracket: list[list[Any]]  # [t, loss, gradient, directional derivative] at both ends
     while ls_iter < max_ls:
         sufficient_decrease = new_loss <= loss + c1 * t * gtd and not (ls_iter > 1 and new_loss >= prev_loss)
         if sufficient_decrease and abs(new_gtd) <= -c2 * gtd:
@@ -256,7 +257,7 @@ class LBFGS(Optimizer):
         loss = self._evaluate(closure)
         return loss, float(loss.item() if isinstance(loss, Tensor) else loss)
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:  # type: ignore[override]
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Run up to ``max_iter`` L-BFGS iterations; ``closure`` (required) zeroes the
         gradients, computes the loss, calls ``backward`` and returns the loss. Returns the
         loss of the first evaluation."""

@@ -186,7 +186,7 @@ class _LambdaStateMixin:
                  last_epoch: int = -1) -> None:
         self.optimizer = optimizer
         self.lr_lambdas = _lambdas(optimizer, lr_lambda)
-        super().__init__(optimizer, last_epoch)
+        super().__init__(optimizer, last_epoch)  # type: ignore[call-arg]  # LRScheduler, next in the MRO
 
 
     def state_dict(self) -> dict[str, Any]:
@@ -502,10 +502,10 @@ class CyclicLR(LRScheduler):
             for group, lr in zip(optimizer.param_groups, base_lrs):
                 _set_group_value(group, "lr", lr)
         self.max_lrs = _per_group("max_lr", optimizer, max_lr)
-        step_size_up = float(step_size_up)
-        step_size_down = float(step_size_down) if step_size_down is not None else step_size_up
-        self.total_size = step_size_up + step_size_down
-        self.step_ratio = step_size_up / self.total_size
+        steps_up = float(step_size_up)
+        steps_down = float(step_size_down) if step_size_down is not None else steps_up
+        self.total_size = steps_up + steps_down
+        self.step_ratio = steps_up / self.total_size
         if mode not in ("triangular", "triangular2", "exp_range") and scale_fn is None:
             raise ValueError(
                 f"CyclicLR: mode {mode!r} is invalid and scale_fn is None; use 'triangular', "
@@ -611,7 +611,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         self.T_i = T_0
         self.T_mult = T_mult
         self.eta_min = eta_min
-        self.T_cur = last_epoch
+        self.T_cur: float = last_epoch
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[Any]:

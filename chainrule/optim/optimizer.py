@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import warnings
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -63,7 +63,7 @@ class Optimizer:
                 "params argument given to the optimizer should be an iterable of Tensors or "
                 f"dicts, but got a Tensor of shape {tuple(params.shape)}; wrap it in a list: [param]"
             )
-        param_groups = list(params)
+        param_groups: list[Any] = list(params)
         if len(param_groups) == 0:
             raise ValueError("optimizer got an empty parameter list")
         if not isinstance(param_groups[0], dict):
@@ -77,7 +77,7 @@ class Optimizer:
         # every subclass's step() notes that it has run.
         super().__init_subclass__(**kwargs)
         if "step" in cls.__dict__:
-            cls.step = _note_step_called(cls.__dict__["step"])
+            setattr(cls, "step", _note_step_called(cls.__dict__["step"]))  # noqa: B010 - mypy refuses method assignment
 
     # ---------------------------------------------------------------------------- groups
     def add_param_group(self, param_group: dict[str, Any]) -> None:
@@ -183,7 +183,7 @@ class Optimizer:
             states = [self.state[param] for param in params]
             update(
                 [param.array for param in params],
-                [param.grad.array for param in params],
+                grad_arrays(params),
                 *([state[key].array for state in states] for key in state_keys),
                 **self._options(group),
             )
@@ -290,10 +290,21 @@ class Optimizer:
         return "\n".join(lines)
 
 
+def grad_arrays(params: Sequence[Tensor]) -> list[np.ndarray]:
+    """The arrays of ``params``' gradients, for parameters known to have one (those of
+    ``Optimizer._params_to_update``)."""
+    arrays = []
+    for param in params:
+        grad = param.grad
+        assert grad is not None, "grad_arrays: a parameter without a gradient"
+        arrays.append(grad.array)
+    return arrays
+
+
 def _note_step_called(step: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(step)
     def step_and_note(self: Optimizer, *args: Any, **kwargs: Any) -> Any:
-        self._opt_called = True
+        self._opt_called = True  # type: ignore[attr-defined]  # read by the schedulers only
         return step(self, *args, **kwargs)
 
     return step_and_note

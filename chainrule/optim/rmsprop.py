@@ -15,6 +15,7 @@ from chainrule.optim.optimizer import (
     _check_non_negative,
     _hyper,
     _new_step_count,
+    grad_arrays,
 )
 from chainrule.tensor import Tensor
 
@@ -138,7 +139,7 @@ class RMSprop(Optimizer):
             momentum, centered = _hyper(group["momentum"]), bool(group["centered"])
             rmsprop(
                 [param.array for param in params],
-                [param.grad.array for param in params],
+                grad_arrays(params),
                 [state["square_avg"].array for state in states],
                 [state["grad_avg"].array for state in states] if centered else [],
                 [state["momentum_buffer"].array for state in states] if momentum > 0 else [],

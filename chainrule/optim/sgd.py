@@ -16,6 +16,7 @@ from chainrule.optim.optimizer import (
     _check_lr,
     _check_non_negative,
     _hyper,
+    grad_arrays,
 )
 from chainrule.tensor import Tensor
 
@@ -85,7 +86,7 @@ def _fused_momentum_step(param: np.ndarray, grad: np.ndarray, buffers: list[np.n
             and grad.flags.c_contiguous and grad.shape == param.shape):
         return False
     first_step = buffer is None
-    if first_step:
+    if buffer is None:
         buffer = buffers[index] = np.empty_like(param)
     scalar = param.dtype.type  # NumPy turns Python floats into the array's dtype: do the same
     optim_kernels.sgd_momentum(param.reshape(-1), grad.reshape(-1), buffer.reshape(-1), scalar(lr),
@@ -151,7 +152,7 @@ class SGD(Optimizer):
                     buffers[index] = None if buffer is None else buffer.array
             sgd(
                 [param.array for param in params],
-                [param.grad.array for param in params],
+                grad_arrays(params),
                 buffers,
                 lr=_hyper(group["lr"]),
                 momentum=momentum,
@@ -164,5 +165,6 @@ class SGD(Optimizer):
                 for param, buffer in zip(params, buffers):
                     state = self.state[param]
                     if "momentum_buffer" not in state:
+                        assert buffer is not None  # the step made one for every parameter
                         state["momentum_buffer"] = Tensor._wrap(buffer)
         return loss

@@ -326,7 +326,7 @@ def _count(value: Any, path: Any) -> int:
 
 
 def _check_rng_state(state: Any, path: Any) -> None:
-    from chainrule.tensor import _generator_from_bytes
+    from chainrule.random import generator_from_state
 
     if not isinstance(state, Mapping) or not {"chainrule", "generators", "numpy", "python"} <= set(state):
         raise CheckpointError(f"{path}: its random-number states are incomplete (damaged or edited)")
@@ -334,7 +334,7 @@ def _check_rng_state(state: Any, path: Any) -> None:
     saved = [state["chainrule"], *(generators if isinstance(generators, list) else [None])]
     try:
         for generator_state in saved:
-            _generator_from_bytes(np.asarray(_array_of(generator_state), dtype=np.uint8))
+            generator_from_state(_array_of(generator_state))
         np.random.RandomState().set_state(state["numpy"])
         version, internal, gauss = state["python"]
         random.Random().setstate((version, tuple(internal), gauss))

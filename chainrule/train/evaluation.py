@@ -69,9 +69,9 @@ def attribution_summary(
         "predicted"}], "ranking": [(feature, score)], "gap_mean", "gap_max",
         "difference_mean"}``.
     """
+    from chainrule.creation import from_numpy
     from chainrule.grad_mode import no_grad
     from chainrule.interpret import integrated_gradients, rank_features
-    from chainrule.tensor import from_numpy
 
     is_image = data.image_shape is not None
     x = np.ascontiguousarray(data.x_test[: images if is_image else rows])

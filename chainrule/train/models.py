@@ -119,7 +119,7 @@ class Rescale(nn.Module):
 
     def __init__(self, scale: Any, offset: Any) -> None:
         super().__init__()
-        from chainrule.tensor import tensor
+        from chainrule.creation import tensor
 
         self.register_buffer("scale", tensor(np.asarray(scale, dtype=np.float32)))
         self.register_buffer("offset", tensor(np.asarray(offset, dtype=np.float32)))

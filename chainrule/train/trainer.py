@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.backends import tune_allocator
 from chainrule.errors import ConfigError
 from chainrule.train.callbacks import (
     Callback,
@@ -115,6 +116,7 @@ class Trainer:
         checkpoint_segments: int = 0,
     ) -> None:
         _check_checkpoint_segments(model, checkpoint_segments)
+        tune_allocator()  # reuse freed large arrays across steps (chainrule.backends.allocator)
         self.checkpoint_segments = checkpoint_segments
         self.model = model
         self.loss_fn = loss_fn
@@ -562,7 +564,7 @@ def _split_batch(batch: Any) -> tuple[Any, Any]:
 
 def _to_tensor(value: Any) -> Any:
     if isinstance(value, np.ndarray):
-        from chainrule.tensor import from_numpy
+        from chainrule.creation import from_numpy
 
         return from_numpy(value)
     return value

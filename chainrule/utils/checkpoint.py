@@ -49,8 +49,9 @@ from typing import Any
 from chainrule.autograd.engine import _IntoGrad, run_backward
 from chainrule.autograd.function import Function as _Op
 from chainrule.autograd.function import _NodeLog, _OutputNode
-from chainrule.grad_mode import _GradMode, enable_grad, no_grad
-from chainrule.tensor import Tensor, get_rng_state, set_rng_state
+from chainrule.grad_mode import GRAD_MODE, enable_grad, no_grad
+from chainrule.random import get_rng_state, set_rng_state
+from chainrule.tensor import Tensor
 
 __all__ = ["checkpoint", "checkpoint_sequential", "CheckpointError"]
 
@@ -107,7 +108,7 @@ def checkpoint(
                 "checkpoint passes positional arguments only; use use_reentrant=False)"
             )
         return _reentrant_checkpoint(function, args, preserve_rng_state)
-    if not _GradMode.get():
+    if not GRAD_MODE.get():
         return function(*args, **kwargs)  # nothing is recorded, so nothing to drop
     segment = _Segment(function, args, kwargs, preserve_rng_state)
     nodes: list[Any] = []
@@ -413,8 +414,8 @@ class CheckpointFunction(_Op):
 def _reentrant_checkpoint(
     function: Callable[..., Any], args: tuple[Any, ...], preserve_rng_state: bool
 ) -> Any:
-    if not _GradMode.get() or not any(isinstance(a, Tensor) and a.requires_grad for a in args):
-        if _GradMode.get():
+    if not GRAD_MODE.get() or not any(isinstance(a, Tensor) and a.requires_grad for a in args):
+        if GRAD_MODE.get():
             warnings.warn("None of the inputs have requires_grad=True. Gradients will be None", stacklevel=3)
         with no_grad():
             return function(*args)

@@ -204,7 +204,7 @@ class ModuleDict(Module):
             self.update(modules)
 
     def __getitem__(self, key: str) -> Module:
-        return self._modules[key]  # type: ignore[return-value]
+        return self._modules[key]
 
     def __setitem__(self, key: str, module: Module) -> None:
         self.add_module(key, module)
@@ -225,13 +225,13 @@ class ModuleDict(Module):
         return self._modules.keys()
 
     def values(self) -> Iterable[Module]:
-        return self._modules.values()  # type: ignore[return-value]
+        return self._modules.values()
 
     def items(self) -> Iterable[tuple[str, Module]]:
-        return self._modules.items()  # type: ignore[return-value]
+        return self._modules.items()
 
     def pop(self, key: str) -> Module:
-        return self._modules.pop(key)  # type: ignore[return-value]
+        return self._modules.pop(key)
 
     def clear(self) -> None:
         self._modules.clear()
@@ -281,7 +281,7 @@ class ParameterList(Module):
         return len(self._parameters)
 
     def __iter__(self) -> Iterator[Parameter]:
-        return iter(self._parameters.values())  # type: ignore[arg-type]
+        return iter(self._parameters.values())
 
     def __iadd__(self, values: Iterable[Any]) -> ParameterList:
         return self.extend(values)
@@ -320,7 +320,7 @@ class ParameterDict(Module):
             self.update(parameters)
 
     def __getitem__(self, key: str) -> Parameter:
-        return self._parameters[key]  # type: ignore[return-value]
+        return self._parameters[key]
 
     def __setitem__(self, key: str, value: Any) -> None:
         self.register_parameter(key, _as_parameter(value))
@@ -341,13 +341,13 @@ class ParameterDict(Module):
         return self._parameters.keys()
 
     def values(self) -> Iterable[Parameter]:
-        return self._parameters.values()  # type: ignore[return-value]
+        return self._parameters.values()
 
     def items(self) -> Iterable[tuple[str, Parameter]]:
-        return self._parameters.items()  # type: ignore[return-value]
+        return self._parameters.items()
 
     def pop(self, key: str) -> Parameter:
-        return self._parameters.pop(key)  # type: ignore[return-value]
+        return self._parameters.pop(key)
 
     def update(self, parameters: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> None:
         pairs = parameters.items() if isinstance(parameters, Mapping) else parameters

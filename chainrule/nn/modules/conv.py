@@ -8,11 +8,13 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from chainrule.creation import empty
+from chainrule.dtypes import as_dtype
 from chainrule.nn import functional as F
 from chainrule.nn import init
 from chainrule.nn.modules.module import Module
 from chainrule.nn.parameter import Parameter
-from chainrule.tensor import Tensor, as_dtype, empty
+from chainrule.tensor import Tensor
 
 
 def _tuple(value: int | Sequence[int], n: int, name: str) -> tuple[int, ...]:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from chainrule.creation import empty
+from chainrule.dtypes import as_dtype
 from chainrule.nn import functional as F
 from chainrule.nn import init
 from chainrule.nn.modules.module import Module
 from chainrule.nn.parameter import Parameter
-from chainrule.tensor import Tensor, as_dtype, empty
+from chainrule.tensor import Tensor
 
 
 def _new_weight(*shape: int, dtype: Any) -> Parameter:

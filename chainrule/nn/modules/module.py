@@ -22,9 +22,10 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from chainrule.devices import check_cpu, parse_to_arguments
+from chainrule.dtypes import as_dtype
 from chainrule.grad_mode import no_grad
 from chainrule.nn.parameter import Parameter
-from chainrule.tensor import Tensor, as_dtype
+from chainrule.tensor import Tensor
 
 # The attributes a Module keeps in its own __dict__; __getattr__ must never look these up.
 _INTERNAL = ("_parameters", "_buffers", "_non_persistent_buffers", "_modules",
@@ -140,7 +141,7 @@ class Module:
         super().__init_subclass__(**kwargs)
         init = cls.__dict__.get("__init__")
         if init is not None and "device" in inspect.signature(init).parameters:
-            cls.__init__ = _checking_device(init)
+            setattr(cls, "__init__", _checking_device(init))  # noqa: B010 - mypy refuses method assignment
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(
@@ -414,14 +415,14 @@ class Module:
         module = self.get_submodule(module_path)
         if name not in module._parameters:
             raise AttributeError(f"{type(module).__name__} has no parameter `{name}` (looking up '{target}')")
-        return module._parameters[name]  # type: ignore[return-value]
+        return module._parameters[name]
 
     def get_buffer(self, target: str) -> Tensor:
         module_path, _, name = target.rpartition(".")
         module = self.get_submodule(module_path)
         if name not in module._buffers:
             raise AttributeError(f"{type(module).__name__} has no buffer `{name}` (looking up '{target}')")
-        return module._buffers[name]  # type: ignore[return-value]
+        return module._buffers[name]
 
     # ------------------------------------------------------------------------ state dicts
     def state_dict(self, destination: dict[str, Any] | None = None, prefix: str = "",

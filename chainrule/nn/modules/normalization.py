@@ -5,15 +5,17 @@ PyTorch's parameters and buffers (``weight``, ``bias``, ``running_mean``, ``runn
 from __future__ import annotations
 
 import numbers
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
 
+from chainrule.creation import empty, ones, tensor, zeros
+from chainrule.dtypes import as_dtype, int64
 from chainrule.grad_mode import no_grad
 from chainrule.nn import functional as F
 from chainrule.nn import init
 from chainrule.nn.modules.module import Module
 from chainrule.nn.parameter import Parameter
-from chainrule.tensor import Tensor, as_dtype, empty, int64, ones, tensor, zeros
+from chainrule.tensor import Tensor
 
 
 def _register_affine(module: Module, shape: tuple[int, ...], affine: bool, bias: bool, dtype: Any) -> None:
@@ -141,7 +143,7 @@ class LayerNorm(Module):
         super().__init__()
         if isinstance(normalized_shape, numbers.Integral):
             normalized_shape = (int(normalized_shape),)
-        self.normalized_shape = tuple(int(s) for s in normalized_shape)
+        self.normalized_shape = tuple(int(s) for s in cast(Iterable[int], normalized_shape))
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         dtype = as_dtype(dtype)

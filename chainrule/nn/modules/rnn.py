@@ -22,6 +22,8 @@ import numbers
 import warnings
 from typing import Any
 
+from chainrule.creation import empty, zeros
+from chainrule.dtypes import as_dtype
 from chainrule.nn import functional as F
 from chainrule.nn import init
 from chainrule.nn.modules.module import Module
@@ -37,7 +39,7 @@ from chainrule.ops.recurrent import (
     lstm_step,
     rnn_step,
 )
-from chainrule.tensor import Tensor, as_dtype, empty, zeros
+from chainrule.tensor import Tensor
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 

@@ -6,12 +6,14 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.creation import empty
+from chainrule.dtypes import as_dtype
 from chainrule.grad_mode import no_grad
 from chainrule.nn import functional as F
 from chainrule.nn import init
 from chainrule.nn.modules.module import Module
 from chainrule.nn.parameter import Parameter
-from chainrule.tensor import Tensor, as_dtype, empty
+from chainrule.tensor import Tensor
 
 
 class Embedding(Module):

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.creation import empty, zeros
+from chainrule.dtypes import as_dtype
 from chainrule.nn import functional as F
 from chainrule.nn import init
 from chainrule.nn.modules.container import ModuleList
@@ -30,7 +32,7 @@ from chainrule.nn.parameter import Parameter
 from chainrule.ops.attention import additive_mask, attention
 from chainrule.ops.linalg import linear
 from chainrule.ops.movement import cat, pad
-from chainrule.tensor import Tensor, as_dtype, empty, zeros
+from chainrule.tensor import Tensor
 
 
 class NonDynamicallyQuantizableLinear(Linear):
@@ -94,8 +96,8 @@ class MultiheadAttention(Module):
             self.register_parameter("in_proj_bias", None)
         self.out_proj = NonDynamicallyQuantizableLinear(embed_dim, embed_dim, bias=bias, dtype=dtype)
         if add_bias_kv:
-            self.bias_k = Parameter(empty(1, 1, embed_dim, dtype=dtype))
-            self.bias_v = Parameter(empty(1, 1, embed_dim, dtype=dtype))
+            self.bias_k: Parameter | None = Parameter(empty(1, 1, embed_dim, dtype=dtype))
+            self.bias_v: Parameter | None = Parameter(empty(1, 1, embed_dim, dtype=dtype))
         else:
             self.bias_k = self.bias_v = None
         self.add_zero_attn = add_zero_attn
@@ -110,7 +112,7 @@ class MultiheadAttention(Module):
         if self.in_proj_bias is not None:
             init.constant_(self.in_proj_bias, 0.0)
             init.constant_(self.out_proj.bias, 0.0)
-        if self.bias_k is not None:
+        if self.bias_k is not None and self.bias_v is not None:  # both or neither
             init.xavier_normal_(self.bias_k)
             init.xavier_normal_(self.bias_v)
 
@@ -172,7 +174,7 @@ class MultiheadAttention(Module):
         return merged_attn, merged_padding
 
     # --------------------------------------------------------------------------- forward
-    def _in_projection(self, query: Tensor, key: Tensor, value: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def _in_projection(self, query: Tensor, key: Tensor, value: Tensor) -> tuple[Tensor, ...]:
         size, bias, weight = self.embed_dim, self.in_proj_bias, self.in_proj_weight
         if self._qkv_same_embed_dim and query is key and key is value:
             return linear(query, weight, bias).chunk(3, -1)  # self-attention: one matmul for all three
@@ -202,7 +204,7 @@ class MultiheadAttention(Module):
         attn_bias, padding_bias = self._merged_mask(attn_mask, key_padding_mask, batch, length, source,
                                                     batched, query.dtype)
         q, k, v = self._in_projection(query, key, value)
-        if self.bias_k is not None:
+        if self.bias_k is not None and self.bias_v is not None:  # both or neither
             k = cat([k, self.bias_k.expand(batch, 1, self.embed_dim)], dim=1)
             v = cat([v, self.bias_v.expand(batch, 1, self.embed_dim)], dim=1)
             attn_bias, padding_bias = _extra_key(attn_bias), _extra_key(padding_bias)

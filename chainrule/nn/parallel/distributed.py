@@ -159,7 +159,7 @@ class DistributedDataParallel(Module):
 def _trained_parameters(module: Module, everything: bool = False) -> list[tuple[str, Tensor]]:
     """(name, parameter) of each distinct parameter (shared ones once) that requires grad."""
     seen: set[int] = set()
-    found = []
+    found: list[tuple[str, Tensor]] = []
     for name, param in module.named_parameters():
         if id(param) in seen or not (everything or param.requires_grad):
             continue
@@ -233,10 +233,12 @@ class _Reducer:
             return
         bucket, index = self.where[id(param)]
         start, stop = bucket.offsets[index], bucket.offsets[index + 1]
+        grad = param.grad
+        assert grad is not None  # called once the parameter's gradient is accumulated
         if self.contribution == 1.0:
-            bucket.flat[start:stop] = param.grad.array.reshape(-1)
+            bucket.flat[start:stop] = grad.array.reshape(-1)
         else:
-            np.multiply(param.grad.array.reshape(-1), self.contribution, out=bucket.flat[start:stop])
+            np.multiply(grad.array.reshape(-1), self.contribution, out=bucket.flat[start:stop])
         bucket.waiting -= 1
         self.finished.add(id(param))
         mpi = dist._mpi()

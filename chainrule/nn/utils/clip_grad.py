@@ -12,10 +12,11 @@ from chainrule.grad_mode import no_grad
 from chainrule.tensor import Tensor
 
 
-def _with_grads(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
+def _grads_of(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
+    """The gradients of the parameters that have one (changing them changes the parameters')."""
     if isinstance(parameters, Tensor):
         parameters = [parameters]
-    return [p for p in parameters if p.grad is not None]
+    return [grad for grad in (p.grad for p in parameters) if grad is not None]
 
 
 def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm_type: float = 2.0,
@@ -34,15 +35,15 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
         >>> round(float(nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)), 4)   # clipped
         1.0
     """
-    params = _with_grads(parameters)
+    grads = _grads_of(parameters)
     max_norm, norm_type = float(max_norm), float(norm_type)
-    if not params:
+    if not grads:
         return Tensor(np.zeros((), dtype=np.float32))
-    dtype = params[0].grad.dtype
+    dtype = grads[0].dtype
     if math.isinf(norm_type):
-        total = max(float(np.abs(p.grad.array).max(initial=0.0)) for p in params)
+        total = max(float(np.abs(g.array).max(initial=0.0)) for g in grads)
     else:
-        total = sum(float(np.sum(np.abs(p.grad.array.astype(np.float64)) ** norm_type)) for p in params)
+        total = sum(float(np.sum(np.abs(g.array.astype(np.float64)) ** norm_type)) for g in grads)
         total = total ** (1.0 / norm_type)
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(
@@ -52,8 +53,8 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
     clip_coefficient = min(max_norm / (total + 1e-6), 1.0)
     if clip_coefficient < 1.0 or math.isnan(clip_coefficient):
         with no_grad():
-            for p in params:
-                p.grad.mul_(clip_coefficient)
+            for g in grads:
+                g.mul_(clip_coefficient)
     return Tensor(np.asarray(total, dtype=dtype))
 
 
@@ -62,5 +63,5 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float,
     """Clamp every gradient element into [-clip_value, clip_value], in place."""
     clip_value = float(clip_value)
     with no_grad():
-        for p in _with_grads(parameters):
-            p.grad.clamp_(-clip_value, clip_value)
+        for g in _grads_of(parameters):
+            g.clamp_(-clip_value, clip_value)

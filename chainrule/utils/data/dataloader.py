@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.tensor import Generator, Tensor
+from chainrule.random import Generator
+from chainrule.tensor import Tensor
 from chainrule.utils.data.collate import default_collate, default_convert
 from chainrule.utils.data.dataset import Dataset, IterableDataset, Subset, TensorDataset
 from chainrule.utils.data.sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler

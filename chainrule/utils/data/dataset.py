@@ -12,7 +12,8 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
-from chainrule.tensor import Generator, Tensor
+from chainrule.random import Generator
+from chainrule.tensor import Tensor
 from chainrule.utils.data.sampler import _numpy_generator
 
 T_co = TypeVar("T_co", covariant=True)

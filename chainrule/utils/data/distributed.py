@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sized
 
 import numpy as np
 
-from chainrule.tensor import Generator
+from chainrule.random import Generator
 from chainrule.utils.data.sampler import Sampler, _numpy_generator
 
 

@@ -12,7 +12,8 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
-from chainrule.tensor import Generator, Tensor, _generator
+from chainrule.random import Generator, numpy_generator
+from chainrule.tensor import Tensor
 
 T = TypeVar("T")
 
@@ -20,7 +21,7 @@ T = TypeVar("T")
 def _numpy_generator(generator: Generator | np.random.Generator | None) -> np.random.Generator:
     if isinstance(generator, np.random.Generator):
         return generator
-    return _generator(generator)
+    return numpy_generator(generator)
 
 
 # the most indices a sampler draws at once (8 MiB of int64): larger epochs come in pieces

@@ -34,7 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.tensor import Generator, Tensor, _generator
+from chainrule.random import Generator, numpy_generator
+from chainrule.tensor import Tensor
 from chainrule.utils.data.dataset import Dataset
 
 __all__ = [
@@ -87,7 +88,7 @@ def _rng(generator: Generator | np.random.Generator | None) -> np.random.Generat
     # Looked up at every draw, not once: chainrule.manual_seed replaces the global generator.
     if isinstance(generator, np.random.Generator):
         return generator
-    return _generator(generator)
+    return numpy_generator(generator)
 
 
 def _pair(value: int | Sequence[int], name: str, where: str) -> tuple[int, int]:

@@ -7,9 +7,19 @@ so without tuning each step pays for new pages again (page faults and zeroing): 
 this project's 2-core VM, keeping two new 1.6 MB arrays alive per step cost 1.27 ms, and 0.11 ms
 with the thresholds below. Raising both thresholds lets malloc reuse those blocks.
 
-``tune_allocator()`` is called once when chainrule is imported; it does nothing where the C
-library is not glibc (macOS, Windows, musl). Memory that a process frees stays reserved for it
-(up to the trim threshold), which is the point: the next step reuses it.
+The setting is the whole process's, so importing chainrule never makes it: ``chainrule
+train`` (the command line), ``Trainer`` and the benchmarks call ``tune_allocator()``; a script
+of your own may call it too. It does nothing where the C library is not glibc (macOS, Windows,
+musl). Memory that a process frees stays reserved for it (up to the trim threshold), which is
+the point: the next step reuses it.
+
+Example::
+
+    >>> import chainrule
+    >>> chainrule.backends.tune_allocator()   # False where the C library is not glibc
+    True
+    >>> chainrule.backends.allocator.is_tuned()
+    True
 """
 
 from __future__ import annotations
@@ -24,8 +34,15 @@ MMAP_THRESHOLD = 256 * 1024 * 1024  # blocks below 256 MiB come from the reusabl
 TRIM_THRESHOLD = 1024 * 1024 * 1024  # keep up to 1 GiB of freed memory for reuse
 
 
+class _State:
+    tuned = False  # whether this process's malloc thresholds were set by tune_allocator
+
+
 def tune_allocator() -> bool:
-    """Set glibc's malloc thresholds for array-heavy work; True when they were set."""
+    """Set glibc's malloc thresholds for array-heavy work, for the whole process; True when
+    they were set (now or by an earlier call), False where the C library is not glibc."""
+    if _State.tuned:
+        return True
     if not sys.platform.startswith("linux"):
         return False
     try:
@@ -34,5 +51,12 @@ def tune_allocator() -> bool:
     except (OSError, AttributeError):  # not glibc
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
-        mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+    _State.tuned = bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
+        mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)
+    )
+    return _State.tuned
+
+
+def is_tuned() -> bool:
+    """Whether ``tune_allocator`` has set this process's malloc thresholds."""
+    return _State.tuned
