@@ -9,6 +9,7 @@ PyTorch's names, so a PyTorch script runs after ``import chainrule as torch``::
     (4, 3)
 """
 
+import builtins as _builtins
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 from chainrule import (
@@ -249,7 +250,7 @@ def __dir__() -> list[str]:
 __version__ = "0.1.0"
 
 
-def is_floating_point(input: Tensor) -> bool:  # noqa: A002
+def is_floating_point(input: Tensor) -> _builtins.bool:  # noqa: A002
     return input.is_floating_point()
 
 

@@ -203,6 +203,7 @@ class CompiledFunction:
                     create_graph=False,
                     inputs=leaves,
                 )
+                assert found is not None  # with inputs=, run_backward returns their gradients
                 recording.backward_result = [None if g is None else recording.spec(g) for g in found]
             self._finish(key, recording, None)
             return [None if g is None else g.array for g in found]

@@ -204,4 +204,5 @@ def _engine_gradients(model: Any, x: Any, y: Any, loss: Any) -> dict[str, np.nda
     output = model(x_t)
     target = y_t.reshape(output.shape) if output.shape != y_t.shape and y_t.dtype.kind == "f" else y_t
     grads = grad(loss(output, target), list(params))
-    return {n: g.array.astype(np.float64) for n, g in zip(names, grads)}
+    # grad() raises for a parameter the loss does not use (allow_unused=False), so no g is None
+    return {n: g.array.astype(np.float64) for n, g in zip(names, grads) if g is not None}

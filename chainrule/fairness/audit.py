@@ -372,8 +372,9 @@ def predict_classes(model: Any, x: Any, batch_size: int = 256, threshold: float 
         >>> predict_classes(chainrule.nn.Linear(4, 3), np.zeros((5, 4), np.float32)).shape
         (5,)
     """
+    from chainrule.creation import from_numpy
     from chainrule.grad_mode import no_grad
-    from chainrule.tensor import Tensor, from_numpy
+    from chainrule.tensor import Tensor
 
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"threshold must be a probability strictly between 0 and 1, got {threshold}")

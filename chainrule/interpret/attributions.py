@@ -51,6 +51,7 @@ def _selected_output(model: Model, x: Tensor, target: Any) -> Tensor:
 def _gradient(model: Model, x: np.ndarray, target: Any) -> np.ndarray:
     inputs = Tensor(x, requires_grad=True)
     (gradient,) = grad(_selected_output(model, inputs, target).sum(), inputs)
+    assert gradient is not None  # grad() raises for an input the output does not use
     return gradient.array
 
 

@@ -203,6 +203,7 @@ class RNNBase(Module):
             nonlinearity = "tanh" if self.mode == "RNN_TANH" else "relu"
             outputs = RNNRecurrence.apply(gates_x, h0, weight_hh, bias_hh, nonlinearity, reverse)
             return outputs, outputs[last], None
+        assert c0 is not None  # _run makes the LSTM's initial cell state
         if self.proj_size:
             by_step, c_n, _ = lstm_sequence_graph(gates_x, h0, c0, weight_hh, bias_hh, reverse,
                                                    params["weight_hr" + name])
@@ -221,7 +222,9 @@ class RNNBase(Module):
         if self.mode == "LSTM":
             c_initial = self._initial_state(c0, self.hidden_size, sequence, batched, "cx")
         num_directions = 2 if self.bidirectional else 1
-        layer_input, h_last, c_last = sequence, [], []
+        layer_input = sequence
+        h_last: list[Tensor] = []
+        c_last: list[Tensor] = []
         for layer in range(self.num_layers):
             outputs = []
             for direction in range(num_directions):
@@ -232,7 +235,8 @@ class RNNBase(Module):
                 output, h_n, c_n = self._run_direction(layer_input, name, reverse, h_initial[index], cell)
                 outputs.append(output)
                 h_last.append(h_n)
-                c_last.append(c_n)
+                if c_n is not None:
+                    c_last.append(c_n)
             layer_input = outputs[0] if num_directions == 1 else cat(outputs, dim=-1)
             if self.dropout > 0 and self.training and layer < self.num_layers - 1:
                 layer_input = F.dropout(layer_input, self.dropout, True)
