@@ -43,8 +43,8 @@ from __future__ import annotations
 
 import warnings
 import weakref
-from collections.abc import Callable, Sequence
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any
 
 from chainrule.autograd.engine import _IntoGrad, run_backward
 from chainrule.autograd.function import Function as _Op
@@ -187,7 +187,7 @@ def checkpoint_sequential(
     return _run_chain(chain[size * (segments - 1) :])(input)
 
 
-def _run_chain(chain: Sequence[Callable[[Any], Any]]) -> Callable[[Any], Any]:
+def _run_chain(chain: list[Any]) -> Callable[[Any], Any]:  # modules or other callables
     def run(value: Any) -> Any:
         for function in chain:
             value = function(value)
@@ -430,7 +430,7 @@ def _reentrant_checkpoint(
     if not made["is_tuple"]:
         return result
     outputs = list(made["outputs"])  # the non-tensor outputs go back where the segment put them
-    # A segment with several outputs makes apply return a tuple of tensors.
-    for position, tensor in zip(made["tensor_positions"], cast("tuple[Tensor, ...]", result)):
+    several: Any = result  # a segment with several outputs makes apply return a tuple of tensors
+    for position, tensor in zip(made["tensor_positions"], several):
         outputs[position] = tensor
     return tuple(outputs)
