@@ -166,3 +166,33 @@ def test_a_gradient_added_into_grad_is_dropped_before_the_next_backward_runs() -
     _Emit.apply(_Check.apply(x), w).sum().backward()
     assert _Check.alive == [False]
     assert np.array_equal(w.grad.array, np.ones(3, dtype=np.float32))
+
+
+def test_a_compiled_step_replays_the_weight_gradient_into_whatever_grad_is_there() -> None:
+    # Recorded while .grad existed, a replay must not write into that one array: here .grad
+    # is set to None between calls, and the compiled step must still train as eagerly.
+    def train(compiled: bool) -> list[np.ndarray]:
+        chainrule.manual_seed(0)
+        model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+        optimizer = chainrule.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x: chainrule.Tensor, y: chainrule.Tensor) -> chainrule.Tensor:
+            optimizer.zero_grad(set_to_none=False)
+            loss = ((model(x) - y) ** 2).mean()
+            loss.backward()
+            optimizer.step()
+            return loss
+
+        run = chainrule.compile(step) if compiled else step
+        rng = np.random.default_rng(0)
+        x = chainrule.from_numpy(rng.standard_normal((8, 4)).astype(np.float32))
+        y = chainrule.from_numpy(rng.standard_normal((8, 2)).astype(np.float32))
+        model(x).sum().backward()  # .grad exists while the step is recorded
+        for call in range(6):
+            run(x, y)
+            if call == 3:
+                model.zero_grad(set_to_none=True)
+        return [p.array.copy() for p in model.parameters()]
+
+    for eager, compiled in zip(train(False), train(True)):
+        assert np.array_equal(eager, compiled)
