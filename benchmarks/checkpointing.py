@@ -1,8 +1,11 @@
 """What gradient checkpointing saves and costs: peak memory and time of one training step of a
-deep MLP and a deep CNN, plain and with ``checkpoint_sequential`` in about sqrt(n) segments.
+deep MLP and a deep CNN, plain and with ``checkpoint_sequential`` in about sqrt(n) segments
+(or ``--segment-sizes``: checkpointed segments of the sizes given, e.g. shrinking with depth).
 
-Run: ``python -m benchmarks.checkpointing`` (``--rounds N``, ``--markdown`` for the table in
-BENCHMARKS.md). A step is forward, cross-entropy, backward and an SGD update, float32.
+Run: ``python -m benchmarks.checkpointing`` (``--rounds N``; it ends with the tables of
+BENCHMARKS.md). A step is forward, cross-entropy, backward and an SGD update, float32. On a
+loaded machine run it with one BLAS thread (``OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1``) and
+read the CPU-time columns.
 
 Memory is measured with tracemalloc, which sees NumPy's arrays, in an untimed pass: *held* is
 what stays alive between steps (weights, their ``.grad`` buffers, the batch), *step peak* how
@@ -34,7 +37,7 @@ import numpy as np
 import chainrule
 import chainrule.nn.functional as F
 from chainrule import nn
-from chainrule.utils.checkpoint import checkpoint_sequential
+from chainrule.utils.checkpoint import checkpoint, checkpoint_sequential
 
 
 @dataclass
@@ -76,19 +79,39 @@ CASES = [
 ]
 
 
+#: How a step runs the model: None plain; a count, ``checkpoint_sequential`` in that many
+#: segments (PyTorch's even split, the last unchecked); a tuple, the modules of each
+#: checkpointed segment in order (``--segment-sizes``), the modules left over unchecked.
+Segments = int | tuple[int, ...] | None
+
+
+def run_model(model: nn.Sequential, x: chainrule.Tensor, segments: Segments) -> chainrule.Tensor:
+    if segments is None:
+        return model(x)
+    if isinstance(segments, int):
+        return checkpoint_sequential(model, segments, x, use_reentrant=False)
+    modules, start = list(model.children()), 0
+    for size in segments:
+        x = checkpoint(nn.Sequential(*modules[start : start + size]), x, use_reentrant=False)
+        start += size
+    return nn.Sequential(*modules[start:])(x)
+
+
+def describe(model: nn.Sequential, segments: int | tuple[int, ...]) -> str:
+    if isinstance(segments, int):
+        return f"{len(model)}, {segments}"
+    return f"{len(model)}, {'+'.join(map(str, segments))} (+{len(model) - sum(segments)} unchecked)"
+
+
 def make_step(
-    model: nn.Sequential, x: chainrule.Tensor, y: chainrule.Tensor, segments: int | None
+    model: nn.Sequential, x: chainrule.Tensor, y: chainrule.Tensor, segments: Segments
 ) -> Callable[[Callable[[], None]], None]:
     """One training step; ``between()`` is called after forward, before backward."""
     optimizer = chainrule.optim.SGD(model.parameters(), lr=1e-4)
 
     def step(between: Callable[[], None] = lambda: None) -> None:
         model.zero_grad(set_to_none=False)
-        if segments is None:
-            out = model(x)
-        else:
-            out = checkpoint_sequential(model, segments, x, use_reentrant=False)
-        loss = F.cross_entropy(out, y)
+        loss = F.cross_entropy(run_model(model, x, segments), y)
         between()
         loss.backward()
         optimizer.step()
@@ -134,13 +157,12 @@ def sqrt_segments(model: nn.Sequential) -> int:
     return max(1, round(math.sqrt(len(model))))
 
 
-def check_equal_gradients(case: Case, segments: int) -> None:
+def check_equal_gradients(case: Case, segments: int | tuple[int, ...]) -> None:
     grads = []
     for variant in (None, segments):
         model, x, y = case.build()
         model.zero_grad()
-        out = model(x) if variant is None else checkpoint_sequential(model, variant, x, use_reentrant=False)
-        F.cross_entropy(out, y).backward()
+        F.cross_entropy(run_model(model, x, variant), y).backward()
         grads.append([p.grad.array for p in model.parameters()])
     if not all(np.array_equal(a, b) for a, b in zip(*grads)):
         raise AssertionError(f"{case.name}: checkpointed gradients differ from the plain ones")
@@ -153,7 +175,7 @@ class Memory:
     peak: int  # the most the step added at any moment
 
 
-def step_memory(case: Case, segments: int | None) -> Memory:
+def step_memory(case: Case, segments: Segments) -> Memory:
     model, x, y = case.build()
     step = make_step(model, x, y, segments)
     step()  # the .grad buffers now exist
@@ -206,13 +228,18 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=7, help="timing rounds per case (default 7)")
     parser.add_argument("--segments", type=int, help="segments instead of sqrt(number of modules)")
+    parser.add_argument(
+        "--segment-sizes",
+        help="modules of each checkpointed segment, comma-separated (e.g. 14,12,10,8,6,6,4); the "
+        "modules left over run unchecked; PyTorch's rows are left out",
+    )
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch's rows out")
     parser.add_argument("--only", help="run only the cases whose name contains this text")
     args = parser.parse_args(argv)
     try:
         import torch  # noqa: F401
 
-        with_torch = not args.no_torch
+        with_torch = not args.no_torch and not args.segment_sizes
     except ImportError:
         with_torch = False
     memory_rows, time_rows = [], []
@@ -220,11 +247,13 @@ def main(argv: list[str] | None = None) -> None:
         if args.only and args.only not in case.name:
             continue
         model, x, y = case.build()
-        segments = args.segments or sqrt_segments(model)
+        segments: int | tuple[int, ...] = args.segments or sqrt_segments(model)
+        if args.segment_sizes:
+            segments = tuple(int(size) for size in args.segment_sizes.split(","))
         check_equal_gradients(case, segments)
         plain, checkpointed = step_memory(case, None), step_memory(case, segments)
         memory_rows.append(
-            f"| {case.name} | {len(model)}, {segments} | {megabytes(plain.held)} | "
+            f"| {case.name} | {describe(model, segments)} | {megabytes(plain.held)} | "
             f"{versus(plain.kept, checkpointed.kept)} | {versus(plain.peak, checkpointed.peak)} |"
         )
         print(memory_rows[-1], flush=True)
@@ -234,7 +263,7 @@ def main(argv: list[str] | None = None) -> None:
             "chainrule": make_step(model, x, y, None),
             "chainrule checkpointed": make_step(*case.build(), segments),
         }
-        if with_torch:
+        if with_torch and isinstance(segments, int):
             steps["pytorch"] = torch_step(case, None)
             steps["pytorch checkpointed"] = torch_step(case, segments)
         times = step_times(steps, args.rounds)

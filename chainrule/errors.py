@@ -10,8 +10,8 @@ contract keeps working.
 
 Example::
 
-    >>> from chainrule.errors import CheckpointError, InputError
-    >>> issubclass(CheckpointError, InputError), issubclass(InputError, ValueError)
+    >>> from chainrule.errors import CheckpointFileError, InputError
+    >>> issubclass(CheckpointFileError, InputError), issubclass(InputError, ValueError)
     (True, True)
 """
 
@@ -26,8 +26,10 @@ class ConfigError(InputError):
     """A bad setting (config file, flag or argument), named with what would be valid."""
 
 
-class CheckpointError(InputError):
-    """A checkpoint or weights file that is damaged, tampered with or does not fit the model."""
+class CheckpointFileError(InputError):
+    """A checkpoint or weights file that is damaged, tampered with or does not fit the model.
+    (A gradient-checkpointing segment that recomputes differently is another matter:
+    ``chainrule.utils.checkpoint.CheckpointError``, PyTorch's name for it.)"""
 
 
 class DataFileError(InputError):

@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.errors import CheckpointError, UntrustedCodeError
+from chainrule.errors import CheckpointFileError, UntrustedCodeError
 
 ZIP_MAGIC = b"PK\x03\x04"
 # The first object of PyTorch's legacy stream (torch/serialization.py's MAGIC_NUMBER).
@@ -134,13 +134,13 @@ def _strided(
     elements = storage.as_kind(kind)
     size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
     if len(size) != len(stride) or min((*size, *stride, offset, 0)) < 0:
-        raise CheckpointError(
+        raise CheckpointFileError(
             f"{storage.name} describes a tensor with size {size}, stride {stride} "
             f"and offset {offset}, which is not a valid layout; the file is damaged"
         )
     last = offset + sum((n - 1) * s for n, s in zip(size, stride)) if 0 not in size else offset - 1
     if last >= len(elements):
-        raise CheckpointError(
+        raise CheckpointFileError(
             f"{storage.name} describes a tensor that reaches element {last} of a "
             f"storage of {len(elements)}; the file is truncated or damaged"
         )
@@ -300,7 +300,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
     def persistent_load(self, pid: Any) -> Any:
         if not (isinstance(pid, tuple) and pid and pid[0] == "storage"):
-            raise CheckpointError(
+            raise CheckpointFileError(
                 f"{self._name} refers to an external object {pid!r:.60} that "
                 "is not a PyTorch storage; it is not a checkpoint chainrule reads"
             )
@@ -311,7 +311,7 @@ def _unpickle(unpickler: _RestrictedUnpickler) -> Any:
     name = unpickler._name
     try:
         return unpickler.load()
-    except (UntrustedCodeError, CheckpointError):
+    except (UntrustedCodeError, CheckpointFileError):
         raise
     except (
         pickle.UnpicklingError,
@@ -324,14 +324,14 @@ def _unpickle(unpickler: _RestrictedUnpickler) -> Any:
         struct.error,
         UnicodeDecodeError,
     ) as error:
-        raise CheckpointError(
+        raise CheckpointFileError(
             f"{name} is a damaged PyTorch checkpoint ({error}); save it again from PyTorch"
         ) from None
 
 
 def _check_kind(kind: Any, name: str) -> _Kind:
     if not isinstance(kind, _Kind):
-        raise CheckpointError(
+        raise CheckpointFileError(
             f"{name} tags a storage with {kind!r:.60}, not a PyTorch storage type; the file is damaged"
         )
     return kind
@@ -344,13 +344,13 @@ def load_zip(data: bytes, name: str, safe_globals: Iterable[Any] = ()) -> Any:
         archive = zipfile.ZipFile(io.BytesIO(data))
         pickles = [n for n in archive.namelist() if n.endswith("data.pkl") and n.count("/") == 1]
     except (zipfile.BadZipFile, ValueError, EOFError) as error:
-        raise CheckpointError(
+        raise CheckpointFileError(
             f"{name} starts like a zip archive (PyTorch's checkpoint format) but "
             f"cannot be read as one ({error}); it is truncated or damaged, so "
             "copy or save it again"
         ) from None
     if not pickles:
-        raise CheckpointError(
+        raise CheckpointFileError(
             f"{name} is a zip archive without the data.pkl record of a PyTorch checkpoint; check the path"
         )
     prefix = pickles[0][: -len("data.pkl")]
@@ -359,7 +359,9 @@ def load_zip(data: bytes, name: str, safe_globals: Iterable[Any] = ()) -> Any:
 
     def load_storage(pid: tuple[Any, ...]) -> _Storage:
         if len(pid) != 5:
-            raise CheckpointError(f"{name} has a storage reference of the wrong form; the file is damaged")
+            raise CheckpointFileError(
+                f"{name} has a storage reference of the wrong form; the file is damaged"
+            )
         _, kind, key, _location, numel = pid
         key = str(key)
         if key not in storages:
@@ -367,7 +369,7 @@ def load_zip(data: bytes, name: str, safe_globals: Iterable[Any] = ()) -> Any:
             raw = _read_record(archive, f"{prefix}data/{key}", name)
             wanted = int(numel) * kind.stored.itemsize
             if len(raw) < wanted:
-                raise CheckpointError(
+                raise CheckpointFileError(
                     f"{name} holds {len(raw)} bytes for storage {key} where "
                     f"{wanted} are needed; the file is truncated or damaged"
                 )
@@ -389,12 +391,12 @@ def _read_record(archive: zipfile.ZipFile, record: str, name: str, missing: byte
     except KeyError:
         if missing is not None:
             return missing
-        raise CheckpointError(
+        raise CheckpointFileError(
             f"{name} lacks the record {record} that its pickle refers to; the "
             "checkpoint is incomplete, so save it again"
         ) from None
     except (zipfile.BadZipFile, zlib.error, EOFError, ValueError) as error:
-        raise CheckpointError(
+        raise CheckpointFileError(
             f"{name} has a damaged record {record} ({error}); the file is "
             "truncated or corrupted, so copy or save it again"
         ) from None
@@ -424,13 +426,13 @@ def load_legacy(data: bytes, name: str, safe_globals: Iterable[Any] = ()) -> Any
 
     def note_storage(pid: tuple[Any, ...]) -> _Storage:
         if len(pid) != 6 or pid[5] is not None:
-            raise CheckpointError(
+            raise CheckpointFileError(
                 f"{name} uses storage views from a PyTorch release before 0.4, "
                 "which chainrule does not read; load and save it again in PyTorch"
             )
         kind, numel = _check_kind(pid[1], name), int(pid[4])
         if not 0 <= numel * kind.stored.itemsize <= len(data):  # its bytes must be in the file
-            raise CheckpointError(
+            raise CheckpointFileError(
                 f"{name} declares a storage of {numel} elements, more than the "
                 "file holds; the file is truncated or damaged"
             )
@@ -446,7 +448,7 @@ def load_legacy(data: bytes, name: str, safe_globals: Iterable[Any] = ()) -> Any
     _unpickle(unpickler(note_storage))
     keys = _unpickle(unpickler(_no_storage))
     if not isinstance(keys, list) or set(map(str, keys)) != set(found):
-        raise CheckpointError(f"{name} lists storages that its object does not use; the file is damaged")
+        raise CheckpointFileError(f"{name} lists storages that its object does not use; the file is damaged")
     storages: dict[str, _Storage] = {}
     for key in map(str, keys):
         kind, numel = found[key]
@@ -454,7 +456,7 @@ def load_legacy(data: bytes, name: str, safe_globals: Iterable[Any] = ()) -> Any
         size = int.from_bytes(header, "little") if len(header) == 8 else -1
         raw = stream.read(numel * kind.stored.itemsize)
         if size != numel or len(raw) != numel * kind.stored.itemsize:
-            raise CheckpointError(
+            raise CheckpointFileError(
                 f"{name} ends inside the bytes of storage {key}; the file is "
                 "truncated, so copy or save it again"
             )

@@ -278,9 +278,9 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "linear-fast-weight-grad-rows-reversed",
         "chainrule/ops/linalg.py",
-        "grad_w = product(grad.T, x)",
+        "grad_w = (weight_product or product)(grad.T, x)",
         # on the NumPy path only (LinearGrad's forward); the Tensor path differentiates it
-        "grad_w = product(grad.T, x[::-1] if product is np.matmul else x)",
+        "grad_w = (weight_product or product)(grad.T, x[::-1] if product is np.matmul else x)",
         LINEAR_TESTS,
         quick=True,
     ),

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from chainrule import nn
 from chainrule.datasets.idx import IDXFormatError, read_idx
-from chainrule.errors import CheckpointError, ConfigError, InputError
+from chainrule.errors import CheckpointFileError, ConfigError, InputError
 from chainrule.train.checkpoint import load_model, save_model
 from chainrule.train.run import read_toml, validate_config
 
@@ -161,7 +161,7 @@ def test_fuzz_checkpoint_loading(scratch, files):
     path = scratch / "checkpoint.safetensors"
     path.write_bytes(files[0])
     Path(str(path) + ".history.jsonl").write_bytes(files[1])
-    within_budget(lambda: load_training_state(path, MODEL), CheckpointError)
+    within_budget(lambda: load_training_state(path, MODEL), CheckpointFileError)
 
 
 def _weights() -> bytes:
@@ -179,7 +179,7 @@ def test_fuzz_weights_loading(scratch, data):
     path = scratch / "model.safetensors"
     path.write_bytes(data)
     model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
-    if within_budget(lambda: load_model(path, model), CheckpointError) is None:
+    if within_budget(lambda: load_model(path, model), CheckpointFileError) is None:
         assert all(np.isfinite(p.array).all() and p.dtype == np.float32 for p in model.parameters())
 
 
@@ -327,4 +327,4 @@ def test_the_fuzz_strategies_reach_the_readers_error_paths():
 
         find(idx_files(), idx_fails, settings=FUZZ)
         find(idx_files(), lambda data: not idx_fails(data), settings=FUZZ)
-    assert issubclass(CheckpointError, InputError) and issubclass(IDXFormatError, InputError)
+    assert issubclass(CheckpointFileError, InputError) and issubclass(IDXFormatError, InputError)

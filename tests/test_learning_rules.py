@@ -7,7 +7,7 @@ import pytest
 
 import chainrule
 from chainrule import nn, optim
-from chainrule.errors import CheckpointError, ConfigError, InputError
+from chainrule.errors import CheckpointFileError, ConfigError, InputError
 from chainrule.learning import apply_rule
 from chainrule.learning.alignment import angle_degrees, true_gradients
 from chainrule.nn import functional as F
@@ -213,7 +213,9 @@ def test_a_rules_feedback_matrices_travel_with_the_trainers_state():
     with pytest.raises(InputError, match=r"^the checkpoint was trained with learning rule 'fa', not 'sign'"):
         _trainer("sign").load_state_dict(state)
     plain = _mlp()
-    with pytest.raises(CheckpointError, match=r"^the checkpoint was trained with learning rule 'fa'; give"):
+    with pytest.raises(
+        CheckpointFileError, match=r"^the checkpoint was trained with learning rule 'fa'; give"
+    ):
         Trainer(plain, nn.CrossEntropyLoss(), optim.SGD(plain.parameters(), lr=0.1)).load_state_dict(state)
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import chainrule
-from chainrule.errors import CheckpointError, UntrustedCodeError
+from chainrule.errors import CheckpointFileError, UntrustedCodeError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pytorch"
 
@@ -231,9 +231,9 @@ def test_a_crafted_tensor_layout_is_read_or_refused_never_read_outside_its_stora
     good = chainrule.load(io.BytesIO(crafted(6, (2, 2), (3, 1), offset=1)))
     np.testing.assert_array_equal(good.array, [[1, 2], [4, 5]])
     for size, stride, offset in [((100,), (1,), 0), ((2, 2), (3, 1), 3), ((2,), (-1,), 1)]:
-        with pytest.raises(CheckpointError, match="file is (truncated or damaged|damaged)"):
+        with pytest.raises(CheckpointFileError, match="file is (truncated or damaged|damaged)"):
             chainrule.load(io.BytesIO(crafted(6, size, stride, offset)))
-    with pytest.raises(CheckpointError, match="holds 8 bytes for storage 0 where 24 are needed"):
+    with pytest.raises(CheckpointFileError, match="holds 8 bytes for storage 0 where 24 are needed"):
         chainrule.load(io.BytesIO(crafted(6, (6,), (1,), stored=2)))
 
 
@@ -243,7 +243,7 @@ def test_truncated_or_corrupted_checkpoints_give_one_sentence(tmp_path, fixture)
     path = tmp_path / "broken.pt"
     for cut in (len(data) // 3, len(data) - 30):
         path.write_bytes(data[:cut])
-        with pytest.raises(CheckpointError) as caught:
+        with pytest.raises(CheckpointFileError) as caught:
             chainrule.load(path)
         message = str(caught.value)
         assert message.count(". ") == 0 and "\n" not in message and str(path) in message
@@ -255,7 +255,7 @@ def test_truncated_or_corrupted_checkpoints_give_one_sentence(tmp_path, fixture)
         )
         corrupted[record.header_offset + 200] ^= 0xFF  # inside the first storage's bytes
         path.write_bytes(bytes(corrupted))
-        with pytest.raises(CheckpointError, match="damaged record .*data/0 .*Bad CRC-32"):
+        with pytest.raises(CheckpointFileError, match="damaged record .*data/0 .*Bad CRC-32"):
             chainrule.load(path)
 
 
@@ -311,6 +311,6 @@ def test_a_legacy_checkpoint_declaring_more_bytes_than_it_holds_is_refused_befor
     header = b"".join(pickle.dumps(value, protocol=2) for value in (0x1950A86A20F9469CFC6C, 1001, {}))
     stream = header + _rebuild_call(2**31 - 1, (4,), (1,), legacy=True) + pickle.dumps(["0"], protocol=2)
     with pytest.raises(
-        CheckpointError, match="declares a storage of 2147483647 elements, more than the file holds"
+        CheckpointFileError, match="declares a storage of 2147483647 elements, more than the file holds"
     ):
         chainrule.load(io.BytesIO(stream))

@@ -9,7 +9,7 @@ import pytest
 
 import chainrule
 from chainrule.devices import DeviceUnavailableError
-from chainrule.errors import CheckpointError
+from chainrule.errors import CheckpointFileError
 from chainrule.serialization import UnsupportedFileError
 
 
@@ -127,7 +127,7 @@ def test_files_of_other_formats_are_refused_without_unpickling(tmp_path):
     assert not marker.exists()
     zipped = tmp_path / "torch.pt"
     zipped.write_bytes(b"PK\x03\x04" + b"\0" * 40)
-    with pytest.raises(CheckpointError, match="starts like a zip archive .* truncated or damaged"):
+    with pytest.raises(CheckpointFileError, match="starts like a zip archive .* truncated or damaged"):
         chainrule.load(zipped)
     garbage = tmp_path / "garbage.bin"
     garbage.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00not json at all!")

@@ -27,7 +27,7 @@ import chainrule
 from chainrule import nn
 from chainrule.cli import main
 from chainrule.datasets.idx import IDXFormatError, read_idx
-from chainrule.errors import CheckpointError, InputError
+from chainrule.errors import CheckpointFileError, InputError
 from chainrule.train.checkpoint import load_model, save_state
 from chainrule.train.run import dumps_toml, load_run
 
@@ -406,7 +406,7 @@ def test_a_random_generator_name_from_a_file_is_never_looked_up(run_copy, monkey
     for name in ("evil", "__class__", "default_rng", "RandomState"):
         tensors[key] = np.frombuffer(json.dumps({"bit_generator": name}).encode(), np.uint8).copy()
         save_file(tensors, str(path), metadata=metadata)
-        with pytest.raises(CheckpointError, match="random-number state"):
+        with pytest.raises(CheckpointFileError, match="random-number state"):
             load_training_state(path)
     assert called == []
 
@@ -418,7 +418,7 @@ def test_the_epoch_of_a_checkpoint_must_match_its_history(tmp_path):
     for epoch in (-5, 10**18, 2.5, True):
         state = {"epoch": epoch, "model": model.state_dict(), "optimizer": {}, "rng": {}, "history": [{}]}
         save_state(tmp_path / "c.safetensors", state)
-        with pytest.raises(CheckpointError, match="epoch"):
+        with pytest.raises(CheckpointFileError, match="epoch"):
             load_training_state(tmp_path / "c.safetensors", model)
 
 
@@ -428,13 +428,13 @@ def test_load_model_refuses_integer_and_nan_weights(tmp_path):
         {"weight": np.ones((1, 2), np.int32), "bias": np.zeros(1, np.float32)},
         str(tmp_path / "i.safetensors"),
     )
-    with pytest.raises(CheckpointError, match="int32"):
+    with pytest.raises(CheckpointFileError, match="int32"):
         load_model(tmp_path / "i.safetensors", model)
     save_file(
         {"weight": np.full((1, 2), np.nan, np.float32), "bias": np.zeros(1, np.float32)},
         str(tmp_path / "n.safetensors"),
     )
-    with pytest.raises(CheckpointError, match="NaN"):
+    with pytest.raises(CheckpointFileError, match="NaN"):
         load_model(tmp_path / "n.safetensors", model)
 
 

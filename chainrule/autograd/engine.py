@@ -100,6 +100,9 @@ def run_backward(
     _IntoGrad.set(inputs is None)
     pop_pending = pending.pop
     anomaly = _AnomalyMode.get()
+    # Whether a node's backward may add a gradient straight into a leaf's .grad (see
+    # _grad_destinations): only when gradients go into .grad, unrecorded and unchecked.
+    direct = inputs is None and not create_graph and not anomaly
     try:
         while ready:
             edge = ready.pop()
@@ -133,6 +136,12 @@ def run_backward(
                         input_grads = node.backward(node, *grads)
                     finally:
                         _InBackward.set(False)
+                elif node.fills_grads and direct:
+                    destinations = _grad_destinations(node, consumers, pending)
+                    if destinations is None:
+                        input_grads = node.backward(node, *grads)
+                    else:
+                        input_grads = node.backward(node, *grads, grad_destinations=destinations)
                 else:
                     input_grads = node.backward(node, *grads)
                 if not isinstance(input_grads, tuple):
@@ -167,10 +176,41 @@ def run_backward(
                 consumers[next_edge] = left
                 if left == 0:
                     ready.append(next_edge)
+            # Drop this node's gradients now, not when the next node's backward has returned:
+            # a weight gradient, already added into its .grad, would otherwise live on through
+            # that backward (or a checkpointed segment's recomputation) and raise the peak.
+            input_grads = input_grad = waiting = None
     finally:
         GRAD_MODE.set(previous_mode)
         _IntoGrad.set(previous_into_grad)
     return results if inputs is not None else None
+
+
+def _grad_destinations(
+    node: Any, consumers: dict[_Edge, int], pending: dict[_Edge, Any]
+) -> tuple[Any, ...] | None:
+    """For each input of ``node`` (whose class sets ``fills_grads``): the array of the
+    ``.grad`` that its backward may add that input's gradient into itself, or None.
+
+    A leaf qualifies when this node is the last to send it a gradient and none is waiting
+    (so the engine would add this one gradient into ``.grad`` next, in the same order of
+    sums), it has no hooks (they would have to see the gradient), and its ``.grad`` is a
+    plain, writable, contiguous array of its own dtype and shape. Such a backward returns
+    None for that input; it may skip the full-size temporary the gradient would be."""
+    destinations = []
+    found = False
+    for edge in node.next_edges:
+        destination = None
+        if edge is not None and not edge._is_node and not edge._hooks and consumers[edge] == 1:
+            current = edge.grad
+            if current is not None and current.grad_fn is None and edge not in pending:
+                array = current.array
+                if (array.flags.writeable and array.flags.c_contiguous and array.dtype == edge.dtype
+                        and array.shape == edge.array.shape):
+                    destination = array
+                    found = True
+        destinations.append(destination)
+    return tuple(destinations) if found else None
 
 
 def _validated(

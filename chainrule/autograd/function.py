@@ -94,6 +94,11 @@ class Function:
     # and the stand-in nodes of a multi-output op's results (``_OutputNode``) by the second.
     _is_node = True
     _is_output = False
+    #: An op whose backward takes ``grad_destinations``: per input, None or the array of a
+    #: leaf's ``.grad`` that the backward may add that input's gradient into itself (and
+    #: then return None for it), sparing a full-size temporary; the engine passes it only
+    #: when that gives the same sums in the same order (``engine._grad_destinations``).
+    fills_grads = False
 
     __slots__ = (
         "needs_input_grad",

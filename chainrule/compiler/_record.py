@@ -195,6 +195,7 @@ _original_run_backward = autograd_module.run_backward
 run_backward = _original_run_backward  # the engine itself, for the recorder's own backward passes
 _original_owned = engine._owned
 _original_finish_leaf = engine._finish_leaf
+_original_grad_destinations = engine._grad_destinations
 
 
 def active() -> Recording | None:
@@ -294,6 +295,14 @@ def _recording_finish_leaf(
         _local.in_finish_leaf = False
 
 
+def _recording_grad_destinations(node: Any, consumers: Any, pending: Any) -> Any:
+    # An op that adds a gradient into a .grad itself (Linear's weight) would tie the replay to
+    # that one .grad array; while recording, every gradient reaches its leaf as a deposit.
+    if active() is not None:
+        return None
+    return _original_grad_destinations(node, consumers, pending)
+
+
 def _host(cls: type, name: str) -> Callable[..., Any]:
     original = cls.__dict__[name]
 
@@ -375,6 +384,7 @@ def _patches() -> list[tuple[Any, str, Any]]:
         (autograd_module, "run_backward", _recording_run_backward),
         (engine, "_owned", _recording_owned),
         (engine, "_finish_leaf", _recording_finish_leaf),
+        (engine, "_grad_destinations", _recording_grad_destinations),
         (Module, "__call__", _module_call),
         (
             Tensor,

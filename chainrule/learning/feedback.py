@@ -32,7 +32,7 @@ import numpy as np
 
 from chainrule import nn
 from chainrule.autograd.custom_function import Function
-from chainrule.errors import CheckpointError, ConfigError, InputError
+from chainrule.errors import CheckpointFileError, ConfigError, InputError
 from chainrule.nn import functional as F
 from chainrule.tensor import Tensor
 
@@ -181,19 +181,19 @@ class FeedbackRule:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state.get("rule") != self.name:
-            raise CheckpointError(
+            raise CheckpointFileError(
                 f"the checkpoint was trained with learning rule {state.get('rule')!r}, not "
                 f"{self.name!r}; resume it with --learning-rule {state.get('rule')}"
             )
         feedback = {key: np.asarray(value) for key, value in state.get("feedback", {}).items()}
         for key, value in feedback.items():
             if key not in {name for name, _ in self.layers}:
-                raise CheckpointError(
+                raise CheckpointFileError(
                     f"the checkpoint holds a feedback matrix for {key!r}, a layer this model lacks"
                 )
             known = self.feedback.get(key)
             if known is not None and known.shape != value.shape:
-                raise CheckpointError(
+                raise CheckpointFileError(
                     f"the checkpoint's feedback matrix for {key!r} is {value.shape}, "
                     f"the model needs {known.shape}"
                 )

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import nn
-from chainrule.errors import CheckpointError, ConfigError
+from chainrule.errors import CheckpointFileError, ConfigError
 from chainrule.nn import functional as F
 from chainrule.tensor import Tensor
 
@@ -121,7 +121,7 @@ class ForwardForward:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state.get("rule") != self.name:
-            raise CheckpointError(
+            raise CheckpointFileError(
                 f"the checkpoint was trained with learning rule {state.get('rule')!r}, not 'ff'; "
                 f"resume it with --learning-rule {state.get('rule')}"
             )

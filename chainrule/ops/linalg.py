@@ -4,6 +4,7 @@ fused ``linear`` (x W^T + b) that layers use, and ``einsum``."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,11 @@ class Linear(Function):
     """``x @ weight.T + bias`` for x of shape (*, in), weight (out, in), bias (out,).
 
     One GEMM forward; backward computes only the gradients asked for (an input batch that
-    does not require grad costs no matmul)."""
+    does not require grad costs no matmul), and adds the weight's gradient into its ``.grad``
+    itself where the engine allows (``fills_grads``): into a zeroed ``.grad`` the product is
+    written in place, with no weight-sized temporary."""
+
+    fills_grads = True
 
     @staticmethod
     def forward(ctx, x, weight, bias):
@@ -54,11 +59,15 @@ class Linear(Function):
         return out
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx, grad, grad_destinations=None):
         x, weight = ctx.saved_inputs
         needs = ctx.needs_input_grad
-        found = iter(LinearGrad.apply(grad, x, weight, needs))
-        return tuple(next(found) if need else None for need in needs)
+        weight_grad_into = None if grad_destinations is None else grad_destinations[1]
+        if weight_grad_into is not None and not weight_grad_into.dtype == grad.dtype == x.dtype:
+            weight_grad_into = None  # the product would need a cast: let the engine add it
+        found = iter(LinearGrad.apply(grad, x, weight, needs, weight_grad_into=weight_grad_into))
+        returned = (needs[0], needs[1] and weight_grad_into is None, needs[2])
+        return tuple(next(found) if need else None for need in returned)
 
 
 class LinearGrad(Function):
@@ -67,10 +76,14 @@ class LinearGrad(Function):
     differentiates the same products written in chainrule ops (``_linear_grads``)."""
 
     @staticmethod
-    def forward(ctx, grad, x, weight, needs):
+    def forward(ctx, grad, x, weight, needs, weight_grad_into=None):
         ctx.save_inputs(0, 1, 2)
         ctx.needs = needs
-        return tuple(g for g in _linear_grads(grad, x, weight, needs, np.matmul) if g is not None)
+        weight_product = np.matmul
+        if weight_grad_into is not None:  # added into the weight's .grad, so not returned
+            weight_product = partial(_add_product_into, weight_grad_into)
+        grads = _linear_grads(grad, x, weight, needs, np.matmul, weight_product)
+        return tuple(g for g in grads if g is not None)
 
     @staticmethod
     def backward(ctx, *grad_grads):
@@ -82,9 +95,11 @@ class LinearGrad(Function):
 
 
 def _linear_grads(grad: Any, x: Any, weight: Any, needs: tuple[bool, ...],
-                  product: Callable[[Any, Any], Any]) -> tuple[Any, ...]:
+                  product: Callable[[Any, Any], Any],
+                  weight_product: Callable[[Any, Any], Any] | None = None) -> tuple[Any, ...]:
     """(grad_x, grad_w, grad_b), None where not needed, on NumPy arrays (``product`` is
-    np.matmul) or on Tensors (``matmul``): the same products either way."""
+    np.matmul) or on Tensors (``matmul``): the same products either way. ``weight_product``,
+    if given, makes grad_w instead of ``product``."""
     need_x, need_w, need_b = needs
     grad_x = grad_w = grad_b = None
     if need_x:  # a vector takes matmul's vector path, as ``grad @ weight`` does
@@ -92,10 +107,22 @@ def _linear_grads(grad: Any, x: Any, weight: Any, needs: tuple[bool, ...],
     if grad.ndim != 2:  # one batch dim: fold leading dims, or add one to a vector
         grad, x = grad.reshape(-1, grad.shape[-1]), x.reshape(-1, x.shape[-1])
     if need_w:
-        grad_w = product(grad.T, x)
+        grad_w = (weight_product or product)(grad.T, x)
     if need_b:
         grad_b = grad.sum(0)
     return grad_x, grad_w, grad_b
+
+
+def _add_product_into(total: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
+    """``total += a @ b``, the same to the bit, without an ``a @ b`` temporary when ``total``
+    holds only +0.0 (as ``zero_grad(set_to_none=False)`` leaves a ``.grad``): the product is
+    then written into ``total``, and adding +0.0 does what adding it into zeros would (only
+    -0.0 changes, to +0.0)."""
+    if total.view(np.uint8).any():
+        total += np.matmul(a, b)
+    else:
+        np.matmul(a, b, out=total)
+        total += 0.0
 
 
 def _check_same_dtype(op: str, **operands: Tensor | None) -> None:

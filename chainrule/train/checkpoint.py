@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.errors import CheckpointError
+from chainrule.errors import CheckpointFileError
 from chainrule.files import atomic_write_bytes
 from chainrule.state_format import (
     FORMAT_NAME,
@@ -67,12 +67,12 @@ def load_state(path: str | os.PathLike[str]) -> Any:
     """Read a state written by :func:`save_state` (tensors and JSON only, nothing executed).
 
     Raises:
-        CheckpointError: (a ``ValueError``) the file is not a readable chainrule checkpoint,
+        CheckpointFileError: (a ``ValueError``) the file is not a readable chainrule checkpoint,
             or its metadata does not describe the tensors it holds (damaged or edited).
     """
     tensors, metadata = read_safetensors(path)
     if metadata.get("format") != FORMAT_NAME or "skeleton" not in metadata:
-        raise CheckpointError(
+        raise CheckpointFileError(
             f"{path} is a safetensors file but not a chainrule checkpoint (its metadata has no "
             f"format={FORMAT_NAME!r} and skeleton); to load bare weights use load_model()"
         )
@@ -80,7 +80,7 @@ def load_state(path: str | os.PathLike[str]) -> Any:
         state = unflatten_state(tensors, metadata["skeleton"])
     except (KeyError, TypeError, ValueError, IndexError, RecursionError) as error:
         # The skeleton is JSON from the file: whatever it holds, a bad one is the file's fault.
-        raise CheckpointError(
+        raise CheckpointFileError(
             f"{path} has damaged or edited metadata ({type(error).__name__}: {_short(error)}); "
             "use an intact copy of the checkpoint or train again"
         ) from None
@@ -100,7 +100,9 @@ def read_checkpoint_config(path: str | os.PathLike[str]) -> dict[str, Any] | Non
             skeleton = (file.metadata() or {}).get("skeleton", "{}")
         config = json.loads(skeleton).get("config")
     except (SafetensorError, OSError, ValueError, AttributeError, RecursionError) as error:
-        raise CheckpointError(f"{path} is not a readable chainrule checkpoint ({_short(error)})") from None
+        raise CheckpointFileError(
+            f"{path} is not a readable chainrule checkpoint ({_short(error)})"
+        ) from None
     return config if isinstance(config, dict) else None
 
 
@@ -118,7 +120,7 @@ def read_safetensors(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray
             metadata = dict(file.metadata() or {})
             tensors = {key: file.get_tensor(key) for key in file.keys()}
     except (SafetensorError, ValueError, TypeError) as error:
-        raise CheckpointError(
+        raise CheckpointFileError(
             f"{path} is not a readable safetensors file ({_short(error)}); it is truncated or "
             "damaged: use an intact copy or train again"
         ) from None
@@ -175,7 +177,7 @@ def check_weights(tensors: Mapping[str, Any], model: Any, source: Any, strict: b
         >>> check_weights(bad, model, "memory")
         Traceback (most recent call last):
         ...
-        chainrule.errors.CheckpointError: ...
+        chainrule.errors.CheckpointFileError: ...
     """
     targets = model.state_dict()
     names, expected = set(tensors), set(targets)
@@ -186,24 +188,24 @@ def check_weights(tensors: Mapping[str, Any], model: Any, source: Any, strict: b
             parts.append(f"missing {_listed(missing)}")
         if unexpected:
             parts.append(f"unexpected {_listed(unexpected)}")
-        raise CheckpointError(
+        raise CheckpointFileError(
             f"{source} does not fit the model: {'; '.join(parts)} (it was saved from a different "
             "model, or edited); load it into the model it was trained with"
         )
     for name in sorted(names & expected):
         array, target = _array_of(tensors[name]), _array_of(targets[name])
         if array.shape != target.shape:
-            raise CheckpointError(
+            raise CheckpointFileError(
                 f"{source}: {name} has shape {array.shape} but the model's is {target.shape}; "
                 "load it into the model it was trained with"
             )
         if target.dtype.kind == "f" and array.dtype.kind != "f":
-            raise CheckpointError(
+            raise CheckpointFileError(
                 f"{source}: {name} holds {array.dtype} values where the model has {target.dtype} "
                 "ones; the weights were not saved by chainrule (or were edited)"
             )
         if array.dtype.kind == "f" and not np.isfinite(array).all():
-            raise CheckpointError(
+            raise CheckpointFileError(
                 f"{source}: {name} holds NaN or infinite values; the run diverged or the file was "
                 "edited, so retrain (with a smaller learning rate) or use an earlier checkpoint"
             )
@@ -281,7 +283,7 @@ def read_history_log(checkpoint: str | os.PathLike[str], count: int) -> list[dic
     except (ValueError, RecursionError):
         rows = []  # an edited line: reported below like a short log
     if len(rows) != count:
-        raise CheckpointError(
+        raise CheckpointFileError(
             f"{path} should hold the {count} epochs {checkpoint} was saved after, but "
             f"{len(rows)} could be read; restore the file or train again"
         )
@@ -291,37 +293,41 @@ def read_history_log(checkpoint: str | os.PathLike[str], count: int) -> list[dic
 def load_training_state(path: str | os.PathLike[str], model: Any = None) -> dict[str, Any]:
     """A training checkpoint written by ``ModelCheckpoint``, checked before anything uses it:
     its history (from the history log), epoch count, random states and, given ``model``, its
-    weights (:func:`check_weights`). Raises :class:`CheckpointError` naming what is wrong."""
+    weights (:func:`check_weights`). Raises :class:`CheckpointFileError` naming what is wrong."""
     state = load_state(path)
     if not isinstance(state, dict) or not {"epoch", "model", "optimizer", "rng"} <= set(state):
-        raise CheckpointError(
+        raise CheckpointFileError(
             f"{path} is a chainrule state file but not a training checkpoint (it lacks epoch, "
             "model, optimizer or rng); resume only from a run's checkpoint.safetensors"
         )
     epoch = state["epoch"]
     if not isinstance(epoch, int) or isinstance(epoch, bool) or not 0 <= epoch <= 10**9:
-        raise CheckpointError(
+        raise CheckpointFileError(
             f"{path}: epoch {epoch!r} is not a count of finished epochs (damaged or edited)"
         )
     history = state.get("history")
     if not isinstance(history, list) or not all(isinstance(row, dict) for row in history):
-        raise CheckpointError(f"{path}: its history is not a list of epoch records (damaged or edited)")
+        raise CheckpointFileError(f"{path}: its history is not a list of epoch records (damaged or edited)")
     if len(history) != epoch:
-        raise CheckpointError(
+        raise CheckpointFileError(
             f"{path} claims {epoch} finished epochs but records {len(history)}; it was damaged or "
             "edited: use an intact copy or train again"
         )
     _check_rng_state(state["rng"], path)
     if model is not None:
         if not isinstance(state["model"], Mapping):
-            raise CheckpointError(f"{path}: its model state is not a table of tensors (damaged or edited)")
+            raise CheckpointFileError(
+                f"{path}: its model state is not a table of tensors (damaged or edited)"
+            )
         check_weights(state["model"], model, path)
     return state
 
 
 def _count(value: Any, path: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 10**9:
-        raise CheckpointError(f"{path}: history_rows {value!r} is not a count of epochs (damaged or edited)")
+        raise CheckpointFileError(
+            f"{path}: history_rows {value!r} is not a count of epochs (damaged or edited)"
+        )
     return value
 
 
@@ -329,7 +335,7 @@ def _check_rng_state(state: Any, path: Any) -> None:
     from chainrule.random import generator_from_state
 
     if not isinstance(state, Mapping) or not {"chainrule", "generators", "numpy", "python"} <= set(state):
-        raise CheckpointError(f"{path}: its random-number states are incomplete (damaged or edited)")
+        raise CheckpointFileError(f"{path}: its random-number states are incomplete (damaged or edited)")
     generators = state["generators"]
     saved = [state["chainrule"], *(generators if isinstance(generators, list) else [None])]
     try:
@@ -339,7 +345,7 @@ def _check_rng_state(state: Any, path: Any) -> None:
         version, internal, gauss = state["python"]
         random.Random().setstate((version, tuple(internal), gauss))
     except (ValueError, TypeError, KeyError, IndexError, OverflowError) as error:
-        raise CheckpointError(
+        raise CheckpointFileError(
             f"{path}: a random-number state in it is not valid ({_short(error)}); the file was "
             "damaged or edited"
         ) from None

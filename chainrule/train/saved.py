@@ -70,10 +70,10 @@ def check_model_description(
     """The model description in model.safetensors' metadata, checked before anything is built
     from it: field types, and for the built-in models the input and output sizes against the
     weights actually in the file (so a description claiming 10^11 inputs allocates nothing)."""
-    from chainrule.errors import CheckpointError
+    from chainrule.errors import CheckpointFileError
 
-    def refuse(problem: str) -> CheckpointError:
-        return CheckpointError(f"{source}: {problem}; the file was damaged or edited, so train again")
+    def refuse(problem: str) -> CheckpointFileError:
+        return CheckpointFileError(f"{source}: {problem}; the file was damaged or edited, so train again")
 
     try:
         description = json.loads(text)

@@ -426,10 +426,10 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         if "learning_rule" in state:
             if self.learning_rule is None:
-                from chainrule.errors import CheckpointError
+                from chainrule.errors import CheckpointFileError
 
                 rule = state["learning_rule"].get("rule")
-                raise CheckpointError(
+                raise CheckpointFileError(
                     f"the checkpoint was trained with learning rule {rule!r}; give the Trainer "
                     f"learning_rule={rule!r} to continue it"
                 )
@@ -445,8 +445,8 @@ class Trainer:
 
     def _resume(self, path: Any) -> int:
         """Load a checkpoint (checked first: see ``load_training_state``); a state that still
-        does not fit the optimizer or callbacks is the file's fault, said as a CheckpointError."""
-        from chainrule.errors import CheckpointError, InputError
+        does not fit the optimizer or callbacks is the file's fault, said as a CheckpointFileError."""
+        from chainrule.errors import CheckpointFileError, InputError
         from chainrule.train.checkpoint import load_training_state
 
         state = load_training_state(path, self.model)
@@ -455,7 +455,7 @@ class Trainer:
         except InputError:
             raise
         except (KeyError, TypeError, ValueError, IndexError, RuntimeError, AttributeError) as error:
-            raise CheckpointError(
+            raise CheckpointFileError(
                 f"{path} does not fit this run's optimizer or callbacks ({type(error).__name__}: "
                 f"{error}); it was saved by a different setup, or edited"
             ) from None

@@ -58,7 +58,9 @@ __all__ = ["checkpoint", "checkpoint_sequential", "CheckpointError"]
 
 class CheckpointError(RuntimeError):
     """The recomputation of a checkpointed segment did not make the ops its forward made (the
-    segment depends on something besides its arguments that changed in between)."""
+    segment depends on something besides its arguments that changed in between). PyTorch's
+    name, and like PyTorch's a ``RuntimeError``: a bug in the segment, not bad input (a
+    damaged checkpoint *file* is ``chainrule.errors.CheckpointFileError``)."""
 
 
 def checkpoint(
@@ -186,7 +188,7 @@ def checkpoint_sequential(
     return _run_chain(chain[size * (segments - 1) :])(input)
 
 
-def _run_chain(chain: list[Callable[[Any], Any]]) -> Callable[[Any], Any]:
+def _run_chain(chain: list[Any]) -> Callable[[Any], Any]:  # modules or other callables
     def run(value: Any) -> Any:
         for function in chain:
             value = function(value)
@@ -250,8 +252,9 @@ class _Segment:
             # ``node.backward(node, *grads)`` lands here first.
             node.backward = self.restore
 
-    def restore(self, node: Any, *grads: Tensor) -> Any:
-        """Recompute the segment, give every node back what it saved, run ``node``'s backward."""
+    def restore(self, node: Any, *grads: Tensor, **options: Any) -> Any:
+        """Recompute the segment, give every node back what it saved, run ``node``'s backward
+        (with the engine's ``options``, such as ``grad_destinations``)."""
         originals = [ref() for ref in self.nodes]
         twins = self._recompute()
         index_of = {id(twin): index for index, twin in enumerate(twins)}
@@ -269,12 +272,14 @@ class _Segment:
                 return None
             if grad_fn._is_output:
                 index = index_of.get(id(grad_fn.function))
-                if index is None or originals[index] is None:
+                function = None if index is None else originals[index]
+                if function is None:
                     return grad_fn
-                key = (id(originals[index]), grad_fn.index)
-                return output_edges.get(key) or _OutputNode(originals[index], grad_fn.index)
+                key = (id(function), grad_fn.index)
+                return output_edges.get(key) or _OutputNode(function, grad_fn.index)
             index = index_of.get(id(grad_fn))
-            return grad_fn if index is None or originals[index] is None else originals[index]
+            original_node = None if index is None else originals[index]
+            return grad_fn if original_node is None else original_node
 
         for original, twin in zip(originals, twins):
             if original is None:
@@ -287,7 +292,7 @@ class _Segment:
             original._out_data = getattr(twin, "_out_data", None)
             original.__dict__.clear()
             original.__dict__.update(twin.__dict__)
-        return type(node).backward(node, *grads)
+        return type(node).backward(node, *grads, **options)
 
     def _recompute(self) -> list[Any]:
         """Run the segment again as in forward; its nodes, in the order made."""
@@ -426,6 +431,7 @@ def _reentrant_checkpoint(
     if not made["is_tuple"]:
         return result
     outputs = list(made["outputs"])  # the non-tensor outputs go back where the segment put them
-    for position, tensor in zip(made["tensor_positions"], result):
+    several: Any = result  # a segment with several outputs makes apply return a tuple of tensors
+    for position, tensor in zip(made["tensor_positions"], several):
         outputs[position] = tensor
     return tuple(outputs)
