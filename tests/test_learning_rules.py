@@ -8,7 +8,7 @@ import pytest
 import chainrule
 from chainrule import nn, optim
 from chainrule.errors import CheckpointError, ConfigError, InputError
-from chainrule.learning import apply_rule
+from chainrule.learning import ForwardForward, apply_rule
 from chainrule.learning.alignment import AlignmentCallback, AlignmentSection, angle_degrees, true_gradients
 from chainrule.nn import functional as F
 from chainrule.train import Trainer
@@ -218,7 +218,7 @@ def test_a_rules_feedback_matrices_travel_with_the_trainers_state():
 
 def test_forward_forward_is_layer_local_and_leaves_an_ordinary_classifier():
     model = _mlp(sizes=(12, 8, 8, 3))
-    rule = apply_rule(model, "ff", seed=0)
+    rule = ForwardForward(model, seed=0, negatives="random")  # negatives known to the reference
     rng = np.random.default_rng(0)
     x, y = chainrule.tensor(rng.standard_normal((10, 12))), chainrule.tensor(rng.integers(0, 3, 10))
     outputs, loss = rule.training_step(x, y, F.cross_entropy)
@@ -266,6 +266,52 @@ def test_forward_forward_embeds_the_label_over_the_first_features():
     np.testing.assert_array_equal(embedded[:, 3:], x.numpy()[:, 3:])
     np.testing.assert_array_equal(embedded[:, :3], [[0, 0, 2.3], [2.3, 0, 0]])
     assert rule.predict_by_goodness(x).shape == (2,)
+
+
+def test_forward_forwards_hard_negatives_follow_the_heads_wrong_predictions():
+    rule = apply_rule(_mlp(sizes=(12, 8, 3)), "ff", seed=0)
+    labels = np.repeat([0, 2], 2000)
+    logits = np.tile([0.0, 0.0, 20.0], (4000, 1))  # the head is sure of class 2 everywhere
+    negatives = rule._negative_labels(labels, logits)
+    assert not np.any(negatives == labels)  # never the true label
+    # Label 0's wrong predictions are almost all 2; label 2's are 0 or 1 evenly.
+    assert np.mean(negatives[:2000] == 2) > 0.99
+    assert 0.45 < np.mean(negatives[2000:] == 0) < 0.55
+
+
+def test_forward_forwards_goodness_is_read_before_a_normalisation_layer():
+    # Hinton's normalisation between layers: the next layer sees the activity vector normalised,
+    # but the goodness is the activity's own (after a LayerNorm it would be 1 for every input).
+    chainrule.manual_seed(0)
+    model = nn.Sequential(
+        nn.Linear(12, 8), nn.ReLU(), nn.LayerNorm(8, elementwise_affine=False), nn.Linear(8, 3)
+    ).double()
+    rule = ForwardForward(model, seed=0, negatives="random")
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((10, 12)), rng.integers(0, 3, 10)
+    rule.training_step(chainrule.tensor(x), chainrule.tensor(y), F.cross_entropy)
+    wrong = (y + np.random.default_rng(0).integers(1, 3, size=10)) % 3
+    w, b = model[0].weight.numpy(), model[0].bias.numpy()
+    expected = 0.0
+    for labels, sign in ((y, -1), (wrong, 1)):
+        activity = np.maximum(rule.embed(chainrule.tensor(x), labels).numpy() @ w.T + b, 0)
+        expected += np.log1p(np.exp(sign * ((activity**2).mean(axis=1) - rule.threshold))).mean()
+    assert rule.last_goodness_loss == pytest.approx(expected, rel=1e-9)
+
+
+def test_forward_forward_on_tanh_layers_takes_a_reachable_threshold():
+    chainrule.manual_seed(0)
+    model = nn.Sequential(nn.Linear(12, 8), nn.Tanh(), nn.Linear(8, 3))
+    assert ForwardForward(model).threshold == 0.25  # a Tanh layer's goodness is below 1
+    with pytest.raises(
+        ConfigError, match=r"^learning rule 'ff': a Tanh layer's goodness .* threshold 2 can"
+    ) as raised:
+        ForwardForward(model, threshold=2.0)
+    assert "\n" not in str(raised.value)
+    with pytest.raises(
+        ConfigError, match=r"^learning rule 'ff': negatives must be 'hard' or 'random', not 'easy'$"
+    ):
+        ForwardForward(model, negatives="easy")
 
 
 def _ends_in_conv():

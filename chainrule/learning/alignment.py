@@ -80,9 +80,10 @@ class AlignmentCallback(Callback):
         self._angles = {name: [] for name, _ in self.rule.layers}
 
     def on_after_backward(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        if batch % self.every or getattr(self.trainer, "batch", None) is None:
+        current = getattr(self.trainer, "batch", None)
+        if batch % self.every or current is None:
             return
-        inputs, targets = self.trainer.batch
+        inputs, targets = current
         true = true_gradients(self.rule, self.trainer.loss_fn, inputs, targets)
         for name, layer in self.rule.layers:
             if layer.weight.grad is not None:
