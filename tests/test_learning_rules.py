@@ -352,6 +352,38 @@ def test_each_configuration_a_rule_cannot_train_is_one_clear_error(make, rule, m
     assert "\n" not in str(raised.value)
 
 
+@pytest.mark.parametrize("rule_name", ["fa", "dfa", "sign"])
+def test_a_feedback_rule_under_checkpointing_gives_the_same_gradients_bit_for_bit(rule_name):
+    # Checkpointing reruns each segment's forward in backward, so the rule's hooks fire twice.
+    x, y = _batch(rows=8)
+    grads = []
+    for segments in (0, 2):
+        model = _mlp()
+        trainer = Trainer(
+            model,
+            nn.CrossEntropyLoss(),
+            optim.SGD(model.parameters(), lr=0.1),
+            learning_rule=rule_name,
+            checkpoint_segments=segments,
+        )
+        trainer.loss_fn(trainer._forward_to_train(chainrule.tensor(x)), chainrule.tensor(y)).backward()
+        grads.append([parameter.grad.numpy() for parameter in model.parameters()])
+    for plain, checkpointed in zip(*grads):
+        np.testing.assert_array_equal(checkpointed, plain)
+
+
+def test_forward_forward_refuses_checkpoint_segments_in_one_sentence():
+    model = _mlp(sizes=(12, 8, 8, 3))
+    with pytest.raises(ConfigError, match=r"^checkpoint_segments=2 would do nothing with learning rule 'ff'"):
+        Trainer(
+            model,
+            nn.CrossEntropyLoss(),
+            optim.SGD(model.parameters(), lr=0.1),
+            learning_rule="ff",
+            checkpoint_segments=2,
+        )
+
+
 def test_dfa_without_the_final_layer_in_the_loss_is_named():
     model = _mlp()
     apply_rule(model, "dfa")
