@@ -2,7 +2,8 @@
 
 Every check runs in this one launch (each launch pays for starting Python and importing
 chainrule twice): the collectives, DistributedSampler's partition, DistributedDataParallel's
-equivalence with one process over the whole batch, and no_sync. Each process prints
+equivalence with one process over the whole batch, no_sync, resume, a shared divergence and
+forward-forward's averaged layer-local gradients. Each process prints
 ``rank R: all checks passed``; then rank 1 raises while rank 0 waits in a barrier, and the job
 must end with a nonzero status instead of hanging.
 """
@@ -216,6 +217,27 @@ def check_divergence_is_shared(rank: int, size: int) -> None:
     assert trainer.divergence is not None and trainer.divergence.step == 2, trainer.divergence
 
 
+def check_forward_forward(rank: int, size: int) -> None:
+    """Forward-forward under data parallelism: each process's layer-local gradients are averaged
+    as backprop's are, so the processes' weights stay equal although they see different data."""
+    from chainrule.train.distributed import DataParallel, DataParallelTrainer
+
+    chainrule.manual_seed(0)
+    model = nn.Sequential(nn.Linear(12, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 3))
+    initial = model[0].weight.numpy().copy()
+    optimizer = optim.Adam(model.parameters(), lr=0.01)
+    trainer = DataParallelTrainer(DataParallel(), model, nn.CrossEntropyLoss(), optimizer, learning_rule="ff")
+    generator = np.random.default_rng(2)
+    x = chainrule.from_numpy(generator.normal(size=(64, 12)).astype(np.float32))
+    y = chainrule.from_numpy(generator.integers(0, 3, 64))
+    trainer.fit(trainer.shard(DataLoader(TensorDataset(x, y), batch_size=16)), epochs=1, verbose=0)
+    for name, parameter in model.named_parameters():
+        rank_zeros = chainrule.from_numpy(parameter.numpy().copy())
+        dist.broadcast(rank_zeros, src=0)
+        assert np.array_equal(rank_zeros.numpy(), parameter.numpy()), f"ff: {name} differs between processes"
+    assert np.abs(model[0].weight.numpy() - initial).max() > 1e-3  # the hidden layer did learn
+
+
 def main() -> None:
     chainrule.backends.numba.enabled = False  # compiling its SGD kernel would cost more than all else
     dist.init_process_group(backend="mpi")
@@ -228,6 +250,7 @@ def main() -> None:
     check_no_sync(rank, size)
     check_resume(rank, size)
     check_divergence_is_shared(rank, size)
+    check_forward_forward(rank, size)
     print(f"rank {rank}: all checks passed", flush=True)
     dist.barrier()
     if rank == 1:

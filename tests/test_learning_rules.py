@@ -8,7 +8,7 @@ import pytest
 import chainrule
 from chainrule import nn, optim
 from chainrule.errors import CheckpointFileError, ConfigError, InputError
-from chainrule.learning import apply_rule
+from chainrule.learning import ForwardForward, apply_rule
 from chainrule.learning.alignment import angle_degrees, true_gradients
 from chainrule.nn import functional as F
 from chainrule.train import Trainer
@@ -221,7 +221,7 @@ def test_a_rules_feedback_matrices_travel_with_the_trainers_state():
 
 def test_forward_forward_is_layer_local_and_leaves_an_ordinary_classifier():
     model = _mlp(sizes=(12, 8, 8, 3))
-    rule = apply_rule(model, "ff", seed=0)
+    rule = ForwardForward(model, seed=0, negatives="random")  # negatives known to the reference
     rng = np.random.default_rng(0)
     x, y = chainrule.tensor(rng.standard_normal((10, 12))), chainrule.tensor(rng.integers(0, 3, 10))
     outputs, loss = rule.training_step(x, y, F.cross_entropy)
@@ -271,6 +271,52 @@ def test_forward_forward_embeds_the_label_over_the_first_features():
     assert rule.predict_by_goodness(x).shape == (2,)
 
 
+def test_forward_forwards_hard_negatives_follow_the_heads_wrong_predictions():
+    rule = apply_rule(_mlp(sizes=(12, 8, 3)), "ff", seed=0)
+    labels = np.repeat([0, 2], 2000)
+    logits = np.tile([0.0, 0.0, 20.0], (4000, 1))  # the head is sure of class 2 everywhere
+    negatives = rule._negative_labels(labels, logits)
+    assert not np.any(negatives == labels)  # never the true label
+    # Label 0's wrong predictions are almost all 2; label 2's are 0 or 1 evenly.
+    assert np.mean(negatives[:2000] == 2) > 0.99
+    assert 0.45 < np.mean(negatives[2000:] == 0) < 0.55
+
+
+def test_forward_forwards_goodness_is_read_before_a_normalisation_layer():
+    # Hinton's normalisation between layers: the next layer sees the activity vector normalised,
+    # but the goodness is the activity's own (after a LayerNorm it would be 1 for every input).
+    chainrule.manual_seed(0)
+    model = nn.Sequential(
+        nn.Linear(12, 8), nn.ReLU(), nn.LayerNorm(8, elementwise_affine=False), nn.Linear(8, 3)
+    ).double()
+    rule = ForwardForward(model, seed=0, negatives="random")
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((10, 12)), rng.integers(0, 3, 10)
+    rule.training_step(chainrule.tensor(x), chainrule.tensor(y), F.cross_entropy)
+    wrong = (y + np.random.default_rng(0).integers(1, 3, size=10)) % 3
+    w, b = model[0].weight.numpy(), model[0].bias.numpy()
+    expected = 0.0
+    for labels, sign in ((y, -1), (wrong, 1)):
+        activity = np.maximum(rule.embed(chainrule.tensor(x), labels).numpy() @ w.T + b, 0)
+        expected += np.log1p(np.exp(sign * ((activity**2).mean(axis=1) - rule.threshold))).mean()
+    assert rule.last_goodness_loss == pytest.approx(expected, rel=1e-9)
+
+
+def test_forward_forward_on_tanh_layers_takes_a_reachable_threshold():
+    chainrule.manual_seed(0)
+    model = nn.Sequential(nn.Linear(12, 8), nn.Tanh(), nn.Linear(8, 3))
+    assert ForwardForward(model).threshold == 0.25  # a Tanh layer's goodness is below 1
+    with pytest.raises(
+        ConfigError, match=r"^learning rule 'ff': a Tanh layer's goodness .* threshold 2 can"
+    ) as raised:
+        ForwardForward(model, threshold=2.0)
+    assert "\n" not in str(raised.value)
+    with pytest.raises(
+        ConfigError, match=r"^learning rule 'ff': negatives must be 'hard' or 'random', not 'easy'$"
+    ):
+        ForwardForward(model, negatives="easy")
+
+
 def _ends_in_conv():
     return nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Unflatten(1, (1, 4)), nn.Conv1d(1, 2, 3))
 
@@ -307,6 +353,38 @@ def test_each_configuration_a_rule_cannot_train_is_one_clear_error(make, rule, m
     with pytest.raises(ConfigError, match=message) as raised:
         apply_rule(make(), rule)
     assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize("rule_name", ["fa", "dfa", "sign"])
+def test_a_feedback_rule_under_checkpointing_gives_the_same_gradients_bit_for_bit(rule_name):
+    # Checkpointing reruns each segment's forward in backward, so the rule's hooks fire twice.
+    x, y = _batch(rows=8)
+    grads = []
+    for segments in (0, 2):
+        model = _mlp()
+        trainer = Trainer(
+            model,
+            nn.CrossEntropyLoss(),
+            optim.SGD(model.parameters(), lr=0.1),
+            learning_rule=rule_name,
+            checkpoint_segments=segments,
+        )
+        trainer.loss_fn(trainer._forward_to_train(chainrule.tensor(x)), chainrule.tensor(y)).backward()
+        grads.append([parameter.grad.numpy() for parameter in model.parameters()])
+    for plain, checkpointed in zip(*grads):
+        np.testing.assert_array_equal(checkpointed, plain)
+
+
+def test_forward_forward_refuses_checkpoint_segments_in_one_sentence():
+    model = _mlp(sizes=(12, 8, 8, 3))
+    with pytest.raises(ConfigError, match=r"^checkpoint_segments=2 would do nothing with learning rule 'ff'"):
+        Trainer(
+            model,
+            nn.CrossEntropyLoss(),
+            optim.SGD(model.parameters(), lr=0.1),
+            learning_rule="ff",
+            checkpoint_segments=2,
+        )
 
 
 def test_dfa_without_the_final_layer_in_the_loss_is_named():

@@ -144,6 +144,11 @@ class Trainer:
             from chainrule.learning import apply_rule
 
             learning_rule = apply_rule(model, learning_rule)
+        if checkpoint_segments and getattr(learning_rule, "trains_itself", False):
+            raise ConfigError(
+                f"checkpoint_segments={checkpoint_segments} would do nothing with learning rule "
+                f"{learning_rule.name!r}, which runs its own layer-local training step; leave it at 0"
+            )
         self.learning_rule = learning_rule
 
     # ------------------------------------------------------------------------------- fit
