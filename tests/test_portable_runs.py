@@ -15,8 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chainrule import datasets
-from chainrule.datasets._encoding import FeatureEncoder
-from chainrule.datasets._npyfile import read_npy
+from chainrule.datasets.encoding import FeatureEncoder
+from chainrule.datasets.npyfile import read_npy
 from chainrule.train.run import ConfigError, LoadedRun, read_inputs
 from tests.fuzzing import FUZZ, within_budget
 from tests.test_cli import run_cli
