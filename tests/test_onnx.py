@@ -155,6 +155,30 @@ def test_a_cnn_exports_with_a_dynamic_batch_at_every_supported_opset_bound():
         assert {"0.weight", "0.bias", "5.bias"} <= {tensor.name for tensor in graph.initializer}
 
 
+@pytest.mark.parametrize("layer", ["GRU", "LSTM", "RNN"])
+def test_a_recurrent_model_exports_with_a_dynamic_batch(layer):
+    """The default zero initial state is made inside the forward at the traced batch size; the
+    graph must not keep it as a constant, or another batch size would fail to run."""
+    model = getattr(nn, layer)(4, 6, num_layers=2, bidirectional=True, batch_first=True)
+    buffer = io.BytesIO()
+    chainrule.onnx.export(
+        model,
+        (chainrule.randn(2, 5, 4),),
+        buffer,
+        input_names=["x"],
+        output_names=["y", "h", "c"] if layer == "LSTM" else ["y", "h"],
+        dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}, "h": {1: "batch"}},
+    )
+    other = chainrule.randn(7, 5, 4)
+    with chainrule.no_grad():
+        output, state = model(other)
+    expected = [output, *(state if layer == "LSTM" else [state])]
+    got = chainrule.onnx.run(buffer.getvalue(), other)
+    assert [array.shape for array in got] == [tensor.shape for tensor in expected]
+    for array, tensor in zip(got, expected):
+        np.testing.assert_allclose(array, tensor.array, atol=1e-5, rtol=0)
+
+
 def test_export_writes_a_path_atomically_and_returns_the_model(tmp_path):
     path = tmp_path / "model.onnx"
     proto = chainrule.onnx.export(nn.Linear(3, 2), chainrule.randn(1, 3), path)

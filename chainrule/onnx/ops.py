@@ -193,11 +193,34 @@ def _reshape_target(in_shape: Sequence[int], shape: Sequence[int]) -> list[int]:
     return target
 
 
+def _unit_axes_inserted(shape: Sequence[int], longer: Sequence[int]) -> list[int] | None:
+    """The positions in ``longer`` of the size-1 axes whose removal leaves ``shape``, or None
+    when ``longer`` is not ``shape`` with size-1 axes inserted."""
+    axes, matched = [], 0
+    for position, size in enumerate(longer):
+        if matched < len(shape) and size == shape[matched]:
+            matched += 1
+        elif size == 1:
+            axes.append(position)
+        else:
+            return None
+    return axes if matched == len(shape) and axes else None
+
+
 @exporter("Reshape")
 def _reshape(g: Graph, call: OpCall) -> None:
     x, shape = call.args
-    target = _reshape_target(known_array(x).shape, shape)
-    g.one("Reshape", [g.name(x), g.ints(target)], call.outputs[0])
+    in_shape = known_array(x).shape
+    out_shape = call.outputs[0].array.shape
+    # A reshape that only adds or drops size-1 axes (stack's unsqueeze, say) names no other
+    # size, so a dynamic axis anywhere in the shape keeps working.
+    inserted, dropped = _unit_axes_inserted(in_shape, out_shape), _unit_axes_inserted(out_shape, in_shape)
+    if inserted is not None:
+        g.one("Unsqueeze", [g.name(x), g.ints(inserted, "axes")], call.outputs[0])
+    elif dropped is not None:
+        g.squeeze(g.name(x), dropped, call.outputs[0])
+    else:
+        g.one("Reshape", [g.name(x), g.ints(_reshape_target(in_shape, shape))], call.outputs[0])
 
 
 @exporter("Expand")
@@ -443,10 +466,10 @@ def _recurrence(
         g.constant(recurrent[None], "weight_hh"),
         g.constant(biases, "bias_hh"),
         "",
-        g.unsqueeze(g.name(h0), [0]),
+        _initial_state(g, h0),
     ]
     if c0 is not None:
-        inputs.append(g.unsqueeze(g.name(c0), [0]))
+        inputs.append(_initial_state(g, c0))
     outputs = g.node(
         onnx_op,
         inputs,
@@ -458,6 +481,15 @@ def _recurrence(
     g.squeeze(outputs[0], [1], call.outputs[0])
     if c0 is not None:
         g.squeeze(outputs[2], [0], call.outputs[1])
+
+
+def _initial_state(g: Graph, state: Any) -> str:
+    """The graph input for a recurrence's initial state. A state of zeros made inside the
+    forward (the layers' default) is left out: ONNX then starts from zeros of the input's own
+    batch size, where a constant would fix the batch size the model was traced with."""
+    if not g.is_dynamic(state) and not np.any(known_array(state)):
+        return ""
+    return g.unsqueeze(g.name(state), [0])
 
 
 @exporter("RNNRecurrence")
