@@ -45,6 +45,24 @@ class Shapes(nn.Module):
         return both[:, 1:7:2], x[..., -1], x[0, None], x.flatten(1).unsqueeze(1).expand(2, 3, 30)
 
 
+class Reductions(nn.Module):
+    """max/min (with and without a dim), amax, norm, einsum, prod, cumsum and flip, as model code
+    writes them."""
+
+    def forward(self, x):
+        values, _ = x.max(dim=1)
+        return (
+            values,
+            x.norm(dim=2),
+            chainrule.einsum("bij,bkj->bik", x, x),
+            x.min(),
+            chainrule.amax(x, dim=(1, 2), keepdim=True),
+            x.prod(dim=2),
+            x.cumsum(dim=2),
+            x.flip(1, 2),
+        )
+
+
 def batch_norm_with_statistics(layer):
     layer.running_mean.array[:] = np.linspace(-0.5, 0.5, layer.num_features)
     layer.running_var.array[:] = np.linspace(0.5, 2.0, layer.num_features)
@@ -88,6 +106,7 @@ def layer_cases():
         "LogSoftmax": (nn.LogSoftmax(dim=-1), x3),
         "Flatten": (nn.Flatten(), x4),
         "Shapes": (Shapes(), x3),
+        "Reductions": (Reductions(), x3),
         "Embedding": (nn.Embedding(10, 4), chainrule.tensor([[1, 2, 9], [3, 4, 0]])),
         "MultiheadAttention": (
             nn.MultiheadAttention(8, 2),
@@ -179,6 +198,14 @@ def test_a_recurrent_model_exports_with_a_dynamic_batch(layer):
         np.testing.assert_allclose(array, tensor.array, atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("opset", [13, 18])
+def test_reductions_export_at_opsets_with_axes_as_attribute_and_as_input(opset):
+    difference, proto = round_trip(Reductions(), chainrule.randn(2, 3, 10), opset=opset)
+    assert difference <= 1e-5
+    ops = {node.op_type for node in proto.graph.node}
+    assert {"ReduceMax", "ReduceMin", "ReduceL2", "Einsum", "ReduceProd", "CumSum", "Slice"} <= ops
+
+
 def test_export_writes_a_path_atomically_and_returns_the_model(tmp_path):
     path = tmp_path / "model.onnx"
     proto = chainrule.onnx.export(nn.Linear(3, 2), chainrule.randn(1, 3), path)
@@ -207,15 +234,19 @@ class Doubler(chainrule.autograd.Function):
         return grad * 2
 
 
-class Cumulative(nn.Module):
+class Overwrite(nn.Module):
     def forward(self, x):
-        return x.cumsum(1)
+        out = x * 1.0
+        out[:, 0] = x[:, 1]
+        return out
 
 
 @pytest.mark.parametrize(
     ("model", "message"),
     [
-        (Cumulative(), "no exporter for the op Cumsum, which the forward applies to the input"),
+        (Overwrite(), "changes the result of Mul in place"),
+        (lambda x: x.mul_(2.0) + 1.0, "changes its input in place"),
+        (lambda x: x.scatter(1, chainrule.tensor([[0], [1]]), 1.0), "no exporter for the op Scatter"),
         (lambda x: Doubler.apply(x), "no exporter for the op a user-defined autograd.Function"),
         (NumpyInside(), "passes Mul a value computed from the input outside chainrule's ops"),
         (Branches(), "applies different ops for different input values"),

@@ -179,6 +179,36 @@ def _reduction(g: Graph, call: OpCall) -> None:
     g.reduce(op, g.name(x), axes, bool(keepdim), call.outputs[0])
 
 
+@exporter("Extremum")
+def _extremum(g: Graph, call: OpCall) -> None:
+    # max(dim)'s indices are computed beside the op, not by it: only the values are exported.
+    x, dims, keepdim, largest = call.args[:4]
+    axes = None if dims is None else [int(d) for d in np.atleast_1d(dims)]
+    g.reduce("ReduceMax" if largest else "ReduceMin", g.name(x), axes, bool(keepdim), call.outputs[0])
+
+
+@exporter("Norm2")
+def _norm2(g: Graph, call: OpCall) -> None:
+    x, dims, keepdim = call.args
+    axes = None if dims is None else [int(d) for d in np.atleast_1d(dims)]
+    g.reduce("ReduceL2", g.name(x), axes, bool(keepdim), call.outputs[0])
+
+
+@exporter("Prod")
+def _prod(g: Graph, call: OpCall) -> None:
+    x, dim, keepdim = call.args
+    g.reduce("ReduceProd", g.name(x), None if dim is None else [int(dim)], bool(keepdim), call.outputs[0])
+
+
+@exporter("Cumsum")
+def _cumsum(g: Graph, call: OpCall) -> None:
+    x, dim = call.args
+    if known_array(x).ndim == 0:
+        g.one("Identity", [g.name(x)], call.outputs[0])
+    else:
+        g.one("CumSum", [g.name(x), g.constant(np.array(int(dim), np.int64), "axis")], call.outputs[0])
+
+
 # ---------------------------------------------------------------------------- shape and layout
 def _reshape_target(in_shape: Sequence[int], shape: Sequence[int]) -> list[int]:
     """The traced target with dims copied from the input written as 0 and one unknown as -1,
@@ -236,6 +266,15 @@ def _expand(g: Graph, call: OpCall) -> None:
 def _permute(g: Graph, call: OpCall) -> None:
     x, dims = call.args
     g.one("Transpose", [g.name(x)], call.outputs[0], perm=[int(d) for d in dims])
+
+
+@exporter("Flip")
+def _flip(g: Graph, call: OpCall) -> None:
+    x, dims = call.args
+    axes = [int(d) for d in np.atleast_1d(dims)]
+    # Each axis read from its last element to the front: a negative step with ends beyond it.
+    starts, ends, steps = [-1] * len(axes), [-(2**62)] * len(axes), [-1] * len(axes)
+    g.one("Slice", [g.name(x), g.ints(starts), g.ints(ends), g.ints(axes), g.ints(steps)], call.outputs[0])
 
 
 @exporter("Cat")
@@ -313,6 +352,14 @@ def _is_basic(index: Any) -> bool:
 @exporter("MatMul")
 def _matmul(g: Graph, call: OpCall) -> None:
     g.one("MatMul", [g.name(a) for a in call.args], call.outputs[0])
+
+
+@exporter("Einsum")
+def _einsum(g: Graph, call: OpCall) -> None:
+    equation, *operands = call.args
+    dtype = call.outputs[0].array.dtype
+    names = [g.cast_to(g.name(operand, dtype), dtype) for operand in operands]
+    g.one("Einsum", names, call.outputs[0], equation=equation)
 
 
 @exporter("Linear")
