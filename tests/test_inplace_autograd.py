@@ -52,6 +52,12 @@ SCENARIOS: dict[str, Callable[[Any, Any], Any]] = {
     "scatter_": lambda lib, x: (x * 2).scatter_(0, lib.tensor([3, 0]), x[:2] * 5).pow(2).sum(),
     "scatter_add_": lambda lib, x: (x * 2).scatter_add_(0, lib.tensor([3, 3]), x[:2] * 5).pow(2).sum(),
     "in-place change after another op read the old value": lambda lib, x: _read_then_change(x),
+    "relu_, sigmoid_ and tanh_ as functions": lambda lib, x: (
+        lib.relu_(x * 2) * lib.sigmoid_(x * 1.0) + lib.tanh_(x * 0.5)
+    ).sum(),
+    "pow_, clamp_min_ and clamp_max_": lambda lib, x: (
+        (x * 1.0).pow_(3) + (x * 2).clamp_min_(0.3) * (x * 2).clamp_max_(2.5) * x
+    ).sum(),
 }
 
 
@@ -131,6 +137,29 @@ def test_in_place_changes_are_differentiated_as_pytorch(name: str) -> None:
     torch = pytest.importorskip("torch")
     np.testing.assert_allclose(_gradient(chainrule, SCENARIOS[name]), _gradient(torch, SCENARIOS[name]),
                                rtol=1e-12, atol=1e-12)
+
+
+TWINS = ("relu", "sigmoid", "tanh", "exp", "log", "log1p", "neg", "abs", "sign", "sin", "cos", "floor",
+         "ceil", "square", "rsqrt")
+
+
+@pytest.mark.parametrize("name", TWINS)
+def test_each_in_place_twin_equals_its_method_in_values_and_gradients(name: str) -> None:
+    start = np.array([0.25, 1.5, 2.75, 4.0])  # positive, so log and rsqrt are defined
+    a = chainrule.tensor(start, requires_grad=True)
+    b = chainrule.tensor(start, requires_grad=True)
+    expected = getattr(a * 1.0, name)()
+    got = getattr(b * 1.0, f"{name}_")()
+    np.testing.assert_array_equal(got.array, expected.array)
+    assert got.requires_grad == expected.requires_grad  # sign, floor and ceil have no gradient
+    if expected.requires_grad:
+        (expected * expected).sum().backward()
+        (got * got).sum().backward()
+        np.testing.assert_array_equal(b.grad.array, a.grad.array)
+    plain = chainrule.tensor(start)
+    array = plain.array
+    assert getattr(plain, f"{name}_")() is plain and plain.array is array  # no gradient: in place
+    np.testing.assert_array_equal(array, expected.array)
 
 
 def test_the_buffer_gradient_by_hand() -> None:

@@ -101,6 +101,65 @@ def _setitem(old: Tensor, index: Any, value: Any) -> Tensor:
     return movement.Scatter.apply(old, source.to(old.dtype), movement.normalize_index(index), index_tensors)
 
 
+# Tensor methods with an in-place twin (``x.relu_()``), attached below.
+UNARY_TWINS = ("relu", "sigmoid", "tanh", "exp", "log", "log1p", "neg", "abs", "sign", "sin", "cos",
+               "floor", "ceil", "square", "rsqrt")
+
+
+def _write(tensor: Tensor, method: str, *args: Any) -> Tensor:
+    """The in-place method ``method``: its out-of-place op written into ``tensor``, or recorded
+    when a gradient is involved."""
+    if tensor._check_inplace(method, *args):
+        return tensor._record_inplace(method, *args)
+    result = OUT_OF_PLACE[method](Tensor._wrap(tensor.array), *args)
+    if not np.can_cast(result.dtype, tensor.dtype, casting="same_kind"):
+        raise RuntimeError(
+            f"{method}: the result has dtype {result.dtype}, which can't be stored in this "
+            f"{tensor.dtype} tensor; use the out-of-place op, or convert first"
+        )
+    tensor.array[...] = result.array
+    return tensor
+
+
+def _unary_twin(name: str) -> Callable[[Tensor], Tensor]:
+    def twin(self: Tensor) -> Tensor:
+        return _write(self, f"{name}_")
+
+    twin.__name__ = twin.__qualname__ = f"{name}_"
+    twin.__doc__ = f"In-place ``{name}`` (recorded when a gradient is involved)."
+    return twin
+
+
+def relu_(input: Tensor) -> Tensor:  # noqa: A002
+    """``input.relu_()``, as ``torch.relu_`` and ``torch.nn.functional.relu_``."""
+    return input.relu_()
+
+
+def sigmoid_(input: Tensor) -> Tensor:  # noqa: A002
+    """``input.sigmoid_()``, as ``torch.sigmoid_``."""
+    return input.sigmoid_()
+
+
+def tanh_(input: Tensor) -> Tensor:  # noqa: A002
+    """``input.tanh_()``, as ``torch.tanh_``."""
+    return input.tanh_()
+
+
+def pow_(self: Tensor, exponent: Any) -> Tensor:
+    """In-place ``pow`` (recorded when a gradient is involved)."""
+    return _write(self, "pow_", exponent)
+
+
+def clamp_min_(self: Tensor, min: Any) -> Tensor:  # noqa: A002
+    """In-place ``clamp(min=min)`` (recorded when a gradient is involved)."""
+    return _write(self, "clamp_min_", min)
+
+
+def clamp_max_(self: Tensor, max: Any) -> Tensor:  # noqa: A002
+    """In-place ``clamp(max=max)`` (recorded when a gradient is involved)."""
+    return _write(self, "clamp_max_", max)
+
+
 OUT_OF_PLACE: dict[str, Callable[..., Tensor]] = {
     "add_": lambda old, other, alpha=1: elementwise.add(old, other, alpha=alpha),
     "mul_": elementwise.mul,
@@ -116,4 +175,14 @@ OUT_OF_PLACE: dict[str, Callable[..., Tensor]] = {
     "scatter_": movement.scatter,
     "scatter_add_": movement.scatter_add,
     "__setitem__": _setitem,
+    **{f"{name}_": getattr(Tensor, name) for name in UNARY_TWINS},
+    "pow_": elementwise.pow,
+    "clamp_min_": lambda old, low: elementwise.clamp(old, min=low),
+    "clamp_max_": lambda old, high: elementwise.clamp(old, max=high),
 }
+
+for _name in UNARY_TWINS:
+    setattr(Tensor, f"{_name}_", _unary_twin(_name))
+Tensor.pow_ = pow_  # type: ignore[method-assign]
+Tensor.clamp_min_ = clamp_min_  # type: ignore[method-assign]
+Tensor.clamp_max_ = clamp_max_  # type: ignore[method-assign]
