@@ -632,7 +632,8 @@ def test_resume_takes_the_flags_that_leave_the_results_alone(run_copy, capsys):
     """A resumed run may start writing TensorBoard logs, or train longer; its numbers are the
     ones it would have had anyway."""
     pytest.importorskip("tensorboardX")
-    args = ("train", "--resume", run_copy, "--epochs", "4", "--tensorboard", "--patience", "9", "--verbose", "0")
+    args = ("train", "--resume", run_copy, "--epochs", "4", "--tensorboard", "--patience", "9")
+    args += ("--verbose", "0")
     status, err = cli(capsys, *args)
     assert status == 0, err
     assert len((run_copy / "metrics.csv").read_text().splitlines()) == 5
