@@ -118,8 +118,8 @@ def test_reshape_gradient_comes_back_in_the_input_layout():
 
 @pytest.mark.parametrize("transposed", [False, True])
 def test_1d_convolution_as_shifted_gemms_matches_the_stacked_taps(transposed, monkeypatch):
-    """1-D convolutions run as k shifted GEMMs from 32 input channels per group and as one GEMM
-    on stacked taps below (the op database's samples, all narrow, test the latter against
+    """1-D convolutions run as k shifted GEMMs from 64 input channels per group and as one GEMM
+    on im2col columns below (the op database's samples, all narrow, test the latter against
     references and finite differences): both give the same outputs and gradients on every
     geometry, at any channel count."""
     import chainrule.ops.conv as conv

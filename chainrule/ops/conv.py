@@ -14,15 +14,16 @@ Two dimensions: an im2col (a strided window view of the padded input, copied onc
 layout (groups, C/groups * kh * kw, N * OH * OW)) and one GEMM; the adjoint is one GEMM and a
 col2im that adds one strided slice per kernel position (kh * kw additions, no ``np.add.at``).
 
-One dimension: no im2col. The padded sequences are laid end to end in one (C, N * Lp) buffer,
-and kernel tap j reads the columns of that buffer shifted by j * dilation (every stride-th
-one): the convolution is k GEMMs on views of the buffer, summed. At stride 1 the views are
-plain column ranges that BLAS reads in place, so nothing is copied but the padding; outputs
-that straddle two sequences are computed and dropped (dilation * (k - 1) of every Lp). With
-few channels the k views are stacked into one operand for one GEMM (kept for the weight
-gradient). The weight gradient is the same GEMMs summed over the shared columns
-(``ConvWeightGrad``); the input gradient (``ConvTranspose``) at stride 1 is a convolution
-with the kernel flipped, otherwise the k GEMMs added into shifted views.
+One dimension, from 64 input channels per group: no im2col. The padded sequences are laid end
+to end in one (C, N * Lp) buffer, and kernel tap j reads the columns of that buffer shifted by
+j * dilation (every stride-th one): the convolution is k GEMMs on views of the buffer, summed.
+At stride 1 the views are plain column ranges that BLAS reads in place, so nothing is copied
+but the padding; outputs that straddle two sequences are computed and dropped (dilation *
+(k - 1) of every Lp). The weight gradient is the same k GEMMs summed over the shared columns.
+Below 64 channels each tap's GEMM is too thin for BLAS, and the input runs as an image of
+height 1 through the 2-D code: im2col columns (C/groups * k deep) and one GEMM. In both, the
+input gradient (``ConvTranspose``) at stride 1 is a convolution of the gradient with the
+kernel flipped (one dense result); otherwise the k GEMMs added into shifted views.
 
 With groups, "one GEMM" is one per group. Outputs are (N, C, ...) views of channel-major
 memory, the layout the GEMMs write (see ``_conv_forward``). Asymmetric padding
@@ -82,10 +83,12 @@ def _channels_first(a: np.ndarray, groups: int) -> np.ndarray:
 
 def _conv_operand(x: np.ndarray, window: Window, groups: int) -> np.ndarray:
     """What both a convolution's product and its weight gradient read of ``x``: the im2col
-    columns in 2-D; in 1-D the padded sequences laid end to end, with their k shifted taps
-    stacked when the channels are few (see ``SHIFTED_GEMM_MIN_CHANNELS``)."""
+    columns in 2-D; in 1-D the padded sequences laid end to end, or with few channels (see
+    ``SHIFTED_GEMM_MIN_CHANNELS``) the im2col columns of x as an image of height 1."""
+    if x.ndim == 3 and not _stacks_taps(x.shape[1] // groups):
+        return _lay_end_to_end(x, window)
     if x.ndim == 3:
-        return _conv1d_operand(x, window, groups)
+        x, window = x[:, :, None], _lift(window)
     return _im2col(x, window, groups, window_output_size(x.shape[2:], window))
 
 
@@ -97,7 +100,10 @@ def _conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, wi
     """``columns``, when given, are ``_conv_operand(x, ...)`` (the caller keeps them for the
     weight gradient)."""
     if x.ndim == 3:
-        operand = _conv1d_operand(x, window, groups) if columns is None else columns
+        if _stacks_taps(weight.shape[1]):
+            lifted = _conv_forward(x[:, :, None], weight[:, :, None], bias, _lift(window), groups, columns)
+            return lifted[:, :, 0]
+        operand = _lay_end_to_end(x, window) if columns is None else columns
         return _conv1d_forward(operand, weight, bias, window, groups, x.shape)
     n = x.shape[0]
     out_channels = weight.shape[0]
@@ -152,7 +158,10 @@ def _conv_weight_grad(x: np.ndarray, grad: np.ndarray, window: Window, groups: i
     """The adjoint of ``_conv_forward`` in the weight: (O, C/groups, kh, kw). ``columns``,
     when given, are ``_conv_operand(x, ...)``, kept from the forward pass."""
     if x.ndim == 3:
-        operand = _conv1d_operand(x, window, groups) if columns is None else columns
+        if _stacks_taps(x.shape[1] // groups):
+            lifted = _conv_weight_grad(x[:, :, None], grad[:, :, None], _lift(window), groups, columns)
+            return lifted.reshape(lifted.shape[0], lifted.shape[1], -1)
+        operand = _lay_end_to_end(x, window) if columns is None else columns
         return _conv1d_weight_grad(operand, grad, window, groups, x.shape)
     out_channels = grad.shape[1]
     if columns is None:
@@ -184,15 +193,22 @@ def _long_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 # ------------------------------------------------- 1-D: shifted GEMMs over end-to-end sequences
 SHIFTED_GEMM_MIN_CHANNELS = 64
 """Input channels per group from which a 1-D convolution's forward and weight gradient run as
-k shifted GEMMs; below, as one GEMM on the k shifted views stacked (a copy of k times the
-input, kept from the forward for the weight gradient). Stacking wins where each tap's GEMM is
-thin: with OpenBLAS on AMD EPYC (batch 100, length 40, 32 outputs) 3-10x at 1-8 channels and
-1.5x at 16, even at 32; on an Intel Xeon (Sapphire Rapids) it also wins at 32, by the weight
-gradient (one 96-deep product 300 us against three 32-deep ones 430 us)."""
+k shifted GEMMs on the sequences laid end to end; below, as one GEMM on im2col columns (a copy
+of k times the input, kept from the forward for the weight gradient). The columns win where
+each tap's GEMM is thin: with OpenBLAS on AMD EPYC (batch 100, length 40, 32 outputs) 3-10x
+at 1-8 channels and 1.5x at 16, even at 32. On an Intel Xeon (Sapphire Rapids, one thread, CPU
+time) forward and weight gradient together took 781 us on stacked taps against 989 us as
+shifted GEMMs at 32 channels (one 96-deep weight-gradient product 300 us against three 32-deep
+ones 430 us), 1528 against 1527 us at 64, and 3126 against 2794 us at 128."""
 
 
 def _stacks_taps(group_in: int) -> bool:
     return group_in < SHIFTED_GEMM_MIN_CHANNELS
+
+
+def _lift(window: Window) -> Window:
+    """A 1-D window as the 2-D window of a kernel of height 1 (for the im2col columns)."""
+    return Window((1, *window.kernel), (1, *window.stride), ((0, 0), *window.padding), (1, *window.dilation))
 
 
 def _sequence_period(length: int, window: Window) -> tuple[int, int, int]:
@@ -220,20 +236,6 @@ def _tap(flat: np.ndarray, j: int, window: Window, count: int) -> np.ndarray:
     slots: a view, contiguous along rows at stride 1."""
     (stride,), (dilation,) = window.stride, window.dilation
     return flat[..., j * dilation:j * dilation + stride * (count - 1) + 1:stride]
-
-
-def _conv1d_operand(x: np.ndarray, window: Window, groups: int) -> np.ndarray:
-    """What a 1-D convolution's product and weight gradient read of ``x`` (N, C, L): the
-    sequences laid end to end, (C, N * period + reach); with few channels per group, their k
-    taps stacked instead, (groups, C/groups * k, N * slots), channel-major then tap."""
-    flat = _lay_end_to_end(x, window)
-    group_in = x.shape[1] // groups
-    if not _stacks_taps(group_in):
-        return flat
-    count = x.shape[0] * _sequence_period(x.shape[2], window)[0]
-    grouped = flat.reshape(groups, group_in, -1)
-    stacked = np.stack([_tap(grouped, j, window, count) for j in range(window.kernel[0])], axis=2)
-    return stacked.reshape(groups, group_in * window.kernel[0], count)
 
 
 def _in_slots(y: np.ndarray, slots: int) -> np.ndarray:
@@ -271,23 +273,18 @@ def _dense_with_bias(view: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
     return dense
 
 
-def _conv1d_forward(operand: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, window: Window,
+def _conv1d_forward(flat: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, window: Window,
                     groups: int, in_shape: tuple[int, ...]) -> np.ndarray:
-    """``operand``, ``_conv1d_operand`` of an input of ``in_shape`` (N, C, L), ⋆ ``weight``
-    (O, C/groups, k): (N, O, OL)."""
+    """``flat``, an input of ``in_shape`` (N, C, L) laid end to end, ⋆ ``weight`` (O, C/groups,
+    k) as k shifted GEMMs: (N, O, OL)."""
     out_channels, group_in, k = weight.shape
     n, length = in_shape[0], in_shape[2]
     slots = _sequence_period(length, window)[0]
-    if _stacks_taps(group_in):
-        # Each tap's GEMM would be C/groups deep, too thin for BLAS (32 x 1 x 4400 takes
-        # longer than 32 x 5 x 4400): one GEMM on the stacked taps instead.
-        out = np.matmul(weight.reshape(groups, out_channels // groups, group_in * k), operand)
-    else:
-        grouped, count = operand.reshape(groups, group_in, -1), n * slots
-        taps = _taps(weight, groups)
-        out = np.matmul(taps[0], _tap(grouped, 0, window, count))
-        for j in range(1, k):
-            out += np.matmul(taps[j], _tap(grouped, j, window, count))
+    grouped, count = flat.reshape(groups, group_in, -1), n * slots
+    taps = _taps(weight, groups)
+    out = np.matmul(taps[0], _tap(grouped, 0, window, count))
+    for j in range(1, k):
+        out += np.matmul(taps[j], _tap(grouped, j, window, count))
     out_length = window_output_size((length,), window)[0]
     cropped = _crop_sequences(out.reshape(out_channels, -1), n, slots, 0, out_length)
     return _dense_with_bias(cropped, bias).swapaxes(0, 1)
@@ -333,22 +330,16 @@ def _conv1d_transpose_forward(y: np.ndarray, weight: np.ndarray, bias: np.ndarra
     return _dense_with_bias(cropped, bias).swapaxes(0, 1)
 
 
-def _conv1d_weight_grad(operand: np.ndarray, grad: np.ndarray, window: Window, groups: int,
+def _conv1d_weight_grad(flat: np.ndarray, grad: np.ndarray, window: Window, groups: int,
                         in_shape: tuple[int, ...]) -> np.ndarray:
-    """The adjoint of ``_conv1d_forward`` in the weight: (O, C/groups, k) from ``operand``,
-    ``_conv1d_operand`` of an input of ``in_shape``, and ``grad`` (N, O, OL)."""
+    """The adjoint of ``_conv1d_forward`` in the weight: (O, C/groups, k) from ``flat``, an input
+    of ``in_shape`` laid end to end, and ``grad`` (N, O, OL)."""
     n, out_channels = grad.shape[:2]
     k = window.kernel[0]
     slots = _sequence_period(in_shape[2], window)[0]
     grad_t = _in_slots(grad, slots).reshape(groups, out_channels // groups, -1).transpose(0, 2, 1)
-    group_in = in_shape[1] // groups
-    # (columns @ grad^T), the order OpenBLAS runs faster (see _conv_weight_grad): on the
-    # stacked taps, or per tap
-    if _stacks_taps(group_in):
-        per_group = _long_product(operand, grad_t)
-        # (groups, C/groups * k, O/groups) -> (groups, O/groups, C/groups * k), row-major
-        return np.ascontiguousarray(per_group.transpose(0, 2, 1)).reshape(out_channels, group_in, k)
-    grouped = operand.reshape(groups, group_in, -1)
+    # (columns @ grad^T) per tap, the order OpenBLAS runs faster (see _conv_weight_grad)
+    grouped = flat.reshape(groups, in_shape[1] // groups, -1)
     per_tap = [_long_product(_tap(grouped, j, window, n * slots), grad_t) for j in range(k)]
     # (k, groups, C/groups, O/groups) -> (groups, O/groups, C/groups, k), row-major
     stacked = np.stack(per_tap).transpose(1, 3, 2, 0)
