@@ -85,11 +85,25 @@ def _conv_operand(x: np.ndarray, window: Window, groups: int) -> np.ndarray:
     """What both a convolution's product and its weight gradient read of ``x``: the im2col
     columns in 2-D; in 1-D the padded sequences laid end to end, or with few channels (see
     ``SHIFTED_GEMM_MIN_CHANNELS``) the im2col columns of x as an image of height 1."""
+    out_size = window_output_size(x.shape[2:], window)
     if x.ndim == 3 and not _stacks_taps(x.shape[1] // groups):
         return _lay_end_to_end(x, window)
     if x.ndim == 3:
-        x, window = x[:, :, None], _lift(window)
-    return _im2col(x, window, groups, window_output_size(x.shape[2:], window))
+        return _im2col1d(x, window, groups, out_size[0])
+    return _im2col(x, window, groups, out_size)
+
+
+def _im2col1d(x: np.ndarray, window: Window, groups: int, out_length: int) -> np.ndarray:
+    """The im2col columns of ``x`` (N, C, L) as an image of height 1, for ``out_length``
+    outputs: (groups, C/groups * k, N * out_length). The numba loop needs no padded copy."""
+    if not numba_backend.handles(x):
+        return _im2col(x[:, :, None], _lift(window), groups, (1, out_length))
+    n, channels, _ = x.shape
+    (k,), (stride,), (dilation,) = window.kernel, window.stride, window.dilation
+    ((before, _),) = window.padding
+    columns = np.empty((channels, k, n, out_length), x.dtype)
+    conv_kernels.im2col1d_loop(k, stride, dilation, before)(x.swapaxes(0, 1), columns)
+    return columns.reshape(groups, channels // groups * k, n * out_length)
 
 
 # --------------------------------------------------------------------- the array kernels
@@ -101,6 +115,7 @@ def _conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, wi
     weight gradient)."""
     if x.ndim == 3:
         if _stacks_taps(weight.shape[1]):
+            columns = _conv_operand(x, window, groups) if columns is None else columns
             lifted = _conv_forward(x[:, :, None], weight[:, :, None], bias, _lift(window), groups, columns)
             return lifted[:, :, 0]
         operand = _lay_end_to_end(x, window) if columns is None else columns
@@ -159,6 +174,7 @@ def _conv_weight_grad(x: np.ndarray, grad: np.ndarray, window: Window, groups: i
     when given, are ``_conv_operand(x, ...)``, kept from the forward pass."""
     if x.ndim == 3:
         if _stacks_taps(x.shape[1] // groups):
+            columns = _im2col1d(x, window, groups, grad.shape[2]) if columns is None else columns
             lifted = _conv_weight_grad(x[:, :, None], grad[:, :, None], _lift(window), groups, columns)
             return lifted.reshape(lifted.shape[0], lifted.shape[1], -1)
         operand = _lay_end_to_end(x, window) if columns is None else columns
