@@ -201,6 +201,33 @@ def test_sgd_momentum_steps_match_numpy_path(options, dtype):
     assert_same(*on_both_paths(compute))
 
 
+@pytest.mark.parametrize("options", [dict(momentum=0.9), dict(momentum=0.9, nesterov=True)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sgd_momentum_flushes_subnormal_buffers_as_numpy_path(options, dtype):
+    """Buffers of zero gradients decay into the subnormal range; both paths store them as
+    +0.0 at the same step, keep NaN, and turn -0.0 into +0.0."""
+    tiny = np.finfo(dtype).tiny
+    start = np.array([tiny * 4, -tiny * 4, tiny / 8, 1.0, np.nan, -0.0, 2.0], dtype)
+
+    def compute():
+        param = chainrule.nn.Parameter(chainrule.tensor(np.ones(start.size, dtype)))
+        optimizer = chainrule.optim.SGD([param], lr=0.5, **options)
+        trace = []
+        for step in range(30):
+            param.grad = chainrule.tensor(start if step == 0 else np.zeros_like(start))
+            optimizer.step()
+            trace.append(optimizer.state[param]["momentum_buffer"].numpy().copy())
+        return [param.detach().numpy(), *trace]
+
+    reference, fast = on_both_paths(compute)
+    assert_same(reference, fast)
+    buffers = np.array(fast[1:])
+    assert not ((buffers != 0) & (np.abs(buffers) < tiny)).any()  # never subnormal
+    assert buffers[0, 2] == 0  # subnormal from the first step
+    assert (buffers[0, :2] != 0).all() and (buffers[-1, :2] == 0).all()  # decayed, then flushed
+    assert np.signbit(buffers[:, 5]).sum() == 0 and np.isnan(buffers[:, 4]).all()
+
+
 def test_sgd_kernel_is_skipped_for_non_contiguous_gradients(monkeypatch):
     monkeypatch.setattr(optim, "sgd_momentum", lambda *a: pytest.fail("kernel used on a strided grad"))
     param = chainrule.nn.Parameter(chainrule.ones(3, 4))
