@@ -18,6 +18,7 @@ import chainrule.nn.functional as F
 from chainrule import nn
 from chainrule.backends.numba import _jit
 from chainrule.kernels import activation, optim
+from chainrule.kernels import loss as loss_kernels
 from chainrule.kernels.recurrent import sigmoid32, tanh32
 
 pytest.importorskip("numba")
@@ -173,6 +174,46 @@ def test_relu_kernels_run_when_enabled_and_not_when_disabled(monkeypatch):
     chainrule.backends.numba.enabled = True
     chainrule.relu(x)
     assert calls == [1]
+
+
+# ------------------------------------------------------------------ cross-entropy row maxima
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ignored", [False, True])
+def test_cross_entropy_matches_numpy_path(reduction, dtype, ignored):
+    """Loss and logits gradient, with rows holding NaN, infinities and zeros of both signs."""
+    rng = np.random.default_rng(6)
+    logits = (rng.standard_normal((9, 10)) * 4).astype(dtype)
+    logits[1, 3] = np.nan
+    logits[2, 0] = np.inf
+    logits[3, :] = -np.inf
+    logits[4, :] = 0.0
+    logits[4, ::2] = -0.0
+    logits[5, 0] = np.nan  # NaN first in its row
+    target = rng.integers(0, 10, 9)
+    if ignored:
+        target[[0, 6]] = -100
+
+    def compute():
+        x = chainrule.tensor(logits, requires_grad=True)
+        loss = F.cross_entropy(x, chainrule.tensor(target), reduction=reduction)
+        loss.sum().backward()
+        return [loss.detach().numpy(), x.grad.numpy()]
+
+    with np.errstate(invalid="ignore"):
+        assert_same(*on_both_paths(compute))
+
+
+def test_subtract_row_max_is_numpys_to_the_bit():
+    rng = np.random.default_rng(7)
+    logits = rng.standard_normal((33, 10)).astype(np.float32)
+    logits[3, 5] = logits[4, 0] = np.nan  # a NaN anywhere makes the row's maximum NaN
+    logits[5, 2] = np.inf
+    shifted = np.empty_like(logits)
+    loss_kernels.subtract_row_max(logits, shifted)
+    with np.errstate(invalid="ignore"):
+        expected = logits - logits.max(axis=1, keepdims=True)
+    np.testing.assert_array_equal(shifted, expected, strict=True)
 
 
 # ------------------------------------------------------------------------- SGD update
