@@ -125,6 +125,8 @@ class SGD(Optimizer):
 
     The momentum buffer starts as the first gradient; ``nesterov`` needs a momentum and no
     dampening. ``foreach``/``fused`` are accepted and ignored (every update is whole-array).
+    One difference from PyTorch: buffer values below the dtype's smallest normal number are
+    stored as zero (``flush_subnormals``), so dead units' buffers do not slow every later step.
 
     Example::
 
