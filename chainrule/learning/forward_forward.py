@@ -14,7 +14,8 @@ the last ``Linear`` being the classifier head. One training step:
   of its goodness ``G``, the mean of its squared activities: no gradient crosses from one layer
   to another. The default objective, ``"symmetric"``, compares each positive with its own
   negative (the same image with the wrong label): ``softplus(s * (G(neg) - G(pos)))``, ``s``
-  the sharpness (160, chosen on a validation slice for tanh layers). Hinton's own, ``"threshold"``,
+  the sharpness (160, chosen on a validation slice for tanh layers; the balanced loss of Lee and
+  Song 2023, "SymBa"). Hinton's own, ``"threshold"``,
   pushes each goodness across a fixed threshold ``θ``: ``softplus(θ - G(pos)) + softplus(G(neg) - θ)``,
   ``θ`` being 2 for ReLU layers and 0.25 for Tanh layers, whose goodness is below 1. On the
   MNIST benchmark the symmetric objective gives the better network (BENCHMARKS.md). Hinton also
