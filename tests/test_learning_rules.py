@@ -471,3 +471,25 @@ def test_forward_forward_on_a_regression_run_is_one_clear_error(tmp_path):
     with pytest.raises(ConfigError, match=r"^learning rule 'ff' classifies .* diabetes is a regression task"):
         train_run({"dataset": "diabetes", "learning_rule": "ff", "out": str(tmp_path)}, verbose=0)
     assert list(tmp_path.iterdir()) == []  # refused before a run folder was made
+
+
+def test_forward_forward_by_default_learns_blobs_with_its_head_and_its_goodness():
+    # Three Gaussian blobs in 20-D; the first 3 features are 0, so the label written there is
+    # the only thing positive and negative data differ in. A rule whose layers learnt nothing
+    # leaves the goodness classifier at chance (1/3).
+    rng = np.random.default_rng(0)
+    centres = np.zeros((3, 20))
+    centres[:, 3:] = rng.standard_normal((3, 17))
+    y = rng.integers(0, 3, 600)
+    x = (centres[y] + 0.7 * rng.standard_normal((600, 20))).astype(np.float32)
+    x[:, :3] = 0
+    chainrule.manual_seed(0)
+    model = nn.Sequential(nn.Linear(20, 32), nn.Tanh(), nn.Linear(32, 32), nn.Tanh(), nn.Linear(32, 3))
+    optimizer = optim.Adam(model.parameters(), lr=1e-2)
+    trainer = Trainer(model, nn.CrossEntropyLoss(), optimizer, learning_rule="ff")
+    batches = [(chainrule.tensor(x[i : i + 50]), chainrule.tensor(y[i : i + 50])) for i in range(0, 500, 50)]
+    trainer.fit(batches, epochs=5, verbose=0)
+    test_x, test_y = x[500:], y[500:]
+    head = model(chainrule.tensor(test_x)).detach().numpy().argmax(axis=1)
+    assert np.mean(head == test_y) > 0.9
+    assert np.mean(trainer.learning_rule.predict_by_goodness(chainrule.tensor(test_x)) == test_y) > 0.9
