@@ -219,9 +219,20 @@ def test_a_rules_feedback_matrices_travel_with_the_trainers_state():
         Trainer(plain, nn.CrossEntropyLoss(), optim.SGD(plain.parameters(), lr=0.1)).load_state_dict(state)
 
 
-def test_forward_forward_is_layer_local_and_leaves_an_ordinary_classifier():
+def _goodness_loss_reference(objective, rule, positive, negative):
+    """One layer's forward-forward loss in NumPy from the goodness (N,) of positive and negative data."""
+    if objective == "symmetric":
+        return np.log1p(np.exp(rule.sharpness * (negative - positive))).mean()
+    below, above = rule.threshold - positive, negative - rule.threshold
+    return np.log1p(np.exp(below)).mean() + np.log1p(np.exp(above)).mean()
+
+
+@pytest.mark.parametrize("objective", ["symmetric", "threshold"])
+def test_forward_forward_is_layer_local_and_leaves_an_ordinary_classifier(objective):
     model = _mlp(sizes=(12, 8, 8, 3))
-    rule = ForwardForward(model, seed=0, negatives="random")  # negatives known to the reference
+    # negatives known to the reference; a small sharpness keeps the softplus off its linear part
+    settings = {"sharpness": 2.0} if objective == "symmetric" else {}
+    rule = ForwardForward(model, seed=0, objective=objective, negatives="random", **settings)
     rng = np.random.default_rng(0)
     x, y = chainrule.tensor(rng.standard_normal((10, 12))), chainrule.tensor(rng.integers(0, 3, 10))
     outputs, loss = rule.training_step(x, y, F.cross_entropy)
@@ -238,7 +249,8 @@ def test_forward_forward_is_layer_local_and_leaves_an_ordinary_classifier():
     rule.training_step(x, y, F.cross_entropy)
     np.testing.assert_array_equal(model[0].weight.grad.numpy(), first)
 
-    # ...and equals the gradient of softplus(θ - G(pos)) + softplus(G(neg) - θ) for layer 1.
+    # ...and equals the gradient of its objective for layer 1: softplus(s (G(neg) - G(pos))), or
+    # softplus(θ - G(pos)) + softplus(G(neg) - θ).
     model.zero_grad()
     rule._rng = np.random.default_rng(0)
     wrong = (y.numpy() + np.random.default_rng(0).integers(1, 3, size=10)) % 3
@@ -246,12 +258,11 @@ def test_forward_forward_is_layer_local_and_leaves_an_ordinary_classifier():
     w, b = model[0].weight.numpy(), model[0].bias.numpy()
 
     def local_loss(weight):
-        total = 0.0
-        for labels, sign in ((y.numpy(), -1), (wrong, 1)):
-            embedded = rule.embed(x, labels).numpy()
-            goodness = (np.maximum(embedded @ weight.T + b, 0) ** 2).mean(axis=1)
-            total += np.log1p(np.exp(sign * (goodness - rule.threshold))).mean()
-        return total
+        positive, negative = (
+            (np.maximum(rule.embed(x, labels).numpy() @ weight.T + b, 0) ** 2).mean(axis=1)
+            for labels in (y.numpy(), wrong)
+        )
+        return _goodness_loss_reference(objective, rule, positive, negative)
 
     numeric = np.zeros_like(w)
     for index in np.ndindex(w.shape):
@@ -295,26 +306,48 @@ def test_forward_forwards_goodness_is_read_before_a_normalisation_layer():
     rule.training_step(chainrule.tensor(x), chainrule.tensor(y), F.cross_entropy)
     wrong = (y + np.random.default_rng(0).integers(1, 3, size=10)) % 3
     w, b = model[0].weight.numpy(), model[0].bias.numpy()
-    expected = 0.0
-    for labels, sign in ((y, -1), (wrong, 1)):
-        activity = np.maximum(rule.embed(chainrule.tensor(x), labels).numpy() @ w.T + b, 0)
-        expected += np.log1p(np.exp(sign * ((activity**2).mean(axis=1) - rule.threshold))).mean()
+    positive, negative = (
+        (np.maximum(rule.embed(chainrule.tensor(x), labels).numpy() @ w.T + b, 0) ** 2).mean(axis=1)
+        for labels in (y, wrong)
+    )
+    expected = _goodness_loss_reference("symmetric", rule, positive, negative)
     assert rule.last_goodness_loss == pytest.approx(expected, rel=1e-9)
 
 
 def test_forward_forward_on_tanh_layers_takes_a_reachable_threshold():
     chainrule.manual_seed(0)
     model = nn.Sequential(nn.Linear(12, 8), nn.Tanh(), nn.Linear(8, 3))
-    assert ForwardForward(model).threshold == 0.25  # a Tanh layer's goodness is below 1
+    assert ForwardForward(model, objective="threshold").threshold == 0.25  # tanh's goodness is below 1
     with pytest.raises(
         ConfigError, match=r"^learning rule 'ff': a Tanh layer's goodness .* threshold 2 can"
     ) as raised:
-        ForwardForward(model, threshold=2.0)
+        ForwardForward(model, objective="threshold", threshold=2.0)
     assert "\n" not in str(raised.value)
-    with pytest.raises(
-        ConfigError, match=r"^learning rule 'ff': negatives must be 'hard' or 'random', not 'easy'$"
-    ):
-        ForwardForward(model, negatives="easy")
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"negatives": "easy"}, r"negatives must be 'hard' or 'random', not 'easy'$"),
+        ({"objective": "hinge"}, r"objective must be 'symmetric' or 'threshold', not 'hinge'$"),
+        ({"threshold": 0.5}, r"a threshold applies to objective='threshold' only; leave it out, or"),
+        ({"objective": "threshold", "sharpness": 4}, r"a sharpness applies to objective='symmetric' only"),
+        ({"sharpness": 0}, r"sharpness must be above 0, not 0$"),
+    ],
+)
+def test_forward_forwards_bad_settings_are_one_clear_error(settings, message):
+    chainrule.manual_seed(0)
+    model = nn.Sequential(nn.Linear(12, 8), nn.Tanh(), nn.Linear(8, 3))
+    with pytest.raises(ConfigError, match="^learning rule 'ff': " + message) as raised:
+        ForwardForward(model, **settings)
+    assert "\n" not in str(raised.value)
+
+
+def test_forward_forwards_default_is_the_symmetric_objective():
+    chainrule.manual_seed(0)
+    rule = apply_rule(nn.Sequential(nn.Linear(12, 8), nn.Tanh(), nn.Linear(8, 3)), "ff")
+    assert (rule.objective, rule.sharpness) == ("symmetric", 160.0)
+    assert repr(rule) == "ForwardForward(hidden_layers=1, objective='symmetric', sharpness=160)"
 
 
 def _ends_in_conv():
@@ -438,3 +471,25 @@ def test_forward_forward_on_a_regression_run_is_one_clear_error(tmp_path):
     with pytest.raises(ConfigError, match=r"^learning rule 'ff' classifies .* diabetes is a regression task"):
         train_run({"dataset": "diabetes", "learning_rule": "ff", "out": str(tmp_path)}, verbose=0)
     assert list(tmp_path.iterdir()) == []  # refused before a run folder was made
+
+
+def test_forward_forward_by_default_learns_blobs_with_its_head_and_its_goodness():
+    # Three Gaussian blobs in 20-D; the first 3 features are 0, so the label written there is
+    # the only thing positive and negative data differ in. A rule whose layers learnt nothing
+    # leaves the goodness classifier at chance (1/3).
+    rng = np.random.default_rng(0)
+    centres = np.zeros((3, 20))
+    centres[:, 3:] = rng.standard_normal((3, 17))
+    y = rng.integers(0, 3, 600)
+    x = (centres[y] + 0.7 * rng.standard_normal((600, 20))).astype(np.float32)
+    x[:, :3] = 0
+    chainrule.manual_seed(0)
+    model = nn.Sequential(nn.Linear(20, 32), nn.Tanh(), nn.Linear(32, 32), nn.Tanh(), nn.Linear(32, 3))
+    optimizer = optim.Adam(model.parameters(), lr=1e-2)
+    trainer = Trainer(model, nn.CrossEntropyLoss(), optimizer, learning_rule="ff")
+    batches = [(chainrule.tensor(x[i : i + 50]), chainrule.tensor(y[i : i + 50])) for i in range(0, 500, 50)]
+    trainer.fit(batches, epochs=5, verbose=0)
+    test_x, test_y = x[500:], y[500:]
+    head = model(chainrule.tensor(test_x)).detach().numpy().argmax(axis=1)
+    assert np.mean(head == test_y) > 0.9
+    assert np.mean(trainer.learning_rule.predict_by_goodness(chainrule.tensor(test_x)) == test_y) > 0.9

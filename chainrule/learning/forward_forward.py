@@ -10,14 +10,19 @@ the last ``Linear`` being the classifier head. One training step:
   default the wrong label is a hard negative, as in Hinton's supervised MNIST experiment: drawn
   in proportion to the probability the model (here its head) gives it, so the labels it
   confuses are trained most; ``negatives="random"`` draws it uniformly;
-* each hidden block sees the previous block's output for both, detached, and minimises
-  ``softplus(θ - G(pos)) + softplus(G(neg) - θ)``, its goodness ``G`` being the mean of its
-  squared activities: no gradient crosses from one layer to another. ``θ`` is 2 for ReLU
-  layers and 0.25 for Tanh layers, whose goodness is below 1. Hinton also normalises each
-  layer's activity vector before the next layer reads it, so that a layer cannot read the
-  previous layer's goodness: put a ``LayerNorm`` (``elementwise_affine=False``) after the
-  activation and the goodness is read before it, so the trained network's own forward stays
-  the one its layers learned with;
+* each hidden block sees the previous block's output for both, detached, and minimises a loss
+  of its goodness ``G``, the mean of its squared activities: no gradient crosses from one layer
+  to another. The default objective, ``"symmetric"``, compares each positive with its own
+  negative (the same image with the wrong label): ``softplus(s * (G(neg) - G(pos)))``, ``s``
+  the sharpness (160, chosen on a validation slice for tanh layers; the balanced loss of Lee and
+  Song 2023, "SymBa"). Hinton's own, ``"threshold"``,
+  pushes each goodness across a fixed threshold ``θ``: ``softplus(θ - G(pos)) + softplus(G(neg) - θ)``,
+  ``θ`` being 2 for ReLU layers and 0.25 for Tanh layers, whose goodness is below 1. On the
+  MNIST benchmark the symmetric objective gives the better network (BENCHMARKS.md). Hinton also
+  normalises each layer's activity vector before the next layer reads it, so that a layer
+  cannot read the previous layer's goodness: put a ``LayerNorm`` (``elementwise_affine=False``)
+  after the activation and the goodness is read before it, so the trained network's own forward
+  stays the one its layers learned with;
 * the head is a linear softmax classifier on the last hidden activities of the unlabelled
   input (Hinton's "neutral label" readout, with the label features left as they are), trained
   with the Trainer's loss on detached inputs.
@@ -39,26 +44,69 @@ from chainrule.errors import CheckpointFileError, ConfigError
 from chainrule.nn import functional as F
 from chainrule.tensor import Tensor
 
+OBJECTIVES = ("symmetric", "threshold")
+SHARPNESS = 160.0  # the symmetric objective's scale of G(neg) - G(pos) (chosen on a validation slice)
 THRESHOLD = 2.0  # ReLU layers: Hinton's threshold for the mean squared activity
 TANH_THRESHOLD = 0.25  # Tanh layers, whose goodness is below 1 (chosen on a validation slice)
 
 
 class ForwardForward:
-    """Forward-forward training for an MLP; made by :func:`chainrule.learning.apply_rule`.
+    """Forward-forward training for an MLP; made by :func:`chainrule.learning.apply_rule`
+    with the defaults, or directly for other settings.
 
     The Trainer calls :meth:`training_step` in place of its forward/backward; the optimizer
     then steps all parameters as usual.
+
+    Args:
+        objective: ``"symmetric"`` (default), ``softplus(sharpness * (G(neg) - G(pos)))`` per
+            layer, or ``"threshold"``, Hinton's ``softplus(θ - G(pos)) + softplus(G(neg) - θ)``.
+        sharpness: the symmetric objective's scale of the goodness difference (default 160).
+        threshold: the threshold objective's ``θ`` (default 2 for ReLU layers, 0.25 for Tanh).
+        negatives: ``"hard"`` (default: wrong labels drawn as the head confuses them) or ``"random"``.
+
+    Example::
+
+        >>> model = nn.Sequential(nn.Linear(20, 16), nn.Tanh(), nn.Linear(16, 3))
+        >>> rule = chainrule.learning.ForwardForward(model, objective="threshold")
+        >>> rule
+        ForwardForward(hidden_layers=1, objective='threshold', threshold=0.25)
+        >>> x, y = chainrule.randn(8, 20), chainrule.tensor([0, 1, 2, 0, 1, 2, 0, 1])
+        >>> outputs, loss = rule.training_step(x, y, nn.functional.cross_entropy)
+        >>> outputs.shape   # (N, classes): the head's logits, as model(x) gives them
+        (8, 3)
     """
 
     name = "ff"
     trains_itself = True
 
     def __init__(
-        self, model: Any, seed: int = 0, threshold: float | None = None, negatives: str = "hard"
+        self,
+        model: Any,
+        seed: int = 0,
+        objective: str = "symmetric",
+        sharpness: float | None = None,
+        threshold: float | None = None,
+        negatives: str = "hard",
     ) -> None:
         if negatives not in ("hard", "random"):
             raise ConfigError(f"learning rule 'ff': negatives must be 'hard' or 'random', not {negatives!r}")
-        self.model, self.seed, self.negatives = model, seed, negatives
+        if objective not in OBJECTIVES:
+            raise ConfigError(
+                f"learning rule 'ff': objective must be 'symmetric' or 'threshold', not {objective!r}"
+            )
+        if objective == "symmetric" and threshold is not None:
+            raise ConfigError(
+                "learning rule 'ff': a threshold applies to objective='threshold' only; "
+                "leave it out, or pass objective='threshold'"
+            )
+        if objective == "threshold" and sharpness is not None:
+            raise ConfigError(
+                "learning rule 'ff': a sharpness applies to objective='symmetric' only; "
+                "leave it out, or pass objective='symmetric'"
+            )
+        if sharpness is not None and not sharpness > 0:
+            raise ConfigError(f"learning rule 'ff': sharpness must be above 0, not {sharpness!r}")
+        self.model, self.seed, self.negatives, self.objective = model, seed, negatives, objective
         self.prefix, self.blocks, self.head = _split_mlp(model)
         bounded = any(isinstance(module, nn.Tanh) for block in self.blocks for module in block)
         if threshold is None:
@@ -69,6 +117,7 @@ class ForwardForward:
                 f"threshold {threshold:g} can never be reached; give a threshold below 1"
             )
         self.threshold = float(threshold)
+        self.sharpness = SHARPNESS if sharpness is None else float(sharpness)
         self.num_classes = self.head[0].out_features
         features = self.blocks[0][0].in_features
         if features < self.num_classes:
@@ -97,15 +146,18 @@ class ForwardForward:
         for block in self.blocks:
             positive_activity, positive = _run_block(block, positive)
             negative_activity, negative = _run_block(block, negative)
-            layer_loss = (
-                F.softplus(self.threshold - _goodness(positive_activity)).mean()
-                + F.softplus(_goodness(negative_activity) - self.threshold).mean()
-            )
+            layer_loss = self.layer_loss(_goodness(positive_activity), _goodness(negative_activity))
             goodness_loss = layer_loss if goodness_loss is None else goodness_loss + layer_loss
             positive, negative = positive.detach(), negative.detach()  # the next layer learns alone
         (goodness_loss + loss).backward()
         self.last_goodness_loss = float(goodness_loss.item())
         return outputs, loss
+
+    def layer_loss(self, positive: Tensor, negative: Tensor) -> Tensor:
+        """One layer's loss from the goodness (N,) of the positive and of the negative data."""
+        if self.objective == "symmetric":  # each sample against its own negative
+            return F.softplus(self.sharpness * (negative - positive)).mean()
+        return F.softplus(self.threshold - positive).mean() + F.softplus(negative - self.threshold).mean()
 
     def _negative_labels(self, labels: np.ndarray, logits: np.ndarray) -> np.ndarray:
         """A wrong label per sample: uniformly at random, or (``negatives="hard"``) in proportion
@@ -160,7 +212,11 @@ class ForwardForward:
             )
 
     def __repr__(self) -> str:
-        return f"ForwardForward(hidden_layers={len(self.blocks)}, threshold={self.threshold})"
+        if self.objective == "symmetric":
+            setting = f"sharpness={self.sharpness:g}"
+        else:
+            setting = f"threshold={self.threshold:g}"
+        return f"ForwardForward(hidden_layers={len(self.blocks)}, objective={self.objective!r}, {setting})"
 
 
 def _as_tensor(value: Any) -> Tensor:
