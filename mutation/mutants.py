@@ -346,8 +346,8 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "conv2d-fast-weight-grad-channels-reversed",
         "chainrule/ops/conv.py",
-        "return _conv_weight_grad(x, grad, window, groups, columns, with_bias)",
-        "return _conv_weight_grad(x, grad[:, ::-1], window, groups, columns, with_bias)",
+        "grad_weight, grad_bias = _conv_weight_grad(x, grad, window, groups, columns, with_bias)",
+        "grad_weight, grad_bias = _conv_weight_grad(x, grad[:, ::-1], window, groups, columns, with_bias)",
         CONV_TESTS,
     ),
     Mutation(

@@ -93,6 +93,55 @@ def test_conv_transpose2d_and_conv1d_match_numpy_path(kwargs):
     assert_same(*on_both_paths(compute))
 
 
+CONV1D_CASES = [
+    dict(),
+    dict(padding=2),
+    dict(padding="same"),
+    dict(stride=3, padding=1),
+    dict(dilation=2, padding=3),
+    dict(groups=2, padding=1),
+    dict(padding=5),
+]
+
+
+@pytest.mark.parametrize("kwargs", CONV1D_CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["contiguous", "channel-major"])
+def test_conv1d_im2col_kernel_matches_numpy_path(kwargs, dtype, layout):
+    """The 1-D im2col loop (padding by bounds test, no padded copy) against the NumPy path (the
+    padded input's window view), through conv1d's values and gradients: the input gradient,
+    a convolution of the output gradient, runs through the loop too."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 4, 13)).astype(dtype)
+    x = channel_major(x) if layout == "channel-major" else x
+    weight = rng.standard_normal((6, 4 // kwargs.get("groups", 1), 4)).astype(dtype)
+    bias = rng.standard_normal(6).astype(dtype)
+
+    def compute():
+        inputs = [chainrule.tensor(a, requires_grad=True) for a in (x, weight, bias)]
+        out = F.conv1d(*inputs, **kwargs)
+        out.backward(chainrule.tensor(np.cos(np.arange(out.numel())).reshape(out.shape).astype(dtype)))
+        return [out.detach().numpy()] + [t.grad.numpy() for t in inputs]
+
+    assert_same(*on_both_paths(compute))
+
+
+@pytest.mark.parametrize("kwargs", [dict(padding=1), dict(stride=2, padding=1, output_padding=1),
+                                    dict(stride=3, dilation=2, groups=2)])
+def test_conv_transpose1d_im2col_kernel_matches_numpy_path(kwargs):
+    """conv_transpose1d's weight gradient reads im2col columns of its output gradient for only
+    as many outputs as its input has (strided: fewer than the window fits)."""
+    rng = np.random.default_rng(4)
+    y, weight = rng.standard_normal((2, 4, 9)), rng.standard_normal((4, 3, 3))
+
+    def compute():
+        inputs = [chainrule.tensor(a, requires_grad=True) for a in (y, weight)]
+        F.conv_transpose1d(*inputs, **kwargs).square().sum().backward()
+        return [t.grad.numpy() for t in inputs]
+
+    assert_same(*on_both_paths(compute))
+
+
 def test_conv2d_second_order_gradients_match_numpy_path():
     rng = np.random.default_rng(2)
     x, weight = rng.standard_normal((2, 3, 7, 7)), rng.standard_normal((4, 3, 3, 3))
