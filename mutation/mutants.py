@@ -346,8 +346,15 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "conv2d-fast-weight-grad-channels-reversed",
         "chainrule/ops/conv.py",
-        "return _conv_weight_grad(x, grad, window, groups, columns)",
-        "return _conv_weight_grad(x, grad[:, ::-1], window, groups, columns)",
+        "grad_weight, grad_bias = _conv_weight_grad(x, grad, window, groups, columns, with_bias)",
+        "grad_weight, grad_bias = _conv_weight_grad(x, grad[:, ::-1], window, groups, columns, with_bias)",
+        CONV_TESTS,
+    ),
+    Mutation(
+        "conv2d-bias-grad-from-a-weight-column",
+        "chainrule/ops/conv.py",
+        "np.ascontiguousarray(per_group[:, :, depth])",
+        "np.ascontiguousarray(per_group[:, :, depth - 1])",
         CONV_TESTS,
     ),
     Mutation(
@@ -392,6 +399,13 @@ MUTATIONS: list[Mutation] = [
         "chainrule/kernels/pool.py",
         "out[a, b, row, col] += grad[a, b, oh, ow]",
         "out[a, b, row, col] = grad[a, b, oh, ow]",
+        POOL_TESTS,
+    ),
+    Mutation(
+        "max-pool-tiles-kernel-routes-to-mirrored-column",
+        "chainrule/kernels/pool.py",
+        "= value if position == j else zero",
+        "= value if position == kw - 1 - j else zero",
         POOL_TESTS,
     ),
     Mutation(

@@ -154,9 +154,12 @@ MAX_POOL_CASES = [
     (2, (2, 3, 7, 8), dict(kernel_size=3, stride=2, ceil_mode=True)),
     (2, (2, 3, 7, 8), dict(kernel_size=2, stride=2, padding=1, ceil_mode=True)),
     (2, (2, 3, 7, 8), dict(kernel_size=(2, 3), stride=1, dilation=2)),
+    (2, (2, 3, 8, 6), dict(kernel_size=2)),  # windows that tile the whole input
+    (2, (2, 3, 9, 8), dict(kernel_size=(3, 2))),
     (1, (2, 3, 11), dict(kernel_size=2)),
     (1, (2, 3, 11), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
     (1, (2, 3, 11), dict(kernel_size=4, stride=1, padding=2, dilation=2)),
+    (1, (2, 3, 12), dict(kernel_size=3)),
 ]
 MAX_POOL = {1: F.max_pool1d, 2: F.max_pool2d}
 
@@ -202,7 +205,7 @@ def test_max_pool_non_finite_gradients_match_numpy_path(on_both_paths, case, dty
     assert not np.isnan(reference[0]).all()  # the finite parts of the gradient got through
 
 
-@pytest.mark.parametrize("case", MAX_POOL_CASES[:4] + MAX_POOL_CASES[8:10], ids=_case_id)
+@pytest.mark.parametrize("case", MAX_POOL_CASES[:4] + MAX_POOL_CASES[10:12], ids=_case_id)
 @pytest.mark.parametrize("layout", ["contiguous", "channel-major"])
 def test_max_pool_gradient_in_another_layout_than_the_input(on_both_paths, case, layout):
     spatial, shape, kwargs = case

@@ -91,9 +91,11 @@ def route_to_winners(grad: np.ndarray, winner: np.ndarray, window: Window,
     (N, C, *padded_hw), returned uncropped, as ``chainrule.ops.pool.RouteToWinners`` does."""
     n, c = grad.shape[:2]
     channel_major = _is_channel_major(winner)  # the pooled input's layout, as the NumPy path
-    out, out_nchw = _empty_in_loop_order((n, c, *padded_hw), grad.dtype, channel_major, zeros=True)
-    _route_loop(geometry(window))(_in_loop_order(grad, channel_major),
-                                   _in_loop_order(winner, channel_major), out)
+    shape = geometry(window)
+    tiles = _windows_tile(shape, grad.shape[2:], padded_hw)
+    out, out_nchw = _empty_in_loop_order((n, c, *padded_hw), grad.dtype, channel_major, zeros=not tiles)
+    loop = _route_tiles_loop(shape) if tiles else _route_loop(shape)
+    loop(_in_loop_order(grad, channel_major), _in_loop_order(winner, channel_major), out)
     return out_nchw
 
 
@@ -125,6 +127,15 @@ def window_scatter(grad: np.ndarray, window: Window, padded_hw: Pair) -> np.ndar
     out, out_nchw = _empty_in_loop_order((n, c, *padded_hw), grad.dtype, channel_major, zeros=True)
     _window_scatter_loop(geometry(window))(_in_loop_order(grad, channel_major), out)
     return out_nchw
+
+
+def _windows_tile(geometry: Geometry, out_hw: Pair, padded_hw: Pair) -> bool:
+    """True when the windows lie side by side with no gaps (stride = kernel size, no
+    dilation) and cover the whole padded input, as a 2x2 max pooling with stride 2 does an
+    input of even height and width. (Over an odd one, zeroing the last row and column in the
+    loop measured slower than the zeroed array on the CNN's second pool.)"""
+    kh, kw, sh, sw, dh, dw = geometry
+    return (sh, sw, dh, dw) == (kh, kw, 1, 1) and tuple(padded_hw) == (out_hw[0] * kh, out_hw[1] * kw)
 
 
 # ----------------------------------------------------------------------------- the loops
@@ -183,6 +194,30 @@ def _route_loop(geometry: Geometry) -> Callable[..., None]:
                         out[a, b, row, col] += grad[a, b, oh, ow]
 
     return route_loop
+
+
+@cache
+def _route_tiles_loop(geometry: Geometry) -> Callable[..., None]:
+    """``_route_loop`` for windows that tile the whole input (``_windows_tile``), into an
+    array not zeroed: every element is written once, in memory order, a window's winner its
+    gradient and the others zero. That skips the pass that zeroes the array first: on the
+    CNN's first pool, (64, 32, 26, 26) float32, 0.47 -> 0.28 ms (one thread, CPU time)."""
+    kh, kw, _, _, _, _ = geometry
+
+    @kernel
+    def route_tiles_loop(grad, winner, out):  # pragma: no cover (compiled)
+        zero = out.dtype.type(0)
+        for a in range(grad.shape[0]):
+            for b in range(grad.shape[1]):
+                for oh in range(grad.shape[2]):
+                    for i in range(kh):
+                        for ow in range(grad.shape[3]):
+                            position = np.int64(winner[a, b, oh, ow]) - i * kw
+                            value = grad[a, b, oh, ow]
+                            for j in range(kw):
+                                out[a, b, oh * kh + i, ow * kw + j] = value if position == j else zero
+
+    return route_tiles_loop
 
 
 @cache

@@ -13,6 +13,9 @@ passes), for one and two spatial dimensions alike:
 Two dimensions: an im2col (a strided window view of the padded input, copied once into the
 layout (groups, C/groups * kh * kw, N * OH * OW)) and one GEMM; the adjoint is one GEMM and a
 col2im that adds one strided slice per kernel position (kh * kw additions, no ``np.add.at``).
+A bias rides in the GEMM, as one more column of the weight against a row of ones at the end
+of the columns; the weight gradient's product then gives the bias gradient as well. That
+saves two passes over the output, each as long as the GEMM on a first layer of few channels.
 
 One dimension, from 64 input channels per group: no im2col. The padded sequences are laid end
 to end in one (C, N * Lp) buffer, and kernel tap j reads the columns of that buffer shifted by
@@ -47,25 +50,50 @@ from chainrule.tensor import Tensor
 from chainrule.window import Pair, Window, expand_param, kernel_positions, pad_spatial, window_output_size
 
 
-def _im2col(x: np.ndarray, window: Window, groups: int, out_hw: Sequence[int]) -> np.ndarray:
-    """The columns of ``x`` (N, C, H, W): shape (groups, C/groups * kh * kw, N * OH * OW).
+def _im2col(x: np.ndarray, window: Window, groups: int, out_hw: Sequence[int],
+            ones_row: bool = False) -> np.ndarray:
+    """The columns of ``x`` (N, C, H, W): shape (groups, C/groups * kh * kw, N * OH * OW), or
+    with ``ones_row`` (groups, C/groups * kh * kw + 1, N * OH * OW), each group's columns ending
+    in a row of ones (see ``_with_bias``).
 
-    The window view costs nothing; the reshape makes the one copy. With the batch folded into
-    the columns, a whole layer is one GEMM (per group), which BLAS runs several times faster
-    than one small GEMM per sample; spatial positions last make the copy run in long strides."""
+    The window view costs nothing; filling the columns from it is the one copy. With the batch
+    folded into the columns, a whole layer is one GEMM (per group), which BLAS runs several
+    times faster than one small GEMM per sample; spatial positions last make the copy run in
+    long strides."""
     (kh, kw), (sh, sw), (dh, dw) = window.kernel, window.stride, window.dilation
     out_h, out_w = out_hw
+    n, c = x.shape[:2]
+    group_in = c // groups
+    depth = group_in * kh * kw
+    columns = np.empty((groups, depth + ones_row, n * out_h * out_w), x.dtype)
+    if ones_row:
+        columns[:, depth] = 1
+    # each group's block is contiguous, ones row or not
+    blocks = columns[:, :depth].reshape(groups, group_in, kh, kw, n, out_h, out_w)
     padded = pad_spatial(x, window.padding)
     if numba_backend.handles(x):
-        n, c = x.shape[:2]
-        columns = np.empty((c, kh, kw, n, out_h, out_w), x.dtype)
-        conv_kernels.im2col_loop(geometry(window))(padded.transpose(1, 0, 2, 3), columns)
-        return columns.reshape(groups, c // groups * kh * kw, n * out_h * out_w)
+        loop = conv_kernels.im2col_loop(geometry(window))
+        channels_first = padded.transpose(1, 0, 2, 3)
+        for group in range(groups):
+            loop(channels_first[group * group_in:(group + 1) * group_in], blocks[group])
+        return columns
     span = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
     views = sliding_window_view(padded, span, axis=(2, 3))
     views = views[:, :, :(out_h - 1) * sh + 1:sh, :(out_w - 1) * sw + 1:sw, ::dh, ::dw]
-    n, c = x.shape[:2]
-    return views.transpose(1, 4, 5, 0, 2, 3).reshape(groups, c // groups * kh * kw, n * out_h * out_w)
+    views = views.reshape(n, groups, group_in, out_h, out_w, kh, kw)
+    blocks[...] = views.transpose(1, 2, 5, 6, 0, 3, 4)
+    return columns
+
+
+def _with_bias(weight: np.ndarray, bias: np.ndarray, groups: int) -> np.ndarray:
+    """``weight`` (O, C/groups, k...) as per-group matrices (groups, O/groups, C/groups * k... + 1)
+    whose last column is ``bias`` (O,): times columns that end in a row of ones (``_im2col``
+    with ``ones_row``), the product adds the bias, with no pass of its own over the output.
+    The adjoint works the same way: the weight gradient's product with those columns gives the
+    bias gradient (the gradient summed over every position) as its last column."""
+    out_channels = weight.shape[0]
+    per_group = weight.reshape(groups, out_channels // groups, -1)
+    return np.concatenate([per_group, bias.reshape(groups, -1, 1)], axis=2)
 
 
 def _channel_major(a: np.ndarray) -> np.ndarray:
@@ -81,16 +109,17 @@ def _channels_first(a: np.ndarray, groups: int) -> np.ndarray:
     return a.transpose(1, 0, 2, 3).reshape(groups, c // groups, n * h * w)
 
 
-def _conv_operand(x: np.ndarray, window: Window, groups: int) -> np.ndarray:
+def _conv_operand(x: np.ndarray, window: Window, groups: int, ones_row: bool = False) -> np.ndarray:
     """What both a convolution's product and its weight gradient read of ``x``: the im2col
-    columns in 2-D; in 1-D the padded sequences laid end to end, or with few channels (see
-    ``SHIFTED_GEMM_MIN_CHANNELS``) the im2col columns of x as an image of height 1."""
+    columns in 2-D (ending in a row of ones with ``ones_row``, for a bias); in 1-D the padded
+    sequences laid end to end, or with few channels (see ``SHIFTED_GEMM_MIN_CHANNELS``) the
+    im2col columns of x as an image of height 1 (``ones_row`` does not apply to 1-D)."""
     out_size = window_output_size(x.shape[2:], window)
     if x.ndim == 3 and not _stacks_taps(x.shape[1] // groups):
         return _lay_end_to_end(x, window)
     if x.ndim == 3:
         return _im2col1d(x, window, groups, out_size[0])
-    return _im2col(x, window, groups, out_size)
+    return _im2col(x, window, groups, out_size, ones_row)
 
 
 def _im2col1d(x: np.ndarray, window: Window, groups: int, out_length: int) -> np.ndarray:
@@ -112,7 +141,7 @@ def _im2col1d(x: np.ndarray, window: Window, groups: int, out_length: int) -> np
 def _conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, window: Window,
                   groups: int, columns: np.ndarray | None = None) -> np.ndarray:
     """``columns``, when given, are ``_conv_operand(x, ...)`` (the caller keeps them for the
-    weight gradient)."""
+    weight gradient), with the row of ones when there is a ``bias`` (2-D)."""
     if x.ndim == 3:
         if _stacks_taps(weight.shape[1]):
             columns = _conv_operand(x, window, groups) if columns is None else columns
@@ -124,10 +153,12 @@ def _conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, wi
     out_channels = weight.shape[0]
     out_hw = window_output_size(x.shape[2:], window)
     if columns is None:
-        columns = _im2col(x, window, groups, out_hw)
-    out = np.matmul(weight.reshape(groups, out_channels // groups, -1), columns)
-    out = out.reshape(out_channels, n, *out_hw)
-    if bias is not None:
+        columns = _im2col(x, window, groups, out_hw, ones_row=bias is not None)
+    per_group = weight.reshape(groups, out_channels // groups, -1)
+    if bias is not None and columns.shape[1] > per_group.shape[2]:
+        per_group, bias = _with_bias(weight, bias, groups), None
+    out = np.matmul(per_group, columns).reshape(out_channels, n, *out_hw)
+    if bias is not None:  # columns without the row of ones (1-D inputs lifted to 2-D)
         out += bias.reshape(-1, 1, 1, 1)
     return out.transpose(1, 0, 2, 3)
 
@@ -169,25 +200,35 @@ def _col2im(columns: np.ndarray, window: Window, out_hw: Pair) -> np.ndarray:
 
 
 def _conv_weight_grad(x: np.ndarray, grad: np.ndarray, window: Window, groups: int,
-                      columns: np.ndarray | None = None) -> np.ndarray:
-    """The adjoint of ``_conv_forward`` in the weight: (O, C/groups, kh, kw). ``columns``,
-    when given, are ``_conv_operand(x, ...)``, kept from the forward pass."""
+                      columns: np.ndarray | None = None, with_bias: bool = False
+                      ) -> tuple[np.ndarray, np.ndarray | None]:
+    """The adjoint of ``_conv_forward`` in the weight, (O, C/groups, kh, kw), and with
+    ``with_bias`` (2-D) in the bias, (O,), from the same product (else None). ``columns``,
+    when given, are ``_conv_operand(x, ...)``, kept from the forward pass (with a row of ones
+    when the forward had a bias, needed for ``with_bias``)."""
     if x.ndim == 3:
         if _stacks_taps(x.shape[1] // groups):
             columns = _im2col1d(x, window, groups, grad.shape[2]) if columns is None else columns
-            lifted = _conv_weight_grad(x[:, :, None], grad[:, :, None], _lift(window), groups, columns)
-            return lifted.reshape(lifted.shape[0], lifted.shape[1], -1)
+            lifted, _ = _conv_weight_grad(x[:, :, None], grad[:, :, None], _lift(window), groups, columns)
+            return lifted.reshape(lifted.shape[0], lifted.shape[1], -1), None
         operand = _lay_end_to_end(x, window) if columns is None else columns
-        return _conv1d_weight_grad(operand, grad, window, groups, x.shape)
+        return _conv1d_weight_grad(operand, grad, window, groups, x.shape), None
     out_channels = grad.shape[1]
     if columns is None:
-        columns = _im2col(x, window, groups, grad.shape[2:])
+        columns = _im2col(x, window, groups, grad.shape[2:], ones_row=with_bias)
     # (columns @ grad^T)^T rather than grad @ columns^T: the same numbers, and OpenBLAS runs this
     # order faster here (1.81 ms against 1.96 ms for the second layer of the MNIST CNN at batch
     # 64); the small result is then copied back to row-major, the layout optimizers expect.
     grad_t = _channels_first(grad, groups).transpose(0, 2, 1)
     per_group = _long_product(columns, grad_t).transpose(0, 2, 1)
-    return np.ascontiguousarray(per_group.reshape(out_channels, x.shape[1] // groups, *window.kernel))
+    group_in = x.shape[1] // groups
+    depth = group_in * window.kernel[0] * window.kernel[1]
+    grad_weight = np.ascontiguousarray(per_group[:, :, :depth])
+    grad_weight = grad_weight.reshape(out_channels, group_in, *window.kernel)
+    if not with_bias:
+        return grad_weight, None
+    # the row of ones in the columns made the last column the sum of grad over every position
+    return grad_weight, np.ascontiguousarray(per_group[:, :, depth]).reshape(out_channels)
 
 
 def _long_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -383,7 +424,7 @@ class Conv(Function):
     def forward(ctx, x, weight, bias, window, groups):
         ctx.save_inputs(0, 1)
         ctx.window, ctx.groups = window, groups
-        columns = _conv_operand(x, window, groups)
+        columns = _conv_operand(x, window, groups, ones_row=bias is not None)
         if ctx.needs_input_grad[1]:
             # The weight gradient reads these same columns: keeping them (in 2-D kh * kw times
             # x's memory, released as backward passes) saves a second im2col, the costliest
@@ -396,12 +437,18 @@ class Conv(Function):
         x, weight = ctx.saved_inputs
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         window, groups = ctx.window, ctx.groups
-        grad_b = grad.sum(_spatial_axes(grad)) if need_b else None
+        # In 2-D the weight gradient's product gives the bias gradient too (see _with_bias).
+        bias_in_product = need_w and need_b and grad.ndim == 4
+        grad_b = grad.sum(_spatial_axes(grad)) if need_b and not bias_in_product else None
         if grad.ndim == 4:
             # One channel-major copy of grad (when it is not already) serves every GEMM below.
             # (1-D kernels copy grad into their zero-padded slots whatever its layout.)
             grad = InLayout.apply(grad, (1, 0, 2, 3))
-        grad_w = ConvWeightGrad.apply(x, grad, window, groups, ctx.columns) if need_w else None
+        grad_w = None
+        if need_w:
+            grad_w = ConvWeightGrad.apply(x, grad, window, groups, ctx.columns, bias_in_product)
+            if bias_in_product:
+                grad_w, grad_b = grad_w
         grad_x = ConvTranspose.apply(grad, weight, None, window, groups, x.shape[2:]) if need_x else None
         return grad_x, grad_w, grad_b, None, None
 
@@ -422,23 +469,24 @@ class ConvTranspose(Function):
         need_y, need_w, need_b = ctx.needs_input_grad[:3]
         window, groups = ctx.window, ctx.groups
         grad_y = _crop_to(Conv.apply(grad, weight, None, window, groups), y.shape[2:]) if need_y else None
-        grad_w = ConvWeightGrad.apply(grad, y, window, groups, None) if need_w else None
+        grad_w = ConvWeightGrad.apply(grad, y, window, groups, None, False) if need_w else None
         grad_b = grad.sum(_spatial_axes(grad)) if need_b else None
         return grad_y, grad_w, grad_b, None, None, None
 
 
 class ConvWeightGrad(Function):
     """The adjoint of ``Conv`` in the weight: d<grad, Conv(x, w)>/dw for ``grad``
-    (N, O, OL...)."""
+    (N, O, OL...); with ``with_bias`` (2-D), the pair (d/dw, d/db) of <grad, Conv(x, w, b)>."""
 
     @staticmethod
-    def forward(ctx, x, grad, window, groups, columns=None):
+    def forward(ctx, x, grad, window, groups, columns, with_bias):
         ctx.save_inputs(0, 1)
         ctx.window, ctx.groups = window, groups
-        return _conv_weight_grad(x, grad, window, groups, columns)
+        grad_weight, grad_bias = _conv_weight_grad(x, grad, window, groups, columns, with_bias)
+        return grad_weight if grad_bias is None else (grad_weight, grad_bias)
 
     @staticmethod
-    def backward(ctx, grad_weight):
+    def backward(ctx, grad_weight, grad_bias=None):
         x, grad = ctx.saved_inputs
         need_x, need_grad = ctx.needs_input_grad[:2]
         window, groups = ctx.window, ctx.groups
@@ -446,8 +494,9 @@ class ConvWeightGrad(Function):
         if need_x:
             grad_x = ConvTranspose.apply(grad, grad_weight, None, window, groups, x.shape[2:])
         if need_grad:
-            grad_g = _crop_to(Conv.apply(x, grad_weight, None, window, groups), grad.shape[2:])
-        return grad_x, grad_g, None, None, None
+            # the bias gradient sums grad, so its adjoint broadcasts: Conv's bias does that
+            grad_g = _crop_to(Conv.apply(x, grad_weight, grad_bias, window, groups), grad.shape[2:])
+        return grad_x, grad_g, None, None, None, None
 
 
 # -------------------------------------------------------------------- argument checking
