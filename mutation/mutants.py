@@ -536,16 +536,37 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "detach-gets-its-own-version-counter",
         "chainrule/tensor.py",
-        "        out = Tensor._wrap(self.array)\n        out._vc = self._vc\n",
-        "        out = Tensor._wrap(self.array)\n        out._vc = [0]\n",
+        "        out._vc = self._vc\n        return out\n",
+        "        out._vc = [0]\n        return out\n",
         ENGINE_TESTS,
     ),
     Mutation(
         "view-gets-its-own-version-counter",
         "chainrule/autograd/function.py",
-        "                return arg._vc\n",
+        "                return shared_counter(arg)\n",
         "                return [0]\n",
         ENGINE_TESTS,
+    ),
+    Mutation(
+        "inplace-write-into-a-plain-tensor-drops-the-gradient",
+        "chainrule/tensor.py",
+        "if GRAD_MODE.get() and (self.requires_grad or _any_requires_grad(sources)):",
+        "if GRAD_MODE.get() and self.requires_grad:",
+        ("tests/test_inplace_autograd.py",),
+    ),
+    Mutation(
+        "inplace-record-leaves-the-old-node",
+        "chainrule/ops/inplace.py",
+        "    tensor.grad_fn = new.grad_fn\n",
+        "    tensor.grad_fn = tensor.grad_fn\n",
+        ("tests/test_inplace_autograd.py",),
+    ),
+    Mutation(
+        "inplace-record-writes-into-the-old-array",
+        "chainrule/ops/inplace.py",
+        "    tensor.array = array\n",
+        "    tensor.array[...] = array\n",
+        ("tests/test_inplace_autograd.py",),
     ),
     # ------------------------------------------- second-order composite rules (gradient ops)
     Mutation(
