@@ -78,9 +78,9 @@ def _gemm_argtypes(real: type) -> list[Any]:
 
 def load_mkl() -> MKL | None:
     """Load ``libmkl_rt`` once (None when it is absent or does not load; ``mkl_error()`` says
-    why). Before it loads, reproducibility is set strict and the threading layer to GNU
-    OpenMP (see ``chainrule.backends.blas``'s docstring and docs/blas.md), unless the
-    environment says otherwise; its thread count is then matched to NumPy's BLAS pool."""
+    why). Before it loads, reproducibility is set strict and the threading layer sequential
+    (``THREADING_LAYER``), unless the environment says otherwise; a threaded layer's thread
+    count is then matched to NumPy's BLAS pool."""
     global _mkl, _mkl_error
     if _mkl is not None or _mkl_error is not None:
         return _mkl
@@ -107,9 +107,14 @@ def load_mkl() -> MKL | None:
     return _mkl
 
 
-THREADING_LAYER = "GNU"
-"""MKL's threading layer unless ``MKL_THREADING_LAYER`` is set: GNU OpenMP measured fastest at
-two threads here (docs/blas.md), and it is the OpenMP runtime PyTorch and numba also use."""
+THREADING_LAYER = "SEQUENTIAL"
+"""MKL's threading layer unless ``MKL_THREADING_LAYER`` is set. Sequential: MKL then keeps no
+thread pool of its own beside NumPy's OpenBLAS pool (which still runs the products MKL is not
+given), so the two never spin against each other. Measured at two threads on the 2-core Xeon
+of BENCHMARKS.md (docs/blas.md): MLP 784-512-512-10 steps of 10.5 ms CPU sequential against
+12.0 ms with Intel OpenMP and 68 ms with GNU OpenMP, whose idle threads spin. Set
+``MKL_THREADING_LAYER=INTEL`` or ``GNU`` before the first product to give MKL a pool; its thread
+count is then matched to NumPy's BLAS pool."""
 
 
 def _numpy_blas_threads() -> int | None:

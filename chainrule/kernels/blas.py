@@ -4,8 +4,9 @@ With MKL chosen, a product of 2-D float32 or float64 arrays of one dtype goes to
 ``cblas_?gemm``: a transposed view is passed as a flag and its leading dimension, never copied,
 and a column-major ``out`` is filled in column-major order. A stack of such products (3-D
 operands with one leading size, e.g. a grouped convolution) is one call per matrix. Everything
-else takes ``np.matmul``: other dtypes, broadcasting, zero-size products, strides BLAS cannot
-express (a non-unit step along both axes), an ``out`` that overlaps an operand.
+else takes ``np.matmul``: products where MKL measured slower (a side under 32, fewer than 2^19
+multiply-adds: ``_mkl_wins``), other dtypes, broadcasting, zero-size products, strides BLAS
+cannot express (a non-unit step along both axes), an ``out`` that overlaps an operand.
 
 MKL is called from a numba kernel when numba is installed (0.4 us a call, against 5 us through
 ``ctypes``, measured on a Xeon), also when ``chainrule.backends.numba.enabled`` is False: that
@@ -31,11 +32,12 @@ from chainrule.backends import blas as blas_backend
 from chainrule.backends import numba as numba_backend
 
 ROW_MAJOR, COLUMN_MAJOR, NO_TRANSPOSE, TRANSPOSE = 101, 102, 111, 112
-CTYPES_MIN_WORK = 1 << 17
-"""Multiply-adds (m n k) from which a product goes to MKL through ``ctypes`` when numba is
-absent: below, the call's 5 us exceed what MKL saves over ``np.matmul`` (measured on the Xeon
-of BENCHMARKS.md: even at 64 x 128 x 10, about 8 us against 3 us)."""
-_INT_MAX = 2**31 - 1
+MKL_MIN_SIDE, MKL_MIN_WORK = 32, 1 << 19
+"""The smallest m and n, and the fewest multiply-adds m n k, of a product MKL runs (``_mkl_wins``)."""
+CTYPES_MIN_WORK = 1 << 21
+"""Multiply-adds from which a product goes to MKL through ``ctypes`` when numba is absent: the
+call's 5 us would eat what MKL saves on smaller products (a 100 x 64 x 192 product, 1.2 million
+multiply-adds, takes 16 us with MKL against 20 us with NumPy)."""
 
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -43,15 +45,18 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     the operands allow (see the module's docstring). Shapes as ``np.matmul``: (m, k) @ (k, n)
     -> (m, n), or stacks (g, m, k) @ (g, k, n) -> (g, m, n)."""
     # Checked in the order of their cost: this runs for every product of a training step.
+    if blas_backend.current() == "numpy" or type(a) is not np.ndarray or type(b) is not np.ndarray:
+        return np.matmul(a, b, out=out)
     dtype = a.dtype
-    if (blas_backend.current() == "numpy" or type(a) is not np.ndarray or type(b) is not np.ndarray
-            or b.dtype is not dtype or (dtype is not _FLOAT32 and dtype is not _FLOAT64)
+    if (b.dtype is not dtype or (dtype is not _FLOAT32 and dtype is not _FLOAT64)
             or (out is not None and (type(out) is not np.ndarray or out.dtype is not dtype))):
         return np.matmul(a, b, out=out)
-    if a.ndim == 2 and b.ndim == 2:
+    if a.ndim != b.ndim or a.ndim not in (2, 3) or not _mkl_wins(a.shape[-2], a.shape[-1], b.shape[-1]):
+        return np.matmul(a, b, out=out)
+    if a.ndim == 2:
         result = np.empty((a.shape[0], b.shape[1]), dtype) if out is None else out
         return result if _gemm(a, b, result) else np.matmul(a, b, out=out)
-    if a.ndim == b.ndim == 3 and len(a) == len(b) and (out is None or _stack_out(out, a, b)):
+    if len(a) == len(b) and (out is None or _stack_out(out, a, b)):
         stacked = np.empty((len(a), a.shape[1], b.shape[2]), dtype) if out is None else out
         # The matrices of a stack share their strides, so only the first can be refused.
         if all(_gemm(a_matrix, b_matrix, out_matrix) for a_matrix, b_matrix, out_matrix
@@ -68,6 +73,14 @@ def _stack_out(out: np.ndarray, a: np.ndarray, b: np.ndarray) -> bool:
 
 
 _FLOAT32, _FLOAT64 = np.dtype(np.float32), np.dtype(np.float64)
+
+
+def _mkl_wins(m: int, k: int, n: int) -> bool:
+    """Whether MKL runs an (m, k) @ (k, n) product faster than NumPy's OpenBLAS, by the rule
+    measured on the Xeon of BENCHMARKS.md (one thread, every transpose combination): MKL loses
+    on products with a side under 32 (0.3-0.9x at n = 10, 0.6-0.7x at 9 x 1598 x 32) and on
+    small ones (0.7-1.3x at 64^3), and wins 1.1-2.2x from 100 x 64 x 192 up."""
+    return min(m, n) >= MKL_MIN_SIDE and m * n * k >= MKL_MIN_WORK
 
 
 def _gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> bool:
