@@ -107,6 +107,23 @@ def test_mkl_runs_a_stack_of_products_one_matrix_at_a_time(on, monkeypatch):
         assert_close_to_numpy(result[index], a[index], b[index])
 
 
+@needs_mkl
+@pytest.mark.parametrize("on", ["mkl"], indirect=True)
+@pytest.mark.parametrize("out_order", ["C", "F"])
+def test_without_numba_mkl_is_called_through_ctypes_for_large_products(on, out_order, monkeypatch):
+    monkeypatch.setattr(blas.numba_backend, "is_available", lambda: False)
+    rng = np.random.default_rng(8)
+    a, b = operand(rng, (128, 512), np.float32, True), operand(rng, (512, 64), np.float32, False)
+    small_a, small_b = operand(rng, (M, K), np.float32, False), operand(rng, (K, N), np.float32, True)
+    spy = GemmSpy(monkeypatch)
+    out = np.empty((128, 64), np.float32, order=out_order)
+    blas.matmul(a, b, out=out)
+    small = blas.matmul(small_a, small_b)
+    assert spy.ran == [True, False], "the large product through ctypes, the small one left to NumPy"
+    assert_close_to_numpy(out, a, b)
+    np.testing.assert_array_equal(small, np.matmul(small_a, small_b))
+
+
 def numpy_products() -> list[tuple[str, np.ndarray, np.ndarray]]:
     rng = np.random.default_rng(3)
     big = rng.standard_normal((M, 2 * K)).astype(np.float32)
