@@ -112,6 +112,7 @@ from chainrule.ops.elementwise import (  # noqa: F401
     tanh,
     where,
 )
+from chainrule.ops.inplace import relu_, sigmoid_, tanh_  # noqa: F401
 from chainrule.ops.linalg import bmm, dot, einsum, matmul, mm, outer  # noqa: F401
 from chainrule.ops.movement import (  # noqa: F401
     broadcast_to,

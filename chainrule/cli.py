@@ -128,8 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--resume",
         metavar="RUN_DIR",
-        help="continue an interrupted run from its last checkpoint (only --epochs and --verbose "
-        "may be given with it)",
+        help="continue an interrupted run from its last checkpoint (only settings that leave the "
+        "run's results alone may be given with it: --epochs, --patience, --tensorboard, "
+        "--checkpoint-segments, --data-dir, --allow-nan, --verbose)",
     )
     train.add_argument(
         "--verbose",
@@ -315,17 +316,29 @@ def _os_error_sentence(error: OSError) -> str:
 
 def _train(args: argparse.Namespace) -> int:
     from chainrule.train.distributed import process_zero
-    from chainrule.train.run import ConfigError, read_toml, resolve_config_paths, train_run, validate_config
+    from chainrule.train.run import (
+        RESUME_MAY_CHANGE,
+        ConfigError,
+        read_toml,
+        resolve_config_paths,
+        train_run,
+        validate_config,
+    )
+
+    # What a resume may change without changing the run's results; name and out say where the
+    # run is, which --resume already does.
+    resume_flags = RESUME_MAY_CHANGE - {"name", "out"}
 
     given = {
         key: getattr(args, flag) for flag, key in _TRAIN_FLAGS.items() if getattr(args, flag) is not None
     }
     if args.resume is not None:
-        extra = sorted(f"--{key.replace('_', '-')}" for key in given if key != "epochs")
+        extra = sorted(_flag(key) for key in given if key not in resume_flags)
         if extra or args.config:
             extra += ["--config"] if args.config else []
+            allowed = ", ".join(sorted(_flag(key) for key in resume_flags))
             raise ConfigError(
-                f"--resume takes its settings from {Path(args.resume) / 'config.toml'}; only --epochs "
+                f"--resume takes its settings from {Path(args.resume) / 'config.toml'}; only {allowed} "
                 f"and --verbose can be given with it, not {', '.join(extra)}"
             )
         config: dict[str, Any] = given
@@ -380,6 +393,10 @@ def _divergence_sentence(result: Any) -> str:
         f"{result.run_dir / 'report.html'} shows the run, and a lower learning rate such as "
         f"--lr {suggested:.3g} may train"
     )
+
+
+def _flag(key: str) -> str:
+    return f"--{key.replace('_', '-')}"
 
 
 def _check_config_model_trusted(

@@ -256,6 +256,8 @@ class Tensor:
     def detach(self) -> Tensor:
         """A tensor sharing this one's data, cut from the graph."""
         out = Tensor._wrap(self.array)
+        if len(self._vc) == 1:
+            self._vc.append(1)  # shared: see chainrule.autograd.function.shared_counter
         out._vc = self._vc
         return out
 
@@ -449,17 +451,28 @@ class Tensor:
         return self.type(bool)
 
     # ------------------------------------------------------------------- in-place updates
-    def _check_inplace(self, name: str) -> None:
-        if self.requires_grad and GRAD_MODE.get():
-            raise RuntimeError(
-                f"{name}: a tensor that requires grad can't be changed in place while "
-                "operations are recorded; wrap the update in `with chainrule.no_grad():` or "
-                "use the out-of-place op"
-            )
+    def _check_inplace(self, name: str, *sources: Any) -> builtins.bool:
+        """Count an in-place change of this tensor, or return True when it must be recorded in
+        the graph instead: this tensor or a value written into it (``sources``) requires grad
+        while operations are recorded. The method then calls ``_record_inplace``
+        (see :mod:`chainrule.ops.inplace`, which also says what it refuses)."""
+        if GRAD_MODE.get() and (self.requires_grad or _any_requires_grad(sources)):
+            from chainrule.ops.inplace import check_recordable
+
+            check_recordable(self, name)
+            return True
         self._vc[0] += 1
+        return False
+
+    def _record_inplace(self, name: str, *args: Any, **kwargs: Any) -> Tensor:
+        from chainrule.ops.inplace import record_inplace
+
+        return record_inplace(self, name, *args, **kwargs)
 
     def _inplace(self, name: str, result: Any) -> Tensor:
-        self._check_inplace(name)
+        """Write ``result`` (an array, never recorded: a constant such as a random fill) in place."""
+        if self._check_inplace(name):
+            return self._record_inplace("fill_", Tensor._wrap(np.asarray(result)))
         self.array[...] = result
         return self
 
@@ -478,10 +491,11 @@ class Tensor:
             )
 
     def add_(self, other: Any, alpha: Any = 1) -> Tensor:
+        if self._check_inplace("add_", other):
+            return self._record_inplace("add_", other, alpha=alpha)
         other = _raw_scalar(other, self.array.dtype)
         if self.array.dtype.kind != "f":
             self._check_result_fits("add_", other if alpha == 1 else alpha)
-        self._check_inplace("add_")
         if alpha == 1:
             np.add(self.array, other, out=self.array, casting="unsafe")
         else:
@@ -492,46 +506,57 @@ class Tensor:
         return self.add_(other, alpha=-alpha)
 
     def mul_(self, other: Any) -> Tensor:
+        if self._check_inplace("mul_", other):
+            return self._record_inplace("mul_", other)
         other = _raw_scalar(other, self.array.dtype)
         if self.array.dtype.kind != "f":
             self._check_result_fits("mul_", other)
-        self._check_inplace("mul_")
         np.multiply(self.array, other, out=self.array, casting="unsafe")
         return self
 
     def div_(self, other: Any) -> Tensor:
         if self.array.dtype.kind != "f":
             self._check_result_fits("div_", other, true_divide=True)
-        self._check_inplace("div_")
+        if self._check_inplace("div_", other):
+            return self._record_inplace("div_", other)
         np.divide(self.array, _raw(other), out=self.array, casting="unsafe")
         return self
 
     def addcmul_(self, tensor1: Any, tensor2: Any, value: Any = 1) -> Tensor:
-        self._check_inplace("addcmul_")
+        if self._check_inplace("addcmul_", tensor1, tensor2):
+            return self._record_inplace("addcmul_", tensor1, tensor2, value=value)
         self.array += value * (_raw(tensor1) * _raw(tensor2))
         return self
 
     def addcdiv_(self, tensor1: Any, tensor2: Any, value: Any = 1) -> Tensor:
-        self._check_inplace("addcdiv_")
+        if self._check_inplace("addcdiv_", tensor1, tensor2):
+            return self._record_inplace("addcdiv_", tensor1, tensor2, value=value)
         self.array += value * (_raw(tensor1) / _raw(tensor2))
         return self
 
     def lerp_(self, end: Any, weight: Any) -> Tensor:
-        self._check_inplace("lerp_")
+        if self._check_inplace("lerp_", end, weight):
+            return self._record_inplace("lerp_", end, weight)
         self.array += weight * (_raw(end) - self.array)
         return self
 
     def sqrt_(self) -> Tensor:
-        return self._inplace("sqrt_", np.sqrt(self.array))
+        if self._check_inplace("sqrt_"):
+            return self._record_inplace("sqrt_")
+        self.array[...] = np.sqrt(self.array)
+        return self
 
     def zero_(self) -> Tensor:
         return self._inplace("zero_", 0)
 
     def fill_(self, value: Any) -> Tensor:
-        return self._inplace("fill_", _raw(value))
+        if self._check_inplace("fill_", value):
+            return self._record_inplace("fill_", value)
+        self.array[...] = _raw(value)
+        return self
 
     def copy_(self, source: Any) -> Tensor:
-        source = _raw(source)
+        original, source = source, _raw(source)
         if np.shape(source) != self.shape:
             try:
                 np.broadcast_to(source, self.shape)
@@ -540,10 +565,16 @@ class Tensor:
                     f"copy_: can't copy a source of shape {tuple(np.shape(source))} into a "
                     f"tensor of shape {tuple(self.shape)}"
                 ) from None
-        return self._inplace("copy_", source)
+        if self._check_inplace("copy_", original):
+            return self._record_inplace("copy_", original)
+        self.array[...] = source
+        return self
 
     def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
-        return self._inplace("clamp_", np.clip(self.array, min, max))
+        if self._check_inplace("clamp_", min, max):
+            return self._record_inplace("clamp_", min, max)
+        self.array[...] = np.clip(self.array, _raw(min), _raw(max))
+        return self
 
     def uniform_(self, a: builtins.float = 0.0, b: builtins.float = 1.0) -> Tensor:
         return self._inplace("uniform_", numpy_generator().uniform(a, b, self.shape))
@@ -558,33 +589,42 @@ class Tensor:
         return self._inplace("exponential_", numpy_generator().exponential(1.0 / lambd, self.shape))
 
     def masked_fill_(self, mask: Any, value: Any) -> Tensor:
-        self._check_inplace("masked_fill_")
+        if self._check_inplace("masked_fill_", value):
+            return self._record_inplace("masked_fill_", mask, value)
         np.copyto(self.array, _raw(value), where=np.broadcast_to(_raw(mask), self.shape))
         return self
 
     def __setitem__(self, index: Any, value: Any) -> None:
         from chainrule.ops.movement import normalize_index
 
-        self._check_inplace("__setitem__ (indexed assignment)")
+        if self._check_inplace("__setitem__ (indexed assignment)", value):
+            self._record_inplace("__setitem__", index, value)
+            return
         self.array[normalize_index(index)] = _raw(value)
 
+    def _rebinds_inplace(self) -> builtins.bool:
+        """Whether ``x += y`` binds ``x`` to a new tensor instead of changing it in place: for a
+        leaf that requires grad, or a view of one that does, while operations are recorded, the
+        two cases an in-place change cannot be recorded (``x.add_(y)`` raises for them)."""
+        return self.requires_grad and GRAD_MODE.get() and (self.grad_fn is None or len(self._vc) > 1)
+
     def __iadd__(self, other: Any) -> Tensor:  # type: ignore[misc]  # no alpha/rounding_mode
-        if self.requires_grad and GRAD_MODE.get():
+        if self._rebinds_inplace():
             return self + other
         return self.add_(other)
 
     def __isub__(self, other: Any) -> Tensor:  # type: ignore[misc]  # no alpha/rounding_mode
-        if self.requires_grad and GRAD_MODE.get():
+        if self._rebinds_inplace():
             return self - other
         return self.sub_(other)
 
     def __imul__(self, other: Any) -> Tensor:
-        if self.requires_grad and GRAD_MODE.get():
+        if self._rebinds_inplace():
             return self * other
         return self.mul_(other)
 
     def __itruediv__(self, other: Any) -> Tensor:  # type: ignore[misc]  # no alpha/rounding_mode
-        if self.requires_grad and GRAD_MODE.get():
+        if self._rebinds_inplace():
             return self / other
         return self.div_(other)
 
@@ -631,6 +671,25 @@ class Tensor:
         def tanh(self) -> Tensor: ...
         def sigmoid(self) -> Tensor: ...
         def relu(self) -> Tensor: ...
+        # in-place twins, attached by chainrule.ops.inplace
+        def relu_(self) -> Tensor: ...
+        def sigmoid_(self) -> Tensor: ...
+        def tanh_(self) -> Tensor: ...
+        def exp_(self) -> Tensor: ...
+        def log_(self) -> Tensor: ...
+        def log1p_(self) -> Tensor: ...
+        def neg_(self) -> Tensor: ...
+        def abs_(self) -> Tensor: ...
+        def sign_(self) -> Tensor: ...
+        def sin_(self) -> Tensor: ...
+        def cos_(self) -> Tensor: ...
+        def floor_(self) -> Tensor: ...
+        def ceil_(self) -> Tensor: ...
+        def square_(self) -> Tensor: ...
+        def rsqrt_(self) -> Tensor: ...
+        def pow_(self, exponent: Any) -> Tensor: ...
+        def clamp_min_(self, min: Any) -> Tensor: ...  # noqa: A002
+        def clamp_max_(self, max: Any) -> Tensor: ...  # noqa: A002
         def erf(self) -> Tensor: ...
         def clamp(self, min: Any = None, max: Any = None) -> Tensor: ...
         def clip(self, min: Any = None, max: Any = None) -> Tensor: ...
@@ -791,6 +850,13 @@ _AUTOGRAD: Any = None
 def _cuda_device(index: Any) -> Any:
     """``x.cuda(1)`` names ``cuda:1``."""
     return f"cuda:{index}" if isinstance(index, builtins.int) else index
+
+
+def _any_requires_grad(values: tuple[Any, ...]) -> builtins.bool:
+    for value in values:
+        if isinstance(value, Tensor) and value.requires_grad:
+            return True
+    return False
 
 
 def _raw(value: Any) -> Any:

@@ -166,7 +166,8 @@ def test_predict_npy_and_csv(default_run, tmp_path):
         (
             ["--resume", "somewhere", "--lr", "0.1"],
             None,
-            r"only --epochs and --verbose can be given with it, not --lr",
+            r"only --allow-nan, --checkpoint-segments, --data-dir, --epochs, --patience, --tensorboard "
+            r"and --verbose can be given with it, not --lr",
         ),
     ],
 )

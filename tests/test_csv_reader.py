@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chainrule import datasets
-from chainrule.datasets._csvfile import is_number, read_table
-from chainrule.datasets._encoding import FeatureEncoder
+from chainrule.datasets.csvfile import is_number, read_table
+from chainrule.datasets.encoding import FeatureEncoder
 from chainrule.train.run import ConfigError, LoadedRun, read_inputs
 from tests.fuzzing import FUZZ, within_budget
 

@@ -120,8 +120,8 @@ def test_reshape_gradient_comes_back_in_the_input_layout():
 
 @pytest.mark.parametrize("transposed", [False, True])
 def test_1d_convolution_as_shifted_gemms_matches_the_stacked_taps(transposed, monkeypatch):
-    """1-D convolutions run as k shifted GEMMs from 32 input channels per group and as one GEMM
-    on stacked taps below (the op database's samples, all narrow, test the latter against
+    """1-D convolutions run as k shifted GEMMs from 64 input channels per group and as one GEMM
+    on im2col columns below (the op database's samples, all narrow, test the latter against
     references and finite differences): both give the same outputs and gradients on every
     geometry, at any channel count."""
     import chainrule.ops.conv as conv
@@ -145,3 +145,33 @@ def test_1d_convolution_as_shifted_gemms_matches_the_stacked_taps(transposed, mo
             results.append([out.detach().numpy(), x_t.grad.numpy(), w_t.grad.numpy()])
         for shifted, stacked in zip(*results, strict=True):
             np.testing.assert_allclose(shifted, stacked, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("threshold", [1, 1_000])
+def test_1d_input_gradient_as_a_flipped_convolution_matches_the_general_path(threshold, monkeypatch):
+    """At stride 1 the input gradient of conv1d (and conv_transpose1d's forward) runs as a
+    convolution of the gradient with the flipped kernel; the general path (k products added
+    into a zero-filled buffer, then cropped) gives the same numbers, on every geometry the
+    flipped window covers and on those it hands back (padding beyond the kernel's reach)."""
+    import chainrule.ops.conv as conv
+
+    monkeypatch.setattr(conv, "SHIFTED_GEMM_MIN_CHANNELS", threshold)
+    rng = np.random.default_rng(8)
+    cases = [(F.conv1d, dict(padding=1), (6, 4, 3)),
+             (F.conv1d, dict(padding=(2,), dilation=2, groups=2), (6, 2, 3)),
+             (F.conv1d, dict(padding="same"), (6, 4, 4)), (F.conv1d, dict(padding=4), (6, 4, 3)),
+             (F.conv_transpose1d, dict(padding=1, output_padding=0), (4, 3, 3)),
+             (F.conv_transpose1d, dict(dilation=3, output_padding=2, groups=2), (4, 3, 2))]
+    for op, kwargs, shape in cases:
+        x, weight = rng.standard_normal((3, 4, 11)), rng.standard_normal(shape)
+        out_channels = shape[1] * kwargs.get("groups", 1) if op is F.conv_transpose1d else shape[0]
+        bias = rng.standard_normal(out_channels)
+        results = []
+        for flipped in (conv._flipped, lambda *args: None):
+            monkeypatch.setattr(conv, "_flipped", flipped)
+            tensors = [chainrule.tensor(a, requires_grad=True) for a in (x, weight, bias)]
+            out = op(*tensors, **kwargs)
+            (out * out).sum().backward()
+            results.append([out.detach().numpy(), *(t.grad.numpy() for t in tensors)])
+        for fast, general in zip(*results, strict=True):
+            np.testing.assert_allclose(fast, general, rtol=1e-12, atol=1e-12)

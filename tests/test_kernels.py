@@ -18,6 +18,7 @@ import chainrule.nn.functional as F
 from chainrule import nn
 from chainrule.backends.numba import _jit
 from chainrule.kernels import activation, optim
+from chainrule.kernels import loss as loss_kernels
 from chainrule.kernels.recurrent import sigmoid32, tanh32
 
 pytest.importorskip("numba")
@@ -89,6 +90,55 @@ def test_conv_transpose2d_and_conv1d_match_numpy_path(kwargs):
         one_d = F.conv1d(inputs[2], inputs[3], **conv1d_kwargs)
         (transposed.square().sum() + one_d.sin().sum()).backward()
         return [transposed.detach().numpy(), one_d.detach().numpy()] + [t.grad.numpy() for t in inputs]
+
+    assert_same(*on_both_paths(compute))
+
+
+CONV1D_CASES = [
+    dict(),
+    dict(padding=2),
+    dict(padding="same"),
+    dict(stride=3, padding=1),
+    dict(dilation=2, padding=3),
+    dict(groups=2, padding=1),
+    dict(padding=5),
+]
+
+
+@pytest.mark.parametrize("kwargs", CONV1D_CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["contiguous", "channel-major"])
+def test_conv1d_im2col_kernel_matches_numpy_path(kwargs, dtype, layout):
+    """The 1-D im2col loop (padding by bounds test, no padded copy) against the NumPy path (the
+    padded input's window view), through conv1d's values and gradients: the input gradient,
+    a convolution of the output gradient, runs through the loop too."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 4, 13)).astype(dtype)
+    x = channel_major(x) if layout == "channel-major" else x
+    weight = rng.standard_normal((6, 4 // kwargs.get("groups", 1), 4)).astype(dtype)
+    bias = rng.standard_normal(6).astype(dtype)
+
+    def compute():
+        inputs = [chainrule.tensor(a, requires_grad=True) for a in (x, weight, bias)]
+        out = F.conv1d(*inputs, **kwargs)
+        out.backward(chainrule.tensor(np.cos(np.arange(out.numel())).reshape(out.shape).astype(dtype)))
+        return [out.detach().numpy()] + [t.grad.numpy() for t in inputs]
+
+    assert_same(*on_both_paths(compute))
+
+
+@pytest.mark.parametrize("kwargs", [dict(padding=1), dict(stride=2, padding=1, output_padding=1),
+                                    dict(stride=3, dilation=2, groups=2)])
+def test_conv_transpose1d_im2col_kernel_matches_numpy_path(kwargs):
+    """conv_transpose1d's weight gradient reads im2col columns of its output gradient for only
+    as many outputs as its input has (strided: fewer than the window fits)."""
+    rng = np.random.default_rng(4)
+    y, weight = rng.standard_normal((2, 4, 9)), rng.standard_normal((4, 3, 3))
+
+    def compute():
+        inputs = [chainrule.tensor(a, requires_grad=True) for a in (y, weight)]
+        F.conv_transpose1d(*inputs, **kwargs).square().sum().backward()
+        return [t.grad.numpy() for t in inputs]
 
     assert_same(*on_both_paths(compute))
 
@@ -175,6 +225,46 @@ def test_relu_kernels_run_when_enabled_and_not_when_disabled(monkeypatch):
     assert calls == [1]
 
 
+# ------------------------------------------------------------------ cross-entropy row maxima
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ignored", [False, True])
+def test_cross_entropy_matches_numpy_path(reduction, dtype, ignored):
+    """Loss and logits gradient, with rows holding NaN, infinities and zeros of both signs."""
+    rng = np.random.default_rng(6)
+    logits = (rng.standard_normal((9, 10)) * 4).astype(dtype)
+    logits[1, 3] = np.nan
+    logits[2, 0] = np.inf
+    logits[3, :] = -np.inf
+    logits[4, :] = 0.0
+    logits[4, ::2] = -0.0
+    logits[5, 0] = np.nan  # NaN first in its row
+    target = rng.integers(0, 10, 9)
+    if ignored:
+        target[[0, 6]] = -100
+
+    def compute():
+        x = chainrule.tensor(logits, requires_grad=True)
+        loss = F.cross_entropy(x, chainrule.tensor(target), reduction=reduction)
+        loss.sum().backward()
+        return [loss.detach().numpy(), x.grad.numpy()]
+
+    with np.errstate(invalid="ignore"):
+        assert_same(*on_both_paths(compute))
+
+
+def test_subtract_row_max_is_numpys_to_the_bit():
+    rng = np.random.default_rng(7)
+    logits = rng.standard_normal((33, 10)).astype(np.float32)
+    logits[3, 5] = logits[4, 0] = np.nan  # a NaN anywhere makes the row's maximum NaN
+    logits[5, 2] = np.inf
+    shifted = np.empty_like(logits)
+    loss_kernels.subtract_row_max(logits, shifted)
+    with np.errstate(invalid="ignore"):
+        expected = logits - logits.max(axis=1, keepdims=True)
+    np.testing.assert_array_equal(shifted, expected, strict=True)
+
+
 # ------------------------------------------------------------------------- SGD update
 @pytest.mark.parametrize("options", [
     dict(momentum=0.9),
@@ -199,6 +289,33 @@ def test_sgd_momentum_steps_match_numpy_path(options, dtype):
         return [p.detach().numpy() for p in params] + buffers
 
     assert_same(*on_both_paths(compute))
+
+
+@pytest.mark.parametrize("options", [dict(momentum=0.9), dict(momentum=0.9, nesterov=True)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sgd_momentum_flushes_subnormal_buffers_as_numpy_path(options, dtype):
+    """Buffers of zero gradients decay into the subnormal range; both paths store them as
+    +0.0 at the same step, keep NaN, and turn -0.0 into +0.0."""
+    tiny = np.finfo(dtype).tiny
+    start = np.array([tiny * 4, -tiny * 4, tiny / 8, 1.0, np.nan, -0.0, 2.0], dtype)
+
+    def compute():
+        param = chainrule.nn.Parameter(chainrule.tensor(np.ones(start.size, dtype)))
+        optimizer = chainrule.optim.SGD([param], lr=0.5, **options)
+        trace = []
+        for step in range(30):
+            param.grad = chainrule.tensor(start if step == 0 else np.zeros_like(start))
+            optimizer.step()
+            trace.append(optimizer.state[param]["momentum_buffer"].numpy().copy())
+        return [param.detach().numpy(), *trace]
+
+    reference, fast = on_both_paths(compute)
+    assert_same(reference, fast)
+    buffers = np.array(fast[1:])
+    assert not ((buffers != 0) & (np.abs(buffers) < tiny)).any()  # never subnormal
+    assert buffers[0, 2] == 0  # subnormal from the first step
+    assert (buffers[0, :2] != 0).all() and (buffers[-1, :2] == 0).all()  # decayed, then flushed
+    assert np.signbit(buffers[:, 5]).sum() == 0 and np.isnan(buffers[:, 4]).all()
 
 
 def test_sgd_kernel_is_skipped_for_non_contiguous_gradients(monkeypatch):

@@ -45,6 +45,24 @@ class Shapes(nn.Module):
         return both[:, 1:7:2], x[..., -1], x[0, None], x.flatten(1).unsqueeze(1).expand(2, 3, 30)
 
 
+class Reductions(nn.Module):
+    """max/min (with and without a dim), amax, norm, einsum, prod, cumsum and flip, as model code
+    writes them."""
+
+    def forward(self, x):
+        values, _ = x.max(dim=1)
+        return (
+            values,
+            x.norm(dim=2),
+            chainrule.einsum("bij,bkj->bik", x, x),
+            x.min(),
+            chainrule.amax(x, dim=(1, 2), keepdim=True),
+            x.prod(dim=2),
+            x.cumsum(dim=2),
+            x.flip(1, 2),
+        )
+
+
 def batch_norm_with_statistics(layer):
     layer.running_mean.array[:] = np.linspace(-0.5, 0.5, layer.num_features)
     layer.running_var.array[:] = np.linspace(0.5, 2.0, layer.num_features)
@@ -88,6 +106,7 @@ def layer_cases():
         "LogSoftmax": (nn.LogSoftmax(dim=-1), x3),
         "Flatten": (nn.Flatten(), x4),
         "Shapes": (Shapes(), x3),
+        "Reductions": (Reductions(), x3),
         "Embedding": (nn.Embedding(10, 4), chainrule.tensor([[1, 2, 9], [3, 4, 0]])),
         "MultiheadAttention": (
             nn.MultiheadAttention(8, 2),
@@ -155,6 +174,38 @@ def test_a_cnn_exports_with_a_dynamic_batch_at_every_supported_opset_bound():
         assert {"0.weight", "0.bias", "5.bias"} <= {tensor.name for tensor in graph.initializer}
 
 
+@pytest.mark.parametrize("layer", ["GRU", "LSTM", "RNN"])
+def test_a_recurrent_model_exports_with_a_dynamic_batch(layer):
+    """The default zero initial state is made inside the forward at the traced batch size; the
+    graph must not keep it as a constant, or another batch size would fail to run."""
+    model = getattr(nn, layer)(4, 6, num_layers=2, bidirectional=True, batch_first=True)
+    buffer = io.BytesIO()
+    chainrule.onnx.export(
+        model,
+        (chainrule.randn(2, 5, 4),),
+        buffer,
+        input_names=["x"],
+        output_names=["y", "h", "c"] if layer == "LSTM" else ["y", "h"],
+        dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}, "h": {1: "batch"}},
+    )
+    other = chainrule.randn(7, 5, 4)
+    with chainrule.no_grad():
+        output, state = model(other)
+    expected = [output, *(state if layer == "LSTM" else [state])]
+    got = chainrule.onnx.run(buffer.getvalue(), other)
+    assert [array.shape for array in got] == [tensor.shape for tensor in expected]
+    for array, tensor in zip(got, expected):
+        np.testing.assert_allclose(array, tensor.array, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("opset", [13, 18])
+def test_reductions_export_at_opsets_with_axes_as_attribute_and_as_input(opset):
+    difference, proto = round_trip(Reductions(), chainrule.randn(2, 3, 10), opset=opset)
+    assert difference <= 1e-5
+    ops = {node.op_type for node in proto.graph.node}
+    assert {"ReduceMax", "ReduceMin", "ReduceL2", "Einsum", "ReduceProd", "CumSum", "Slice"} <= ops
+
+
 def test_export_writes_a_path_atomically_and_returns_the_model(tmp_path):
     path = tmp_path / "model.onnx"
     proto = chainrule.onnx.export(nn.Linear(3, 2), chainrule.randn(1, 3), path)
@@ -183,15 +234,19 @@ class Doubler(chainrule.autograd.Function):
         return grad * 2
 
 
-class Cumulative(nn.Module):
+class Overwrite(nn.Module):
     def forward(self, x):
-        return x.cumsum(1)
+        out = x * 1.0
+        out[:, 0] = x[:, 1]
+        return out
 
 
 @pytest.mark.parametrize(
     ("model", "message"),
     [
-        (Cumulative(), "no exporter for the op Cumsum, which the forward applies to the input"),
+        (Overwrite(), "changes the result of Mul in place"),
+        (lambda x: x.mul_(2.0) + 1.0, "changes its input in place"),
+        (lambda x: x.scatter(1, chainrule.tensor([[0], [1]]), 1.0), "no exporter for the op Scatter"),
         (lambda x: Doubler.apply(x), "no exporter for the op a user-defined autograd.Function"),
         (NumpyInside(), "passes Mul a value computed from the input outside chainrule's ops"),
         (Branches(), "applies different ops for different input values"),

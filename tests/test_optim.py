@@ -499,3 +499,24 @@ def test_state_dict_is_deep_copyable():
     before = frozen["state"][0]["momentum_buffer"].numpy().copy()
     optimizer.step()
     np.testing.assert_array_equal(frozen["state"][0]["momentum_buffer"].numpy(), before)
+
+
+def test_sgd_momentum_buffer_of_a_zero_gradient_reaches_zero_not_a_subnormal():
+    """Decaying by 0.9 a step, a buffer would stick a few units above zero in the subnormal
+    range (slow arithmetic on Intel CPUs); it is stored as +0.0 instead, and the parameter,
+    whose update that tiny a value could not change, is what the plain update gives."""
+    tiny = np.finfo(np.float32).tiny
+    param = chainrule.nn.Parameter(chainrule.tensor(np.array([0.25, -3.0], np.float32)))
+    optimizer = optim.SGD([param], lr=0.1, momentum=0.9)
+    expected, buffer = param.detach().numpy().copy(), np.zeros(2, np.float32)
+    for step in range(1000):
+        grad = np.array([1e-3, -2e-3], np.float32) if step == 0 else np.zeros(2, np.float32)
+        param.grad = chainrule.tensor(grad)
+        optimizer.step()
+        buffer = buffer * np.float32(0.9) + grad
+        expected -= np.float32(0.1) * buffer
+        stored = optimizer.state[param]["momentum_buffer"].numpy()
+        assert not ((stored != 0) & (np.abs(stored) < tiny)).any()
+    assert ((buffer != 0) & (np.abs(buffer) < tiny)).all()  # the plain update is stuck there
+    np.testing.assert_array_equal(stored, [0.0, 0.0])
+    np.testing.assert_array_equal(param.detach().numpy(), expected)

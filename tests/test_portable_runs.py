@@ -15,8 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chainrule import datasets
-from chainrule.datasets._encoding import FeatureEncoder
-from chainrule.datasets._npyfile import read_npy
+from chainrule.datasets.encoding import FeatureEncoder
+from chainrule.datasets.npyfile import read_npy
 from chainrule.train.run import ConfigError, LoadedRun, read_inputs
 from tests.fuzzing import FUZZ, within_budget
 from tests.test_cli import run_cli
@@ -515,3 +515,35 @@ def test_a_config_files_relative_paths_are_relative_to_its_folder(tmp_path, monk
     args = ("--config", tmp_path / "runs" / "c" / "config.toml", "--dataset", "other.csv", "--name", "d")
     assert _train(capsys, tmp_path, monkeypatch, *args)[0] == 0
     assert read_toml(tmp_path / "runs" / "d" / "config.toml")["dataset"] == str(other)
+
+
+def test_a_config_files_model_file_is_relative_to_its_folder(tmp_path, monkeypatch, capsys):
+    """``model = "net.py:Net"`` in a config is the config's neighbour, like its dataset: a file
+    of the same name where the command runs is never imported, and the run records the
+    absolute path of the file it ran."""
+    from chainrule.train.run import read_toml
+
+    project = tmp_path / "project"
+    _two_class_csv(project / "people.csv")
+    (project / "net.py").write_text(
+        "from chainrule import nn\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self, in_features, num_classes):\n"
+        "        super().__init__()\n"
+        "        self.fc = nn.Linear(in_features, num_classes)\n"
+        "    def forward(self, x):\n"
+        "        return self.fc(x)\n"
+    )
+    (project / "train.toml").write_text(
+        'dataset = "people.csv"\ntarget = "label"\nepochs = 1\nmodel = "net.py:Net"\n'
+    )
+    (tmp_path / "net.py").write_text("raise SystemExit('the working directory net.py was imported')\n")
+    args = ("--config", project / "train.toml", "--name", "m", "--trust-model-code")
+    assert _train(capsys, tmp_path, monkeypatch, *args)[0] == 0
+    assert read_toml(tmp_path / "runs" / "m" / "config.toml")["model"] == f"{project / 'net.py'}:Net"
+
+    # A flag speaks from the working directory, and is recorded absolute too.
+    (tmp_path / "net.py").write_text((project / "net.py").read_text())
+    args = ("--dataset", project / "people.csv", "--target", "label", "--epochs", "1", "--name", "f")
+    assert _train(capsys, tmp_path, monkeypatch, *args, "--model", "net.py:Net")[0] == 0
+    assert read_toml(tmp_path / "runs" / "f" / "config.toml")["model"] == f"{tmp_path / 'net.py'}:Net"

@@ -628,6 +628,20 @@ def test_resume_allows_more_epochs_in_the_config(run_copy, capsys):
     assert len((run_copy / "metrics.csv").read_text().splitlines()) == 5
 
 
+def test_resume_takes_the_flags_that_leave_the_results_alone(run_copy, capsys):
+    """A resumed run may start writing TensorBoard logs, or train longer; its numbers are the
+    ones it would have had anyway."""
+    pytest.importorskip("tensorboardX")
+    args = ("train", "--resume", run_copy, "--epochs", "4", "--tensorboard", "--patience", "9")
+    args += ("--verbose", "0")
+    status, err = cli(capsys, *args)
+    assert status == 0, err
+    assert len((run_copy / "metrics.csv").read_text().splitlines()) == 5
+    assert any((run_copy / "tensorboard").iterdir())
+    status, err = cli(capsys, "train", "--resume", run_copy, "--name", "other", "--verbose", "0")
+    assert_one_sentence(status, err, "not --name")
+
+
 def test_config_of_a_saved_run_reruns_it_into_a_new_folder(run_copy, capsys, monkeypatch):
     """Issue 11, item 7: ``chainrule train --config runs/NAME/config.toml``."""
     monkeypatch.chdir(run_copy.parent.parent)

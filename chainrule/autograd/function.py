@@ -476,8 +476,18 @@ def _counter_for(array: np.ndarray, args: tuple[Any, ...]) -> list[int]:
             if data is array or (
                 (data if data.base is None else data.base) is owner and np.shares_memory(data, array)
             ):
-                return arg._vc
+                return shared_counter(arg)
     return [0]
+
+
+def shared_counter(tensor: Tensor) -> list[int]:
+    """``tensor``'s version counter, marked as shared by another tensor (a view of it): a second
+    item tells in-place methods that a change recorded for autograd could not reach every
+    tensor of the memory (``chainrule.ops.inplace``)."""
+    counter = tensor._vc
+    if len(counter) == 1:
+        counter.append(1)
+    return counter
 
 
 def _check_versions(node: Function, tensors: tuple[Any, ...], versions: tuple[Any, ...]) -> None:

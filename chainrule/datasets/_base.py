@@ -219,7 +219,7 @@ def standardize(
         ``(x_train_scaled, x_test_scaled, spec)``, float32 arrays and the preprocessing spec
         ``{"columns": [{"name", "mean", "std"}, ...]}`` that scales new raw rows the same way.
     """
-    from chainrule.datasets._encoding import FeatureEncoder, NumberColumn
+    from chainrule.datasets.encoding import FeatureEncoder, NumberColumn
 
     mean = x_train.mean(axis=0, dtype=np.float64)
     std = x_train.std(axis=0, dtype=np.float64)

@@ -2,7 +2,7 @@
 
 Every statistic (means, standard deviations, category lists) is fitted on the training split
 only and then applied to both splits, so nothing about the test rows leaks into training. What
-was fitted is returned as a preprocessing spec (see ``chainrule.datasets._encoding``), so new
+was fitted is returned as a preprocessing spec (see ``chainrule.datasets.encoding``), so new
 raw rows can be encoded the same way later.
 """
 
@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from chainrule.datasets._base import DatasetSplits, train_test_indices
-from chainrule.datasets._csvfile import MISSING_MARKERS, _Column, is_missing, read_table
-from chainrule.datasets._encoding import CategoryColumn, FeatureEncoder, NumberColumn, encode_numbers, one_hot
+from chainrule.datasets.csvfile import MISSING_MARKERS, _Column, is_missing, read_table
+from chainrule.datasets.encoding import CategoryColumn, FeatureEncoder, NumberColumn, encode_numbers, one_hot
 
 __all__ = ["MISSING_MARKERS", "csv"]
 

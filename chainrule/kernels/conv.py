@@ -10,7 +10,8 @@ same loops measured slower than NumPy.
 Both work on padded arrays, as the NumPy path does (the input padded with zeros for im2col, a
 padded zero array for col2im, cropped afterwards), so the loops never check bounds. im2col is a
 copy, and col2im adds each input element's contributions in the same (kernel row, kernel
-column) order as the NumPy path: the results are the same to the bit.
+column) order as the NumPy path: the results are the same to the bit. The 1-D im2col is the
+exception to padded inputs: it tests bounds itself (see ``im2col1d_loop``); it too is a copy.
 """
 
 from __future__ import annotations
@@ -64,3 +65,24 @@ def col2im_loop(geometry: Geometry) -> Callable[..., None]:
                                     padded[g, c, n, row, ow * sw + j * dw] += columns[g, i, j, c, n, oh, ow]
 
     return col2im
+
+
+@cache
+def im2col1d_loop(kernel_size: int, stride: int, dilation: int, before: int) -> Callable[..., None]:
+    """The loop filling ``columns`` (C, k, N, OL) from ``x`` (C, N, L), zero where a tap reads
+    the padding: the 1-D im2col without a padded copy of ``x`` first (at length 40 the padded
+    copy cost as much as the loop). The bounds test is one comparison per element, which LLVM
+    turns into masked loads, so the loop still runs along rows in vector registers."""
+
+    @kernel
+    def im2col1d(x, columns):  # noqa: ANN001  # pragma: no cover (compiled)
+        channels, batch, length = x.shape
+        out_length = columns.shape[3]
+        for c in range(channels):
+            for j in range(kernel_size):
+                for n in range(batch):
+                    for t in range(out_length):
+                        position = t * stride + j * dilation - before
+                        columns[c, j, n, t] = x[c, n, position] if 0 <= position < length else 0.0
+
+    return im2col1d

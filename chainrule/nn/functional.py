@@ -9,6 +9,7 @@ from typing import Any
 from chainrule.ops.activation import LeakyRelu, Softmax, Softplus, elu, gelu, silu  # noqa: F401
 from chainrule.ops.dropout import dropout, feature_dropout  # noqa: F401
 from chainrule.ops.elementwise import relu, sigmoid, tanh  # noqa: F401
+from chainrule.ops.inplace import relu_  # noqa: F401
 from chainrule.ops.linalg import linear  # noqa: F401
 from chainrule.ops.loss import (  # noqa: F401
     binary_cross_entropy,

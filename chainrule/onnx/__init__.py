@@ -68,8 +68,9 @@ def export(
     folded and parameters always stored; those two arguments exist for PyTorch's signature.
 
     Shapes: any; the exported graph accepts the traced shapes, and other sizes along the
-    ``dynamic_axes`` where the forward's ops do not fix them (a recurrent layer's initial
-    state made inside the forward does fix the batch size).
+    ``dynamic_axes`` where the forward's ops do not fix them. A recurrent layer's default
+    initial state (zeros made inside the forward) does not fix the batch size: the graph leaves
+    it out, and ONNX starts from zeros of the input's batch.
 
     Example::
 

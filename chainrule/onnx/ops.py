@@ -179,6 +179,36 @@ def _reduction(g: Graph, call: OpCall) -> None:
     g.reduce(op, g.name(x), axes, bool(keepdim), call.outputs[0])
 
 
+@exporter("Extremum")
+def _extremum(g: Graph, call: OpCall) -> None:
+    # max(dim)'s indices are computed beside the op, not by it: only the values are exported.
+    x, dims, keepdim, largest = call.args[:4]
+    axes = None if dims is None else [int(d) for d in np.atleast_1d(dims)]
+    g.reduce("ReduceMax" if largest else "ReduceMin", g.name(x), axes, bool(keepdim), call.outputs[0])
+
+
+@exporter("Norm2")
+def _norm2(g: Graph, call: OpCall) -> None:
+    x, dims, keepdim = call.args
+    axes = None if dims is None else [int(d) for d in np.atleast_1d(dims)]
+    g.reduce("ReduceL2", g.name(x), axes, bool(keepdim), call.outputs[0])
+
+
+@exporter("Prod")
+def _prod(g: Graph, call: OpCall) -> None:
+    x, dim, keepdim = call.args
+    g.reduce("ReduceProd", g.name(x), None if dim is None else [int(dim)], bool(keepdim), call.outputs[0])
+
+
+@exporter("Cumsum")
+def _cumsum(g: Graph, call: OpCall) -> None:
+    x, dim = call.args
+    if known_array(x).ndim == 0:
+        g.one("Identity", [g.name(x)], call.outputs[0])
+    else:
+        g.one("CumSum", [g.name(x), g.constant(np.array(int(dim), np.int64), "axis")], call.outputs[0])
+
+
 # ---------------------------------------------------------------------------- shape and layout
 def _reshape_target(in_shape: Sequence[int], shape: Sequence[int]) -> list[int]:
     """The traced target with dims copied from the input written as 0 and one unknown as -1,
@@ -193,11 +223,34 @@ def _reshape_target(in_shape: Sequence[int], shape: Sequence[int]) -> list[int]:
     return target
 
 
+def _unit_axes_inserted(shape: Sequence[int], longer: Sequence[int]) -> list[int] | None:
+    """The positions in ``longer`` of the size-1 axes whose removal leaves ``shape``, or None
+    when ``longer`` is not ``shape`` with size-1 axes inserted."""
+    axes, matched = [], 0
+    for position, size in enumerate(longer):
+        if matched < len(shape) and size == shape[matched]:
+            matched += 1
+        elif size == 1:
+            axes.append(position)
+        else:
+            return None
+    return axes if matched == len(shape) and axes else None
+
+
 @exporter("Reshape")
 def _reshape(g: Graph, call: OpCall) -> None:
     x, shape = call.args
-    target = _reshape_target(known_array(x).shape, shape)
-    g.one("Reshape", [g.name(x), g.ints(target)], call.outputs[0])
+    in_shape = known_array(x).shape
+    out_shape = call.outputs[0].array.shape
+    # A reshape that only adds or drops size-1 axes (stack's unsqueeze, say) names no other
+    # size, so a dynamic axis anywhere in the shape keeps working.
+    inserted, dropped = _unit_axes_inserted(in_shape, out_shape), _unit_axes_inserted(out_shape, in_shape)
+    if inserted is not None:
+        g.one("Unsqueeze", [g.name(x), g.ints(inserted, "axes")], call.outputs[0])
+    elif dropped is not None:
+        g.squeeze(g.name(x), dropped, call.outputs[0])
+    else:
+        g.one("Reshape", [g.name(x), g.ints(_reshape_target(in_shape, shape))], call.outputs[0])
 
 
 @exporter("Expand")
@@ -213,6 +266,15 @@ def _expand(g: Graph, call: OpCall) -> None:
 def _permute(g: Graph, call: OpCall) -> None:
     x, dims = call.args
     g.one("Transpose", [g.name(x)], call.outputs[0], perm=[int(d) for d in dims])
+
+
+@exporter("Flip")
+def _flip(g: Graph, call: OpCall) -> None:
+    x, dims = call.args
+    axes = [int(d) for d in np.atleast_1d(dims)]
+    # Each axis read from its last element to the front: a negative step with ends beyond it.
+    starts, ends, steps = [-1] * len(axes), [-(2**62)] * len(axes), [-1] * len(axes)
+    g.one("Slice", [g.name(x), g.ints(starts), g.ints(ends), g.ints(axes), g.ints(steps)], call.outputs[0])
 
 
 @exporter("Cat")
@@ -290,6 +352,14 @@ def _is_basic(index: Any) -> bool:
 @exporter("MatMul")
 def _matmul(g: Graph, call: OpCall) -> None:
     g.one("MatMul", [g.name(a) for a in call.args], call.outputs[0])
+
+
+@exporter("Einsum")
+def _einsum(g: Graph, call: OpCall) -> None:
+    equation, *operands = call.args
+    dtype = call.outputs[0].array.dtype
+    names = [g.cast_to(g.name(operand, dtype), dtype) for operand in operands]
+    g.one("Einsum", names, call.outputs[0], equation=equation)
 
 
 @exporter("Linear")
@@ -443,10 +513,10 @@ def _recurrence(
         g.constant(recurrent[None], "weight_hh"),
         g.constant(biases, "bias_hh"),
         "",
-        g.unsqueeze(g.name(h0), [0]),
+        _initial_state(g, h0),
     ]
     if c0 is not None:
-        inputs.append(g.unsqueeze(g.name(c0), [0]))
+        inputs.append(_initial_state(g, c0))
     outputs = g.node(
         onnx_op,
         inputs,
@@ -458,6 +528,15 @@ def _recurrence(
     g.squeeze(outputs[0], [1], call.outputs[0])
     if c0 is not None:
         g.squeeze(outputs[2], [0], call.outputs[1])
+
+
+def _initial_state(g: Graph, state: Any) -> str:
+    """The graph input for a recurrence's initial state. A state of zeros made inside the
+    forward (the layers' default) is left out: ONNX then starts from zeros of the input's own
+    batch size, where a constant would fix the batch size the model was traced with."""
+    if not g.is_dynamic(state) and not np.any(known_array(state)):
+        return ""
+    return g.unsqueeze(g.name(state), [0])
 
 
 @exporter("RNNRecurrence")

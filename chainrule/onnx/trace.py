@@ -63,6 +63,7 @@ def trace(fn: Callable[..., Any], args: Sequence[Any]) -> tuple[list[OpCall], tu
     """Run ``fn(*args)`` without recording gradients and return the ops it ran, in order, and
     its outputs (a tuple of Tensors, from a Tensor or a tuple/list of Tensors)."""
     calls: list[OpCall] = []
+    versions: list[list[int]] = []  # the version counters of each call's outputs when it ran
     depth = [0]
     original = Function.__dict__["apply"]
 
@@ -75,6 +76,7 @@ def trace(fn: Callable[..., Any], args: Sequence[Any]) -> tuple[list[OpCall], tu
         if depth[0] == 0:
             outputs = result if isinstance(result, tuple) else (result,)
             calls.append(OpCall(cls.__name__, op_args, op_kwargs, outputs))
+            versions.append([tensor._vc[0] for tensor in outputs if isinstance(tensor, Tensor)])
         return result
 
     def recording_comparison(name: str, compare: Callable[..., Tensor]) -> Callable[..., Tensor]:
@@ -88,6 +90,8 @@ def trace(fn: Callable[..., Any], args: Sequence[Any]) -> tuple[list[OpCall], tu
 
         return record
 
+    inputs = [arg for arg in args if isinstance(arg, Tensor)]
+    input_versions = [tensor._vc[0] for tensor in inputs]
     with _TRACE_LOCK:
         comparisons = {method: getattr(Tensor, method) for method in COMPARISONS}
         Function.apply = classmethod(recording_apply)  # type: ignore[method-assign,assignment]
@@ -100,7 +104,31 @@ def trace(fn: Callable[..., Any], args: Sequence[Any]) -> tuple[list[OpCall], tu
             Function.apply = original  # type: ignore[method-assign]
             for method, compare in comparisons.items():
                 setattr(Tensor, method, compare)
+    _refuse_changes_in_place(calls, versions, inputs, input_versions)
     return calls, _flatten_outputs(result)
+
+
+def _refuse_changes_in_place(
+    calls: Sequence[OpCall],
+    versions: Sequence[list[int]],
+    inputs: Sequence[Tensor],
+    input_versions: list[int],
+) -> None:
+    """In-place changes (``add_``, indexed assignment) write into an array without an op, so
+    the graph would hold the value from before them: refuse rather than export wrong numbers.
+    A tensor's version counter, shared with its views, counts those writes."""
+    from chainrule.onnx.graph import UnsupportedOpError
+
+    fix = "an ONNX graph cannot hold that; write the step out of place (with where or cat, say)"
+    if any(tensor._vc[0] != version for tensor, version in zip(inputs, input_versions)):
+        raise UnsupportedOpError(f"the forward changes its input in place; {fix}")
+    for call, before in zip(calls, versions):
+        after = [tensor._vc[0] for tensor in call.outputs if isinstance(tensor, Tensor)]
+        if after != before:
+            raise UnsupportedOpError(
+                f"the forward changes the result of {call.op} in place (an in-place op or an indexed "
+                f"assignment); {fix}"
+            )
 
 
 def _flatten_outputs(result: Any) -> tuple[Tensor, ...]:

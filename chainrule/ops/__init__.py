@@ -1,4 +1,4 @@
 """The differentiable ops, grouped by kind. Importing this package attaches each op's methods
 and operators to ``Tensor`` (``x.exp()``, ``x @ w``, ``x[idx]``)."""
 
-from chainrule.ops import elementwise, linalg, movement, reduce  # noqa: F401
+from chainrule.ops import elementwise, inplace, linalg, movement, reduce  # noqa: F401

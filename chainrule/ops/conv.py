@@ -14,13 +14,16 @@ Two dimensions: an im2col (a strided window view of the padded input, copied onc
 layout (groups, C/groups * kh * kw, N * OH * OW)) and one GEMM; the adjoint is one GEMM and a
 col2im that adds one strided slice per kernel position (kh * kw additions, no ``np.add.at``).
 
-One dimension: no im2col. The padded sequences are laid end to end in one (C, N * Lp) buffer,
-and kernel tap j reads the columns of that buffer shifted by j * dilation (every stride-th
-one): the convolution is k GEMMs on views of the buffer, summed. At stride 1 the views are
-plain column ranges that BLAS reads in place, so nothing is copied but the padding; outputs
-that straddle two sequences are computed and dropped (dilation * (k - 1) of every Lp). The
-adjoints are the same k GEMMs, added into shifted views (``ConvTranspose``) or summed over
-the shared columns (``ConvWeightGrad``).
+One dimension, from 64 input channels per group: no im2col. The padded sequences are laid end
+to end in one (C, N * Lp) buffer, and kernel tap j reads the columns of that buffer shifted by
+j * dilation (every stride-th one): the convolution is k GEMMs on views of the buffer, summed.
+At stride 1 the views are plain column ranges that BLAS reads in place, so nothing is copied
+but the padding; outputs that straddle two sequences are computed and dropped (dilation *
+(k - 1) of every Lp). The weight gradient is the same k GEMMs summed over the shared columns.
+Below 64 channels each tap's GEMM is too thin for BLAS, and the input runs as an image of
+height 1 through the 2-D code: im2col columns (C/groups * k deep) and one GEMM. In both, the
+input gradient (``ConvTranspose``) at stride 1 is a convolution of the gradient with the
+kernel flipped (one dense result); otherwise the k GEMMs added into shifted views.
 
 With groups, "one GEMM" is one per group. Outputs are (N, C, ...) views of channel-major
 memory, the layout the GEMMs write (see ``_conv_forward``). Asymmetric padding
@@ -80,10 +83,27 @@ def _channels_first(a: np.ndarray, groups: int) -> np.ndarray:
 
 def _conv_operand(x: np.ndarray, window: Window, groups: int) -> np.ndarray:
     """What both a convolution's product and its weight gradient read of ``x``: the im2col
-    columns in 2-D, the padded sequences laid end to end in 1-D."""
-    if x.ndim == 3:
+    columns in 2-D; in 1-D the padded sequences laid end to end, or with few channels (see
+    ``SHIFTED_GEMM_MIN_CHANNELS``) the im2col columns of x as an image of height 1."""
+    out_size = window_output_size(x.shape[2:], window)
+    if x.ndim == 3 and not _stacks_taps(x.shape[1] // groups):
         return _lay_end_to_end(x, window)
-    return _im2col(x, window, groups, window_output_size(x.shape[2:], window))
+    if x.ndim == 3:
+        return _im2col1d(x, window, groups, out_size[0])
+    return _im2col(x, window, groups, out_size)
+
+
+def _im2col1d(x: np.ndarray, window: Window, groups: int, out_length: int) -> np.ndarray:
+    """The im2col columns of ``x`` (N, C, L) as an image of height 1, for ``out_length``
+    outputs: (groups, C/groups * k, N * out_length). The numba loop needs no padded copy."""
+    if not numba_backend.handles(x):
+        return _im2col(x[:, :, None], _lift(window), groups, (1, out_length))
+    n, channels, _ = x.shape
+    (k,), (stride,), (dilation,) = window.kernel, window.stride, window.dilation
+    ((before, _),) = window.padding
+    columns = np.empty((channels, k, n, out_length), x.dtype)
+    conv_kernels.im2col1d_loop(k, stride, dilation, before)(x.swapaxes(0, 1), columns)
+    return columns.reshape(groups, channels // groups * k, n * out_length)
 
 
 # --------------------------------------------------------------------- the array kernels
@@ -94,8 +114,12 @@ def _conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, wi
     """``columns``, when given, are ``_conv_operand(x, ...)`` (the caller keeps them for the
     weight gradient)."""
     if x.ndim == 3:
-        flat = _lay_end_to_end(x, window) if columns is None else columns
-        return _conv1d_forward(flat, weight, bias, window, groups, x.shape)
+        if _stacks_taps(weight.shape[1]):
+            columns = _conv_operand(x, window, groups) if columns is None else columns
+            lifted = _conv_forward(x[:, :, None], weight[:, :, None], bias, _lift(window), groups, columns)
+            return lifted[:, :, 0]
+        operand = _lay_end_to_end(x, window) if columns is None else columns
+        return _conv1d_forward(operand, weight, bias, window, groups, x.shape)
     n = x.shape[0]
     out_channels = weight.shape[0]
     out_hw = window_output_size(x.shape[2:], window)
@@ -149,8 +173,12 @@ def _conv_weight_grad(x: np.ndarray, grad: np.ndarray, window: Window, groups: i
     """The adjoint of ``_conv_forward`` in the weight: (O, C/groups, kh, kw). ``columns``,
     when given, are ``_conv_operand(x, ...)``, kept from the forward pass."""
     if x.ndim == 3:
-        flat = _lay_end_to_end(x, window) if columns is None else columns
-        return _conv1d_weight_grad(flat, grad, window, groups, x.shape[2])
+        if _stacks_taps(x.shape[1] // groups):
+            columns = _im2col1d(x, window, groups, grad.shape[2]) if columns is None else columns
+            lifted = _conv_weight_grad(x[:, :, None], grad[:, :, None], _lift(window), groups, columns)
+            return lifted.reshape(lifted.shape[0], lifted.shape[1], -1)
+        operand = _lay_end_to_end(x, window) if columns is None else columns
+        return _conv1d_weight_grad(operand, grad, window, groups, x.shape)
     out_channels = grad.shape[1]
     if columns is None:
         columns = _im2col(x, window, groups, grad.shape[2:])
@@ -179,11 +207,24 @@ def _long_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------- 1-D: shifted GEMMs over end-to-end sequences
-SHIFTED_GEMM_MIN_CHANNELS = 32
+SHIFTED_GEMM_MIN_CHANNELS = 64
 """Input channels per group from which a 1-D convolution's forward and weight gradient run as
-k shifted GEMMs; below, as one GEMM on the k shifted views stacked (a copy of k times a small
-input). Measured with OpenBLAS on AMD EPYC, batch 100, length 40, 32 outputs: stacking wins
-3-10x at 1-8 channels, 1.5x at 16; the two are even at 32, and k GEMMs win from 64."""
+k shifted GEMMs on the sequences laid end to end; below, as one GEMM on im2col columns (a copy
+of k times the input, kept from the forward for the weight gradient). The columns win where
+each tap's GEMM is thin: with OpenBLAS on AMD EPYC (batch 100, length 40, 32 outputs) 3-10x
+at 1-8 channels and 1.5x at 16, even at 32. On an Intel Xeon (Sapphire Rapids, one thread, CPU
+time) forward and weight gradient together took 781 us on stacked taps against 989 us as
+shifted GEMMs at 32 channels (one 96-deep weight-gradient product 300 us against three 32-deep
+ones 430 us), 1528 against 1527 us at 64, and 3126 against 2794 us at 128."""
+
+
+def _stacks_taps(group_in: int) -> bool:
+    return group_in < SHIFTED_GEMM_MIN_CHANNELS
+
+
+def _lift(window: Window) -> Window:
+    """A 1-D window as the 2-D window of a kernel of height 1 (for the im2col columns)."""
+    return Window((1, *window.kernel), (1, *window.stride), ((0, 0), *window.padding), (1, *window.dilation))
 
 
 def _sequence_period(length: int, window: Window) -> tuple[int, int, int]:
@@ -240,39 +281,59 @@ def _crop_sequences(flat: np.ndarray, n: int, period: int, start: int, length: i
 def _dense_with_bias(view: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
     """``view`` (C, N, L) plus ``bias`` (C,), contiguous (cropped views are copied: the
     elementwise passes that read a convolution's output run faster on one block)."""
-    if bias is None:
-        return np.ascontiguousarray(view)
-    return np.add(view, bias.reshape(-1, 1, 1))
+    dense = np.ascontiguousarray(view)
+    if bias is not None:
+        # added after the copy, over rows of N * L rather than L: 2x faster at L = 40
+        flat = dense.reshape(dense.shape[0], -1)
+        np.add(flat, bias.reshape(-1, 1), out=flat)
+    return dense
 
 
 def _conv1d_forward(flat: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, window: Window,
                     groups: int, in_shape: tuple[int, ...]) -> np.ndarray:
     """``flat``, an input of ``in_shape`` (N, C, L) laid end to end, ⋆ ``weight`` (O, C/groups,
-    k): (N, O, OL)."""
+    k) as k shifted GEMMs: (N, O, OL)."""
     out_channels, group_in, k = weight.shape
     n, length = in_shape[0], in_shape[2]
     slots = _sequence_period(length, window)[0]
     grouped, count = flat.reshape(groups, group_in, -1), n * slots
-    if group_in < SHIFTED_GEMM_MIN_CHANNELS:
-        # Each tap's GEMM would be C/groups deep, too thin for BLAS (32 x 1 x 4400 takes
-        # longer than 32 x 5 x 4400): stack the k views into one deeper operand instead, a
-        # copy of k times a small input.
-        columns = np.stack([_tap(grouped, j, window, count) for j in range(k)], axis=2)
-        per_group = weight.reshape(groups, out_channels // groups, group_in * k)
-        out = blas.matmul(per_group, columns.reshape(groups, group_in * k, count))
-    else:
-        taps = _taps(weight, groups)
-        out = blas.matmul(taps[0], _tap(grouped, 0, window, count))
-        for j in range(1, k):
-            out += blas.matmul(taps[j], _tap(grouped, j, window, count))
+    taps = _taps(weight, groups)
+    out = blas.matmul(taps[0], _tap(grouped, 0, window, count))
+    for j in range(1, k):
+        out += blas.matmul(taps[j], _tap(grouped, j, window, count))
     out_length = window_output_size((length,), window)[0]
     cropped = _crop_sequences(out.reshape(out_channels, -1), n, slots, 0, out_length)
     return _dense_with_bias(cropped, bias).swapaxes(0, 1)
 
 
+def _flipped(window: Window, in_length: int, length: int) -> Window | None:
+    """At stride 1 the adjoint of a 1-D convolution in x is a convolution too, of y (N, O,
+    ``in_length``) with the kernel flipped and the padding that gives ``length`` outputs: this
+    window, or None where that padding would be negative (padding beyond the kernel's reach)."""
+    if window.stride != (1,):
+        return None
+    reach = window.dilation[0] * (window.kernel[0] - 1)
+    before = reach - window.padding[0][0]
+    after = length + reach - in_length - before
+    if before < 0 or after < 0:
+        return None
+    return Window(window.kernel, (1,), ((before, after),), window.dilation)
+
+
+def _flip_weight(weight: np.ndarray, groups: int) -> np.ndarray:
+    """(O, C/groups, k) → (C, O/groups, k), taps reversed: the weight of the flipped convolution."""
+    out_channels, group_in, k = weight.shape
+    per_group = weight.reshape(groups, out_channels // groups, group_in, k).transpose(0, 2, 1, 3)
+    return per_group[..., ::-1].reshape(groups * group_in, out_channels // groups, k)
+
+
 def _conv1d_transpose_forward(y: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
                               window: Window, groups: int, length: int) -> np.ndarray:
     """The adjoint of ``_conv1d_forward`` in x: y (N, O, OL) → (N, C, ``length``)."""
+    flipped = _flipped(window, y.shape[2], length)
+    if flipped is not None:
+        # One dense result, no zero-filled buffer to add k products into and crop.
+        return _conv_forward(y, _flip_weight(weight, groups), bias, flipped, groups)
     n, out_channels = y.shape[:2]
     group_in, k = weight.shape[1:]
     slots, period, reach = _sequence_period(length, window)
@@ -286,22 +347,15 @@ def _conv1d_transpose_forward(y: np.ndarray, weight: np.ndarray, bias: np.ndarra
 
 
 def _conv1d_weight_grad(flat: np.ndarray, grad: np.ndarray, window: Window, groups: int,
-                        length: int) -> np.ndarray:
+                        in_shape: tuple[int, ...]) -> np.ndarray:
     """The adjoint of ``_conv1d_forward`` in the weight: (O, C/groups, k) from ``flat``, an input
-    of ``length`` laid end to end, and ``grad`` (N, O, OL)."""
+    of ``in_shape`` laid end to end, and ``grad`` (N, O, OL)."""
     n, out_channels = grad.shape[:2]
     k = window.kernel[0]
-    slots = _sequence_period(length, window)[0]
+    slots = _sequence_period(in_shape[2], window)[0]
     grad_t = _in_slots(grad, slots).reshape(groups, out_channels // groups, -1).transpose(0, 2, 1)
-    group_in = flat.shape[0] // groups
-    grouped = flat.reshape(groups, group_in, -1)
-    # (columns @ grad^T), the order OpenBLAS runs faster (see _conv_weight_grad): per tap, or
-    # for few channels on the taps stacked, as the forward does
-    if group_in < SHIFTED_GEMM_MIN_CHANNELS:
-        columns = np.stack([_tap(grouped, j, window, n * slots) for j in range(k)], axis=2)
-        per_group = _long_product(columns.reshape(groups, group_in * k, -1), grad_t)
-        # (groups, C/groups * k, O/groups) -> (groups, O/groups, C/groups * k), row-major
-        return np.ascontiguousarray(per_group.transpose(0, 2, 1)).reshape(out_channels, group_in, k)
+    # (columns @ grad^T) per tap, the order OpenBLAS runs faster (see _conv_weight_grad)
+    grouped = flat.reshape(groups, in_shape[1] // groups, -1)
     per_tap = [_long_product(_tap(grouped, j, window, n * slots), grad_t) for j in range(k)]
     # (k, groups, C/groups, O/groups) -> (groups, O/groups, C/groups, k), row-major
     stacked = np.stack(per_tap).transpose(1, 3, 2, 0)

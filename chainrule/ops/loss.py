@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd.function import Function
+from chainrule.backends import numba as numba_backend
+from chainrule.kernels import loss as loss_kernels
 from chainrule.ops.activation import LogSoftmax
 from chainrule.ops.double_backward import composite_vjp
 from chainrule.ops.elementwise import abs as absolute
@@ -153,19 +155,23 @@ class CrossEntropyIndices(Function):
         ctx.save_inputs(0)
         rows = np.arange(logits.shape[0])
         keep = target != ignore_index
-        safe_target = np.where(keep, target, 0)
-        shifted = logits - logits.max(axis=1, keepdims=True)
+        all_kept = bool(keep.all())  # the common case: no target ignored, nothing to mask
+        safe_target = target.copy() if all_kept else np.where(keep, target, 0)
+        shifted = _subtract_row_max(logits)
         exps = np.exp(shifted)
         totals = exps.sum(axis=1)
         log_normaliser = np.log(totals)
-        losses = (log_normaliser - shifted[rows, safe_target]) * keep
+        losses = log_normaliser - shifted[rows, safe_target]
+        if not all_kept:
+            losses *= keep
         ctx.target, ctx.keep, ctx.reduction = safe_target, keep, reduction
         if ctx.requires_grad:
             # softmax(logits) exactly as the Softmax op computes it, for a backward without it
             exps /= totals[:, None]
             ctx.probabilities = exps
         if reduction == "mean":
-            return np.asarray(losses.sum() / keep.sum(), dtype=logits.dtype)
+            kept = np.intp(keep.size) if all_kept else keep.sum()  # keep.sum()'s type either way
+            return np.asarray(losses.sum() / kept, dtype=logits.dtype)
         if reduction == "sum":
             return np.asarray(losses.sum(), dtype=logits.dtype)
         return losses.astype(logits.dtype, copy=False)
@@ -179,6 +185,15 @@ class CrossEntropyIndices(Function):
         per_row = grad.reshape(-1, 1) if ctx.reduction == "none" else grad
         per_row = per_row * Tensor._wrap(scale[:, None])
         return CrossEntropyIndicesGrad.apply(per_row, logits, ctx.probabilities, ctx.target), None, None, None
+
+
+def _subtract_row_max(logits: np.ndarray) -> np.ndarray:
+    """``logits - logits.max(axis=1, keepdims=True)``, in one numba pass where it can."""
+    if logits.size and numba_backend.handles(logits):
+        shifted = np.empty_like(logits)
+        loss_kernels.subtract_row_max(logits, shifted)
+        return shifted
+    return logits - logits.max(axis=1, keepdims=True)
 
 
 class CrossEntropyIndicesGrad(Function):

@@ -566,10 +566,13 @@ def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor: 
 
 def _scatter_inplace(name: str, function: Any) -> Any:
     def scatter_inplace(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
-        return self._inplace(name, function(self.detach(), *args, **kwargs).array)
+        if self._check_inplace(name, *args, *kwargs.values()):
+            return self._record_inplace(name, *args, **kwargs)
+        self.array[...] = function(Tensor._wrap(self.array), *args, **kwargs).array
+        return self
 
     scatter_inplace.__name__ = name
-    scatter_inplace.__doc__ = f"In-place ``{function.__name__}`` (not recorded for autograd)."
+    scatter_inplace.__doc__ = f"In-place ``{function.__name__}`` (recorded when a gradient is involved)."
     return scatter_inplace
 
 

@@ -41,6 +41,7 @@ def sgd(
         g ← g + λ θ
         b ← g                       on the first step
         b ← μ b + (1 − τ) g         afterwards            (only when μ ≠ 0)
+        b ← 0  where |b| < tiny     (flush_subnormals)
         g ← g + μ b  (Nesterov)  or  g ← b
         θ ← θ − lr g
 
@@ -72,8 +73,32 @@ def sgd(
                 buffer *= momentum
                 # Without dampening, add the gradient directly: no temporary array.
                 buffer += grad if dampening == 0 else (1 - dampening) * grad
+            flush_subnormals(buffer)
             grad = grad + momentum * buffer if nesterov else buffer
         param -= lr * grad
+
+
+def flush_subnormals(buffer: np.ndarray) -> None:
+    """Store as +0.0 the values of ``buffer`` smaller in magnitude than its dtype's smallest
+    normal number (NaN stays NaN).
+
+    A momentum buffer whose gradient is zero from some step on (a dead ReLU unit's weights)
+    decays by μ each step into the subnormal range, and stays there: μ times a few units in the
+    last place rounds back to itself. On Intel CPUs every arithmetic instruction that meets a
+    subnormal takes a microcode assist, about a hundred cycles, so from then on each step costs
+    far more (measured: MLP 784-512-512-10, batch 32, from 1.7 to 3.0 ms a step after ~800
+    steps, one thread; PyTorch's step slows the same way). Flushed, such a value contributes
+    ``lr * b``, which is below float32's resolution for any parameter above about 1e-31, so the
+    parameters follow the unflushed path's to the bit in practice.
+
+    Example::
+
+        >>> b = np.array([1e-39, -2e-40, 0.5, np.nan], np.float32)
+        >>> flush_subnormals(b)
+        >>> b
+        array([0. , 0. , 0.5, nan], dtype=float32)
+    """
+    buffer[np.abs(buffer) < np.finfo(buffer.dtype).tiny] = 0
 
 
 def _fused_momentum_step(param: np.ndarray, grad: np.ndarray, buffers: list[np.ndarray | None],
@@ -91,7 +116,7 @@ def _fused_momentum_step(param: np.ndarray, grad: np.ndarray, buffers: list[np.n
     scalar = param.dtype.type  # NumPy turns Python floats into the array's dtype: do the same
     optim_kernels.sgd_momentum(param.reshape(-1), grad.reshape(-1), buffer.reshape(-1), scalar(lr),
                                scalar(momentum), scalar(1 - dampening), scalar(weight_decay),
-                               nesterov, maximize, first_step)
+                               nesterov, maximize, first_step, np.finfo(param.dtype).tiny)
     return True
 
 
@@ -100,6 +125,8 @@ class SGD(Optimizer):
 
     The momentum buffer starts as the first gradient; ``nesterov`` needs a momentum and no
     dampening. ``foreach``/``fused`` are accepted and ignored (every update is whole-array).
+    One difference from PyTorch: buffer values below the dtype's smallest normal number are
+    stored as zero (``flush_subnormals``), so dead units' buffers do not slow every later step.
 
     Example::
 

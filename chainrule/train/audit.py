@@ -53,7 +53,7 @@ def run_audit(
         >>> report = run_audit(Path("runs/adult"), Path("adult_test.csv"), "sex")  # a run  # doctest: +SKIP
         >>> print(report.to_text())  # doctest: +SKIP
     """
-    from chainrule.datasets._csvfile import read_table
+    from chainrule.datasets.csvfile import read_table
     from chainrule.train.saved import load_run
 
     loaded = load_run(run_dir, trust_model_code)
@@ -96,7 +96,7 @@ def run_audit(
 
 
 def _parses(cell: str) -> bool:
-    from chainrule.datasets._csvfile import is_number
+    from chainrule.datasets.csvfile import is_number
 
     return is_number(cell)
 

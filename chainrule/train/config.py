@@ -365,11 +365,32 @@ def write_config(run_dir: Path, config: Mapping[str, Any]) -> None:
 # is relative to the working directory. A run records the absolute path and, for a .csv, the
 # file's SHA-256, so training a config again never silently picks up a different file.
 def resolve_config_paths(config: Mapping[str, Any], folder: Path) -> dict[str, Any]:
-    """``config``, read from a file in ``folder``, with its relative data paths (a ``.csv``
-    dataset, ``data_dir``) made absolute against ``folder``."""
+    """``config``, read from a file in ``folder``, with its relative paths (a ``.csv`` dataset,
+    ``data_dir``, a model's ``file.py``) made absolute against ``folder``."""
     resolved = dict(config)
     for key in ("dataset", "data_dir"):
         value = resolved.get(key)
         if isinstance(value, str) and value and (key == "data_dir" or value.endswith(".csv")):
             resolved[key] = os.path.abspath(folder / Path(value).expanduser())
+    model = resolved.get("model")
+    if isinstance(model, str):
+        resolved["model"] = absolute_model_spec(model, folder)
     return resolved
+
+
+def absolute_model_spec(spec: str, folder: str | Path = ".") -> str:
+    """``spec`` with the file of a ``path/to/file.py:ClassName`` model made absolute against
+    ``folder``, so a run records which file it ran; built-in names and anything that is not a
+    model file spec are returned unchanged (validation reports those).
+
+    Example::
+
+        >>> absolute_model_spec("nets/small.py:Net", "/projects/iris")
+        '/projects/iris/nets/small.py:Net'
+        >>> absolute_model_spec("mlp", "/projects/iris")
+        'mlp'
+    """
+    path_text, separator, class_name = spec.rpartition(":")
+    if not separator or not path_text.endswith(".py"):
+        return spec
+    return f"{os.path.abspath(Path(folder) / Path(path_text).expanduser())}:{class_name}"

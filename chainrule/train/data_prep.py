@@ -95,7 +95,7 @@ def _load_csv(path: str, config: Mapping[str, Any]) -> Any:
     """``datasets.csv``, its complaints about the file turned into ConfigErrors. Missing values
     are filled with the training mean only when ``allow_nan`` says so."""
     from chainrule import datasets
-    from chainrule.datasets._encoding import MissingValueError
+    from chainrule.datasets.encoding import MissingValueError
 
     try:
         return datasets.csv(

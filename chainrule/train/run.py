@@ -46,6 +46,7 @@ from chainrule.train.config import (
     SCHEDULERS,
     SETTINGS,
     Setting,
+    absolute_model_spec,
     default_config,
     dumps_toml,
     load_config,
@@ -276,6 +277,7 @@ def _train_run(
         pin_dataset(config, str(run_dir / CONFIG_FILE), resuming=True)
     else:
         config = validate_config(config)
+        config["model"] = absolute_model_spec(config["model"])  # a flag's path: the working directory's
         pin_dataset(config)
     data = prepare_data(config)
     data_report = check_data(data, allow_nan=config["allow_nan"])

@@ -23,7 +23,7 @@ from chainrule.train.run_folder import MODEL_FILE, TEST_FILE
 def save_model_file(run_dir: Path, model: Any, config: Mapping[str, Any], data: PreparedData) -> None:
     """model.safetensors (weights plus what rebuilds the model and encodes raw rows for it)
     and test.safetensors (the test split, so the folder evaluates without the dataset)."""
-    from chainrule.datasets._encoding import FeatureEncoder
+    from chainrule.datasets.encoding import FeatureEncoder
     from chainrule.train.checkpoint import save_model
 
     description = {
@@ -149,7 +149,7 @@ class LoadedRun:
     config: dict[str, Any]
     model: Any
     description: dict[str, Any]
-    encoder: Any = None  # chainrule.datasets._encoding.FeatureEncoder: raw rows to features
+    encoder: Any = None  # chainrule.datasets.encoding.FeatureEncoder: raw rows to features
     run_dir: Path = field(default_factory=Path)
 
 
@@ -192,7 +192,7 @@ def load_run(run_dir: str | Path, trust_model_code: bool = False) -> LoadedRun:
 def _stored_encoder(run_dir: Path, description: dict[str, Any], config: Mapping[str, Any]) -> Any:
     """The FeatureEncoder of model.safetensors' description, checked against the model's input
     width. A run saved before the preprocessing was stored refits it from the dataset."""
-    from chainrule.datasets._encoding import FeatureEncoder
+    from chainrule.datasets.encoding import FeatureEncoder
 
     source = str(run_dir / MODEL_FILE)
     shape = description.get("input_shape")
@@ -308,8 +308,8 @@ def read_inputs(path: str | Path, loaded: LoadedRun) -> np.ndarray:
 
     Returns float32 features of shape ``(N, *input_shape)``.
     """
-    from chainrule.datasets._csvfile import read_table
-    from chainrule.datasets._npyfile import read_npy
+    from chainrule.datasets.csvfile import read_table
+    from chainrule.datasets.npyfile import read_npy
 
     path = Path(path)
     if not path.is_file():
@@ -332,7 +332,7 @@ def read_inputs(path: str | Path, loaded: LoadedRun) -> np.ndarray:
 def _has_header(path: Path, column_names: list[str]) -> bool:
     """Whether a CSV's first row names columns: it holds text, or the training columns' names
     (which may look like numbers, e.g. years)."""
-    from chainrule.datasets._csvfile import is_header, read_rows
+    from chainrule.datasets.csvfile import is_header, read_rows
 
     first = next(read_rows(path), None)
     return first is not None and (is_header(first[1]) or set(column_names) <= set(first[1]))
@@ -341,7 +341,7 @@ def _has_header(path: Path, column_names: list[str]) -> bool:
 def _read_numeric_csv(path: Path) -> np.ndarray:
     """Rows of numbers (a first row that is not numbers is a header and skipped); an empty or
     missing cell is NaN, which the encoder fills or refuses."""
-    from chainrule.datasets._csvfile import is_header, is_missing, is_number, read_rows
+    from chainrule.datasets.csvfile import is_header, is_missing, is_number, read_rows
 
     rows: list[list[float]] = []
     for line, cells in read_rows(path):

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.datasets._csvfile import _Column, is_missing
+from chainrule.datasets.csvfile import _Column, is_missing
 
 
 class MissingValueError(ValueError):
