@@ -648,6 +648,9 @@ def describe_machine(availability: dict[str, Availability]) -> list[str]:
     if chainrule_found.module is not None:
         version = getattr(chainrule_found.module, "__version__", "unversioned")
         lines.append(f"chainrule {version}")
+        blas = getattr(getattr(chainrule_found.module, "backends", None), "blas", None)
+        if blas is not None:
+            lines.append(f"chainrule's matrix products (and the floor rows'): {blas.describe()}")
         backend = getattr(getattr(chainrule_found.module, "backends", None), "numba", None)
         if backend is not None and backend.is_available():
             import numba
@@ -689,8 +692,9 @@ def render_report(summaries: Sequence[Summary], memory: Sequence[MemoryResult],
         "the rounds behind the median (a round whose block stayed disturbed is left out). "
         "*vs PyTorch* is PyTorch's time / this library's time: above 1.00x is faster than PyTorch. *% of "
         "floor* is the floor's time / this library's time, where *floor* is only the matrix "
-        "products the step needs (NumPy BLAS on preallocated arrays, im2col shapes for "
-        "convolutions), measured in the same run. *numpy* is the step written by hand in "
+        "products the step needs (on preallocated arrays, im2col shapes for convolutions, "
+        "through the BLAS chainrule uses: see the chainrule line above), measured in the same "
+        "run. *numpy* is the step written by hand in "
         "NumPy, with no framework.",
     ]
     notes = [f"{summary.case.title}, {summary.library}: {summary.case.notes[summary.library]}"

@@ -280,7 +280,7 @@ MUTATIONS: list[Mutation] = [
         "chainrule/ops/linalg.py",
         "grad_w = (weight_product or product)(grad.T, x)",
         # on the NumPy path only (LinearGrad's forward); the Tensor path differentiates it
-        "grad_w = (weight_product or product)(grad.T, x[::-1] if product is np.matmul else x)",
+        "grad_w = (weight_product or product)(grad.T, x[::-1] if product is blas.matmul else x)",
         LINEAR_TESTS,
         quick=True,
     ),
@@ -382,8 +382,8 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "conv-long-product-keeps-last-slice",
         "chainrule/ops/conv.py",
-        "total += np.matmul(a[:, :, start:start + slice_length]",
-        "total = np.matmul(a[:, :, start:start + slice_length]",
+        "total += blas.matmul(a[:, :, start:start + slice_length]",
+        "total = blas.matmul(a[:, :, start:start + slice_length]",
         CONV_TESTS,
     ),
     # ------------------------------------------------------------------- pooling kernels

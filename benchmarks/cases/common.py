@@ -154,8 +154,11 @@ class GemmLayer:
 def gemm_floor_step(numpy: Any, layers: Sequence[GemmLayer]) -> Step:
     """A step made of nothing but the GEMMs of ``layers``, on preallocated float32 arrays.
 
-    No activations, no losses, no allocation: NumPy's BLAS at full speed. The time of this step
-    is the floor that a NumPy-based library's training step cannot go below.
+    No activations, no losses, no allocation: the BLAS at full speed. The time of this step
+    is the floor that a NumPy-based library's training step cannot go below. The products run
+    through ``chainrule.kernels.blas.matmul`` where chainrule imports, so the floor uses the
+    BLAS chainrule chose (``chainrule.backends.blas``: MKL or NumPy's) and % of floor compares
+    like with like; ``numpy.matmul`` otherwise.
     """
     rng = seeded_rng(2)
     buffers = []
@@ -170,7 +173,10 @@ def gemm_floor_step(numpy: Any, layers: Sequence[GemmLayer]) -> Step:
         }
         buffers.append({name: rng.standard_normal(shape, dtype=numpy.float32)
                         for name, shape in shapes.items()})
-    matmul = numpy.matmul
+    try:
+        from chainrule.kernels.blas import matmul
+    except ImportError:
+        matmul = numpy.matmul
 
     def step() -> None:
         for layer, arrays in zip(layers, buffers, strict=True):

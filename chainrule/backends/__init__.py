@@ -10,10 +10,13 @@ element for element) in fewer passes over memory::
     >>> chainrule.backends.numba.enabled = False  # back to the NumPy path
     >>> chainrule.backends.numba.enabled = True
 
+``blas`` says which BLAS runs chainrule's matrix products (NumPy's, or MKL when installed on
+an Intel CPU) and switches it (see ``chainrule.backends.blas``).
+
 ``tune_allocator()`` sets glibc's malloc thresholds so that training steps reuse freed large
 arrays (see ``chainrule.backends.allocator``); it is a process-wide setting, so it is an
 explicit call, made by ``chainrule train`` and ``Trainer``, never by ``import chainrule``.
 """
 
-from chainrule.backends import allocator, cuda, cudnn, mps, numba  # noqa: F401
+from chainrule.backends import allocator, blas, cuda, cudnn, mps, numba  # noqa: F401
 from chainrule.backends.allocator import tune_allocator  # noqa: F401

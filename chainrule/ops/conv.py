@@ -43,8 +43,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from chainrule.autograd.function import Function
 from chainrule.backends import numba as numba_backend
+from chainrule.kernels import blas, geometry
 from chainrule.kernels import conv as conv_kernels
-from chainrule.kernels import geometry
 from chainrule.ops.movement import InLayout
 from chainrule.tensor import Tensor
 from chainrule.window import Pair, Window, expand_param, kernel_positions, pad_spatial, window_output_size
@@ -157,7 +157,7 @@ def _conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, wi
     per_group = weight.reshape(groups, out_channels // groups, -1)
     if bias is not None and columns.shape[1] > per_group.shape[2]:
         per_group, bias = _with_bias(weight, bias, groups), None
-    out = np.matmul(per_group, columns).reshape(out_channels, n, *out_hw)
+    out = blas.matmul(per_group, columns).reshape(out_channels, n, *out_hw)
     if bias is not None:  # columns without the row of ones (1-D inputs lifted to 2-D)
         out += bias.reshape(-1, 1, 1, 1)
     return out.transpose(1, 0, 2, 3)
@@ -174,7 +174,7 @@ def _conv_transpose_forward(y: np.ndarray, weight: np.ndarray, bias: np.ndarray 
     # Kernel position outermost in the columns, so every block added below is contiguous.
     per_position = weight.reshape(groups, group_out, group_in, kh, kw).transpose(0, 3, 4, 2, 1)
     per_position = per_position.reshape(groups, kh * kw * group_in, group_out)
-    columns = np.matmul(per_position, _channels_first(y, groups))
+    columns = blas.matmul(per_position, _channels_first(y, groups))
     out = _col2im(columns.reshape(groups, kh, kw, group_in, n, h, w), window, out_hw)
     if bias is not None:
         out = out + bias.reshape(-1, 1, 1)
@@ -240,10 +240,10 @@ def _long_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     in L2 cache with their operands, the same product takes 0.33 ms."""
     slice_length = 65536 // (a.shape[1] + b.shape[2])  # both operands' slices: 256 KB together
     if slice_length < 1024 or a.shape[2] < 4 * slice_length:
-        return np.matmul(a, b)
-    total = np.matmul(a[:, :, :slice_length], b[:, :slice_length])
+        return blas.matmul(a, b)
+    total = blas.matmul(a[:, :, :slice_length], b[:, :slice_length])
     for start in range(slice_length, a.shape[2], slice_length):
-        total += np.matmul(a[:, :, start:start + slice_length], b[:, start:start + slice_length])
+        total += blas.matmul(a[:, :, start:start + slice_length], b[:, start:start + slice_length])
     return total
 
 
@@ -339,9 +339,9 @@ def _conv1d_forward(flat: np.ndarray, weight: np.ndarray, bias: np.ndarray | Non
     slots = _sequence_period(length, window)[0]
     grouped, count = flat.reshape(groups, group_in, -1), n * slots
     taps = _taps(weight, groups)
-    out = np.matmul(taps[0], _tap(grouped, 0, window, count))
+    out = blas.matmul(taps[0], _tap(grouped, 0, window, count))
     for j in range(1, k):
-        out += np.matmul(taps[j], _tap(grouped, j, window, count))
+        out += blas.matmul(taps[j], _tap(grouped, j, window, count))
     out_length = window_output_size((length,), window)[0]
     cropped = _crop_sequences(out.reshape(out_channels, -1), n, slots, 0, out_length)
     return _dense_with_bias(cropped, bias).swapaxes(0, 1)
@@ -381,7 +381,7 @@ def _conv1d_transpose_forward(y: np.ndarray, weight: np.ndarray, bias: np.ndarra
     grad_slots = _in_slots(y, slots).reshape(groups, out_channels // groups, -1)
     flat = np.zeros((groups, group_in, n * period + reach), y.dtype)
     for j, tap in enumerate(_taps(weight, groups, transpose=True)):
-        _tap(flat, j, window, n * slots)[...] += np.matmul(tap, grad_slots)
+        _tap(flat, j, window, n * slots)[...] += blas.matmul(tap, grad_slots)
     ((before, _),) = window.padding
     cropped = _crop_sequences(flat.reshape(groups * group_in, -1), n, period, before, length)
     return _dense_with_bias(cropped, bias).swapaxes(0, 1)

@@ -25,6 +25,7 @@ import numpy as np
 
 from chainrule.autograd.function import Function
 from chainrule.backends import numba as numba_backend
+from chainrule.kernels import blas
 from chainrule.kernels import recurrent as recurrent_kernels
 from chainrule.ops.double_backward import composite_vjp
 from chainrule.ops.elementwise import relu, sigmoid, tanh
@@ -174,13 +175,19 @@ class _TensorSteps:
         return stack(self.steps)
 
 
+def _product(a: Any, b: Any) -> Any:
+    """``a @ b`` for the recurrences written for both arrays and Tensors: arrays through
+    chainrule's BLAS choice (``chainrule.kernels.blas``), Tensors through ``matmul``."""
+    return blas.matmul(a, b) if isinstance(a, np.ndarray) else a @ b
+
+
 def _hidden_weight_grads(grad_gates_h: Any, previous: Any, needs: Sequence[bool]) -> tuple[Any, Any]:
     """d loss / d (W_hh, b_hh) from the gates' gradients (L, N, G) and the states (L, N, H)
     they read: one matmul over all steps."""
     grad_weight = grad_bias = None
     if needs[0]:
         flat_grad = grad_gates_h.reshape(-1, grad_gates_h.shape[-1])
-        grad_weight = flat_grad.T @ previous.reshape(flat_grad.shape[0], -1)
+        grad_weight = _product(flat_grad.T, previous.reshape(flat_grad.shape[0], -1))
     if needs[1]:
         grad_bias = grad_gates_h.sum((0, 1))
     return grad_weight, grad_bias
@@ -195,7 +202,7 @@ def _rnn_bptt(grad: Any, steps: range, states: list[tuple], previous: Any, weigh
     for t in reversed(steps):
         h_prev, h = states[t]
         grad_h = grad[t] if grad_h is None else grad[t] + grad_h
-        grad_h = grad_gates.put(t, [_rnn_gate_grads(grad_h, h, nonlinearity)]) @ weight_hh
+        grad_h = _product(grad_gates.put(t, [_rnn_gate_grads(grad_h, h, nonlinearity)]), weight_hh)
     all_gates = grad_gates.result()
     return (all_gates, grad_h, *_hidden_weight_grads(all_gates, previous, needs))
 
@@ -214,7 +221,7 @@ def _gru_bptt(grad: Any, steps: range, states: list[tuple], previous: Any, weigh
         grad_h = grad[t] if grad_h is None else grad[t] + grad_h
         grad_r, grad_z, grad_n = _gru_gate_grads(grad_h, h_prev, r, z, n, hidden_n)
         grad_gates_x.put(t, [grad_r, grad_z, grad_n])
-        grad_h = grad_h * z + grad_gates_h.put(t, [grad_r, grad_z, grad_n * r]) @ weight_hh
+        grad_h = grad_h * z + _product(grad_gates_h.put(t, [grad_r, grad_z, grad_n * r]), weight_hh)
     all_gates_h = grad_gates_h.result()
     return (grad_gates_x.result(), grad_h, *_hidden_weight_grads(all_gates_h, previous, needs))
 
@@ -231,7 +238,7 @@ def _lstm_bptt(grad: Any, grad_c: Any, steps: range, states: list[tuple], previo
         h_prev, c_prev, i, f, g, o, tanh_c = states[t]
         grad_h = grad[t] if grad_h is None else grad[t] + grad_h
         gate_grads, grad_c = _lstm_gate_grads(grad_h, grad_c, c_prev, i, f, g, o, tanh_c)
-        grad_h = grad_gates.put(t, gate_grads) @ weight_hh
+        grad_h = _product(grad_gates.put(t, gate_grads), weight_hh)
     all_gates = grad_gates.result()
     return (all_gates, grad_h, grad_c, *_hidden_weight_grads(all_gates, previous, needs))
 
@@ -247,7 +254,7 @@ def _gru_bptt_fused(grad: np.ndarray, steps: range, states: list[tuple], previou
     for t in reversed(steps):
         recurrent_kernels.gru_backward_step(grad[t], from_later, carried, *states[t], grad_gates_x[t],
                                             grad_gates_h[t], carry)
-        np.matmul(grad_gates_h[t], weight_hh, out=from_later)
+        blas.matmul(grad_gates_h[t], weight_hh, out=from_later)
         carried, carry = carry, carried
     return (grad_gates_x, from_later + carried, *_hidden_weight_grads(grad_gates_h, previous, needs))
 
@@ -263,7 +270,7 @@ def _lstm_bptt_fused(grad: np.ndarray, grad_c: np.ndarray, steps: range, states:
     for t in reversed(steps):
         h_prev, *gate_states = states[t]
         recurrent_kernels.lstm_backward_step(grad[t], from_later, grad_c, *gate_states, grad_gates[t])
-        np.matmul(grad_gates[t], weight_hh, out=from_later)
+        blas.matmul(grad_gates[t], weight_hh, out=from_later)
     return (grad_gates, from_later, grad_c, *_hidden_weight_grads(grad_gates, previous, needs))
 
 
@@ -358,7 +365,7 @@ def _rnn_forward_arrays(gates_x: np.ndarray, h0: np.ndarray, weight_hh: np.ndarr
     h = h0
     for t in _steps(len(outputs), reverse):
         previous[t] = h
-        h_new = np.matmul(h, weight_t, out=outputs[t])
+        h_new = blas.matmul(h, weight_t, out=outputs[t])
         h_new += gates_x[t]
         if bias_hh is not None:
             h_new += bias_hh
@@ -408,7 +415,7 @@ def _gru_forward_arrays(gates_x: np.ndarray, h0: np.ndarray, weight_hh: np.ndarr
     h = h0
     for t in _steps(len(outputs), reverse):
         previous[t] = h
-        np.matmul(previous[t], weight_t, out=from_hidden)
+        blas.matmul(previous[t], weight_t, out=from_hidden)
         step(gates_x[t], from_hidden, bias, previous[t], gates[t], hidden_n[t], outputs[t])
         states[t] = (previous[t], gates[t, :, :size], gates[t, :, size:2 * size], gates[t, :, 2 * size:],
                      hidden_n[t])
@@ -452,7 +459,7 @@ def _lstm_forward_arrays(gates_x: np.ndarray, h0: np.ndarray, c0: np.ndarray, we
     h, c = h0, c0
     for t in _steps(length, reverse):
         previous[t] = h
-        np.matmul(previous[t], weight_t, out=gates[t])
+        blas.matmul(previous[t], weight_t, out=gates[t])
         step(gates_x[t], bias, c, gates[t], cells[t], tanh_cells[t], outputs[t])
         i, f, g, o = (gates[t, :, j * size:(j + 1) * size] for j in range(4))
         states[t] = (previous[t], c, i, f, g, o, tanh_cells[t])
