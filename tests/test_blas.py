@@ -9,7 +9,11 @@ must go to NumPy (other dtypes, strides BLAS cannot take, small products) must e
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -216,6 +220,33 @@ def test_mkl_is_loaded_reproducible_and_with_numpys_thread_count():
     assert mkl is not None and "Math Kernel Library" in mkl.version
     assert mkl.reproducibility == "AUTO,STRICT" or "MKL_CBWR" in blas_backend.os.environ
     assert mkl.library.MKL_CBWR_Get(1) != 1  # 1 is MKL_CBWR_BRANCH_OFF: reproducibility off
+
+
+THREADS_SCRIPT = """
+import numpy as np, threadpoolctl
+from chainrule.kernels import blas
+a = np.ones((256, 256), np.float32)
+blas.matmul(a, a)
+numpy_pool = [p for p in threadpoolctl.threadpool_info() if "/numpy" in p["filepath"]]
+mkl_pool = [p for p in threadpoolctl.threadpool_info() if p["internal_api"] == "mkl"]
+print(numpy_pool[0]["num_threads"], mkl_pool[0]["num_threads"])
+"""
+
+
+@needs_mkl
+@pytest.mark.parametrize("layer, numpy_threads", [("INTEL", 1), ("SEQUENTIAL", 2)])
+def test_threaded_mkl_takes_numpys_threads_and_leaves_it_one(layer, numpy_threads):
+    """One pool runs at a time: MKL threaded takes NumPy's two threads and OpenBLAS keeps one;
+    sequential MKL leaves OpenBLAS as it was."""
+    pytest.importorskip("threadpoolctl")
+    environment = {**os.environ, "CHAINRULE_BLAS": "mkl", "MKL_THREADING_LAYER": layer,
+                   "OPENBLAS_NUM_THREADS": "2"}
+    result = subprocess.run([sys.executable, "-c", THREADS_SCRIPT], capture_output=True, text=True,
+                            env=environment, check=True, cwd=Path(__file__).resolve().parents[1])
+    numpy_pool, mkl_pool = map(int, result.stdout.split())
+    assert numpy_pool == numpy_threads
+    if layer == "INTEL":
+        assert mkl_pool == 2
 
 
 # ------------------------------------------------------------------------------ the switch

@@ -78,9 +78,9 @@ def _gemm_argtypes(real: type) -> list[Any]:
 
 def load_mkl() -> MKL | None:
     """Load ``libmkl_rt`` once (None when it is absent or does not load; ``mkl_error()`` says
-    why). Before it loads, reproducibility is set strict and the threading layer sequential
-    (``THREADING_LAYER``), unless the environment says otherwise; a threaded layer's thread
-    count is then matched to NumPy's BLAS pool."""
+    why). Before it loads, reproducibility is set strict and the threading layer to
+    ``THREADING_LAYER``, unless the environment says otherwise; MKL then takes the threads of
+    NumPy's BLAS pool, which keeps one."""
     global _mkl, _mkl_error
     if _mkl is not None or _mkl_error is not None:
         return _mkl
@@ -103,18 +103,22 @@ def load_mkl() -> MKL | None:
     _mkl = MKL(library, sgemm, dgemm, version.value.decode().split(" for ")[0].strip(),
                os.environ["MKL_CBWR"])
     library.MKL_Set_Dynamic(0)  # a fixed thread count: reproducibility needs it
-    library.MKL_Set_Num_Threads(_numpy_blas_threads() or library.MKL_Get_Max_Threads())
+    threads = _numpy_blas_threads()
+    library.MKL_Set_Num_Threads(threads or library.MKL_Get_Max_Threads())
+    if os.environ["MKL_THREADING_LAYER"].upper() != "SEQUENTIAL":
+        _one_thread_for_numpy_blas()
     return _mkl
 
 
-THREADING_LAYER = "SEQUENTIAL"
-"""MKL's threading layer unless ``MKL_THREADING_LAYER`` is set. Sequential: MKL then keeps no
-thread pool of its own beside NumPy's OpenBLAS pool (which still runs the products MKL is not
-given), so the two never spin against each other. Measured at two threads on the 2-core Xeon
-of BENCHMARKS.md (docs/blas.md): MLP 784-512-512-10 steps of 10.5 ms CPU sequential against
-12.0 ms with Intel OpenMP and 68 ms with GNU OpenMP, whose idle threads spin. Set
-``MKL_THREADING_LAYER=INTEL`` or ``GNU`` before the first product to give MKL a pool; its thread
-count is then matched to NumPy's BLAS pool."""
+THREADING_LAYER = "INTEL"
+"""MKL's threading layer unless ``MKL_THREADING_LAYER`` is set. MKL takes the threads of NumPy's
+OpenBLAS pool, and that pool is cut to one thread (it keeps the small products, which gain
+nothing from threads), so that one pool runs at a time: two pools spinning against each other
+made steps 10 times slower on a 2-core Xeon. Measured there on a quiet machine, wall time at
+two threads, chainrule's step against PyTorch's (BENCHMARKS.md, docs/blas.md): MLP
+784-512-512-10 batch 128 0.95x with MKL threaded (0.79x with NumPy's OpenBLAS; sequential MKL
+is 1.5x slower than two OpenBLAS threads on its products), batch 32 1.00x (0.72x), the CNN
+1.01x (0.95x). GNU OpenMP measured the same as Intel's; Intel's ships with the mkl wheel."""
 
 
 def _numpy_blas_threads() -> int | None:
@@ -124,7 +128,17 @@ def _numpy_blas_threads() -> int | None:
     except ImportError:
         return None
     pools = [pool for pool in threadpool_info() if pool.get("internal_api") == "openblas"]
+    pools.sort(key=lambda pool: "/numpy" not in pool.get("filepath", ""))  # NumPy's own first
     return int(pools[0]["num_threads"]) if pools else None
+
+
+def _one_thread_for_numpy_blas() -> None:
+    """Cut NumPy's OpenBLAS pool to one thread, process-wide (see ``THREADING_LAYER``)."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return
+    ThreadpoolController().select(internal_api="openblas").limit(limits=1)
 
 
 def mkl_error() -> str | None:
