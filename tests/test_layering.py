@@ -185,3 +185,54 @@ def test_importing_the_facade_below_the_workflow_is_refused(tmp_path, monkeypatc
     assert problem.startswith(
         "chainrule/fairness/audit.py, line 5: chainrule.fairness.audit (fairness) imports chainrule (facade)"
     )
+
+
+def _is_private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def private_imports() -> list[str]:
+    """Imports of a leading-underscore name, or from a leading-underscore module, of another
+    package: what one package hands another is its public API, so a rename inside a package
+    stays inside it."""
+    problems = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        module = module_name(path)
+        source = f"chainrule/{path.relative_to(PACKAGE).as_posix()}"
+        home = module.split(".")[:2]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=source)):
+            if not isinstance(node, ast.ImportFrom) or node.level:
+                continue
+            if not (node.module or "").startswith("chainrule."):
+                continue
+            target = node.module.split(".")
+            if target[:2] == home:
+                continue
+            private = [name for name in (alias.name for alias in node.names) if _is_private(name)]
+            if any(_is_private(part) for part in target[1:]) or private:
+                names = ", ".join(private) or "its names"
+                problems.append(
+                    f"{source}, line {node.lineno}: {module} imports {names} from {node.module}, private to "
+                    "another package; give it a public name there"
+                )
+    return problems
+
+
+def test_no_package_imports_another_packages_private_names():
+    problems = private_imports()
+    assert not problems, "\n".join(problems)
+
+
+def test_the_private_name_check_names_a_planted_import(tmp_path, monkeypatch):
+    package = tmp_path / "chainrule"
+    (package / "compiler").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "compiler" / "__init__.py").write_text(
+        "from chainrule.autograd.engine import _owned, run_backward\n"
+        "from chainrule.compiler._record import _x\n"
+    )
+    monkeypatch.setattr(f"{__name__}.PACKAGE", package)
+    assert private_imports() == [
+        "chainrule/compiler/__init__.py, line 1: chainrule.compiler imports _owned from "
+        "chainrule.autograd.engine, private to another package; give it a public name there"
+    ]

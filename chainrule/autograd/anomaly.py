@@ -38,7 +38,7 @@ from chainrule.grad_mode import Switch
 # ``detect_anomaly`` block checks the ops its own thread runs and leaves the cost of the checks
 # out of other threads. (PyTorch's switch is process-wide; one rule for both switches is
 # easier to reason about.)
-_AnomalyMode = Switch("chainrule.detect_anomaly", False)
+ANOMALY_MODE = Switch("chainrule.detect_anomaly", False)
 # Ops run by a backward rule are checked as that rule's result, not as forward ops.
 _InBackward = Switch("chainrule.anomaly_in_backward", False)
 
@@ -51,7 +51,7 @@ class AnomalyError(RuntimeError):
 
 
 def is_anomaly_enabled() -> bool:
-    return _AnomalyMode.get()
+    return ANOMALY_MODE.get()
 
 
 class detect_anomaly:  # noqa: N801 - PyTorch's name
@@ -61,11 +61,11 @@ class detect_anomaly:  # noqa: N801 - PyTorch's name
         self.check_nan = check_nan
 
     def __enter__(self) -> None:
-        self._previous = _AnomalyMode.get()
-        _AnomalyMode.set(self.check_nan)
+        self._previous = ANOMALY_MODE.get()
+        ANOMALY_MODE.set(self.check_nan)
 
     def __exit__(self, *exc_info: object) -> None:
-        _AnomalyMode.set(self._previous)
+        ANOMALY_MODE.set(self._previous)
 
     def __call__(self, function: Any) -> Any:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -80,8 +80,8 @@ class set_detect_anomaly(detect_anomaly):  # noqa: N801 - PyTorch's name
 
     def __init__(self, mode: bool, check_nan: bool = True) -> None:
         super().__init__(check_nan=mode and check_nan)
-        self._previous = _AnomalyMode.get()
-        _AnomalyMode.set(self.check_nan)
+        self._previous = ANOMALY_MODE.get()
+        ANOMALY_MODE.set(self.check_nan)
 
     def __enter__(self) -> None:
         pass

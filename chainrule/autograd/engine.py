@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from chainrule.autograd.anomaly import _AnomalyMode, _InBackward, check_backward
+from chainrule.autograd.anomaly import ANOMALY_MODE, _InBackward, check_backward
 from chainrule.autograd.function import _FREED_MESSAGE
 from chainrule.grad_mode import GRAD_MODE, Switch
 
@@ -25,7 +25,7 @@ _Edge = Any  # a Function node, or a leaf Tensor
 
 #: True while the running backward accumulates into ``.grad`` (``backward()``), False while it
 #: returns gradients (``autograd.grad``): reentrant checkpointing works only in the first.
-_IntoGrad = Switch("chainrule.backward_into_grad", False)
+INTO_GRAD = Switch("chainrule.backward_into_grad", False)
 
 
 def _count_consumers(roots: list[_Edge]) -> dict[_Edge, int]:
@@ -96,10 +96,10 @@ def run_backward(
 
     previous_mode = GRAD_MODE.get()
     GRAD_MODE.set(create_graph)
-    previous_into_grad = _IntoGrad.get()
-    _IntoGrad.set(inputs is None)
+    previous_into_grad = INTO_GRAD.get()
+    INTO_GRAD.set(inputs is None)
     pop_pending = pending.pop
-    anomaly = _AnomalyMode.get()
+    anomaly = ANOMALY_MODE.get()
     # Whether a node's backward may add a gradient straight into a leaf's .grad (see
     # _grad_destinations): only when gradients go into .grad, unrecorded and unchecked.
     direct = inputs is None and not create_graph and not anomaly
@@ -111,7 +111,7 @@ def run_backward(
                 if grad is not None:
                     if (edge.grad is None and wanted is None and not edge._hooks and not create_graph
                             and grad.grad_fn is None):
-                        edge.grad = _owned(grad, handed_out)  # the common case
+                        edge.grad = owned_gradient(grad, handed_out)  # the common case
                     else:
                         _finish_leaf(edge, grad, wanted, results, create_graph, handed_out)
                 continue
@@ -182,7 +182,7 @@ def run_backward(
             input_grads = input_grad = waiting = None
     finally:
         GRAD_MODE.set(previous_mode)
-        _IntoGrad.set(previous_into_grad)
+        INTO_GRAD.set(previous_into_grad)
     return results if inputs is not None else None
 
 
@@ -270,7 +270,7 @@ def _retain(node: Any, grad: Tensor, create_graph: bool) -> None:
     tensor.grad = grad if tensor.grad is None else tensor.grad + grad
 
 
-def _owned(grad: Tensor, handed_out: set[int]) -> Tensor:
+def owned_gradient(grad: Tensor, handed_out: set[int]) -> Tensor:
     """``grad`` as a new .grad: a .grad must own its memory, so gradients passed straight
     through (the user's own gradient argument, one array sent to two inputs, broadcast or
     reshaped views) are copied, and an in-place change to one .grad never changes another."""
@@ -310,7 +310,7 @@ def _accumulate(leaf: Tensor, grad: Tensor, create_graph: bool, handed_out: set[
         return
     data = grad.array
     if current is None:
-        leaf.grad = _owned(Tensor._wrap(grad.array) if grad.grad_fn is not None else grad, handed_out)
+        leaf.grad = owned_gradient(Tensor._wrap(grad.array) if grad.grad_fn is not None else grad, handed_out)
     elif current.grad_fn is None and current.array.flags.writeable:
         current.array += data
     else:

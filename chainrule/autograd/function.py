@@ -59,18 +59,18 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.autograd.anomaly import _AnomalyMode, check_forward
+from chainrule.autograd.anomaly import ANOMALY_MODE, check_forward
 from chainrule.grad_mode import GRAD_MODE
 
 # The modes of the running thread, read on every op.
 _grad_enabled = GRAD_MODE.get
-_anomaly_enabled = _AnomalyMode.get
+_anomaly_enabled = ANOMALY_MODE.get
 
 #: While set to a list, every node recorded in the running thread is appended to it, in the
 #: order made. This is how gradient checkpointing (``chainrule.utils.checkpoint``) tells the
 #: nodes of a segment from those of the graph around it.
-_NodeLog: ContextVar[list[Any] | None] = ContextVar("chainrule.node_log", default=None)
-_node_log = _NodeLog.get
+NodeLog: ContextVar[list[Any] | None] = ContextVar("chainrule.node_log", default=None)
+_node_log = NodeLog.get
 
 #: chainrule's own ops (Function subclasses defined in the ``chainrule`` package), by class
 #: name. The op test suite checks that each one is exercised, so names must be unique here.
@@ -91,7 +91,7 @@ class Function:
     """Base class of ops; see the module docstring for how to write one."""
 
     # The engine tells graph nodes from leaf tensors by this flag (cheaper than isinstance),
-    # and the stand-in nodes of a multi-output op's results (``_OutputNode``) by the second.
+    # and the stand-in nodes of a multi-output op's results (``OutputNode``) by the second.
     _is_node = True
     _is_output = False
     #: An op whose backward takes ``grad_destinations``: per input, None or the array of a
@@ -253,7 +253,7 @@ class Function:
     def _outputs(self, arrays: tuple[Any, ...], raw: list[Any], args: tuple[Any, ...], edges: list[Any],
                  shapes: list[Any], dtypes: list[Any]) -> tuple[Tensor, ...]:
         """``apply``'s end for a forward that returned several arrays: one Tensor each, the
-        differentiable ones linked to this node through an ``_OutputNode`` apiece."""
+        differentiable ones linked to this node through an ``OutputNode`` apiece."""
         if _anomaly_enabled():
             for array in arrays:
                 check_forward(self, raw, array)
@@ -268,7 +268,7 @@ class Function:
         for index, out in enumerate(outputs):
             if out.dtype.kind == "f" and index not in constant:
                 out.requires_grad = True
-                out.grad_fn = _OutputNode(self, index)
+                out.grad_fn = OutputNode(self, index)
         self._record(args, edges, shapes, dtypes)
         return outputs
 
@@ -410,7 +410,7 @@ def _named_broadcast_error(cls: type, raw: list[Any], error: ValueError) -> Valu
     return ValueError(f"{cls.__name__}: shapes {clashing} cannot be broadcast together")
 
 
-class _OutputNode:
+class OutputNode:
     """The ``grad_fn`` of one output of a multi-output op. Each output gets its own (so hooks,
     ``retain_grad`` and ``autograd.grad`` tell the outputs apart); the engine files the gradient
     arriving here under ``index`` and runs the op's backward once all its outputs are done."""

@@ -69,7 +69,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from chainrule.autograd.anomaly import _AnomalyMode
+from chainrule.autograd.anomaly import ANOMALY_MODE
 from chainrule.compiler._node import CompiledBackward
 from chainrule.compiler._program import MISS, Program, compare
 from chainrule.compiler._record import SEQUENCE, Recording, active, check_graph, recording_into, run_backward
@@ -107,7 +107,7 @@ class CompiledFunction:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         tensors: list[Tensor] = []
-        key = (GRAD_MODE.get(), _AnomalyMode.get(), _guard_key(args, tensors), _guard_key(kwargs, tensors))
+        key = (GRAD_MODE.get(), ANOMALY_MODE.get(), _guard_key(args, tensors), _guard_key(kwargs, tensors))
         program = self.programs.get(key)
         if program is not None:
             if program is _EAGER:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.autograd.engine import _owned
+from chainrule.autograd.engine import owned_gradient
 from chainrule.compiler._record import CONSTANT, EXTERNAL, SEQUENCE, SLOT, Recording, Step
 from chainrule.tensor import Tensor
 
@@ -371,7 +371,7 @@ def _deposit(leaf: Tensor, data: np.ndarray, handed_out: set[int]) -> None:
     (copied if it is a view or was handed out already), or added in place to an existing one."""
     current = leaf._grad
     if current is None:
-        leaf._grad = _owned(_wrap(data), handed_out)
+        leaf._grad = owned_gradient(_wrap(data), handed_out)
     elif current.grad_fn is None and current.array.flags.writeable:
         current.array += data
     else:

@@ -31,7 +31,7 @@ import numpy as np
 
 import chainrule.autograd as autograd_module
 from chainrule.autograd import custom_function, engine
-from chainrule.autograd.anomaly import _AnomalyMode
+from chainrule.autograd.anomaly import ANOMALY_MODE
 from chainrule.autograd.function import Function
 from chainrule.grad_mode import GRAD_MODE
 from chainrule.nn.modules.module import Module
@@ -145,7 +145,7 @@ class Recording:
 
     # ------------------------------------------------------------------------ events
     def note_op(self, cls: type, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
-        if _AnomalyMode.get():
+        if ANOMALY_MODE.get():
             self.refuse("anomaly detection is on")
         requires_grad = GRAD_MODE.get() and any(isinstance(a, Tensor) and a.requires_grad for a in args)
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args) if requires_grad else None
@@ -193,7 +193,7 @@ _original_apply = Function.__dict__["apply"].__func__
 _USER_FUNCTIONS = custom_function.__name__
 _original_run_backward = autograd_module.run_backward
 run_backward = _original_run_backward  # the engine itself, for the recorder's own backward passes
-_original_owned = engine._owned
+_original_owned_gradient = engine.owned_gradient
 _original_finish_leaf = engine._finish_leaf
 _original_grad_destinations = engine._grad_destinations
 
@@ -269,10 +269,10 @@ def check_graph(recording: Recording, roots: list[Any]) -> list[Tensor]:
 
 def _recording_owned(grad: Tensor, handed_out: set[int]) -> Tensor:
     recording = active()
-    result = _original_owned(grad, handed_out)
+    result = _original_owned_gradient(grad, handed_out)
     if recording is None or getattr(_local, "in_finish_leaf", False):
         return result
-    # The engine's common case: ``leaf.grad = _owned(grad, ...)``; which leaf is found once
+    # The engine's common case: ``leaf.grad = owned_gradient(grad, ...)``; which leaf is found once
     # the engine has assigned it (see _recording_run_backward).
     step = Step("deposit", args=(recording.spec(grad),))
     recording.add(step)
@@ -382,7 +382,7 @@ def _patches() -> list[tuple[Any, str, Any]]:
     patches: list[tuple[Any, str, Any]] = [
         (Function, "apply", classmethod(_recording_apply)),
         (autograd_module, "run_backward", _recording_run_backward),
-        (engine, "_owned", _recording_owned),
+        (engine, "owned_gradient", _recording_owned),
         (engine, "_finish_leaf", _recording_finish_leaf),
         (engine, "_grad_destinations", _recording_grad_destinations),
         (Module, "__call__", _module_call),

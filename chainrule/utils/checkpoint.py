@@ -46,9 +46,9 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from chainrule.autograd.engine import _IntoGrad, run_backward
+from chainrule.autograd.engine import INTO_GRAD, run_backward
 from chainrule.autograd.function import Function as _Op
-from chainrule.autograd.function import _NodeLog, _OutputNode
+from chainrule.autograd.function import NodeLog, OutputNode
 from chainrule.grad_mode import GRAD_MODE, enable_grad, no_grad
 from chainrule.random import get_rng_state, set_rng_state
 from chainrule.tensor import Tensor
@@ -114,12 +114,12 @@ def checkpoint(
         return function(*args, **kwargs)  # nothing is recorded, so nothing to drop
     segment = _Segment(function, args, kwargs, preserve_rng_state)
     nodes: list[Any] = []
-    previous_log = _NodeLog.get()
-    _NodeLog.set(nodes)
+    previous_log = NodeLog.get()
+    NodeLog.set(nodes)
     try:
         outputs = function(*args, **kwargs)
     finally:
-        _NodeLog.set(previous_log)
+        NodeLog.set(previous_log)
     segment.empty(nodes)
     return outputs
 
@@ -276,7 +276,7 @@ class _Segment:
                 if function is None:
                     return grad_fn
                 key = (id(function), grad_fn.index)
-                return output_edges.get(key) or _OutputNode(function, grad_fn.index)
+                return output_edges.get(key) or OutputNode(function, grad_fn.index)
             index = index_of.get(id(grad_fn))
             original_node = None if index is None else originals[index]
             return grad_fn if original_node is None else original_node
@@ -305,16 +305,16 @@ class _Segment:
                     "backward, or clone() it before changing it."
                 )
         twins: list[Any] = []
-        previous_log = _NodeLog.get()
+        previous_log = NodeLog.get()
         rng_now = get_rng_state() if self.rng_state is not None else None
-        _NodeLog.set(twins)
+        NodeLog.set(twins)
         try:
             if self.rng_state is not None:
                 set_rng_state(self.rng_state)
             with enable_grad():
                 self.function(*self.args, **self.kwargs)
         finally:
-            _NodeLog.set(previous_log)
+            NodeLog.set(previous_log)
             if rng_now is not None:
                 set_rng_state(rng_now)
         kinds = [type(twin) for twin in twins]
@@ -384,7 +384,7 @@ class CheckpointFunction(_Op):
 
     @staticmethod
     def backward(ctx: Any, *grads: Tensor) -> tuple[Tensor | None, ...]:
-        if not _IntoGrad.get():
+        if not INTO_GRAD.get():
             raise RuntimeError(
                 "use_reentrant=True checkpointing works with .backward() only, not with "
                 "autograd.grad(); pass use_reentrant=False to checkpoint() (or call .backward())"
