@@ -280,6 +280,9 @@ def _main(argv: Sequence[str] | None = None) -> int:
         return 2
     prefix = f"chainrule {args.command}: error:"
     try:
+        from chainrule.backends import blas
+
+        blas.current()  # a bad CHAINRULE_BLAS is refused before a command makes anything
         return _COMMANDS[args.command](args)
     except InputError as error:
         print(f"{prefix} {error}", file=sys.stderr)

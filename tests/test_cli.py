@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -596,3 +597,14 @@ def test_the_report_renders_for_one_epoch_regression_and_odd_label_runs(tmp_path
     regression = (tmp_path / "runs" / "regression" / "report.html").read_text()
     assert "class imbalance" not in regression and "Mae" not in regression and "Test MAE" in regression
     assert "misclassified" not in regression.lower() and "confusion-matrix" not in regression
+
+
+def test_a_bad_blas_choice_is_refused_before_the_run_folder_is_made(tmp_path):
+    command = [sys.executable, "-m", "chainrule", "train", "--dataset", "iris", "--epochs", "1"]
+    repository = str(Path(__file__).resolve().parents[1])
+    environment = {**ENV, "CHAINRULE_BLAS": "openblas", "PYTHONPATH": repository}
+    result = subprocess.run(command, cwd=tmp_path, env=environment, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "unknown BLAS 'openblas'" in result.stderr
+    assert not (tmp_path / "runs").exists()
