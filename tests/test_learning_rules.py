@@ -219,6 +219,23 @@ def test_a_rules_feedback_matrices_travel_with_the_trainers_state():
         Trainer(plain, nn.CrossEntropyLoss(), optim.SGD(plain.parameters(), lr=0.1)).load_state_dict(state)
 
 
+def test_forward_forward_resumes_only_with_the_objective_it_trained_with():
+    trainer = _trainer("ff")
+    state = trainer.state_dict()
+    _trainer("ff").load_state_dict(state)  # the same settings: fine
+    model = _mlp()
+    other = Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1),
+                    learning_rule=ForwardForward(model, objective="threshold"))
+    with pytest.raises(CheckpointFileError, match=r"^the checkpoint was trained with forward-forward's "
+                       r"objective 'symmetric' \(sharpness 160\), not objective 'threshold'"):
+        other.load_state_dict(state)
+    old = {**trainer.learning_rule.state_dict()}
+    del old["objective"]  # a checkpoint from before the symmetric objective: threshold-trained
+    other.learning_rule.load_state_dict(old)
+    with pytest.raises(CheckpointFileError, match=r"objective 'threshold', not objective 'symmetric'"):
+        trainer.learning_rule.load_state_dict(old)
+
+
 def _goodness_loss_reference(objective, rule, positive, negative):
     """One layer's forward-forward loss in NumPy from the goodness (N,) of positive and negative data."""
     if objective == "symmetric":

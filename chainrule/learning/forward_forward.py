@@ -202,7 +202,7 @@ class ForwardForward:
         """Nothing to take off: forward-forward adds no hooks, only its training step."""
 
     def state_dict(self) -> dict[str, Any]:
-        return {"rule": self.name, "seed": self.seed}
+        return {"rule": self.name, "seed": self.seed, "objective": self._objective_setting()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state.get("rule") != self.name:
@@ -210,6 +210,21 @@ class ForwardForward:
                 f"the checkpoint was trained with learning rule {state.get('rule')!r}, not 'ff'; "
                 f"resume it with --learning-rule {state.get('rule')}"
             )
+        # Checkpoints from before the symmetric objective record none: they trained on the
+        # threshold objective, with its threshold unrecorded.
+        saved = state.get("objective", "objective 'threshold'")
+        now = self._objective_setting()
+        if saved != now and not (saved == "objective 'threshold'" and self.objective == "threshold"):
+            raise CheckpointFileError(
+                f"the checkpoint was trained with forward-forward's {saved}, not {now}; resume it "
+                "with the settings it was trained with"
+            )
+
+    def _objective_setting(self) -> str:
+        """The objective and its one setting, as written in the checkpoint."""
+        if self.objective == "symmetric":
+            return f"objective 'symmetric' (sharpness {self.sharpness:g})"
+        return f"objective 'threshold' (threshold {self.threshold:g})"
 
     def __repr__(self) -> str:
         if self.objective == "symmetric":
