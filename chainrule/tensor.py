@@ -470,7 +470,8 @@ class Tensor:
         return record_inplace(self, name, *args, **kwargs)
 
     def _inplace(self, name: str, result: Any) -> Tensor:
-        """Write ``result`` (an array, never recorded: a constant such as a random fill) in place."""
+        """Write ``result``, an array with no gradient of its own (a constant such as a random
+        fill), into this tensor; recorded as a fill when the tensor requires grad."""
         if self._check_inplace(name):
             return self._record_inplace("fill_", Tensor._wrap(np.asarray(result)))
         self.array[...] = result

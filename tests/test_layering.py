@@ -28,6 +28,7 @@ Why the groups sit where they do (docs/architecture.md draws it):
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "chainrule"
@@ -130,12 +131,16 @@ def imported_modules(tree: ast.Module, module: str, is_package: bool) -> list[tu
     return [(line, name) for line, name in found if name == "chainrule" or name.startswith("chainrule.")]
 
 
+def parsed_modules() -> Iterator[tuple[Path, str, str, ast.Module]]:
+    """(path, dotted module name, path as shown in messages, syntax tree) of every module."""
+    for path in sorted(PACKAGE.rglob("*.py")):
+        source = f"chainrule/{path.relative_to(PACKAGE).as_posix()}"
+        yield path, module_name(path), source, ast.parse(path.read_text(encoding="utf-8"), filename=source)
+
+
 def forbidden_imports() -> list[str]:
     problems = []
-    for path in sorted(PACKAGE.rglob("*.py")):
-        module = module_name(path)
-        source = f"chainrule/{path.relative_to(PACKAGE).as_posix()}"
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=source)
+    for path, module, source, tree in parsed_modules():
         if module in FACADE:
             continue  # the facade may import anything
         group, layer = group_of(module)
@@ -196,11 +201,9 @@ def private_imports() -> list[str]:
     package: what one package hands another is its public API, so a rename inside a package
     stays inside it."""
     problems = []
-    for path in sorted(PACKAGE.rglob("*.py")):
-        module = module_name(path)
-        source = f"chainrule/{path.relative_to(PACKAGE).as_posix()}"
+    for _, module, source, tree in parsed_modules():
         home = module.split(".")[:2]
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=source)):
+        for node in ast.walk(tree):
             if not isinstance(node, ast.ImportFrom) or node.level:
                 continue
             if not (node.module or "").startswith("chainrule."):
