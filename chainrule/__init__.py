@@ -80,7 +80,11 @@ from chainrule.grad_mode import (  # noqa: F401
 )
 from chainrule.ops.elementwise import (  # noqa: F401
     abs,
+    acos,
     add,
+    asin,
+    atan,
+    atan2,
     ceil,
     clamp,
     clip,
@@ -184,9 +188,14 @@ from chainrule.torch_functions import (  # noqa: F401
     FloatTensor,
     IntTensor,
     LongTensor,
+    addmm,
+    addmv,
+    allclose,
     argsort,
+    baddbmm,
     diag,
     inference_mode,
+    isclose,
     lerp,
     multinomial,
     nan_to_num,
@@ -197,6 +206,7 @@ from chainrule.torch_functions import (  # noqa: F401
     unique,
 )
 
+arcsin, arccos, arctan, arctan2 = asin, acos, atan, atan2  # NumPy's names, which torch has too
 softmax = nn.functional.softmax
 log_softmax = nn.functional.log_softmax
 

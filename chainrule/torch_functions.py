@@ -121,6 +121,65 @@ def nan_to_num(
     return where(Tensor._wrap(np.isfinite(array)), input, Tensor._wrap(replacement))
 
 
+def isclose(
+    input: Tensor, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False  # noqa: A002
+) -> Tensor:
+    """Elementwise ``|input - other| <= atol + rtol * |other|`` as a bool tensor (no gradient).
+
+    Example::
+
+        >>> import chainrule as torch
+        >>> torch.isclose(torch.tensor([1.0, 2.0]), torch.tensor([1.0 + 1e-9, 2.1]))
+        tensor([ True, False])
+    """
+    other_array = other.array if isinstance(other, Tensor) else np.asarray(other)
+    return Tensor._wrap(np.isclose(input.array, other_array, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def allclose(
+    input: Tensor, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False  # noqa: A002
+) -> bool:
+    """True when ``isclose`` holds for every element (shapes broadcast), as ``torch.allclose``."""
+    return builtins.bool(isclose(input, other, rtol, atol, equal_nan).array.all())
+
+
+def _scaled_sum(input: Tensor, product: Tensor, beta: Any, alpha: Any) -> Tensor:  # noqa: A002
+    """``beta * input + alpha * product``, ``input`` broadcast to the product's shape; beta = 0
+    ignores ``input``'s values (nan and inf included), as PyTorch's addmm family does."""
+    if np.broadcast_shapes(input.shape, product.shape) != product.shape:
+        raise RuntimeError(f"the input of shape {tuple(input.shape)} does not broadcast to the "
+                           f"product's shape {tuple(product.shape)}")
+    if alpha != 1:
+        product = product * alpha
+    if beta == 0:  # input's values are not read, and its gradient is zero, as in PyTorch
+        return product + where(Tensor._wrap(np.zeros(input.shape, np.bool_)), input, 0.0)
+    return (input if beta == 1 else input * beta) + product
+
+
+def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:  # noqa: A002
+    """``beta * input + alpha * (mat1 @ mat2)``: (n, m) @ (m, p), input broadcast to (n, p).
+
+    Example::
+
+        >>> import chainrule as torch
+        >>> torch.addmm(torch.ones(2), torch.eye(2), torch.tensor([[1.0, 2.0], [3.0, 4.0]]))
+        tensor([[2., 3.],
+                [4., 5.]])
+    """
+    return _scaled_sum(input, mat1 @ mat2, beta, alpha)
+
+
+def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:  # noqa: A002
+    """``beta * input + alpha * (batch1 @ batch2)``: (b, n, m) @ (b, m, p), input broadcast to
+    (b, n, p)."""
+    return _scaled_sum(input, batch1 @ batch2, beta, alpha)
+
+
+def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:  # noqa: A002
+    """``beta * input + alpha * (mat @ vec)``: (n, m) @ (m,), input broadcast to (n,)."""
+    return _scaled_sum(input, mat @ vec, beta, alpha)
+
+
 def type_as(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
     return input.type(other.dtype)
 
@@ -333,6 +392,11 @@ def _attach() -> None:
         "multinomial": multinomial,
         "nonzero": nonzero,
         "unique": unique,
+        "isclose": isclose,
+        "allclose": allclose,
+        "addmm": addmm,
+        "baddbmm": baddbmm,
+        "addmv": addmv,
     }
     for name, method in methods.items():
         setattr(Tensor, name, method)
@@ -341,6 +405,11 @@ def _attach() -> None:
 _attach()
 
 __all__ = [
+    "addmm",
+    "addmv",
+    "allclose",
+    "baddbmm",
+    "isclose",
     "argsort",
     "sort",
     "topk",

@@ -357,3 +357,15 @@ def test_python_int_wrapping_matches_pytorch():
                 ours = op(chainrule.tensor(values, dtype=getattr(chainrule, dtype)), scalar)
                 theirs = op(torch.tensor(values, dtype=getattr(torch, dtype)), scalar)
                 assert ours.tolist() == theirs.tolist(), (dtype, scalar)
+
+
+def test_shape_slices_and_sums_stay_shapes() -> None:
+    # scripts write x.shape[1:].numel() and x.shape[:1] + (10,), which need torch.Size back
+    shape = chainrule.zeros(2, 3, 4).shape
+    assert isinstance(shape[1:], chainrule.Size) and shape[1:].numel() == 12
+    assert isinstance(shape[:1] + (10,), chainrule.Size) and shape[:1] + (10,) == (2, 10)
+    assert isinstance((5,) + shape, chainrule.Size) and (5,) + shape == (5, 2, 3, 4)
+    assert isinstance(shape * 2, chainrule.Size) and 2 * shape == (2, 3, 4, 2, 3, 4)
+    assert shape[-1] == 4 and type(shape[-1]) is int  # one dimension is an int, as in PyTorch
+    with pytest.raises(TypeError):
+        shape + [1]  # noqa: B018 (torch.Size refuses a list too)

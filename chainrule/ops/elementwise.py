@@ -420,6 +420,58 @@ class Erf(Function):
         return grad * exp(-(a * a)) * (2 / math.sqrt(math.pi))
 
 
+class Asin(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_inputs(0)
+        return np.arcsin(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_inputs
+        return grad * rsqrt(1 - a * a)
+
+
+class Acos(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_inputs(0)
+        return np.arccos(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_inputs
+        return -grad * rsqrt(1 - a * a)
+
+
+class Atan(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_inputs(0)
+        return np.arctan(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_inputs
+        return grad / (1 + a * a)
+
+
+class Atan2(Function):
+    """atan2(a, b), the angle of the point (b, a): d/da = b / r², d/db = -a / r²."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_inputs(0, 1)
+        return np.arctan2(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_inputs
+        need_a, need_b = ctx.needs_input_grad
+        scaled = grad / (a * a + b * b)
+        return (scaled * b if need_a else None), (-scaled * a if need_b else None)
+
+
 def erf_array(a: np.ndarray) -> np.ndarray:
     """The error function of an array. NumPy has none: SciPy's is used when installed,
     otherwise Python's math.erf elementwise (exact, slower)."""
@@ -547,6 +599,34 @@ def erf(input: Tensor) -> Tensor:  # noqa: A002
     return Erf.apply(floating(input))
 
 
+def asin(input: Tensor) -> Tensor:  # noqa: A002
+    """The inverse sine, in [-pi/2, pi/2]; nan outside [-1, 1]. Shape: any → same."""
+    return Asin.apply(floating(input))
+
+
+def acos(input: Tensor) -> Tensor:  # noqa: A002
+    """The inverse cosine, in [0, pi]; nan outside [-1, 1]. Shape: any → same."""
+    return Acos.apply(floating(input))
+
+
+def atan(input: Tensor) -> Tensor:  # noqa: A002
+    """The inverse tangent, in (-pi/2, pi/2). Shape: any → same."""
+    return Atan.apply(floating(input))
+
+
+def atan2(input: Any, other: Any) -> Tensor:  # noqa: A002
+    """The angle of the point (other, input) from the positive x axis, in [-pi, pi]: the
+    quadrant-aware ``atan(input / other)``. Shapes broadcast.
+
+    Example::
+
+        >>> chainrule.atan2(chainrule.tensor([1.0, -1.0]), chainrule.tensor([-1.0, -1.0]))
+        tensor([ 2.3562, -2.3562])
+    """
+    a, b = promote_operands(operand(input), operand(other))
+    return Atan2.apply(floating(a), floating(b))
+
+
 def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A001,A002
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
@@ -631,7 +711,9 @@ def _attach() -> None:
         "add": add, "sub": sub, "subtract": sub, "mul": mul, "multiply": mul, "div": div,
         "divide": div, "neg": neg, "negative": neg, "pow": pow, "exp": exp, "log": log,
         "log1p": log1p, "sqrt": sqrt, "rsqrt": rsqrt, "square": square, "abs": abs, "sin": sin,
-        "cos": cos, "tanh": tanh, "sigmoid": sigmoid, "relu": relu, "erf": erf, "clamp": clamp,
+        "cos": cos, "asin": asin, "arcsin": asin, "acos": acos, "arccos": acos, "atan": atan,
+        "arctan": atan, "atan2": atan2, "arctan2": atan2, "tanh": tanh, "sigmoid": sigmoid,
+        "relu": relu, "erf": erf, "clamp": clamp,
         "clip": clamp, "maximum": maximum, "minimum": minimum, "sign": sign, "floor": floor,
         "ceil": ceil, "round": round, "isnan": isnan, "isinf": isinf, "isfinite": isfinite,
         "where": lambda self, condition, other: where(condition, self, other),
