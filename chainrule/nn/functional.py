@@ -6,6 +6,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+from chainrule.nn.composed import *  # noqa: F403 (activations, distances and losses built from ops)
 from chainrule.ops.activation import LeakyRelu, Softmax, Softplus, elu, gelu, silu  # noqa: F401
 from chainrule.ops.dropout import dropout, feature_dropout  # noqa: F401
 from chainrule.ops.elementwise import relu, sigmoid, tanh  # noqa: F401

@@ -39,7 +39,7 @@ def _check_same_shape(input: Tensor, target: Tensor, op: str) -> None:  # noqa: 
         )
 
 
-def _as_target(target: Any, like: Tensor) -> Tensor:
+def as_target(target: Any, like: Tensor) -> Tensor:
     if isinstance(target, Tensor):
         return target
     return Tensor._wrap(np.asarray(target, dtype=like.dtype))
@@ -47,21 +47,21 @@ def _as_target(target: Any, like: Tensor) -> Tensor:
 
 def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
     """Mean squared error. Shapes: input (*), target (*) → scalar (or (*) with 'none')."""
-    target = _as_target(target, input)
+    target = as_target(target, input)
     _check_same_shape(input, target, "mse_loss")
     diff = input - target
     return reduce_loss(diff * diff, reduction, "mse_loss")
 
 
 def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
-    target = _as_target(target, input)
+    target = as_target(target, input)
     _check_same_shape(input, target, "l1_loss")
     return reduce_loss(absolute(input - target), reduction, "l1_loss")
 
 
 def smooth_l1_loss(input: Tensor, target: Any, reduction: str = "mean", beta: float = 1.0) -> Tensor:  # noqa: A002
     """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta."""
-    target = _as_target(target, input)
+    target = as_target(target, input)
     _check_same_shape(input, target, "smooth_l1_loss")
     diff = input - target
     if beta == 0:
@@ -73,7 +73,7 @@ def smooth_l1_loss(input: Tensor, target: Any, reduction: str = "mean", beta: fl
 
 def huber_loss(input: Tensor, target: Any, reduction: str = "mean", delta: float = 1.0) -> Tensor:  # noqa: A002
     """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta)."""
-    target = _as_target(target, input)
+    target = as_target(target, input)
     _check_same_shape(input, target, "huber_loss")
     diff = input - target
     small = Tensor._wrap(np.abs(diff.array) < delta)
@@ -252,7 +252,7 @@ def cross_entropy(input: Tensor, target: Any, weight: Tensor | None = None,  # n
         if target_data.shape != input.shape:
             raise ValueError(f"cross_entropy: probability target of shape {target_data.shape} "
                              f"must match input of shape {tuple(input.shape)}")
-        probs = _as_target(target, input)
+        probs = as_target(target, input)
         if label_smoothing:
             probs = probs * (1 - label_smoothing) + label_smoothing / classes
         weighted = log_probs if weight is None else log_probs * _class_weight(weight, input.ndim)
@@ -312,7 +312,7 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Tensor | None = Non
     """-(y log p + (1 - y) log(1 - p)) on probabilities; log is clamped at -100 as PyTorch.
 
     Shapes: input (*) probabilities, target (*) → scalar (or (*) with 'none')."""
-    target = _as_target(target, input)
+    target = as_target(target, input)
     _check_same_shape(input, target, "binary_cross_entropy")
     if np.any((input.array < 0) | (input.array > 1)):
         raise ValueError("binary_cross_entropy: input must hold probabilities in [0, 1]; for "
@@ -329,7 +329,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Tensor 
     """Sigmoid + binary cross-entropy in one stable expression:
     (1 - y) x + (1 + (w_p - 1) y) * log(1 + exp(-x)), with log(1 + exp(-x)) written as
     max(-x, 0) + log1p(exp(-|x|))."""
-    target = _as_target(target, input)
+    target = as_target(target, input)
     _check_same_shape(input, target, "binary_cross_entropy_with_logits")
     log_one_plus_exp = maximum(-input, 0.0) + log1p(exp(-absolute(input)))
     if pos_weight is None:

@@ -1,36 +1,67 @@
 """The layer classes of ``chainrule.nn``, one file per family as in PyTorch."""
 
 from chainrule.nn.modules.activation import (
+    CELU,
     ELU,
     GELU,
+    GLU,
+    SELU,
+    Hardshrink,
+    Hardsigmoid,
+    Hardswish,
     Hardtanh,
     LeakyReLU,
+    LogSigmoid,
     LogSoftmax,
+    Mish,
+    PReLU,
     ReLU,
     ReLU6,
     Sigmoid,
     SiLU,
     Softmax,
+    Softmin,
     Softplus,
+    Softshrink,
+    Softsign,
     Tanh,
+    Tanhshrink,
+    Threshold,
 )
 from chainrule.nn.modules.container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from chainrule.nn.modules.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
+from chainrule.nn.modules.distance import CosineSimilarity, PairwiseDistance
 from chainrule.nn.modules.dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
 from chainrule.nn.modules.flatten import Flatten, Unflatten
 from chainrule.nn.modules.linear import Bilinear, Identity, Linear
 from chainrule.nn.modules.loss import (
     BCELoss,
     BCEWithLogitsLoss,
+    CosineEmbeddingLoss,
     CrossEntropyLoss,
+    GaussianNLLLoss,
     HuberLoss,
+    KLDivLoss,
     L1Loss,
+    MarginRankingLoss,
     MSELoss,
     NLLLoss,
+    PoissonNLLLoss,
     SmoothL1Loss,
+    SoftMarginLoss,
+    TripletMarginLoss,
 )
 from chainrule.nn.modules.module import Module
 from chainrule.nn.modules.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
+from chainrule.nn.modules.padding import (
+    ConstantPad1d,
+    ConstantPad2d,
+    ConstantPad3d,
+    ZeroPad1d,
+    ZeroPad2d,
+    ZeroPad3d,
+)
+from chainrule.nn.modules.pixelshuffle import PixelShuffle, PixelUnshuffle, Upsample, UpsamplingNearest2d
 from chainrule.nn.modules.pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
@@ -62,4 +93,10 @@ __all__ = [
     "Sigmoid", "SiLU", "SmoothL1Loss", "Softmax", "Softplus", "Tanh", "Transformer",
     "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer",
     "Unflatten",
+    # built from nn.functional's composed functions (chainrule/nn/composed.py)
+    "CELU", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "CosineEmbeddingLoss", "CosineSimilarity",
+    "GaussianNLLLoss", "GLU", "Hardshrink", "Hardsigmoid", "Hardswish", "KLDivLoss", "LogSigmoid",
+    "MarginRankingLoss", "Mish", "PairwiseDistance", "PixelShuffle", "PixelUnshuffle", "PoissonNLLLoss",
+    "PReLU", "SELU", "SoftMarginLoss", "Softmin", "Softshrink", "Softsign", "Tanhshrink", "Threshold",
+    "TripletMarginLoss", "Upsample", "UpsamplingNearest2d", "ZeroPad1d", "ZeroPad2d", "ZeroPad3d",
 ]

@@ -181,6 +181,158 @@ class LogSoftmax(Module):
         return f"dim={self.dim}"
 
 
+class _InplaceFlag(Module):
+    """An activation with no setting but PyTorch's ``inplace`` flag (computed out of place)."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def extra_repr(self) -> str:
+        return _inplace_repr(self.inplace)
+
+
+class Hardswish(_InplaceFlag):
+    """x * hardsigmoid(x)."""
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.hardswish(input)
+
+
+class Hardsigmoid(_InplaceFlag):
+    """0 below -3, 1 above 3, x / 6 + 1/2 between."""
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.hardsigmoid(input)
+
+
+class Mish(_InplaceFlag):
+    """x * tanh(softplus(x))."""
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.mish(input)
+
+
+class SELU(_InplaceFlag):
+    """Scaled ELU with the self-normalising constants (``F.selu``)."""
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.selu(input)
+
+
+class LogSigmoid(Module):
+    """log(sigmoid(x)), stable for large |x|."""
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.logsigmoid(input)
+
+
+class Softsign(Module):
+    """x / (1 + |x|)."""
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.softsign(input)
+
+
+class Tanhshrink(Module):
+    """x - tanh(x)."""
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.tanhshrink(input)
+
+
+class Softmin(Module):
+    """softmax(-x) along ``dim``."""
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.softmin(input, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class GLU(Softmin):
+    """The first half of ``dim`` times the sigmoid of the second. Shape: (*, 2n, *) → (*, n, *)."""
+
+    def __init__(self, dim: int = -1) -> None:
+        super().__init__(dim)
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.glu(input, self.dim)
+
+
+class CELU(ELU):
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."""
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.celu(input, self.alpha)
+
+
+class Hardshrink(Module):
+    """x where |x| > lambd, else 0."""
+
+    def __init__(self, lambd: float = 0.5) -> None:
+        super().__init__()
+        self.lambd = lambd
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.hardshrink(input, self.lambd)
+
+    def extra_repr(self) -> str:
+        return f"{self.lambd}"
+
+
+class Softshrink(Hardshrink):
+    """x - lambd above lambd, x + lambd below -lambd, 0 between."""
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.softshrink(input, self.lambd)
+
+
+class Threshold(Module):
+    """x where x > threshold, else ``value``."""
+
+    def __init__(self, threshold: float, value: float, inplace: bool = False) -> None:
+        super().__init__()
+        self.threshold, self.value, self.inplace = threshold, value, inplace
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.threshold(input, self.threshold, self.value)
+
+    def extra_repr(self) -> str:
+        return f"threshold={self.threshold}, value={self.value}" + (", inplace=True" if self.inplace else "")
+
+
+class PReLU(Module):
+    """x where x >= 0, else a * x, with ``a`` learned: one slope, or one per channel
+    (``num_parameters`` = C for (N, C, *) input), starting at ``init``.
+
+    Example::
+
+        >>> nn.PReLU()(chainrule.tensor([-2.0, 3.0]))
+        tensor([-0.5000,  3.0000], grad_fn=<WhereBackward0>)
+    """
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, device: object = None,
+                 dtype: object = None) -> None:
+        from chainrule.creation import full
+        from chainrule.nn.parameter import Parameter
+
+        super().__init__()
+        self.num_parameters, self.init = num_parameters, init
+        self.weight = Parameter(full((num_parameters,), init, dtype=dtype))
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.prelu(input, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"
+
+
 def __getattr__(name: str) -> type:
     # PyTorch's path torch.nn.modules.activation.MultiheadAttention; the class lives with the
     # transformer layers (imported on demand: transformer.py imports from this package).
