@@ -18,6 +18,7 @@ from chainrule import (
     backends,  # noqa: F401,E402
     cuda,  # noqa: F401,E402
     learning,  # noqa: F401,E402
+    linalg,  # noqa: F401,E402
     nn,  # noqa: F401,E402
     onnx,  # noqa: F401,E402
     optim,  # noqa: F401,E402
@@ -117,7 +118,8 @@ from chainrule.ops.elementwise import (  # noqa: F401
     where,
 )
 from chainrule.ops.inplace import relu_, sigmoid_, tanh_  # noqa: F401
-from chainrule.ops.linalg import bmm, dot, einsum, matmul, mm, outer  # noqa: F401
+from chainrule.ops.linalg import bmm, det, dot, einsum, logdet, matmul, mm, outer, slogdet  # noqa: F401
+from chainrule.ops.linalg import inv as inverse  # noqa: F401
 from chainrule.ops.movement import (  # noqa: F401
     broadcast_to,
     cat,

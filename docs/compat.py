@@ -32,6 +32,7 @@ NAMESPACES = [
     "torch.utils.data",
     "torch.utils.checkpoint",
     "torch.autograd",
+    "torch.linalg",
 ]
 ROW = re.compile(r"^\| `(?P<name>[^`]+)` \| (?P<has>yes|no) \|$")
 HEADING = re.compile(r"^## `(?P<namespace>[^`]+)`")

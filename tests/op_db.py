@@ -231,6 +231,18 @@ def strided(array: np.ndarray) -> np.ndarray:
 MakeArray = Callable[..., np.ndarray]
 
 
+def _well_conditioned(rng: np.random.Generator, *shape: int) -> np.ndarray:
+    """Square matrices (the last two dimensions) with 3 added on the diagonal: far from
+    singular, so inverse, determinant and solve are smooth where finite differences look."""
+    return np.asarray(rng.standard_normal(shape) + 3 * np.eye(shape[-1]))
+
+
+def _square_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    yield S(_well_conditioned(rng, 3, 3), desc="3x3")
+    yield S(_well_conditioned(rng, 2, 2, 2), desc="batched")
+    yield S(_well_conditioned(rng, 3, 3).T, desc="transposed")
+
+
 def unary_samples(make: MakeArray = randn, **kwargs: Any) -> SampleFn:
     """A 2-D input, a 0-d one, an empty one, and transposed and strided views."""
 
@@ -1146,6 +1158,37 @@ _register(
            lambda rng: iter([S(randn(rng, 2, 2, 1), randn(rng, 2, 2, 3), randn(rng, 2, 3, 1), desc="3d")])),
     OpInfo("addmv", lambda lib, c, a, b: lib.addmv(c, a, b, beta=2.0), lambda c, a, b: 2.0 * c + a @ b,
            lambda rng: iter([S(randn(rng, 2), randn(rng, 2, 3), randn(rng, 3), desc="2d")])),
+    OpInfo("linalg.inv", lambda lib, a: lib.linalg.inv(a), np.linalg.inv, _square_samples),
+    OpInfo("inverse_method", lambda lib, a: a.inverse(), np.linalg.inv, _square_samples),
+    OpInfo("linalg.det", lambda lib, a: lib.linalg.det(a), np.linalg.det, _square_samples),
+    OpInfo("det_method", lambda lib, a: a.det(), np.linalg.det, _square_samples),
+    OpInfo("linalg.slogdet", lambda lib, a: lib.linalg.slogdet(a)[1], lambda a: np.linalg.slogdet(a)[1],
+           _square_samples),
+    OpInfo("logdet", lambda lib, a: lib.logdet(a @ a.mT),
+           lambda a: np.linalg.slogdet(a @ a.swapaxes(-1, -2))[1],
+           _square_samples),
+    OpInfo("linalg.solve", lambda lib, a, b: lib.linalg.solve(a, b), np.linalg.solve,
+           lambda rng: iter([S(_well_conditioned(rng, 3, 3), randn(rng, 3, 2), desc="matrix_rhs"),
+                             S(_well_conditioned(rng, 2, 3, 3), randn(rng, 2, 3, 1), desc="batched")])),
+    OpInfo("linalg.solve_vector", lambda lib, a, b: lib.linalg.solve(a, b),
+           lambda a, b: np.linalg.solve(a, b[..., None])[..., 0],
+           lambda rng: iter([S(_well_conditioned(rng, 3, 3), randn(rng, 3), desc="vector_rhs")])),
+    OpInfo("linalg.solve_right", lambda lib, a, b: lib.linalg.solve(a, b, left=False),
+           lambda a, b: np.linalg.solve(a.T, b.T).T,
+           lambda rng: iter([S(_well_conditioned(rng, 3, 3), randn(rng, 2, 3), desc="right")])),
+    OpInfo("linalg.vector_norm", lambda lib, x: lib.linalg.vector_norm(x, 3, dim=1),
+           lambda x: (np.abs(x) ** 3).sum(1) ** (1 / 3),
+           lambda rng: iter([S(away_from_zero(rng, 2, 3), desc="ord3")])),
+    OpInfo("linalg.vector_norm_inf", lambda lib, x: lib.linalg.vector_norm(x, float("inf")),
+           lambda x: np.abs(x).max(), lambda rng: iter([S(distinct(rng, 2, 3), desc="all")])),
+    OpInfo("linalg.matrix_norm", lambda lib, a: lib.linalg.matrix_norm(a),
+           lambda a: np.linalg.norm(a, axis=(-2, -1)),
+           lambda rng: iter([S(randn(rng, 2, 3, 2), desc="fro_batched")])),
+    OpInfo("linalg.norm_1", lambda lib, a: lib.linalg.norm(a, 1), lambda a: np.linalg.norm(a, 1),
+           lambda rng: iter([S(distinct(rng, 3, 3), desc="max_column_sum")])),
+    OpInfo("linalg.norm_inf", lambda lib, a: lib.linalg.norm(a, float("inf")),
+           lambda a: np.linalg.norm(a, np.inf),
+           lambda rng: iter([S(distinct(rng, 3, 3), desc="max_row_sum")])),
     OpInfo("dot", lambda lib, a, b: lib.dot(a, b), np.dot,
            lambda rng: iter([S(randn(rng, 3), randn(rng, 3), desc="1d")])),
     OpInfo("outer", lambda lib, a, b: lib.outer(a, b), np.outer,

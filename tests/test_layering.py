@@ -51,6 +51,7 @@ LAYERS: list[dict[str, tuple[str, ...]]] = [
             "creation",
             "accelerator",
             "cuda",
+            "linalg",
         )
     },
     {"distributed": ("distributed",)},

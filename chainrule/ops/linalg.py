@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -337,11 +337,142 @@ def _explicit_equation(equation: str, shapes: list[tuple[int, ...]]) -> tuple[st
     return ",".join(letters) + "->" + output, sizes
 
 
+# ------------------------------------------------------------ inverse, determinant, solve
+def _check_square(op: str, a: Tensor) -> None:
+    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
+        raise RuntimeError(f"{op}: expects square matrices (*, n, n), got shape {tuple(a.shape)}")
+
+
+def _singular(op: str) -> RuntimeError:
+    return RuntimeError(f"{op}: the matrix is singular (not invertible); check the input, or use "
+                        "torch.linalg.pinv-style regularisation (add a small multiple of the identity)")
+
+
+class Inverse(Function):
+    """A^-1 of square matrices (batched). grad_A = -A^-T grad A^-T, from the saved output."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_output()
+        try:
+            return np.linalg.inv(a)
+        except np.linalg.LinAlgError:
+            raise _singular("inv") from None
+
+    @staticmethod
+    def backward(ctx, grad):
+        inverse_t = ctx.saved_output.mT
+        return -(inverse_t @ grad @ inverse_t)
+
+
+class Det(Function):
+    """det(A) of square matrices (batched). grad_A = grad * det(A) * A^-T (A invertible)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_inputs(0)
+        ctx.save_output()
+        return np.linalg.det(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_inputs
+        scale = (grad * ctx.saved_output).unsqueeze(-1).unsqueeze(-1)
+        return scale * inv(a).mT
+
+
+class LogAbsDet(Function):
+    """log |det(A)| (batched). grad_A = grad * A^-T."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_inputs(0)
+        return np.linalg.slogdet(a)[1].astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_inputs
+        return grad.unsqueeze(-1).unsqueeze(-1) * inv(a).mT
+
+
+class Solve(Function):
+    """X with A X = B (A (*, n, n), B (*, n, k)). grad_B = A^-T grad, grad_A = -grad_B X^T."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_inputs(0)
+        ctx.save_output()
+        try:
+            return np.linalg.solve(a, b)
+        except np.linalg.LinAlgError:
+            raise _singular("solve") from None
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_inputs
+        need_a, _ = ctx.needs_input_grad
+        grad_b = solve(a.mT, grad)
+        return (-(grad_b @ ctx.saved_output.mT) if need_a else None), grad_b
+
+
+def inv(input: Tensor) -> Tensor:  # noqa: A002
+    """The inverse of square matrices. Shape: (*, n, n) → (*, n, n).
+
+    Example::
+
+        >>> chainrule.linalg.inv(chainrule.tensor([[2.0, 0.0], [0.0, 4.0]]))
+        tensor([[0.5000, 0.0000],
+                [0.0000, 0.2500]])
+    """
+    _check_square("inv", input)
+    return Inverse.apply(input)
+
+
+def det(input: Tensor) -> Tensor:  # noqa: A002
+    """The determinant of square matrices. Shape: (*, n, n) → (*)."""
+    _check_square("det", input)
+    return Det.apply(input)
+
+
+class SlogdetResult(NamedTuple):
+    sign: Tensor
+    logabsdet: Tensor
+
+
+def slogdet(input: Tensor) -> SlogdetResult:  # noqa: A002
+    """(sign, log |det|) of square matrices, the log form that neither overflows nor
+    underflows for large n. Shapes: (*, n, n) → (*), (*); only the second has a gradient."""
+    _check_square("slogdet", input)
+    sign = np.linalg.slogdet(input.array)[0].astype(input.dtype, copy=False)
+    return SlogdetResult(Tensor._wrap(sign), LogAbsDet.apply(input))
+
+
+def logdet(input: Tensor) -> Tensor:  # noqa: A002
+    """log det(A): nan where the determinant is negative, -inf where it is 0."""
+    sign, log_abs = slogdet(input)
+    from chainrule.ops.elementwise import where
+
+    return where(Tensor._wrap(sign.array > 0), log_abs,
+                 Tensor._wrap(np.where(sign.array == 0, -np.inf, np.nan).astype(input.dtype)))
+
+
+def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:  # noqa: N803 (PyTorch's names)
+    """X with A X = B, without forming A^-1 (``left=False``: X A = B). Shapes: A (*, n, n),
+    B (*, n, k) or (*, n) → the shape of B."""
+    _check_square("solve", A)
+    if not left:
+        return solve(A.mT, B.mT).mT
+    if B.ndim == A.ndim - 1:
+        return Solve.apply(A, B.unsqueeze(-1)).squeeze(-1)
+    return Solve.apply(A, B)
+
+
 def _attach() -> None:
     setattr(Tensor, "__matmul__", matmul)  # noqa: B010 - declared in Tensor's class body
     setattr(Tensor, "__rmatmul__", lambda self, other: matmul(other, self))  # noqa: B010
-    for function in (matmul, mm, bmm, dot, outer):
+    for function in (matmul, mm, bmm, dot, outer, det, slogdet, logdet):
         setattr(Tensor, function.__name__, function)
+    setattr(Tensor, "inverse", inv)  # noqa: B010 - declared in Tensor's class body
 
 
 _attach()
