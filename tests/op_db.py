@@ -1453,15 +1453,43 @@ def _avg_pool_ref(spatial: int) -> Callable[..., Any]:
     return ref
 
 
-def _adaptive_avg_pool_ref(x: np.ndarray, output_size: Any) -> np.ndarray:
-    spatial = x.ndim - 2
-    sizes = _tuple(output_size, spatial)
-    result = np.empty(x.shape[:2] + sizes)
-    for position in np.ndindex(*sizes):
-        box = tuple(slice(i * n // o, -(-(i + 1) * n // o)) for i, n, o in zip(position, x.shape[2:], sizes))
-        result[(slice(None), slice(None), *position)] = x[(slice(None), slice(None), *box)].mean(
-            axis=tuple(range(2, 2 + spatial)))
-    return result
+def _adaptive_pool_ref(reduce: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+    """The reference of an adaptive pooling: ``reduce`` (np.mean, np.max) over each bin."""
+
+    def ref(x: np.ndarray, output_size: Any) -> np.ndarray:
+        spatial = x.ndim - 2
+        sizes = _tuple(output_size, spatial)
+        result = np.empty(x.shape[:2] + sizes)
+        for position in np.ndindex(*sizes):
+            box = tuple(slice(i * n // o, -(-(i + 1) * n // o))
+                        for i, n, o in zip(position, x.shape[2:], sizes))
+            result[(slice(None), slice(None), *position)] = reduce(
+                x[(slice(None), slice(None), *box)], axis=tuple(range(2, 2 + spatial)))
+        return result
+
+    return ref
+
+
+def _adaptive_max_samples(spatial: int) -> SampleFn:
+    """Distinct values (no ties for finite differences to split); even and overlapping bins."""
+    def samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+        yield S(distinct(rng, 1, 2, *(6,) * spatial), 3, desc="even_bins")
+        yield S(distinct(rng, 2, 1, *(5,) * spatial), 3, desc="overlapping_bins")
+        yield S(distinct(rng, 1, 1, *(4,) * spatial), 1, desc="global")
+    return samples
+
+
+def _instance_norm_ref(x: np.ndarray, running_mean: Any = None, running_var: Any = None,
+                       weight: np.ndarray | None = None, bias: np.ndarray | None = None,
+                       use_input_stats: bool = True, momentum: float = 0.1, eps: float = 1e-5) -> np.ndarray:
+    flat = x.reshape(x.shape[0], x.shape[1], -1)
+    out = _normalized(flat, (2,), eps).reshape(x.shape)
+    return out * _per_channel(weight, x.ndim, 1) + _per_channel(bias, x.ndim, 0)
+
+
+def _instance_norm_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    yield S(randn(rng, 2, 3, 4), None, None, randn(rng, 3), randn(rng, 3), desc="affine_1d")
+    yield S(randn(rng, 1, 2, 3, 3), desc="plain_2d")
 
 
 def _normalized(x: np.ndarray, axes: tuple[int, ...], eps: float) -> np.ndarray:
@@ -1818,10 +1846,15 @@ _register(
            error_inputs=_pool_errors("avg_pool2d", 2)),
     OpInfo("F.avg_pool1d", _functional("avg_pool1d"), _avg_pool_ref(1), _avg_pool_samples(1),
            error_inputs=_pool_errors("avg_pool1d", 1)),
-    OpInfo("F.adaptive_avg_pool2d", _functional("adaptive_avg_pool2d"), _adaptive_avg_pool_ref,
+    OpInfo("F.adaptive_avg_pool2d", _functional("adaptive_avg_pool2d"), _adaptive_pool_ref(np.mean),
            _adaptive_pool_samples(2), error_inputs=_adaptive_pool_errors(2)),
-    OpInfo("F.adaptive_avg_pool1d", _functional("adaptive_avg_pool1d"), _adaptive_avg_pool_ref,
+    OpInfo("F.adaptive_avg_pool1d", _functional("adaptive_avg_pool1d"), _adaptive_pool_ref(np.mean),
            _adaptive_pool_samples(1), error_inputs=_adaptive_pool_errors(1)),
+    OpInfo("F.adaptive_max_pool2d", _functional("adaptive_max_pool2d"), _adaptive_pool_ref(np.max),
+           _adaptive_max_samples(2)),
+    OpInfo("F.adaptive_max_pool1d", _functional("adaptive_max_pool1d"), _adaptive_pool_ref(np.max),
+           _adaptive_max_samples(1)),
+    OpInfo("F.instance_norm", _functional("instance_norm"), _instance_norm_ref, _instance_norm_samples),
     OpInfo("F.layer_norm", _functional("layer_norm"), _layer_norm_ref, _layer_norm_samples,
            error_inputs=_norm_errors),
     OpInfo("F.batch_norm", _functional("batch_norm"), _batch_norm_ref, _batch_norm_samples,

@@ -723,3 +723,59 @@ def test_embedding_bad_indices():
 def test_bad_constructor_arguments(make, pattern):
     with pytest.raises((ValueError, NotImplementedError), match=pattern):
         make()
+
+
+# ------------------------------------------------------------------ instance normalisation
+def test_instance_norm_running_statistics_follow_the_per_sample_statistics() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 3, 6)).astype(np.float32) * 2 + 1
+    layer = nn.InstanceNorm1d(3, momentum=0.5, affine=True, track_running_stats=True)
+    out = layer(chainrule.tensor(x))
+    centered = x - x.mean(-1, keepdims=True)
+    np.testing.assert_allclose(out.array, centered / np.sqrt((centered**2).mean(-1, keepdims=True) + 1e-5),
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(layer.running_mean.array, 0.5 * x.mean(-1).mean(0), rtol=1e-5)
+    np.testing.assert_allclose(layer.running_var.array, 0.5 + 0.5 * x.var(-1, ddof=1).mean(0), rtol=1e-5)
+    layer.eval()  # the running estimates replace the sample's own statistics
+    expected = (x - layer.running_mean.array[:, None]) / np.sqrt(layer.running_var.array[:, None] + 1e-5)
+    np.testing.assert_allclose(layer(chainrule.tensor(x)).array, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_instance_norm_takes_unbatched_input_and_refuses_wrong_channels() -> None:
+    layer = nn.InstanceNorm2d(2)
+    assert layer(chainrule.randn(2, 3, 3)).shape == (2, 3, 3)
+    assert [name for name, _ in layer.named_parameters()] == []  # affine=False by default
+    with pytest.raises(ValueError, match=r"expected input of shape \(N, 2, H, W\)"):
+        layer(chainrule.randn(1, 3, 4, 4))
+
+
+@pytest.mark.parametrize("layer", ["InstanceNorm1d", "InstanceNorm2d"])
+@pytest.mark.parametrize("kwargs", [{}, {"affine": True, "track_running_stats": True}])
+def test_instance_norm_matches_pytorch(layer: str, kwargs: dict, torch) -> None:
+    shape = (3, 2, 5) if layer == "InstanceNorm1d" else (3, 2, 4, 3)
+    x = np.random.default_rng(4).standard_normal(shape).astype(np.float32)
+    ours, theirs = getattr(nn, layer)(2, **kwargs), getattr(torch.nn, layer)(2, **kwargs)
+    assert repr(ours) == repr(theirs)
+    for _ in range(2):
+        np.testing.assert_allclose(ours(chainrule.tensor(x)).array, theirs(torch.tensor(x)).detach().numpy(),
+                                   rtol=1e-5, atol=1e-5)
+    assert sorted(ours.state_dict()) == sorted(theirs.state_dict())
+    for name, value in theirs.state_dict().items():
+        np.testing.assert_allclose(ours.state_dict()[name].array, value.numpy(), rtol=1e-5)
+
+
+@pytest.mark.parametrize(("layer", "shape", "size"), [("AdaptiveMaxPool2d", (2, 3, 7, 5), (3, 2)),
+                                                       ("AdaptiveMaxPool1d", (2, 3, 10), 4)])
+def test_adaptive_max_pool_layers_match_pytorch(layer: str, shape: tuple, size, torch) -> None:
+    x = np.random.default_rng(5).standard_normal(shape)
+    ours, theirs = getattr(nn, layer)(size), getattr(torch.nn, layer)(size)
+    assert repr(ours) == repr(theirs)
+    mine, reference = chainrule.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ours(mine).sum().backward()
+    theirs(reference).sum().backward()
+    np.testing.assert_array_equal(mine.grad.array, reference.grad.numpy())
+
+
+@pytest.fixture
+def torch():
+    return pytest.importorskip("torch")

@@ -269,3 +269,38 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,  # 
     weight = weight.reshape(group_shape) if weight is not None else None
     bias = bias.reshape(group_shape) if bias is not None else None
     return Normalize.apply(grouped, weight, bias, (2, 3), eps)[0].reshape(input.shape)
+
+
+def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var: Tensor | None = None,  # noqa: A002
+                  weight: Tensor | None = None, bias: Tensor | None = None, use_input_stats: bool = True,
+                  momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalize each channel of each sample over its spatial positions (group norm with one
+    channel a group), then scale and shift per channel. With ``use_input_stats`` and running
+    statistics given, they move toward the batch average of the per-sample statistics (the
+    variance unbiased); without ``use_input_stats`` the running statistics are used instead.
+
+    Shapes: input (N, C, *) with at least one spatial dimension, params (C,) → same.
+
+    Example::
+
+        >>> F.instance_norm(chainrule.randn(2, 3, 5)).std(-1, unbiased=False).round(decimals=2)
+        tensor([[1., 1., 1.],
+                [1., 1., 1.]])
+    """
+    _check_input("instance_norm", input, 3)
+    if not use_input_stats:
+        return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    n, channels = input.shape[:2]
+    out = group_norm(input, channels, weight, bias, eps)
+    if running_mean is not None or running_var is not None:
+        flat = input.array.reshape(n, channels, -1)
+        count = flat.shape[-1]
+        with no_grad():
+            if running_mean is not None:
+                _check_param("instance_norm", "running_mean", running_mean, (channels,), input)
+                running_mean.mul_(1.0 - momentum).add_(flat.mean(-1).mean(0) * momentum)
+            if running_var is not None:
+                _check_param("instance_norm", "running_var", running_var, (channels,), input)
+                unbiased = flat.var(-1, ddof=1).mean(0) if count > 1 else np.zeros(channels, input.dtype)
+                running_var.mul_(1.0 - momentum).add_(unbiased.astype(input.dtype) * momentum)
+    return out

@@ -361,8 +361,7 @@ def _avg_pool(op: str, spatial: int, input: Tensor, kernel_size: Any, stride: An
 def _adaptive_matrix(in_size: int, out_size: int, dtype: np.dtype) -> np.ndarray:
     """(out_size, in_size): row i averages PyTorch's bin i, [floor(i n / m), ceil((i + 1) n / m))."""
     matrix = np.zeros((out_size, in_size), dtype=dtype)
-    for i in range(out_size):
-        start, end = (i * in_size) // out_size, -(-((i + 1) * in_size) // out_size)
+    for i, (start, end) in enumerate(_bins(in_size, out_size)):
         matrix[i, start:end] = 1.0 / (end - start)
     return matrix
 
@@ -450,8 +449,8 @@ def adaptive_avg_pool1d(input: Tensor, output_size: Any) -> Tensor:  # noqa: A00
     return _adaptive_avg_pool("adaptive_avg_pool1d", 1, input, output_size)
 
 
-def _adaptive_avg_pool(op: str, spatial: int, input: Tensor, output_size: Any) -> Tensor:  # noqa: A002
-    x = _as_batched_2d(op, input, spatial)
+def _adaptive_sizes(op: str, spatial: int, x: Tensor, output_size: Any) -> tuple[int, int]:
+    """The (OH, OW) of an adaptive pooling of ``x`` (N, C, H, W); None keeps a dimension."""
     in_hw = tuple(x.shape[2:])
     single = output_size is None or isinstance(output_size, int | np.integer)
     sizes = (output_size,) * spatial if single else tuple(output_size)
@@ -460,7 +459,63 @@ def _adaptive_avg_pool(op: str, spatial: int, input: Tensor, output_size: Any) -
     out_hw = tuple(size if want is None else int(want) for size, want in zip(in_hw[-spatial:], sizes))
     if any(o < 1 for o in out_hw):
         raise ValueError(f"{op}: output_size must be positive, got {output_size!r}")
-    out_hw = (1, *out_hw) if spatial == 1 else out_hw
+    return (1, *out_hw) if spatial == 1 else out_hw  # type: ignore[return-value]
+
+
+def _bins(in_size: int, out_size: int) -> list[tuple[int, int]]:
+    """PyTorch's adaptive bins: [floor(i n / m), ceil((i + 1) n / m)) for i < m."""
+    return [((i * in_size) // out_size, -(-((i + 1) * in_size) // out_size)) for i in range(out_size)]
+
+
+def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:  # noqa: A002
+    """The maximum over each of an ``output_size`` grid of bins (drawn as for
+    ``adaptive_avg_pool2d``). Shapes: (N, C, H, W) or (C, H, W) → (N, C, *output_size).
+
+    Example::
+
+        >>> F.adaptive_max_pool2d(chainrule.arange(16.0).reshape(1, 1, 4, 4), 2)
+        tensor([[[[ 5.,  7.],
+                  [13., 15.]]]])
+    """
+    return _adaptive_max_pool("adaptive_max_pool2d", 2, input, output_size, return_indices)
+
+
+def adaptive_max_pool1d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:  # noqa: A002
+    """The maximum over ``output_size`` bins along the last dim. Shapes: (N, C, L) or (C, L) →
+    (N, C, output_size)."""
+    return _adaptive_max_pool("adaptive_max_pool1d", 1, input, output_size, return_indices)
+
+
+def _adaptive_max_pool(op: str, spatial: int, input: Tensor, output_size: Any,  # noqa: A002
+                       return_indices: bool) -> Any:
+    x = _as_batched_2d(op, input, spatial)
+    in_hw = tuple(x.shape[2:])
+    out_hw = _adaptive_sizes(op, spatial, x, output_size)
+    if in_hw[0] % out_hw[0] == 0 and in_hw[1] % out_hw[1] == 0:
+        # equal bins that tile the input: a plain max pooling (indices included)
+        kernel = (in_hw[0] // out_hw[0], in_hw[1] // out_hw[1])
+        window = Window(kernel, kernel, ((0, 0), (0, 0)), (1, 1))
+        if not return_indices:
+            return _restore(MaxPool2d.apply(x, window, out_hw, False), input, spatial)
+        out, indices = MaxPool2d.apply(x, window, out_hw, True)
+        out = _restore(out, input, spatial)
+        return out, indices.reshape(out.shape)
+    if return_indices:
+        raise NotImplementedError(f"{op}: return_indices=True needs bins that tile the input evenly "
+                                  f"({in_hw[-spatial:]} into {out_hw[-spatial:]}); pool without indices")
+    # uneven (overlapping) bins: the maximum of a rectangle is the maximum over its rows of
+    # the maxima over its columns, so two passes of one amax per bin
+    from chainrule.ops.movement import cat
+
+    rows = cat([x[:, :, a:b].amax(2, keepdim=True) for a, b in _bins(in_hw[0], out_hw[0])], 2)
+    out = cat([rows[:, :, :, a:b].amax(3, keepdim=True) for a, b in _bins(in_hw[1], out_hw[1])], 3)
+    return _restore(out, input, spatial)
+
+
+def _adaptive_avg_pool(op: str, spatial: int, input: Tensor, output_size: Any) -> Tensor:  # noqa: A002
+    x = _as_batched_2d(op, input, spatial)
+    in_hw = tuple(x.shape[2:])
+    out_hw = _adaptive_sizes(op, spatial, x, output_size)
     if out_hw == (1, 1):
         out = x.mean((2, 3), keepdim=True)
     elif in_hw[0] % out_hw[0] == 0 and in_hw[1] % out_hw[1] == 0:

@@ -52,7 +52,14 @@ from chainrule.nn.modules.loss import (
     TripletMarginLoss,
 )
 from chainrule.nn.modules.module import Module
-from chainrule.nn.modules.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
+from chainrule.nn.modules.normalization import (
+    BatchNorm1d,
+    BatchNorm2d,
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    LayerNorm,
+)
 from chainrule.nn.modules.padding import (
     ConstantPad1d,
     ConstantPad2d,
@@ -65,6 +72,8 @@ from chainrule.nn.modules.pixelshuffle import PixelShuffle, PixelUnshuffle, Upsa
 from chainrule.nn.modules.pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
     AvgPool1d,
     AvgPool2d,
     MaxPool1d,
@@ -92,7 +101,7 @@ __all__ = [
     "ParameterList", "ReLU", "ReLU6", "RNN", "RNNBase", "RNNCell", "RNNCellBase", "Sequential",
     "Sigmoid", "SiLU", "SmoothL1Loss", "Softmax", "Softplus", "Tanh", "Transformer",
     "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer",
-    "Unflatten",
+    "Unflatten", "InstanceNorm1d", "InstanceNorm2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d",
     # built from nn.functional's composed functions (chainrule/nn/composed.py)
     "CELU", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "CosineEmbeddingLoss", "CosineSimilarity",
     "GaussianNLLLoss", "GLU", "Hardshrink", "Hardsigmoid", "Hardswish", "KLDivLoss", "LogSigmoid",

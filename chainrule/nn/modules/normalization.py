@@ -126,6 +126,48 @@ class BatchNorm2d(_BatchNorm):
     _layout = "(N, {C}, H, W)"
 
 
+class _InstanceNorm(_BatchNorm):
+    """Normalise each channel of each sample over its spatial positions (``F.instance_norm``),
+    then, with ``affine``, scale and shift per channel. With ``track_running_stats`` the
+    running estimates follow the per-sample statistics in training and replace them in eval.
+    Unbatched input (C, *) is taken as a batch of one."""
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
+                 affine: bool = False, track_running_stats: bool = False, device: Any = None,
+                 dtype: Any = None, *, bias: bool = True) -> None:
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias)
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        unbatched = input.ndim == self._expected[0] - 1
+        x = input.unsqueeze(0) if unbatched else input
+        self._check_input(x)
+        # num_batches_tracked stays 0, as in PyTorch, whose instance norm never counts batches
+        out = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                              self.training or not self.track_running_stats,
+                              0.0 if self.momentum is None else self.momentum, self.eps)
+        return out.squeeze(0) if unbatched else out
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance normalisation over (N, C, L) or (C, L) input.
+
+    Example::
+
+        >>> nn.InstanceNorm1d(4)(chainrule.randn(2, 4, 10)).shape
+        (2, 4, 10)
+    """
+
+    _expected = (3,)
+    _layout = "(N, {C}, L)"
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Instance normalisation over (N, C, H, W) or (C, H, W) input (style transfer's norm)."""
+
+    _expected = (4,)
+    _layout = "(N, {C}, H, W)"
+
+
 class LayerNorm(Module):
     """Normalise over the last ``len(normalized_shape)`` dimensions of each sample (biased
     variance), then scale by ``weight`` and shift by ``bias`` (both of ``normalized_shape``).

@@ -181,3 +181,35 @@ class AdaptiveAvgPool1d(Module):
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool2d(AdaptiveAvgPool2d):
+    """Max pooling to a fixed output size whatever the input size (bins as
+    ``AdaptiveAvgPool2d``'s). Shapes: (N, C, H, W) or (C, H, W) → (N, C, *output_size).
+
+    Example::
+
+        >>> nn.AdaptiveMaxPool2d((2, 3))(chainrule.randn(2, 8, 7, 5)).shape
+        (2, 8, 2, 3)
+    """
+
+    def __init__(self, output_size: Any, return_indices: bool = False) -> None:
+        super().__init__(output_size)
+        self.return_indices = return_indices
+
+    def forward(self, input: Tensor) -> Any:  # noqa: A002
+        _check_rank(self, input, ("H", "W"))
+        return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
+
+
+class AdaptiveMaxPool1d(AdaptiveAvgPool1d):
+    """Max pooling to ``output_size`` bins along the last dimension. Shapes: (N, C, L) or
+    (C, L) → (N, C, output_size)."""
+
+    def __init__(self, output_size: int, return_indices: bool = False) -> None:
+        super().__init__(output_size)
+        self.return_indices = return_indices
+
+    def forward(self, input: Tensor) -> Any:  # noqa: A002
+        _check_rank(self, input, ("L",))
+        return F.adaptive_max_pool1d(input, self.output_size, self.return_indices)
