@@ -1712,6 +1712,36 @@ def _embedding_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
     yield S(Const(np.array(2)), randn(rng, 3, 4), desc="0d_index")
 
 
+def _embedding_bag_ref(indices: np.ndarray, weight: np.ndarray, offsets: Any = None, mode: str = "mean",
+                       per_sample_weights: np.ndarray | None = None, padding_idx: int | None = None,
+                       include_last_offset: bool = False) -> np.ndarray:
+    if indices.ndim == 2:
+        bags = [list(row) for row in indices]
+        scales = [list(row) for row in per_sample_weights] if per_sample_weights is not None else None
+    else:
+        bounds = list(offsets) + ([] if include_last_offset else [len(indices)])
+        bags = [list(indices[a:b]) for a, b in zip(bounds, bounds[1:])]
+        scales = ([list(per_sample_weights[a:b]) for a, b in zip(bounds, bounds[1:])]
+                  if per_sample_weights is not None else None)
+    out = np.zeros((len(bags), weight.shape[1]))
+    for bag, members in enumerate(bags):
+        rows = [weight[i] * (scales[bag][k] if scales else 1.0)
+                for k, i in enumerate(members) if i != padding_idx]
+        if rows:
+            out[bag] = {"sum": np.sum, "mean": np.mean, "max": np.max}[mode](rows, axis=0)
+    return out
+
+
+def _embedding_bag_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
+    table = distinct(rng, 6, 3)  # distinct values: no ties for max to split
+    yield S(Const(np.array([[0, 2, 4], [4, 1, 0]])), table, desc="rows_mean")
+    yield S(Const(np.array([1, 2, 4, 5, 4])), table, Const(np.array([0, 2, 2])), mode="max",
+            desc="offsets_max_empty_bag")
+    yield S(Const(np.array([1, 2, 4, 5])), table, Const(np.array([0, 1, 4])), mode="sum",
+            per_sample_weights=randn(rng, 4), include_last_offset=True, desc="weighted_last_offset")
+    yield S(Const(np.array([[3, 0], [0, 0]])), table, mode="mean", padding_idx=0, desc="padding")
+
+
 def _attention_samples(rng: np.random.Generator) -> Iterator[SampleInput]:
     yield S(randn(rng, 1, 3, 2), randn(rng, 1, 4, 2), randn(rng, 1, 4, 2), desc="plain")
     yield S(randn(rng, 3, 2), randn(rng, 3, 2), randn(rng, 3, 3), is_causal=True, desc="causal")
@@ -1863,6 +1893,7 @@ _register(
            error_inputs=_group_norm_errors),
     OpInfo("F.embedding", _functional("embedding"), _embedding_ref, _embedding_samples,
            error_inputs=_embedding_errors),
+    OpInfo("F.embedding_bag", _functional("embedding_bag"), _embedding_bag_ref, _embedding_bag_samples),
     OpInfo("F.scaled_dot_product_attention", _functional("scaled_dot_product_attention"), _attention_ref,
            _attention_samples, error_inputs=_attention_errors),
     _recurrence_info("rnn", _recurrence_samples("rnn")),

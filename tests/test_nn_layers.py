@@ -779,3 +779,22 @@ def test_adaptive_max_pool_layers_match_pytorch(layer: str, shape: tuple, size, 
 @pytest.fixture
 def torch():
     return pytest.importorskip("torch")
+
+
+# ------------------------------------------------------------------------- embedding bags
+def test_embedding_bag_layer_sums_each_bag_and_learns_its_rows() -> None:
+    weight = chainrule.tensor([[1.0, 0.0], [0.0, 1.0], [2.0, 2.0]])
+    bag = nn.EmbeddingBag.from_pretrained(weight, freeze=False, mode="mean")
+    out = bag(chainrule.tensor([0, 2, 1, 1, 1]), chainrule.tensor([0, 2]))
+    np.testing.assert_allclose(out.array, [[1.5, 1.0], [0.0, 1.0]])
+    out.sum().backward()
+    np.testing.assert_allclose(bag.weight.grad.array, [[0.5, 0.5], [1.0, 1.0], [0.5, 0.5]])
+    with pytest.raises(ValueError, match="offsets .* must start at 0"):
+        bag(chainrule.tensor([0, 1]), chainrule.tensor([1]))
+    with pytest.raises(ValueError, match="offsets must be None for 2-D input"):
+        bag(chainrule.tensor([[0, 1]]), chainrule.tensor([0]))
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"mode": "sum", "padding_idx": 0}, {"mode": "max", "max_norm": 1.0}])
+def test_embedding_bag_repr_matches_pytorch(kwargs: dict, torch) -> None:
+    assert repr(nn.EmbeddingBag(10, 3, **kwargs)) == repr(torch.nn.EmbeddingBag(10, 3, **kwargs))

@@ -127,7 +127,7 @@ def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
 # Convolution, pooling, normalization, embedding and attention live with their ops in chainrule.ops.
 from chainrule.ops.attention import scaled_dot_product_attention  # noqa: E402,F401
 from chainrule.ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: E402,F401
-from chainrule.ops.embedding import embedding, one_hot  # noqa: E402,F401
+from chainrule.ops.embedding import embedding, embedding_bag, one_hot  # noqa: E402,F401
 from chainrule.ops.norm import batch_norm, group_norm, instance_norm, layer_norm  # noqa: E402,F401
 from chainrule.ops.pool import (  # noqa: E402,F401
     adaptive_avg_pool1d,

@@ -79,6 +79,78 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,  # 
     return Embedding.apply(weight, index, padding_idx)
 
 
+def _bags(op: str, index: Tensor, offsets: Any,
+          include_last_offset: bool) -> tuple[np.ndarray, np.ndarray, int]:
+    """The flat indices, the bag of each, and the number of bags: rows of 2-D input are bags;
+    1-D input is cut into bags at ``offsets`` (each bag's first position)."""
+    indices = index.array
+    if indices.ndim == 2:
+        if offsets is not None:
+            raise ValueError(f"{op}: offsets must be None for 2-D input (each row is a bag); pass "
+                             "1-D input with offsets, or drop offsets")
+        bags, length = indices.shape
+        return indices.reshape(-1), np.repeat(np.arange(bags), length), bags
+    if indices.ndim != 1 or offsets is None:
+        raise ValueError(f"{op}: expected 2-D input (bags, length), or 1-D input with offsets; got "
+                         f"shape {indices.shape} and offsets {'None' if offsets is None else 'given'}")
+    starts = np.asarray(offsets.array if isinstance(offsets, Tensor) else offsets)
+    if starts.ndim != 1 or starts.dtype.kind not in "iu":
+        raise TypeError(f"{op}: offsets must be a 1-D integer tensor, got {starts.dtype} of shape "
+                        f"{starts.shape}")
+    bounds = np.append(starts, indices.size) if not include_last_offset else starts
+    if bounds.size < 1 or (starts.size and starts[0] != 0) or np.any(np.diff(bounds) < 0) \
+            or bounds[-1] > indices.size:
+        raise ValueError(f"{op}: offsets {starts.tolist()} must start at 0 and not decrease, within "
+                         f"the {indices.size} indices")
+    bags = bounds.size - 1
+    return indices, np.repeat(np.arange(bags), np.diff(bounds)[:bags]), bags
+
+
+def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None,  # noqa: A002
+                  max_norm: float | None = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+                  mode: str = "mean", sparse: bool = False, per_sample_weights: Tensor | None = None,
+                  include_last_offset: bool = False, padding_idx: int | None = None) -> Tensor:
+    """The sum, mean or max of each bag of embeddings, without the (bags, length, dim)
+    intermediate a lookup then a reduction would keep: rows of 2-D ``input`` are bags, or
+    1-D ``input`` is cut at ``offsets``. Indices equal to ``padding_idx`` are left out (not
+    counted in a mean); an empty bag gives zeros. ``per_sample_weights`` scale each index's
+    row (mode "sum" only).
+
+    Shapes: input (B, L) or (total,) with offsets (B,), weight (num_embeddings, D) → (B, D).
+
+    Example::
+
+        >>> weight = chainrule.tensor([[1.0, 0.0], [0.0, 1.0], [2.0, 2.0]])
+        >>> F.embedding_bag(chainrule.tensor([0, 2, 1, 1]), weight, chainrule.tensor([0, 2]), mode="sum")
+        tensor([[3., 2.],
+                [0., 2.]])
+    """
+    op = "embedding_bag"
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError(f"{op}: mode must be 'sum', 'mean' or 'max', got {mode!r}")
+    if per_sample_weights is not None and mode != "sum":
+        raise NotImplementedError(f"{op}: per_sample_weights needs mode='sum', got mode={mode!r}")
+    index = _index_tensor(op, input)
+    flat, bag_of, bags = _bags(op, index, offsets, include_last_offset)
+    rows = embedding(Tensor._wrap(flat), weight, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse)
+    keep = np.ones(flat.size, bool) if padding_idx is None else flat != int(padding_idx) % weight.shape[0]
+    if per_sample_weights is not None:
+        rows = rows * per_sample_weights.reshape(-1, 1)
+    if mode == "max":
+        from chainrule.ops.movement import stack
+
+        empty = Tensor._wrap(np.zeros(weight.shape[1], weight.dtype))
+        chosen = [np.flatnonzero((bag_of == bag) & keep) for bag in range(bags)]
+        return stack([rows[Tensor._wrap(at)].amax(0) if at.size else empty for at in chosen])
+    # one (bags, total) matrix of weights, 1 (or 1 / count for the mean) where an index is
+    # in a bag, so the whole reduction is one product
+    membership = np.zeros((bags, flat.size), weight.dtype)
+    membership[bag_of, np.arange(flat.size)] = keep
+    if mode == "mean":
+        membership /= np.maximum(membership.sum(1, keepdims=True), 1)
+    return Tensor._wrap(membership) @ rows
+
+
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """int64 one-hot vectors of the class indices in ``tensor``; ``num_classes=-1`` means the
     largest index plus one.

@@ -80,7 +80,7 @@ from chainrule.nn.modules.pooling import (
     MaxPool2d,
 )
 from chainrule.nn.modules.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
-from chainrule.nn.modules.sparse import Embedding
+from chainrule.nn.modules.sparse import Embedding, EmbeddingBag
 from chainrule.nn.modules.transformer import (
     MultiheadAttention,
     Transformer,
@@ -101,7 +101,7 @@ __all__ = [
     "ParameterList", "ReLU", "ReLU6", "RNN", "RNNBase", "RNNCell", "RNNCellBase", "Sequential",
     "Sigmoid", "SiLU", "SmoothL1Loss", "Softmax", "Softplus", "Tanh", "Transformer",
     "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer",
-    "Unflatten", "InstanceNorm1d", "InstanceNorm2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d",
+    "Unflatten", "EmbeddingBag", "InstanceNorm1d", "InstanceNorm2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d",
     # built from nn.functional's composed functions (chainrule/nn/composed.py)
     "CELU", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "CosineEmbeddingLoss", "CosineSimilarity",
     "GaussianNLLLoss", "GLU", "Hardshrink", "Hardsigmoid", "Hardswish", "KLDivLoss", "LogSigmoid",
