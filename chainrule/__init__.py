@@ -209,6 +209,9 @@ from chainrule.torch_functions import (  # noqa: F401
 )
 
 arcsin, arccos, arctan, arctan2 = asin, acos, atan, atan2  # NumPy's names, which torch has too
+from chainrule.ops.unary import FUNCTIONS as _UNARY_FUNCTIONS  # noqa: E402
+
+globals().update(_UNARY_FUNCTIONS)  # torch.tan, torch.expm1, torch.xlogy, ... (chainrule.ops.unary)
 softmax = nn.functional.softmax
 log_softmax = nn.functional.log_softmax
 

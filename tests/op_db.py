@@ -45,6 +45,7 @@ CORE_MODULES = (
     "chainrule.ops.norm",
     "chainrule.ops.embedding",
     "chainrule.ops.recurrent",
+    "chainrule.ops.unary",
 )
 
 # Ops defined outside the core, by class name, with the test file that gradient-checks them.
@@ -229,6 +230,13 @@ def strided(array: np.ndarray) -> np.ndarray:
 
 
 MakeArray = Callable[..., np.ndarray]
+
+
+def _with_nan(rng: np.random.Generator) -> np.ndarray:
+    """A 2x3 array whose second column is nan, for the reductions that skip nan."""
+    values = rng.standard_normal((2, 3))
+    values[:, 1] = np.nan
+    return values
 
 
 def _well_conditioned(rng: np.random.Generator, *shape: int) -> np.ndarray:
@@ -743,6 +751,31 @@ _register(
     OpInfo("acos", lambda lib, x: x.acos(), np.arccos,
            unary_samples(lambda rng, *s: np.asarray(rng.uniform(-0.8, 0.8, s)))),
     OpInfo("atan", lambda lib, x: lib.atan(x), np.arctan, unary_samples()),
+    OpInfo("tan", lambda lib, x: lib.tan(x), np.tan,
+           unary_samples(lambda rng, *s: np.asarray(rng.uniform(-1.2, 1.2, s)))),
+    OpInfo("sinh", lambda lib, x: lib.sinh(x), np.sinh, unary_samples()),
+    OpInfo("cosh", lambda lib, x: x.cosh(), np.cosh, unary_samples()),
+    OpInfo("asinh", lambda lib, x: lib.asinh(x), np.arcsinh, unary_samples()),
+    OpInfo("acosh", lambda lib, x: lib.arccosh(x), np.arccosh,
+           unary_samples(lambda rng, *s: np.asarray(rng.uniform(1.2, 3.0, s)))),
+    OpInfo("atanh", lambda lib, x: x.atanh(), np.arctanh,
+           unary_samples(lambda rng, *s: np.asarray(rng.uniform(-0.8, 0.8, s)))),
+    OpInfo("expm1", lambda lib, x: lib.expm1(x), np.expm1, unary_samples()),
+    OpInfo("exp2", lambda lib, x: lib.exp2(x), np.exp2, unary_samples()),
+    OpInfo("log2", lambda lib, x: lib.log2(x), np.log2, unary_samples(positive)),
+    OpInfo("log10", lambda lib, x: x.log10(), np.log10, unary_samples(positive)),
+    OpInfo("reciprocal", lambda lib, x: lib.reciprocal(x), np.reciprocal, unary_samples(away_from_zero)),
+    OpInfo("frac", lambda lib, x: lib.frac(x), lambda x: x - np.trunc(x),
+           unary_samples(lambda rng, *s: np.asarray(rng.uniform(0.1, 0.9, s) + rng.integers(-3, 3, s)))),
+    OpInfo("logit", lambda lib, x: lib.logit(x), lambda x: np.log(x / (1 - x)),
+           unary_samples(lambda rng, *s: np.asarray(rng.uniform(0.1, 0.9, s)))),
+    OpInfo("logit_eps", lambda lib, x: lib.logit(x, eps=0.2),
+           lambda x: np.log(np.clip(x, 0.2, 0.8) / (1 - np.clip(x, 0.2, 0.8))),
+           unary_samples(lambda rng, *s: np.asarray(rng.choice([0.05, 0.3, 0.6, 0.95], s)))),
+    OpInfo("nansum", lambda lib, x: lib.nansum(x), np.nansum,
+           lambda rng: iter([S(_with_nan(rng), desc="with_nan")])),
+    OpInfo("nanmean", lambda lib, x: lib.nanmean(x, 1), lambda x: np.nanmean(x, 1),
+           lambda rng: iter([S(_with_nan(rng), desc="with_nan")])),
     OpInfo("clone", lambda lib, x: x.clone(), np.copy, unary_samples()),
     # Finite differences see float32 rounding (1e-7 relative) unless the step is large.
     OpInfo("to_float32_and_back", lambda lib, x: x.float().double(), _identity, unary_samples(),
@@ -780,6 +813,22 @@ _register(
     OpInfo("clip_method", lambda lib, x, **kw: x.clip(**kw), _clamp_ref, _clamp_samples),
     # the second operand away from zero keeps the point (b, a) off the branch cut at the origin
     OpInfo("atan2", lambda lib, a, b: lib.atan2(a, b), np.arctan2, binary_samples(randn, away_from_zero)),
+    OpInfo("xlogy", lambda lib, a, b: lib.xlogy(a, b), lambda a, b: a * np.log(b),
+           binary_samples(randn, positive)),
+    OpInfo("xlogy_zero", lambda lib, a, b: lib.xlogy(a, b), lambda a, b: np.where(a == 0, 0.0, a * np.log(b)),
+           lambda rng: iter([S(Const(np.array([0.0, 2.0, 0.0])), positive(rng, 3), desc="zero_x")])),
+    OpInfo("fmod", lambda lib, a, b: lib.fmod(a, b), np.fmod,
+           lambda rng: iter([S(np.array([-3.3, 2.6, 4.6]), np.array([2.0, -1.5, 1.7]), desc="signs")])),
+    OpInfo("logaddexp", lambda lib, a, b: lib.logaddexp(a, b), np.logaddexp,
+           binary_samples(distinct, distinct_shifted)),
+    OpInfo("logaddexp2", lambda lib, a, b: lib.logaddexp2(a, b), np.logaddexp2,
+           binary_samples(distinct, distinct_shifted)),
+    OpInfo("hypot", lambda lib, a, b: lib.hypot(a, b), np.hypot,
+           binary_samples(away_from_zero, away_from_zero)),
+    OpInfo("addcmul", lambda lib, a, b, c: lib.addcmul(a, b, c, value=0.5), lambda a, b, c: a + 0.5 * b * c,
+           lambda rng: iter([S(randn(rng, 2, 3), randn(rng, 3), randn(rng, 2, 1), desc="broadcast")])),
+    OpInfo("addcdiv", lambda lib, a, b, c: lib.addcdiv(a, b, c, value=-2), lambda a, b, c: a - 2 * b / c,
+           lambda rng: iter([S(randn(rng, 2, 3), randn(rng, 2, 3), away_from_zero(rng, 2, 3), desc="same")])),
     OpInfo("maximum", lambda lib, a, b: lib.maximum(a, b), np.maximum,
            binary_samples(distinct, distinct_shifted)),
     OpInfo("minimum", lambda lib, a, b: lib.minimum(a, b), np.minimum,
