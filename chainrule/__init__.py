@@ -212,6 +212,10 @@ arcsin, arccos, arctan, arctan2 = asin, acos, atan, atan2  # NumPy's names, whic
 from chainrule.ops.unary import FUNCTIONS as _UNARY_FUNCTIONS  # noqa: E402
 
 globals().update(_UNARY_FUNCTIONS)  # torch.tan, torch.expm1, torch.xlogy, ... (chainrule.ops.unary)
+from chainrule.array_functions import FUNCTIONS as _ARRAY_FUNCTIONS  # noqa: E402
+
+for _name, _function in _ARRAY_FUNCTIONS.items():  # torch.movedim, trace, kron, ... (array_functions)
+    globals().setdefault(_name, _function)
 softmax = nn.functional.softmax
 log_softmax = nn.functional.log_softmax
 

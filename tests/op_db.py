@@ -1950,5 +1950,69 @@ _register(
     _recurrence_info("lstm", _recurrence_samples("lstm")),
 )
 
+
+
+# PyTorch's array functions built from ops (chainrule/array_functions.py)
+def _one(make: MakeArray, *shape: int, **kwargs: Any) -> SampleFn:
+    return lambda rng: iter([S(make(rng, *shape), desc="x", **kwargs)])
+
+
+def _kron_ref(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.kron(a, b)
+
+
+def _cummax_ref(x: np.ndarray) -> np.ndarray:
+    return np.maximum.accumulate(x, axis=1)
+
+
+_register(
+    OpInfo("movedim", lambda lib, x: lib.movedim(x, (0, 1), (2, 0)),
+           lambda x: np.moveaxis(x, (0, 1), (2, 0)), _one(randn, 2, 3, 4)),
+    OpInfo("diagonal", lambda lib, x: lib.diagonal(x, 1, 0, 2), lambda x: np.diagonal(x, 1, 0, 2),
+           _one(randn, 3, 2, 4)),
+    OpInfo("trace", lambda lib, x: lib.trace(x), np.trace, _one(randn, 3, 4)),
+    OpInfo("diag_embed", lambda lib, x: lib.diag_embed(x, -1),
+           lambda x: np.stack([np.diag(row, -1) for row in x]), _one(randn, 2, 3)),
+    OpInfo("tile", lambda lib, x: lib.tile(x, (2, 1, 3)), lambda x: np.tile(x, (2, 1, 3)), _one(randn, 2, 3)),
+    OpInfo("repeat_interleave", lambda lib, x: lib.repeat_interleave(x, lib.tensor([2, 0, 1]), dim=1),
+           lambda x: np.repeat(x, [2, 0, 1], axis=1), _one(randn, 2, 3)),
+    OpInfo("rot90", lambda lib, x: lib.rot90(x, 3, (1, 2)), lambda x: np.rot90(x, 3, (1, 2)),
+           _one(randn, 2, 3, 4)),
+    OpInfo("vstack", lambda lib, a, b: lib.vstack([a, b]), lambda a, b: np.vstack([a, b]),
+           lambda rng: iter([S(randn(rng, 3), randn(rng, 2, 3), desc="vector_and_matrix")])),
+    OpInfo("hstack", lambda lib, a, b: lib.hstack([a, b]), lambda a, b: np.hstack([a, b]),
+           lambda rng: iter([S(randn(rng, 2, 1), randn(rng, 2, 3), desc="matrices")])),
+    OpInfo("dstack", lambda lib, a, b: lib.dstack([a, b]), lambda a, b: np.dstack([a, b]),
+           lambda rng: iter([S(randn(rng, 2, 3), randn(rng, 2, 3), desc="matrices")])),
+    OpInfo("tensor_split", lambda lib, x: lib.tensor_split(x, 3, 1)[0], lambda x: np.array_split(x, 3, 1)[0],
+           _one(randn, 2, 5)),
+    OpInfo("kthvalue", lambda lib, x: lib.kthvalue(x, 2, 1).values, lambda x: np.sort(x, 1)[:, 1],
+           _one(distinct, 3, 4)),
+    OpInfo("median", lambda lib, x: lib.median(x), lambda x: np.sort(x, None)[(x.size - 1) // 2],
+           _one(distinct, 2, 3)),
+    OpInfo("cummax", lambda lib, x: lib.cummax(x, 1).values, _cummax_ref, _one(distinct, 2, 4)),
+    OpInfo("diff", lambda lib, x: lib.diff(x, 2, 1), lambda x: np.diff(x, 2, 1), _one(randn, 2, 5)),
+    OpInfo("cross", lambda lib, a, b: lib.cross(a, b, dim=1), lambda a, b: np.cross(a, b, axis=1),
+           lambda rng: iter([S(randn(rng, 2, 3), randn(rng, 2, 3), desc="rows")])),
+    OpInfo("kron", lambda lib, a, b: lib.kron(a, b), _kron_ref,
+           lambda rng: iter([S(randn(rng, 2, 3), randn(rng, 2, 2), desc="matrices"),
+                             S(randn(rng, 2), randn(rng, 3, 1), desc="mixed_ranks")])),
+    OpInfo("cdist", lambda lib, a, b: lib.cdist(a, b),
+           lambda a, b: np.sqrt(((a[:, None] - b[None]) ** 2).sum(-1)),
+           # PyTorch has no double backward for cdist: compare first order only
+           lambda rng: iter([dataclasses.replace(S(randn(rng, 3, 2), randn(rng, 4, 2), desc="rows"),
+                                                 torch_gradgrad=False)])),
+    OpInfo("matrix_power", lambda lib, x: lib.matrix_power(x, 5), lambda x: np.linalg.matrix_power(x, 5),
+           _one(randn, 3, 3)),
+    OpInfo("copysign", lambda lib, a, b: lib.copysign(a, b), np.copysign,
+           # PyTorch's double backward goes through result / input and leaves rounding residue
+           # (1e-16) where the second derivative is 0: compare first order only
+           lambda rng: iter([dataclasses.replace(S(away_from_zero(rng, 2, 3), Const(randn(rng, 3)),
+                                                   desc="broadcast"), torch_gradgrad=False)])),
+    OpInfo("block_diag", lambda lib, a, b: lib.block_diag(a, b), lambda a, b: np.block(
+        [[a, np.zeros((a.shape[0], b.shape[1]))], [np.zeros((b.shape[0], a.shape[1])), b]]),
+           lambda rng: iter([S(randn(rng, 2, 3), randn(rng, 1, 2), desc="two")])),
+)
+
 OPS_BY_NAME = {info.name: info for info in OP_DB}
 assert len(OPS_BY_NAME) == len(OP_DB), "two OpInfos share a name"

@@ -52,6 +52,7 @@ LAYERS: list[dict[str, tuple[str, ...]]] = [
             "accelerator",
             "cuda",
             "linalg",
+            "array_functions",
         )
     },
     {"distributed": ("distributed",)},
