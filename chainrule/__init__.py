@@ -168,6 +168,7 @@ from chainrule.ops.reduce import (  # noqa: F401
     sum,
     var,
 )
+from chainrule.printing import set_printoptions  # noqa: F401
 from chainrule.promotion import can_cast, promote_types, result_type  # noqa: F401
 from chainrule.random import (  # noqa: F401
     Generator,
@@ -193,19 +194,25 @@ from chainrule.torch_functions import (  # noqa: F401
     addmm,
     addmv,
     allclose,
+    are_deterministic_algorithms_enabled,
     argsort,
     baddbmm,
     diag,
     inference_mode,
+    is_complex,
+    is_deterministic_algorithms_warn_only_enabled,
+    is_nonzero,
     isclose,
     lerp,
     multinomial,
     nan_to_num,
     nonzero,
     roll,
+    set_default_tensor_type,
     sort,
     topk,
     unique,
+    use_deterministic_algorithms,
 )
 
 arcsin, arccos, arctan, arctan2 = asin, acos, atan, atan2  # NumPy's names, which torch has too

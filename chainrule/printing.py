@@ -22,7 +22,41 @@ from chainrule.dtypes import bool, get_default_dtype, int64  # noqa: A004 - PyTo
 if TYPE_CHECKING:
     from chainrule.tensor import Tensor
 
-_PRECISION, _THRESHOLD, _EDGE_ITEMS, _LINE_WIDTH = 4, 1000, 3, 80
+_PROFILES = {
+    "default": {"precision": 4, "threshold": 1000, "edgeitems": 3, "linewidth": 80},
+    "short": {"precision": 2, "threshold": 1000, "edgeitems": 2, "linewidth": 80},
+    "full": {"precision": 4, "threshold": builtins.float("inf"), "edgeitems": 3, "linewidth": 80},
+}
+_options: dict[str, Any] = {**_PROFILES["default"], "sci_mode": None}
+
+
+def set_printoptions(precision: builtins.int | None = None, threshold: builtins.float | None = None,
+                     edgeitems: builtins.int | None = None, linewidth: builtins.int | None = None,
+                     profile: str | None = None, sci_mode: builtins.bool | None = None) -> None:
+    """How tensors print from now on, as ``torch.set_printoptions``: ``precision`` decimals,
+    summarized above ``threshold`` elements with ``edgeitems`` at each end, lines of at most
+    ``linewidth``; ``profile`` "default", "short" or "full" sets all four first; ``sci_mode``
+    True or False forces scientific notation on or off (None: chosen per tensor).
+
+    Example::
+
+        >>> chainrule.set_printoptions(precision=2)
+        >>> chainrule.tensor([1.0 / 3])
+        tensor([0.33])
+        >>> chainrule.set_printoptions(profile="default")
+    """
+    if profile is not None:
+        if profile not in _PROFILES:
+            raise ValueError(f"set_printoptions: profile must be one of {sorted(_PROFILES)}, got {profile!r}")
+        _options.update(_PROFILES[profile])
+    given = {"precision": precision, "threshold": threshold, "edgeitems": edgeitems, "linewidth": linewidth}
+    _options.update({name: value for name, value in given.items() if value is not None})
+    _options["sci_mode"] = sci_mode
+
+
+def get_printoptions() -> dict[str, Any]:
+    """The current print options (a copy), as ``torch._tensor_str.get_printoptions``."""
+    return dict(_options)
 
 
 def tensor_repr(tensor: Tensor) -> str:
@@ -45,8 +79,9 @@ def tensor_repr(tensor: Tensor) -> str:
 def _summarized(data: np.ndarray) -> np.ndarray:
     """The elements a summarized print shows (the first and last few along every dim)."""
     for axis, size in enumerate(data.shape):
-        if size > 2 * _EDGE_ITEMS:
-            keep = np.r_[0:_EDGE_ITEMS, size - _EDGE_ITEMS : size]
+        edge = _options["edgeitems"]
+        if size > 2 * edge:
+            keep = np.r_[0:edge, size - edge : size]
             data = np.take(data, keep, axis=axis)
     return data
 
@@ -72,6 +107,8 @@ class _ElementFormat:
         self.sci_mode = largest / smallest > 1000.0 or largest > 1.0e8
         if not self.int_mode:
             self.sci_mode = self.sci_mode or smallest < 1.0e-4
+        if _options["sci_mode"] is not None:
+            self.sci_mode = _options["sci_mode"]
         # The width comes from the finite non-zero values only; 0, inf and nan just fit in.
         self.width = max(len(self._text(v)) for v in values.tolist())
 
@@ -80,18 +117,19 @@ class _ElementFormat:
             return "True" if value else "False"
         if self.kind != "f":
             return str(value)
+        precision = _options["precision"]
         if self.sci_mode:
-            return f"{value:.{_PRECISION}e}"
+            return f"{value:.{precision}e}"
         if self.int_mode:
             return f"{value:.0f}" + ("." if np.isfinite(value) else "")
-        return f"{value:.{_PRECISION}f}"
+        return f"{value:.{precision}f}"
 
     def __call__(self, value: Any) -> str:
         return self._text(value).rjust(self.width)
 
 
 def _format_body(data: np.ndarray) -> str:
-    summarize = data.size > _THRESHOLD
+    summarize = data.size > _options["threshold"]
     element_format = _ElementFormat(_summarized(data) if summarize else data)
     return _format_nested(data, len("tensor("), summarize, element_format)
 
@@ -103,11 +141,12 @@ def _format_nested(
         return element_format(data.item())
     size = data.shape[0]
     rows: list[builtins.int | None] = list(range(size))
-    if summarize and size > 2 * _EDGE_ITEMS:
-        rows = rows[:_EDGE_ITEMS] + [None] + rows[-_EDGE_ITEMS:]  # None: the elided middle
+    edge = _options["edgeitems"]
+    if summarize and size > 2 * edge:
+        rows = rows[:edge] + [None] + rows[-edge:]  # None: the elided middle
     if data.ndim == 1:
         items = [" ..." if i is None else element_format(data[i].item()) for i in rows]
-        per_line = builtins.max(1, (_LINE_WIDTH - indent) // (element_format.width + 2))
+        per_line = builtins.max(1, (_options["linewidth"] - indent) // (element_format.width + 2))
         lines = [", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line)]
         return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
     parts = [

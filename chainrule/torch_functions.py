@@ -270,6 +270,54 @@ BoolTensor = _legacy_constructor(np.bool_, "BoolTensor")
 ByteTensor = _legacy_constructor(np.uint8, "ByteTensor")
 
 
+_LEGACY_DTYPES = {"torch.FloatTensor": np.float32, "torch.DoubleTensor": np.float64,
+                  "torch.HalfTensor": np.float16}
+
+
+def set_default_tensor_type(t: Any) -> None:
+    """The older way to set the default floating dtype: ``FloatTensor``, ``DoubleTensor`` (or
+    their names as strings, e.g. ``"torch.DoubleTensor"``)."""
+    from chainrule.dtypes import set_default_dtype
+
+    name = t if isinstance(t, str) else f"torch.{getattr(t, '__name__', t)}"
+    if name not in _LEGACY_DTYPES:
+        raise TypeError(f"set_default_tensor_type: only floating tensor types are allowed "
+                        f"({', '.join(_LEGACY_DTYPES)}), got {t!r}")
+    set_default_dtype(_LEGACY_DTYPES[name])
+
+
+class _Determinism:
+    enabled = False
+    warn_only = False
+
+
+def use_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None:
+    """Accepted and remembered: every chainrule op is deterministic already (NumPy on the CPU,
+    no atomics, reductions in a fixed order), so there is nothing to switch."""
+    _Determinism.enabled, _Determinism.warn_only = builtins.bool(mode), builtins.bool(warn_only)
+
+
+def are_deterministic_algorithms_enabled() -> bool:
+    return _Determinism.enabled
+
+
+def is_deterministic_algorithms_warn_only_enabled() -> bool:
+    return _Determinism.warn_only
+
+
+def is_nonzero(input: Tensor) -> bool:  # noqa: A002
+    """The truth of a one-element tensor (an error for any other size, as in PyTorch)."""
+    if input.numel() != 1:
+        raise RuntimeError(f"is_nonzero: a tensor with {input.numel()} elements has no single truth "
+                           "value; use .any() or .all()")
+    return builtins.bool(input.array.reshape(-1)[0])
+
+
+def is_complex(input: Tensor) -> bool:  # noqa: A002
+    """False: chainrule has no complex dtypes."""
+    return input.array.dtype.kind == "c"
+
+
 def _new_like(self: Tensor, fill: Any, size: tuple[Any, ...], dtype: Any, requires_grad: bool) -> Tensor:
     array = np.full(shape_of(size), fill, dtype=self.dtype if dtype is None else as_dtype(dtype))
     out = Tensor._wrap(array)
@@ -392,6 +440,8 @@ def _attach() -> None:
         "multinomial": multinomial,
         "nonzero": nonzero,
         "unique": unique,
+        "is_nonzero": is_nonzero,
+        "is_complex": is_complex,
         "isclose": isclose,
         "allclose": allclose,
         "addmm": addmm,
@@ -405,6 +455,12 @@ def _attach() -> None:
 _attach()
 
 __all__ = [
+    "are_deterministic_algorithms_enabled",
+    "is_complex",
+    "is_deterministic_algorithms_warn_only_enabled",
+    "is_nonzero",
+    "set_default_tensor_type",
+    "use_deterministic_algorithms",
     "addmm",
     "addmv",
     "allclose",

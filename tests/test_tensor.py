@@ -369,3 +369,69 @@ def test_shape_slices_and_sums_stay_shapes() -> None:
     assert shape[-1] == 4 and type(shape[-1]) is int  # one dimension is an int, as in PyTorch
     with pytest.raises(TypeError):
         shape + [1]  # noqa: B018 (torch.Size refuses a list too)
+
+
+# ------------------------------------------------------------------------- print options
+@pytest.fixture
+def default_print_options():
+    yield
+    chainrule.set_printoptions(profile="default")
+
+
+PRINT_CASES = [
+    ({"precision": 2}, [1 / 3, 2.5]),
+    ({"sci_mode": True}, [1 / 3, 2.0]),
+    ({"sci_mode": False}, [1e-6, 3e9]),
+    ({"threshold": 5, "edgeitems": 1}, list(range(10))),
+    ({"profile": "short"}, [[1 / 3] * 5] * 5),
+    ({"linewidth": 30}, [1.5] * 12),
+    ({"profile": "full"}, [0.5] * 1200),
+]
+
+
+@pytest.mark.parametrize(("options", "values"), PRINT_CASES)
+def test_print_options_change_how_tensors_print(options: dict, values: list, default_print_options) -> None:
+    before = repr(chainrule.tensor(values))
+    chainrule.set_printoptions(**options)
+    after = repr(chainrule.tensor(values))
+    assert after != before
+    chainrule.set_printoptions(profile="default")
+    assert repr(chainrule.tensor(values)) == before
+
+
+@pytest.mark.parametrize(("options", "values"), PRINT_CASES)
+def test_print_options_print_as_pytorch_does(options: dict, values: list, default_print_options) -> None:
+    torch = pytest.importorskip("torch")
+    try:
+        chainrule.set_printoptions(**options)
+        torch.set_printoptions(**options)
+        assert repr(chainrule.tensor(values, dtype=chainrule.float32)) == repr(
+            torch.tensor(values, dtype=torch.float32))
+    finally:
+        torch.set_printoptions(profile="default")
+
+
+def test_print_options_refuse_an_unknown_profile() -> None:
+    with pytest.raises(ValueError, match="profile must be one of"):
+        chainrule.set_printoptions(profile="long")
+
+
+def test_small_torch_switches() -> None:
+    assert chainrule.tensor([2.0]).is_nonzero() and not chainrule.is_nonzero(chainrule.tensor(0))
+    with pytest.raises(RuntimeError, match="2 elements has no single truth value"):
+        chainrule.is_nonzero(chainrule.ones(2))
+    assert not chainrule.is_complex(chainrule.ones(1))
+    chainrule.use_deterministic_algorithms(True, warn_only=True)
+    assert chainrule.are_deterministic_algorithms_enabled()
+    assert chainrule.is_deterministic_algorithms_warn_only_enabled()
+    chainrule.use_deterministic_algorithms(False)
+    assert not chainrule.are_deterministic_algorithms_enabled()
+    try:
+        chainrule.set_default_tensor_type(chainrule.DoubleTensor)
+        assert chainrule.tensor([1.0]).dtype == chainrule.float64
+        chainrule.set_default_tensor_type("torch.FloatTensor")
+        assert chainrule.tensor([1.0]).dtype == chainrule.float32
+        with pytest.raises(TypeError, match="only floating tensor types"):
+            chainrule.set_default_tensor_type(chainrule.LongTensor)
+    finally:
+        chainrule.set_default_dtype(chainrule.float32)
