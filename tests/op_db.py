@@ -1519,6 +1519,37 @@ def _adaptive_pool_ref(reduce: Callable[..., np.ndarray]) -> Callable[..., np.nd
     return ref
 
 
+def _window_positions(size: tuple[int, int], kernel: Any, dilation: Any = 1, padding: Any = 0,
+                      stride: Any = 1) -> list[tuple[int, int, int, int]]:
+    """(output row, output column, padded row, padded column) of every window's corner."""
+    (kh, kw), (dh, dw), (ph, pw), (sh, sw) = (_tuple(v, 2) for v in (kernel, dilation, padding, stride))
+    rows = (size[0] + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    columns = (size[1] + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    return [(r, c, r * sh, c * sw) for r in range(rows) for c in range(columns)]
+
+
+def _unfold_ref(x: np.ndarray, kernel: Any, dilation: Any = 1, padding: Any = 0,
+                stride: Any = 1) -> np.ndarray:
+    (kh, kw), (dh, dw), (ph, pw) = _tuple(kernel, 2), _tuple(dilation, 2), _tuple(padding, 2)
+    padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    corners = _window_positions(x.shape[2:], kernel, dilation, padding, stride)
+    columns = [padded[:, :, top : top + dh * (kh - 1) + 1 : dh, left : left + dw * (kw - 1) + 1 : dw]
+               .reshape(x.shape[0], -1) for _, _, top, left in corners]
+    return np.stack(columns, -1)
+
+
+def _fold_ref(columns: np.ndarray, size: Any, kernel: Any, dilation: Any = 1, padding: Any = 0,
+              stride: Any = 1) -> np.ndarray:
+    (kh, kw), (dh, dw), (ph, pw) = _tuple(kernel, 2), _tuple(dilation, 2), _tuple(padding, 2)
+    size = _tuple(size, 2)
+    n, channels = columns.shape[0], columns.shape[1] // (kh * kw)
+    padded = np.zeros((n, channels, size[0] + 2 * ph, size[1] + 2 * pw))
+    for index, (_, _, top, left) in enumerate(_window_positions(size, kernel, dilation, padding, stride)):
+        padded[:, :, top : top + dh * (kh - 1) + 1 : dh, left : left + dw * (kw - 1) + 1 : dw] += (
+            columns[:, :, index].reshape(n, channels, kh, kw))
+    return padded[:, :, ph : ph + size[0], pw : pw + size[1]]
+
+
 def _adaptive_max_samples(spatial: int) -> SampleFn:
     """Distinct values (no ties for finite differences to split); even and overlapping bins."""
     def samples(rng: np.random.Generator) -> Iterator[SampleInput]:
@@ -1929,6 +1960,12 @@ _register(
            _adaptive_pool_samples(2), error_inputs=_adaptive_pool_errors(2)),
     OpInfo("F.adaptive_avg_pool1d", _functional("adaptive_avg_pool1d"), _adaptive_pool_ref(np.mean),
            _adaptive_pool_samples(1), error_inputs=_adaptive_pool_errors(1)),
+    OpInfo("F.unfold", _functional("unfold"), _unfold_ref,
+           lambda rng: iter([S(randn(rng, 1, 2, 4, 5), (2, 3), desc="plain"),
+                             S(randn(rng, 2, 1, 5, 5), 3, dilation=1, padding=1, stride=2, desc="strided")])),
+    OpInfo("F.fold", _functional("fold"), _fold_ref,
+           lambda rng: iter([S(randn(rng, 1, 12, 9), (4, 5), (2, 3), desc="overlapping"),
+                             S(randn(rng, 1, 9, 9), (5, 5), 3, stride=2, padding=1, desc="strided")])),
     OpInfo("F.adaptive_max_pool2d", _functional("adaptive_max_pool2d"), _adaptive_pool_ref(np.max),
            _adaptive_max_samples(2)),
     OpInfo("F.adaptive_max_pool1d", _functional("adaptive_max_pool1d"), _adaptive_pool_ref(np.max),

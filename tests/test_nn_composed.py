@@ -286,3 +286,14 @@ def test_loss_layer_calls_its_function(name: str, kwargs: dict[str, Any], shapes
 @pytest.fixture
 def torch() -> Any:
     return pytest.importorskip("torch")
+
+
+def test_unfold_and_fold_layers(torch: Any) -> None:
+    x = np.random.default_rng(9).standard_normal((2, 3, 6, 5))
+    unfold, fold = nn.Unfold((2, 3), stride=2, padding=1), nn.Fold((6, 5), (2, 3), stride=2, padding=1)
+    assert repr(unfold) == repr(torch.nn.Unfold((2, 3), stride=2, padding=1))
+    assert repr(fold) == repr(torch.nn.Fold((6, 5), (2, 3), stride=2, padding=1))
+    columns = unfold(chainrule.tensor(x))
+    np.testing.assert_allclose(fold(columns).array, torch.nn.functional.fold(
+        torch.nn.functional.unfold(torch.tensor(x), (2, 3), stride=2, padding=1), (6, 5), (2, 3), stride=2,
+        padding=1).numpy(), rtol=1e-12)

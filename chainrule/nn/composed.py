@@ -297,10 +297,69 @@ def upsample(input: Tensor, size: Any = None, scale_factor: Any = None, mode: st
     return interpolate(input, size, scale_factor, mode, align_corners)
 
 
+def _pair(value: int | Sequence[int]) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
+
+
+def _identity_kernel(channels: int, kernel: tuple[int, int], dtype: Any) -> Tensor:
+    """(C kh kw, C, kh, kw) with a 1 at [c kh kw + i kw + j, c, i, j]: the convolution that
+    copies each window into a column, in PyTorch's unfold order."""
+    kh, kw = kernel
+    weight = np.zeros((channels * kh * kw, channels, kh, kw), dtype)
+    c, i, j = np.meshgrid(np.arange(channels), np.arange(kh), np.arange(kw), indexing="ij")
+    weight[((c * kh + i) * kw + j).ravel(), c.ravel(), i.ravel(), j.ravel()] = 1
+    return Tensor._wrap(weight)
+
+
+def unfold(input: Tensor, kernel_size: int | Sequence[int], dilation: int | Sequence[int] = 1,  # noqa: A002
+           padding: int | Sequence[int] = 0, stride: int | Sequence[int] = 1) -> Tensor:
+    """Sliding windows as columns (im2col): (N, C, H, W) → (N, C kh kw, L), L the number of
+    window positions. A convolution with a kernel that copies, so the gradient is the
+    convolution's (each column entry added back to the element it came from).
+
+    Example::
+
+        >>> F.unfold(chainrule.arange(16.0).reshape(1, 1, 4, 4), 2, stride=2)[0, :, 0]
+        tensor([0., 1., 4., 5.])
+    """
+    from chainrule.ops.conv import conv2d
+
+    if input.ndim != 4:
+        raise ValueError(f"unfold: expected a 4-D input (N, C, H, W), got shape {tuple(input.shape)}")
+    kernel = _pair(kernel_size)
+    copying = _identity_kernel(input.shape[1], kernel, input.dtype)
+    columns = conv2d(input, copying, None, stride, padding, dilation)
+    return columns.reshape(columns.shape[0], columns.shape[1], -1)
+
+
+def fold(input: Tensor, output_size: int | Sequence[int], kernel_size: int | Sequence[int],  # noqa: A002
+         dilation: int | Sequence[int] = 1, padding: int | Sequence[int] = 0,
+         stride: int | Sequence[int] = 1) -> Tensor:
+    """Columns back into an image, overlapping entries added (col2im; the adjoint of
+    ``unfold``): (N, C kh kw, L) → (N, C, *output_size)."""
+    from chainrule.ops.conv import conv_transpose2d
+
+    kernel, size = _pair(kernel_size), _pair(output_size)
+    strides, pads, dilations = _pair(stride), _pair(padding), _pair(dilation)
+    blocks = [(size[d] + 2 * pads[d] - dilations[d] * (kernel[d] - 1) - 1) // strides[d] + 1
+              for d in (0, 1)]
+    per_column = kernel[0] * kernel[1]
+    if input.ndim != 3 or input.shape[1] % per_column or input.shape[2] != blocks[0] * blocks[1]:
+        raise ValueError(f"fold: input of shape {tuple(input.shape)} must be (N, C * {per_column}, "
+                         f"{blocks[0] * blocks[1]}) for output_size {size} and kernel_size {kernel}")
+    channels = input.shape[1] // per_column
+    grid = input.reshape(input.shape[0], input.shape[1], *blocks)
+    # rows and columns a last window position leaves uncovered come back as output padding
+    spans = [(blocks[d] - 1) * strides[d] - 2 * pads[d] + dilations[d] * (kernel[d] - 1) + 1 for d in (0, 1)]
+    extra = tuple(size[d] - spans[d] for d in (0, 1))
+    return conv_transpose2d(grid, _identity_kernel(channels, kernel, input.dtype), None, strides, pads,
+                            extra, 1, dilations)
+
+
 __all__ = [
     "celu", "cosine_embedding_loss", "cosine_similarity", "gaussian_nll_loss", "glu", "hardshrink",
     "hardsigmoid", "hardswish", "interpolate", "kl_div", "logsigmoid", "margin_ranking_loss", "mish",
     "normalize", "pairwise_distance", "pixel_shuffle", "pixel_unshuffle", "poisson_nll_loss", "prelu",
     "selu", "soft_margin_loss", "softmin", "softshrink", "softsign", "tanhshrink", "threshold",
-    "triplet_margin_loss", "upsample",
+    "triplet_margin_loss", "upsample", "unfold", "fold",
 ]

@@ -68,7 +68,14 @@ from chainrule.nn.modules.padding import (
     ZeroPad2d,
     ZeroPad3d,
 )
-from chainrule.nn.modules.pixelshuffle import PixelShuffle, PixelUnshuffle, Upsample, UpsamplingNearest2d
+from chainrule.nn.modules.pixelshuffle import (
+    Fold,
+    PixelShuffle,
+    PixelUnshuffle,
+    Unfold,
+    Upsample,
+    UpsamplingNearest2d,
+)
 from chainrule.nn.modules.pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
@@ -101,7 +108,8 @@ __all__ = [
     "ParameterList", "ReLU", "ReLU6", "RNN", "RNNBase", "RNNCell", "RNNCellBase", "Sequential",
     "Sigmoid", "SiLU", "SmoothL1Loss", "Softmax", "Softplus", "Tanh", "Transformer",
     "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer",
-    "Unflatten", "EmbeddingBag", "InstanceNorm1d", "InstanceNorm2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d",
+    "Unflatten", "Fold", "Unfold", "EmbeddingBag", "InstanceNorm1d", "InstanceNorm2d", "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d",
     # built from nn.functional's composed functions (chainrule/nn/composed.py)
     "CELU", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "CosineEmbeddingLoss", "CosineSimilarity",
     "GaussianNLLLoss", "GLU", "Hardshrink", "Hardsigmoid", "Hardswish", "KLDivLoss", "LogSigmoid",

@@ -1,5 +1,5 @@
-"""Sub-pixel reshuffles and nearest-neighbour upsampling as layers (``F.pixel_shuffle``,
-``F.pixel_unshuffle``, ``F.interpolate``)."""
+"""Sub-pixel reshuffles, nearest-neighbour upsampling and window columns as layers
+(``F.pixel_shuffle``, ``F.pixel_unshuffle``, ``F.interpolate``, ``F.unfold``, ``F.fold``)."""
 
 from __future__ import annotations
 
@@ -68,3 +68,34 @@ class UpsamplingNearest2d(Upsample):
 
     def __init__(self, size: Any = None, scale_factor: Any = None) -> None:
         super().__init__(size, scale_factor, mode="nearest")
+
+
+class Unfold(Module):
+    """Sliding windows as columns (``F.unfold``): (N, C, H, W) → (N, C kh kw, L)."""
+
+    def __init__(self, kernel_size: Any, dilation: Any = 1, padding: Any = 0, stride: Any = 1) -> None:
+        super().__init__()
+        self.kernel_size, self.dilation, self.padding, self.stride = kernel_size, dilation, padding, stride
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, dilation={self.dilation}, padding={self.padding}, "
+                f"stride={self.stride}")
+
+
+class Fold(Unfold):
+    """Columns back into an image, overlaps added (``F.fold``): (N, C kh kw, L) →
+    (N, C, *output_size)."""
+
+    def __init__(self, output_size: Any, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
+                 stride: Any = 1) -> None:
+        super().__init__(kernel_size, dilation, padding, stride)
+        self.output_size = output_size
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.fold(input, self.output_size, self.kernel_size, self.dilation, self.padding, self.stride)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}, " + super().extra_repr()
