@@ -4,9 +4,10 @@ With MKL chosen, a product of 2-D float32 or float64 arrays of one dtype goes to
 ``cblas_?gemm``: a transposed view is passed as a flag and its leading dimension, never copied,
 and a column-major ``out`` is filled in column-major order. A stack of such products (3-D
 operands with one leading size, e.g. a grouped convolution) is one call per matrix. Everything
-else takes ``np.matmul``: products where MKL measured slower (a side under 32, fewer than 2^19
-multiply-adds: ``_mkl_wins``), other dtypes, broadcasting, zero-size products, strides BLAS
-cannot express (a non-unit step along both axes), an ``out`` that overlaps an operand.
+else takes ``np.matmul``: products where MKL measured slower (a side under 32 unless the
+product is wide, fewer than 2^19 multiply-adds: ``_mkl_wins``), other dtypes, broadcasting,
+zero-size products, strides BLAS cannot express (a non-unit step along both axes), an ``out``
+that overlaps an operand.
 
 MKL is called from a numba kernel when numba is installed (0.4 us a call, against 5 us through
 ``ctypes``, measured on a Xeon), also when ``chainrule.backends.numba.enabled`` is False: that
@@ -34,6 +35,8 @@ from chainrule.backends import numba as numba_backend
 ROW_MAJOR, COLUMN_MAJOR, NO_TRANSPOSE, TRANSPOSE = 101, 102, 111, 112
 MKL_MIN_SIDE, MKL_MIN_WORK = 32, 1 << 19
 """The smallest m and n, and the fewest multiply-adds m n k, of a product MKL runs (``_mkl_wins``)."""
+MKL_WIDE_N, MKL_WIDE_K = 1024, 64
+"""The smallest n and k of a wide product, one MKL runs however few its rows (2 or more)."""
 CTYPES_MIN_WORK = 1 << 21
 """Multiply-adds from which a product goes to MKL through ``ctypes`` when numba is absent: the
 call's 5 us would eat what MKL saves on smaller products (a 100 x 64 x 192 product, 1.2 million
@@ -79,8 +82,15 @@ def _mkl_wins(m: int, k: int, n: int) -> bool:
     """Whether MKL runs an (m, k) @ (k, n) product faster than NumPy's OpenBLAS, by the rule
     measured on the Xeon of BENCHMARKS.md (one thread, every transpose combination): MKL loses
     on products with a side under 32 (0.3-0.9x at n = 10, 0.6-0.7x at 9 x 1598 x 32) and on
-    small ones (0.7-1.3x at 64^3), and wins 1.1-2.2x from 100 x 64 x 192 up."""
-    return min(m, n) >= MKL_MIN_SIDE and m * n * k >= MKL_MIN_WORK
+    small ones (0.7-1.3x at 64^3), and wins 1.1-2.2x from 100 x 64 x 192 up.
+
+    Wide products are the exception to the side: few rows against 1024 or more columns, at
+    depth 64 or more. MKL runs them 1.5-3x faster (2 to 24 rows; 10 x 100 x 1280, a linear
+    head's weight gradient, in 22 us against 40 us), while at 512-640 columns or depth 32 the
+    two are even and a single row (a matrix-vector product) runs 0.6x."""
+    if m * n * k < MKL_MIN_WORK:
+        return False
+    return min(m, n) >= MKL_MIN_SIDE or (m >= 2 and n >= MKL_WIDE_N and k >= MKL_WIDE_K)
 
 
 def _gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> bool:
