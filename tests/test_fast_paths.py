@@ -136,13 +136,16 @@ def test_1d_convolution_as_shifted_gemms_matches_the_stacked_taps(transposed, mo
         x = rng.standard_normal((3, 4, 11))
         shape = (4, 4 // kwargs.get("groups", 1), 3) if transposed else (6, 4 // kwargs.get("groups", 1), 3)
         weight = rng.standard_normal(shape)
+        # the bias: on the stacked taps a row of ones in the columns (its gradient from the
+        # weight gradient's product), on the shifted GEMMs a pass of its own
+        bias = rng.standard_normal(shape[1] * kwargs.get("groups", 1) if transposed else shape[0])
         results = []
         for threshold in (1, 1_000):
             monkeypatch.setattr(conv, "SHIFTED_GEMM_MIN_CHANNELS", threshold)
-            x_t, w_t = chainrule.tensor(x, requires_grad=True), chainrule.tensor(weight, requires_grad=True)
-            out = op(x_t, w_t, **kwargs)
+            tensors = [chainrule.tensor(a, requires_grad=True) for a in (x, weight, bias)]
+            out = op(*tensors, **kwargs)
             (out * out).sum().backward()
-            results.append([out.detach().numpy(), x_t.grad.numpy(), w_t.grad.numpy()])
+            results.append([out.detach().numpy(), *(t.grad.numpy() for t in tensors)])
         for shifted, stacked in zip(*results, strict=True):
             np.testing.assert_allclose(shifted, stacked, rtol=1e-12, atol=1e-12)
 
