@@ -131,10 +131,12 @@ def test_without_numba_mkl_is_called_through_ctypes_for_large_products(on, out_o
 @needs_mkl
 @pytest.mark.parametrize("on", ["mkl"], indirect=True)
 @pytest.mark.parametrize("a_transposed", [False, True])
-def test_mkl_runs_wide_products_of_few_rows(on, a_transposed, monkeypatch):
-    """A linear head's weight gradient, 10 x 100 x 1280: under 32 rows, yet MKL's (wide)."""
+@pytest.mark.parametrize("k, n", [(100, 1280), (1280, 100)])
+def test_mkl_runs_wide_and_deep_products_of_few_rows(on, a_transposed, k, n, monkeypatch):
+    """A linear head's weight gradient, 10 x 100 x 1280 (wide), and its forward as weight @
+    x.T, 10 x 1280 x 100 (deep): under 32 rows, yet MKL's."""
     rng = np.random.default_rng(9)
-    a, b = operand(rng, (10, 100), np.float32, a_transposed), operand(rng, (100, 1280), np.float32, False)
+    a, b = operand(rng, (10, k), np.float32, a_transposed), operand(rng, (k, n), np.float32, True)
     spy = GemmSpy(monkeypatch)
     result = blas.matmul(a, b)
     assert spy.ran == [True]
@@ -155,6 +157,8 @@ def numpy_products() -> list[tuple[str, np.ndarray, np.ndarray]]:
         ("few rows, not wide: 8 x 400 x 40", big[:8, :K], b),
         ("one row of a wide product: 1 x 800 x 1280", big[:1], np.tile(b, (2, 32))),
         ("a wide product too shallow: 10 x 32 x 2048", big[:10, :32], np.tile(b[:32], 52)[:, :2048]),
+        ("deep, too few columns: 10 x 1600 x 40", np.tile(big[:10], 2), np.tile(b, (4, 1))),
+        ("not deep enough: 10 x 800 x 120", big[:10], np.tile(b, (2, 3))),
         ("a vector", big[:, :K], b[:, 0]),
         ("a vector times a matrix", big[0, :K], b),
         ("two vectors", big[0, :K], b[:, 0]),
