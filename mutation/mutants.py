@@ -358,6 +358,13 @@ MUTATIONS: list[Mutation] = [
         CONV_TESTS,
     ),
     Mutation(
+        "conv1d-im2col-groups-fill-one-block",
+        "chainrule/ops/conv.py",
+        "block = columns[group, :depth].reshape(group_in, k, n, out_length)",
+        "block = columns[0, :depth].reshape(group_in, k, n, out_length)",
+        CONV_TESTS,
+    ),
+    Mutation(
         "col2im-numpy-overwrites",
         "chainrule/ops/conv.py",
         "padded[..., rows, cols] += columns[:, i, j]",

@@ -128,6 +128,21 @@ def test_without_numba_mkl_is_called_through_ctypes_for_large_products(on, out_o
     np.testing.assert_array_equal(small, np.matmul(small_a, small_b))
 
 
+@needs_mkl
+@pytest.mark.parametrize("on", ["mkl"], indirect=True)
+@pytest.mark.parametrize("a_transposed", [False, True])
+@pytest.mark.parametrize("k, n", [(100, 1280), (1280, 100)])
+def test_mkl_runs_wide_and_deep_products_of_few_rows(on, a_transposed, k, n, monkeypatch):
+    """A linear head's weight gradient, 10 x 100 x 1280 (wide), and its forward as weight @
+    x.T, 10 x 1280 x 100 (deep): under 32 rows, yet MKL's."""
+    rng = np.random.default_rng(9)
+    a, b = operand(rng, (10, k), np.float32, a_transposed), operand(rng, (k, n), np.float32, True)
+    spy = GemmSpy(monkeypatch)
+    result = blas.matmul(a, b)
+    assert spy.ran == [True]
+    assert_close_to_numpy(result, a, b)
+
+
 def numpy_products() -> list[tuple[str, np.ndarray, np.ndarray]]:
     rng = np.random.default_rng(3)
     big = rng.standard_normal((M, 2 * K)).astype(np.float32)
@@ -139,6 +154,11 @@ def numpy_products() -> list[tuple[str, np.ndarray, np.ndarray]]:
         ("float32 by float64", big[:, :K], b.astype(np.float64)),
         ("small: 8 x 400 x 40", big[:8, :K], b),
         ("narrow: 48 x 400 x 10", big[:, :K], b[:, :10]),
+        ("few rows, not wide: 8 x 400 x 40", big[:8, :K], b),
+        ("one row of a wide product: 1 x 800 x 1280", big[:1], np.tile(b, (2, 32))),
+        ("a wide product too shallow: 10 x 32 x 2048", big[:10, :32], np.tile(b[:32], 52)[:, :2048]),
+        ("deep, too few columns: 10 x 1600 x 40", np.tile(big[:10], 2), np.tile(b, (4, 1))),
+        ("not deep enough: 10 x 800 x 120", big[:10], np.tile(b, (2, 3))),
         ("a vector", big[:, :K], b[:, 0]),
         ("a vector times a matrix", big[0, :K], b),
         ("two vectors", big[0, :K], b[:, 0]),

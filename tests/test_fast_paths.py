@@ -86,6 +86,35 @@ def test_linear_forward_takes_either_product_order_with_the_same_result(batch):
     np.testing.assert_allclose(out32, x @ weight.T + bias, rtol=1e-5, atol=1e-5)
 
 
+def test_narrow_head_under_mkl_runs_weight_first(monkeypatch):
+    """Under MKL a head of few outputs (MNIST-1D's, 1280 -> 10 at batch 100) runs weight @ x.T,
+    which MKL takes, rather than x @ weight.T, which would stay with OpenBLAS; the result is
+    the same product, row-major."""
+    from chainrule.backends import blas as blas_backend
+
+    if not blas_backend.is_available():
+        pytest.skip("the mkl package is not installed")
+    blas_backend.use("mkl")
+    shapes = []
+    real = blas.matmul
+
+    def spy(a, b, out=None):
+        shapes.append((a.shape, b.shape))
+        return real(a, b, out=out)
+
+    monkeypatch.setattr(blas, "matmul", spy)
+    rng = np.random.default_rng(9)
+    shapes_in = ((100, 1280), (10, 1280), (10,))
+    x, weight, bias = (rng.standard_normal(shape).astype(np.float32) for shape in shapes_in)
+    try:
+        out = F.linear(chainrule.tensor(x), chainrule.tensor(weight), chainrule.tensor(bias)).numpy()
+    finally:
+        blas_backend.use("auto")
+    assert shapes == [((10, 1280), (1280, 100))]
+    assert out.flags.c_contiguous
+    np.testing.assert_allclose(out, x.astype(np.float64) @ weight.T + bias, rtol=1e-4, atol=1e-4)
+
+
 def test_long_weight_gradient_product_sums_slices_to_the_full_product():
     # (K + O) = 11 makes slices of 5957 positions; 25 000 positions take five, the last short
     from chainrule.ops.conv import _long_product
@@ -136,13 +165,16 @@ def test_1d_convolution_as_shifted_gemms_matches_the_stacked_taps(transposed, mo
         x = rng.standard_normal((3, 4, 11))
         shape = (4, 4 // kwargs.get("groups", 1), 3) if transposed else (6, 4 // kwargs.get("groups", 1), 3)
         weight = rng.standard_normal(shape)
+        # the bias: on the stacked taps a row of ones in the columns (its gradient from the
+        # weight gradient's product), on the shifted GEMMs a pass of its own
+        bias = rng.standard_normal(shape[1] * kwargs.get("groups", 1) if transposed else shape[0])
         results = []
         for threshold in (1, 1_000):
             monkeypatch.setattr(conv, "SHIFTED_GEMM_MIN_CHANNELS", threshold)
-            x_t, w_t = chainrule.tensor(x, requires_grad=True), chainrule.tensor(weight, requires_grad=True)
-            out = op(x_t, w_t, **kwargs)
+            tensors = [chainrule.tensor(a, requires_grad=True) for a in (x, weight, bias)]
+            out = op(*tensors, **kwargs)
             (out * out).sum().backward()
-            results.append([out.detach().numpy(), x_t.grad.numpy(), w_t.grad.numpy()])
+            results.append([out.detach().numpy(), *(t.grad.numpy() for t in tensors)])
         for shifted, stacked in zip(*results, strict=True):
             np.testing.assert_allclose(shifted, stacked, rtol=1e-12, atol=1e-12)
 

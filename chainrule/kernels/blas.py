@@ -4,9 +4,10 @@ With MKL chosen, a product of 2-D float32 or float64 arrays of one dtype goes to
 ``cblas_?gemm``: a transposed view is passed as a flag and its leading dimension, never copied,
 and a column-major ``out`` is filled in column-major order. A stack of such products (3-D
 operands with one leading size, e.g. a grouped convolution) is one call per matrix. Everything
-else takes ``np.matmul``: products where MKL measured slower (a side under 32, fewer than 2^19
-multiply-adds: ``_mkl_wins``), other dtypes, broadcasting, zero-size products, strides BLAS
-cannot express (a non-unit step along both axes), an ``out`` that overlaps an operand.
+else takes ``np.matmul``: products where MKL measured slower (a side under 32 unless the
+product is wide, fewer than 2^19 multiply-adds: ``_mkl_wins``), other dtypes, broadcasting,
+zero-size products, strides BLAS cannot express (a non-unit step along both axes), an ``out``
+that overlaps an operand.
 
 MKL is called from a numba kernel when numba is installed (0.4 us a call, against 5 us through
 ``ctypes``, measured on a Xeon), also when ``chainrule.backends.numba.enabled`` is False: that
@@ -34,6 +35,9 @@ from chainrule.backends import numba as numba_backend
 ROW_MAJOR, COLUMN_MAJOR, NO_TRANSPOSE, TRANSPOSE = 101, 102, 111, 112
 MKL_MIN_SIDE, MKL_MIN_WORK = 32, 1 << 19
 """The smallest m and n, and the fewest multiply-adds m n k, of a product MKL runs (``_mkl_wins``)."""
+MKL_LONG_SIDE, MKL_SHORT_SIDE = 1024, 64
+"""A product of few rows (2 or more) that MKL runs all the same: n or k at least the long side
+and the other at least the short side (a wide or a deep product, ``_mkl_wins``)."""
 CTYPES_MIN_WORK = 1 << 21
 """Multiply-adds from which a product goes to MKL through ``ctypes`` when numba is absent: the
 call's 5 us would eat what MKL saves on smaller products (a 100 x 64 x 192 product, 1.2 million
@@ -79,8 +83,26 @@ def _mkl_wins(m: int, k: int, n: int) -> bool:
     """Whether MKL runs an (m, k) @ (k, n) product faster than NumPy's OpenBLAS, by the rule
     measured on the Xeon of BENCHMARKS.md (one thread, every transpose combination): MKL loses
     on products with a side under 32 (0.3-0.9x at n = 10, 0.6-0.7x at 9 x 1598 x 32) and on
-    small ones (0.7-1.3x at 64^3), and wins 1.1-2.2x from 100 x 64 x 192 up."""
-    return min(m, n) >= MKL_MIN_SIDE and m * n * k >= MKL_MIN_WORK
+    small ones (0.7-1.3x at 64^3), and wins 1.1-2.2x from 100 x 64 x 192 up.
+
+    Wide and deep products are the exception to the side: few rows against 1024 or more
+    columns at depth 64 or more, or 1024 or more deep with 64 or more columns. MKL runs them
+    1.3-3x faster (2 to 24 rows; a linear head's weight gradient, 10 x 100 x 1280, in 22 us
+    against 40 us; its forward as weight @ x.T, 10 x 1280 x 100, 34 us against OpenBLAS's 53 us
+    for x @ weight.T), while at 512-640 columns, depth 32, or depth 1000 (OpenBLAS is fast
+    there, and slow from 1024) the two are even or OpenBLAS wins, and a single row (a
+    matrix-vector product) runs 0.6x on MKL."""
+    if m * n * k < MKL_MIN_WORK:
+        return False
+    if min(m, n) >= MKL_MIN_SIDE:
+        return True
+    long_side, short_side = max(n, k), min(n, k)
+    return m >= 2 and long_side >= MKL_LONG_SIDE and short_side >= MKL_SHORT_SIDE
+
+
+def runs_on_mkl(m: int, k: int, n: int) -> bool:
+    """Whether ``matmul`` gives an (m, k) @ (k, n) product of float arrays BLAS can read to MKL."""
+    return blas_backend.current() == "mkl" and _mkl_wins(m, k, n)
 
 
 def _gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> bool:

@@ -24,9 +24,10 @@ At stride 1 the views are plain column ranges that BLAS reads in place, so nothi
 but the padding; outputs that straddle two sequences are computed and dropped (dilation *
 (k - 1) of every Lp). The weight gradient is the same k GEMMs summed over the shared columns.
 Below 64 channels each tap's GEMM is too thin for BLAS, and the input runs as an image of
-height 1 through the 2-D code: im2col columns (C/groups * k deep) and one GEMM. In both, the
-input gradient (``ConvTranspose``) at stride 1 is a convolution of the gradient with the
-kernel flipped (one dense result); otherwise the k GEMMs added into shifted views.
+height 1 through the 2-D code: im2col columns (C/groups * k deep, and the bias's row of ones)
+and one GEMM. In both, the input gradient (``ConvTranspose``) at stride 1 is a convolution of
+the gradient with the kernel flipped (one dense result); otherwise the k GEMMs added into
+shifted views.
 
 With groups, "one GEMM" is one per group. Outputs are (N, C, ...) views of channel-major
 memory, the layout the GEMMs write (see ``_conv_forward``). Asymmetric padding
@@ -111,28 +112,38 @@ def _channels_first(a: np.ndarray, groups: int) -> np.ndarray:
 
 def _conv_operand(x: np.ndarray, window: Window, groups: int, ones_row: bool = False) -> np.ndarray:
     """What both a convolution's product and its weight gradient read of ``x``: the im2col
-    columns in 2-D (ending in a row of ones with ``ones_row``, for a bias); in 1-D the padded
-    sequences laid end to end, or with few channels (see ``SHIFTED_GEMM_MIN_CHANNELS``) the
-    im2col columns of x as an image of height 1 (``ones_row`` does not apply to 1-D)."""
+    columns (ending in a row of ones with ``ones_row``, for a bias), in 1-D those of x as an
+    image of height 1; but in 1-D from ``SHIFTED_GEMM_MIN_CHANNELS`` the padded sequences laid
+    end to end (``ones_row`` does not apply to them: see ``_bias_in_columns``)."""
     out_size = window_output_size(x.shape[2:], window)
     if x.ndim == 3 and not _stacks_taps(x.shape[1] // groups):
         return _lay_end_to_end(x, window)
     if x.ndim == 3:
-        return _im2col1d(x, window, groups, out_size[0])
+        return _im2col1d(x, window, groups, out_size[0], ones_row)
     return _im2col(x, window, groups, out_size, ones_row)
 
 
-def _im2col1d(x: np.ndarray, window: Window, groups: int, out_length: int) -> np.ndarray:
+def _im2col1d(x: np.ndarray, window: Window, groups: int, out_length: int,
+              ones_row: bool = False) -> np.ndarray:
     """The im2col columns of ``x`` (N, C, L) as an image of height 1, for ``out_length``
-    outputs: (groups, C/groups * k, N * out_length). The numba loop needs no padded copy."""
+    outputs: (groups, C/groups * k (+ 1 with ``ones_row``), N * out_length), as ``_im2col``.
+    The numba loop needs no padded copy."""
     if not numba_backend.handles(x):
-        return _im2col(x[:, :, None], _lift(window), groups, (1, out_length))
+        return _im2col(x[:, :, None], _lift(window), groups, (1, out_length), ones_row)
     n, channels, _ = x.shape
     (k,), (stride,), (dilation,) = window.kernel, window.stride, window.dilation
     ((before, _),) = window.padding
-    columns = np.empty((channels, k, n, out_length), x.dtype)
-    conv_kernels.im2col1d_loop(k, stride, dilation, before)(x.swapaxes(0, 1), columns)
-    return columns.reshape(groups, channels // groups * k, n * out_length)
+    group_in = channels // groups
+    depth = group_in * k
+    columns = np.empty((groups, depth + ones_row, n * out_length), x.dtype)
+    if ones_row:
+        columns[:, depth] = 1
+    loop = conv_kernels.im2col1d_loop(k, stride, dilation, before)
+    channels_first = x.swapaxes(0, 1)
+    for group in range(groups):  # each group's block is contiguous, ones row or not
+        block = columns[group, :depth].reshape(group_in, k, n, out_length)
+        loop(channels_first[group * group_in:(group + 1) * group_in], block)
+    return columns
 
 
 # --------------------------------------------------------------------- the array kernels
@@ -141,10 +152,11 @@ def _im2col1d(x: np.ndarray, window: Window, groups: int, out_length: int) -> np
 def _conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, window: Window,
                   groups: int, columns: np.ndarray | None = None) -> np.ndarray:
     """``columns``, when given, are ``_conv_operand(x, ...)`` (the caller keeps them for the
-    weight gradient), with the row of ones when there is a ``bias`` (2-D)."""
+    weight gradient), with the row of ones when there is a ``bias`` (im2col columns)."""
     if x.ndim == 3:
         if _stacks_taps(weight.shape[1]):
-            columns = _conv_operand(x, window, groups) if columns is None else columns
+            if columns is None:
+                columns = _conv_operand(x, window, groups, ones_row=bias is not None)
             lifted = _conv_forward(x[:, :, None], weight[:, :, None], bias, _lift(window), groups, columns)
             return lifted[:, :, 0]
         operand = _lay_end_to_end(x, window) if columns is None else columns
@@ -203,14 +215,16 @@ def _conv_weight_grad(x: np.ndarray, grad: np.ndarray, window: Window, groups: i
                       columns: np.ndarray | None = None, with_bias: bool = False
                       ) -> tuple[np.ndarray, np.ndarray | None]:
     """The adjoint of ``_conv_forward`` in the weight, (O, C/groups, kh, kw), and with
-    ``with_bias`` (2-D) in the bias, (O,), from the same product (else None). ``columns``,
-    when given, are ``_conv_operand(x, ...)``, kept from the forward pass (with a row of ones
-    when the forward had a bias, needed for ``with_bias``)."""
+    ``with_bias`` (im2col columns: ``_bias_in_columns``) in the bias, (O,), from the same
+    product (else None). ``columns``, when given, are ``_conv_operand(x, ...)``, kept from the
+    forward pass (with a row of ones when the forward had a bias, needed for ``with_bias``)."""
     if x.ndim == 3:
         if _stacks_taps(x.shape[1] // groups):
-            columns = _im2col1d(x, window, groups, grad.shape[2]) if columns is None else columns
-            lifted, _ = _conv_weight_grad(x[:, :, None], grad[:, :, None], _lift(window), groups, columns)
-            return lifted.reshape(lifted.shape[0], lifted.shape[1], -1), None
+            if columns is None:
+                columns = _im2col1d(x, window, groups, grad.shape[2], with_bias)
+            lifted, grad_bias = _conv_weight_grad(x[:, :, None], grad[:, :, None], _lift(window), groups,
+                                                  columns, with_bias)
+            return lifted.reshape(lifted.shape[0], lifted.shape[1], -1), grad_bias
         operand = _lay_end_to_end(x, window) if columns is None else columns
         return _conv1d_weight_grad(operand, grad, window, groups, x.shape), None
     out_channels = grad.shape[1]
@@ -412,6 +426,12 @@ def _crop_to(tensor: Tensor, size: Sequence[int]) -> Tensor:
     return tensor[index]
 
 
+def _bias_in_columns(group_in: int, ndim: int) -> bool:
+    """Whether a convolution's operand are im2col columns, which take a row of ones for the
+    bias (all 2-D convolutions; 1-D ones below ``SHIFTED_GEMM_MIN_CHANNELS``)."""
+    return ndim == 4 or _stacks_taps(group_in)
+
+
 def _spatial_axes(a: Any) -> tuple[int, ...]:
     """The batch and spatial axes of (N, C, ...): what a bias gradient sums over."""
     return (0, *range(2, a.ndim))
@@ -437,8 +457,9 @@ class Conv(Function):
         x, weight = ctx.saved_inputs
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         window, groups = ctx.window, ctx.groups
-        # In 2-D the weight gradient's product gives the bias gradient too (see _with_bias).
-        bias_in_product = need_w and need_b and grad.ndim == 4
+        # The weight gradient's product gives the bias gradient too where the columns end in a
+        # row of ones (see _with_bias and _bias_in_columns).
+        bias_in_product = need_w and need_b and _bias_in_columns(x.shape[1] // groups, grad.ndim)
         grad_b = grad.sum(_spatial_axes(grad)) if need_b and not bias_in_product else None
         if grad.ndim == 4:
             # One channel-major copy of grad (when it is not already) serves every GEMM below.
@@ -476,7 +497,8 @@ class ConvTranspose(Function):
 
 class ConvWeightGrad(Function):
     """The adjoint of ``Conv`` in the weight: d<grad, Conv(x, w)>/dw for ``grad``
-    (N, O, OL...); with ``with_bias`` (2-D), the pair (d/dw, d/db) of <grad, Conv(x, w, b)>."""
+    (N, O, OL...); with ``with_bias`` (im2col columns only), the pair (d/dw, d/db) of
+    <grad, Conv(x, w, b)>."""
 
     @staticmethod
     def forward(ctx, x, grad, window, groups, columns, with_bias):

@@ -47,12 +47,7 @@ class Linear(Function):
     @staticmethod
     def forward(ctx, x, weight, bias):
         ctx.save_inputs(0, 1)
-        if x.ndim == 2 and 16 * x.shape[0] <= weight.shape[0] and blas_backend.current() == "numpy":
-            # A short batch against a wide layer: OpenBLAS runs weight @ x.T faster than
-            # x @ weight.T (measured: (32, 784) by 512 outputs in 187 us against 279 us, the
-            # copy back to row-major included). From batch 64 on, the products run equally
-            # fast and the copy is a loss (batch 128, 784 -> 512: 2.6 ms against 1.9 ms, one
-            # thread, CPU time). MKL runs the direct product faster (191 against 229 us).
+        if x.ndim == 2 and _weight_first(*x.shape, weight.shape[0]):
             out = blas.matmul(weight, x.T).T.copy()
         else:
             out = blas.matmul(x, weight.T)
@@ -70,6 +65,22 @@ class Linear(Function):
         found = iter(LinearGrad.apply(grad, x, weight, needs, weight_grad_into=weight_grad_into))
         returned = (needs[0], needs[1] and weight_grad_into is None, needs[2])
         return tuple(next(found) if need else None for need in returned)
+
+
+def _weight_first(batch: int, in_features: int, out_features: int) -> bool:
+    """Whether ``Linear`` runs weight @ x.T (then copied back to row-major) rather than
+    x @ weight.T, the product order measured faster for these sizes (one thread, CPU time).
+
+    With NumPy's OpenBLAS: a short batch against a wide layer ((32, 784) by 512 outputs in
+    187 us against 279 us, the copy included); from batch 64 on the two run equally fast and
+    the copy is a loss (batch 128, 784 -> 512: 2.6 ms against 1.9 ms). With MKL, which runs
+    the direct product faster there (191 against 229 us): a narrow head, under 32 outputs,
+    where x @ weight.T would stay with OpenBLAS but weight @ x.T is a product of few rows MKL
+    takes (deep or wide, ``blas._mkl_wins``): the MNIST-1D head, (100, 1280) by 10 outputs, in
+    35 us against 53 us."""
+    if blas_backend.current() == "numpy":
+        return 16 * batch <= out_features
+    return out_features < blas.MKL_MIN_SIDE and blas.runs_on_mkl(out_features, in_features, batch)
 
 
 class LinearGrad(Function):
