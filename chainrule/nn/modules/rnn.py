@@ -28,6 +28,7 @@ from chainrule.nn import functional as F
 from chainrule.nn import init
 from chainrule.nn.modules.module import Module
 from chainrule.nn.parameter import Parameter
+from chainrule.nn.utils.rnn import PackedSequence, run_packed
 from chainrule.ops.linalg import linear
 from chainrule.ops.movement import cat, stack
 from chainrule.ops.recurrent import (
@@ -212,10 +213,24 @@ class RNNBase(Module):
         return outputs, outputs[last], c_n
 
     def _run(self, input: Tensor, h0: Tensor | None, c0: Tensor | None = None) -> tuple:  # noqa: A002
+        if isinstance(input, PackedSequence):
+            return run_packed(self, input, h0, c0)
         batched = self._check_input(input)
         sequence = input.transpose(0, 1) if batched and self.batch_first else input
         if not batched:
             sequence = sequence.unsqueeze(1)
+        output, h_n, c_n = self._run_time_major(sequence, h0, c0, batched)
+        if not batched:
+            output, h_n = output.squeeze(1), h_n.squeeze(1)
+            c_n = c_n.squeeze(1) if c_n is not None else None
+        elif self.batch_first:
+            output = output.transpose(0, 1)
+        return output, h_n, c_n
+
+    def _run_time_major(self, sequence: Tensor, h0: Tensor | None, c0: Tensor | None,
+                        batched: bool = True) -> tuple:
+        """Every layer and direction over ``sequence`` (L, N, H_in): output (L, N, D * H_out),
+        h_n and c_n (num_layers * D, N, H)."""
         out_size = self.proj_size or self.hidden_size
         h_initial = self._initial_state(h0, out_size, sequence, batched, "hx")
         c_initial = None
@@ -240,14 +255,8 @@ class RNNBase(Module):
             layer_input = outputs[0] if num_directions == 1 else cat(outputs, dim=-1)
             if self.dropout > 0 and self.training and layer < self.num_layers - 1:
                 layer_input = F.dropout(layer_input, self.dropout, True)
-        output, h_n = layer_input, stack(h_last)
         c_n = stack(c_last) if self.mode == "LSTM" else None
-        if not batched:
-            output, h_n = output.squeeze(1), h_n.squeeze(1)
-            c_n = c_n.squeeze(1) if c_n is not None else None
-        elif self.batch_first:
-            output = output.transpose(0, 1)
-        return output, h_n, c_n
+        return layer_input, stack(h_last), c_n
 
 
 class RNN(RNNBase):
