@@ -17,6 +17,7 @@ from chainrule import (
     autograd,  # noqa: F401,E402
     backends,  # noqa: F401,E402
     cuda,  # noqa: F401,E402
+    distributions,  # noqa: F401,E402
     learning,  # noqa: F401,E402
     linalg,  # noqa: F401,E402
     nn,  # noqa: F401,E402

@@ -33,6 +33,7 @@ NAMESPACES = [
     "torch.utils.checkpoint",
     "torch.autograd",
     "torch.linalg",
+    "torch.distributions",
 ]
 ROW = re.compile(r"^\| `(?P<name>[^`]+)` \| (?P<has>yes|no) \|$")
 HEADING = re.compile(r"^## `(?P<namespace>[^`]+)`")

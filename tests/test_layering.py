@@ -53,6 +53,7 @@ LAYERS: list[dict[str, tuple[str, ...]]] = [
             "cuda",
             "linalg",
             "array_functions",
+            "distributions",
         )
     },
     {"distributed": ("distributed",)},
