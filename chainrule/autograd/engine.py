@@ -32,16 +32,21 @@ def _count_consumers(roots: list[_Edge]) -> dict[_Edge, int]:
     """For each node and leaf reachable from ``roots``, how many edges lead into it."""
     consumers: dict[_Edge, int] = {}
     stack = [r for r in roots if r._is_node]
-    seen = set(stack)
+    # A node is walked when its first consumer is counted; a root, one more time only if
+    # it is also reached from another root (not walked twice).
+    walked = set(stack) if len(stack) > 1 else ()
+    get = consumers.get
     while stack:
-        node = stack.pop()
-        for edge in node.next_edges:
+        for edge in stack.pop().next_edges:
             if edge is None:
                 continue
-            consumers[edge] = consumers.get(edge, 0) + 1
-            if edge._is_node and edge not in seen:
-                seen.add(edge)
-                stack.append(edge)
+            count = get(edge)
+            if count is None:
+                consumers[edge] = 1
+                if edge._is_node and edge not in walked:
+                    stack.append(edge)
+            else:
+                consumers[edge] = count + 1
     return consumers
 
 
@@ -80,11 +85,16 @@ def run_backward(
     """
     roots = [t.grad_fn or t for t in outputs]
     consumers = _count_consumers(roots)
-    pending: dict[_Edge, Any] = {}  # a Tensor, or a list of them for a multi-output op
-    for root, root_grad in zip(roots, grad_outputs):
-        waiting = pending.get(root)
-        pending[root] = root_grad if waiting is None else waiting + root_grad
-    ready = [r for r in pending if r not in consumers]
+    pending: dict[_Edge, Any]  # a Tensor, or a list of them for a multi-output op
+    if len(roots) == 1:  # loss.backward(): nothing leads into the one root
+        pending = {roots[0]: grad_outputs[0]}
+        ready = roots
+    else:
+        pending = {}
+        for root, root_grad in zip(roots, grad_outputs):
+            waiting = pending.get(root)
+            pending[root] = root_grad if waiting is None else waiting + root_grad
+        ready = [r for r in pending if r not in consumers]
 
     wanted: dict[_Edge, int] | None = None
     results: list[Tensor | None] = []
@@ -109,9 +119,8 @@ def run_backward(
             grad = pop_pending(edge, None)
             if not edge._is_node:
                 if grad is not None:
-                    if (edge.grad is None and wanted is None and not edge._hooks and not create_graph
-                            and grad.grad_fn is None):
-                        edge.grad = owned_gradient(grad, handed_out)  # the common case
+                    if wanted is None and not edge._hooks:  # the common case
+                        _accumulate(edge, grad, create_graph, handed_out)
                     else:
                         _finish_leaf(edge, grad, wanted, results, create_graph, handed_out)
                 continue
@@ -304,7 +313,7 @@ def _finish_leaf(
 
 
 def _accumulate(leaf: Tensor, grad: Tensor, create_graph: bool, handed_out: set[int]) -> None:
-    current = leaf.grad
+    current = leaf._grad
     if create_graph:
         leaf.grad = grad if current is None else current + grad
         return
