@@ -83,26 +83,27 @@ def run_backward(
     (``Tensor.backward``). Otherwise the gradients with respect to ``inputs`` are returned and
     no ``.grad`` is touched (``autograd.grad``).
     """
-    roots = [t.grad_fn or t for t in outputs]
+    roots = [outputs[0].grad_fn or outputs[0]] if len(outputs) == 1 else [t.grad_fn or t for t in outputs]
     consumers = _count_consumers(roots)
     pending: dict[_Edge, Any]  # a Tensor, or a list of them for a multi-output op
     if len(roots) == 1:  # loss.backward(): nothing leads into the one root
         pending = {roots[0]: grad_outputs[0]}
         ready = roots
+        # Gradients the user handed in must not become (and later be changed in place as) a .grad.
+        handed_out = {id(grad_outputs[0].array)}
     else:
         pending = {}
         for root, root_grad in zip(roots, grad_outputs):
             waiting = pending.get(root)
             pending[root] = root_grad if waiting is None else waiting + root_grad
         ready = [r for r in pending if r not in consumers]
+        handed_out = {id(g.array) for g in grad_outputs}
 
     wanted: dict[_Edge, int] | None = None
     results: list[Tensor | None] = []
     if inputs is not None:
         wanted = {t.grad_fn or t: i for i, t in enumerate(inputs)}
         results = [None] * len(inputs)
-    # Gradients the user handed in must not become (and later be changed in place as) a .grad.
-    handed_out = {id(g.array) for g in grad_outputs}
 
     previous_mode = GRAD_MODE.get()
     GRAD_MODE.set(create_graph)
