@@ -432,6 +432,8 @@ def erf_array(a: np.ndarray) -> np.ndarray:
 
 # ------------------------------------------------------------------- the public functions
 def add(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:  # noqa: A002
+    if _same_dtype_tensors(input, other) and alpha == 1:
+        return Add.apply(input, other)
     other = operand(other)
     if alpha != 1:
         other = other * alpha
@@ -451,7 +453,14 @@ def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:  # noqa: A002
 
 
 def mul(input: Any, other: Any) -> Tensor:  # noqa: A002
+    if _same_dtype_tensors(input, other):
+        return Mul.apply(input, other)
     return Mul.apply(*promote_operands(operand(input), operand(other)))
+
+
+def _same_dtype_tensors(a: Any, b: Any) -> bool:
+    """The common case of a binary op, which needs no operand conversion nor promotion."""
+    return isinstance(a, Tensor) and isinstance(b, Tensor) and a.array.dtype is b.array.dtype
 
 
 def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:  # noqa: A002

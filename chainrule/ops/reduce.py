@@ -50,7 +50,7 @@ def _expand_back(grad: Tensor, shape: tuple[int, ...], dims: tuple[int, ...] | N
     if grad.array.size == 1 and not _grad_enabled() and not _anomaly_enabled():
         # A first-order backward of a full reduction (the loss's own): the new filled array is
         # what Unreduce would return, without a node that records nothing.
-        return Tensor._wrap(_unreduced(grad.array, shape, shape))
+        return Tensor._wrap(_fill(shape, grad.array))
     return Unreduce.apply(grad, kept_shape(shape, dims), shape)
 
 
