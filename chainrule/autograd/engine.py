@@ -212,7 +212,7 @@ def _grad_destinations(
     for edge in node.next_edges:
         destination = None
         if edge is not None and not edge._is_node and not edge._hooks and consumers[edge] == 1:
-            current = edge.grad
+            current = edge._grad
             if current is not None and current.grad_fn is None and edge not in pending:
                 array = current.array
                 if (array.flags.writeable and array.flags.c_contiguous and array.dtype == edge.dtype

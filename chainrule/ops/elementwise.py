@@ -285,7 +285,10 @@ def _flat_views(like: np.ndarray, *arrays: np.ndarray) -> list[np.ndarray] | Non
     """1-D views of ``arrays`` (each shaped like ``like``) in memory order, or None unless each
     is one dense block whose axes lie in memory in the same order as ``like``'s: the condition
     for a flat kernel to pair their elements up correctly."""
-    if all(array.flags.c_contiguous for array in arrays):  # the common case, checked cheaply
+    for array in arrays:  # the common case, checked cheaply (a plain loop: every relu runs it)
+        if not array.flags.c_contiguous:
+            break
+    else:
         return [array.reshape(-1) for array in arrays]
     element_strides = [stride // like.itemsize for stride in like.strides]
     views = []

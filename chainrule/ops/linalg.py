@@ -68,8 +68,9 @@ class Linear(Function):
         if weight_grad_into is not None and not weight_grad_into.dtype == grad.dtype == x.dtype:
             weight_grad_into = None  # the product would need a cast: let the engine add it
         found = iter(LinearGrad.apply(grad, x, weight, needs, weight_grad_into=weight_grad_into))
-        returned = (needs[0], needs[1] and weight_grad_into is None, needs[2])
-        return tuple(next(found) if need else None for need in returned)
+        return (next(found) if needs[0] else None,
+                next(found) if needs[1] and weight_grad_into is None else None,
+                next(found) if needs[2] else None)
 
 
 class LinearGrad(Function):
