@@ -290,7 +290,9 @@ class Function:
         self.needs_input_grad = _no_grads(len(args))
         self._saved_index = None
         self._save_out = False
-        raw = [a.array if isinstance(a, Tensor) else a for a in args]
+        raw = []  # a loop, not a comprehension: Python 3.11 makes a frame for those
+        for a in args:
+            raw.append(a.array if isinstance(a, Tensor) else a)
         try:
             out_data = self.forward(self, *raw, **kwargs)
         except ValueError as error:
