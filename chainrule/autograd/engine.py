@@ -126,6 +126,7 @@ def run_backward(
                         _finish_leaf(edge, grad, wanted, results, create_graph, handed_out)
                 continue
             node = edge
+            edges = node.next_edges
             if grad is not None:
                 if node._tensor_hooks:
                     grad = _apply_hooks(node._tensor_hooks, grad, f"the output of {node.name()}")
@@ -156,10 +157,10 @@ def run_backward(
                     input_grads = node.backward(node, *grads)
                 if not isinstance(input_grads, tuple):
                     input_grads = (input_grads,)
-                if len(input_grads) != len(node.next_edges):
+                if len(input_grads) != len(edges):
                     raise RuntimeError(
                         f"{node.name()} returned {len(input_grads)} gradients, but its forward "
-                        f"took {len(node.next_edges)} arguments; backward must return one "
+                        f"took {len(edges)} arguments; backward must return one "
                         "gradient per argument of forward (None for an argument that has none)"
                     )
                 if anomaly:
@@ -169,9 +170,9 @@ def run_backward(
                 if not retain_graph:
                     node.release()
             else:
-                input_grads = (None,) * len(node.next_edges)
+                input_grads = (None,) * len(edges)
             for next_edge, input_grad, shape, dtype in zip(
-                node.next_edges, input_grads, node.input_shapes, node.input_dtypes
+                edges, input_grads, node.input_shapes, node.input_dtypes
             ):
                 if next_edge is None:
                     continue
