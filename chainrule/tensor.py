@@ -379,7 +379,8 @@ class Tensor:
         ``gradient`` is the vector of the vector-Jacobian product; it may be omitted only
         for a tensor with one element.
         """
-        _autograd().backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
+        (_AUTOGRAD or _autograd()).backward(self, gradient, retain_graph=retain_graph,
+                                            create_graph=create_graph)
 
     # ---------------------------------------------------------------------------- display
     def __repr__(self) -> str:

@@ -431,6 +431,20 @@ MUTATIONS: list[Mutation] = [
         REDUCE_TESTS,
     ),
     Mutation(
+        "reduction-backward-shortcut-ignores-grad",
+        "chainrule/ops/reduce.py",
+        "return Tensor._wrap(_fill(shape, grad.array))",
+        "return Tensor._wrap(_fill(shape, np.ones_like(grad.array)))",
+        REDUCE_TESTS,
+    ),
+    Mutation(
+        "reduction-backward-shortcut-while-recording",
+        "chainrule/ops/reduce.py",
+        "if grad.array.size == 1 and not _grad_enabled() and not _anomaly_enabled():",
+        "if grad.array.size == 1 and not _anomaly_enabled():",
+        REDUCE_TESTS + DOUBLE_TESTS,
+    ),
+    Mutation(
         "mean-count-uses-first-dim",
         "chainrule/ops/reduce.py",
         "else int(np.prod([a.shape[d] for d in dims]))",

@@ -389,6 +389,20 @@ def test_grad_of_several_outputs_and_inputs_sums_over_outputs() -> None:
     np.testing.assert_allclose(grad_b.array, weights[0].array * a.array + weights[1].array * exp_sum)
 
 
+def test_backward_of_outputs_one_computed_from_another_counts_each_edge_once() -> None:
+    # The first output's node is also reached from the second: walked twice, it would count
+    # its edges twice and x would wait forever for a second gradient.
+    x = leaf([1.0, 2.0])
+    for second_first in (False, True):
+        first = x * 3
+        outputs = [first, first * 2]
+        if second_first:
+            outputs.reverse()
+        x.grad = None
+        chainrule.autograd.backward(outputs, [chainrule.ones(2, dtype=chainrule.float64)] * 2)
+        np.testing.assert_array_equal(x.grad.array, [9.0, 9.0])
+
+
 def test_grad_with_respect_to_a_non_leaf() -> None:
     x = leaf([0.3, 1.2])
     hidden = x * 2

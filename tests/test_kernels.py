@@ -277,18 +277,29 @@ def test_sgd_momentum_steps_match_numpy_path(options, dtype):
     rng = np.random.default_rng(5)
     start = [rng.standard_normal(shape).astype(dtype) for shape in ((7, 5), (5,), (3, 2, 2))]
     grads = [[rng.standard_normal(a.shape).astype(dtype) for a in start] for _ in range(3)]
+    assert_same(*on_both_paths(lambda: _sgd_steps(start, grads, options)))
 
-    def compute():
-        params = [chainrule.nn.Parameter(chainrule.tensor(a.copy())) for a in start]
-        optimizer = chainrule.optim.SGD(params, lr=0.037, **options)
-        for step_grads in grads:
-            for param, grad in zip(params, step_grads):
-                param.grad = chainrule.tensor(grad)
-            optimizer.step()
-        buffers = [optimizer.state[p]["momentum_buffer"].numpy() for p in params]
-        return [p.detach().numpy() for p in params] + buffers
 
-    assert_same(*on_both_paths(compute))
+def _sgd_steps(start: list[np.ndarray], grads: list[list[np.ndarray]], options: dict) -> list[np.ndarray]:
+    """Parameters and momentum buffers after SGD steps with ``grads`` from ``start``."""
+    params = [chainrule.nn.Parameter(chainrule.tensor(a.copy())) for a in start]
+    optimizer = chainrule.optim.SGD(params, lr=0.037, **options)
+    for step_grads in grads:
+        for param, grad in zip(params, step_grads):
+            param.grad = chainrule.tensor(grad)
+        optimizer.step()
+    buffers = [optimizer.state[p]["momentum_buffer"].numpy() for p in params]
+    return [p.detach().numpy() for p in params] + buffers
+
+
+@pytest.mark.parametrize("dtypes", [(np.float32, np.float64), (np.float64, np.float32)])
+def test_sgd_momentum_step_over_two_dtypes_matches_numpy_path(dtypes):
+    # One step makes the update's scalars once per dtype: each parameter must get its own.
+    rng = np.random.default_rng(6)
+    start = [rng.standard_normal((4, 3)).astype(dtype) for dtype in dtypes + dtypes]
+    grads = [[rng.standard_normal(a.shape).astype(a.dtype) for a in start] for _ in range(2)]
+    options = dict(momentum=0.9, dampening=0.3, weight_decay=0.01)
+    assert_same(*on_both_paths(lambda: _sgd_steps(start, grads, options)))
 
 
 @pytest.mark.parametrize("options", [dict(momentum=0.9), dict(momentum=0.9, nesterov=True)])

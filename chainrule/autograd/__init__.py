@@ -89,7 +89,8 @@ def backward(
         # The common case, loss.backward(), without the general checks' overhead.
         if tensors.array.size != 1:
             _initial_grads([tensors], [], "backward")  # raises the explanatory error
-        seed = Tensor._wrap(_one(tensors.array.dtype).reshape(tensors.array.shape))
+        one = _one(tensors.array.dtype)
+        seed = Tensor._wrap(one if tensors.array.ndim == 0 else one.reshape(tensors.array.shape))
         run_backward([tensors], [seed], retain_graph=bool(retain_graph or create_graph),
                      create_graph=create_graph)
         return

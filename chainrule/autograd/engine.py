@@ -32,16 +32,21 @@ def _count_consumers(roots: list[_Edge]) -> dict[_Edge, int]:
     """For each node and leaf reachable from ``roots``, how many edges lead into it."""
     consumers: dict[_Edge, int] = {}
     stack = [r for r in roots if r._is_node]
-    seen = set(stack)
+    # A node is walked when its first consumer is counted; a root, one more time only if
+    # it is also reached from another root (not walked twice).
+    walked = set(stack) if len(stack) > 1 else ()
+    get = consumers.get
     while stack:
-        node = stack.pop()
-        for edge in node.next_edges:
+        for edge in stack.pop().next_edges:
             if edge is None:
                 continue
-            consumers[edge] = consumers.get(edge, 0) + 1
-            if edge._is_node and edge not in seen:
-                seen.add(edge)
-                stack.append(edge)
+            count = get(edge)
+            if count is None:
+                consumers[edge] = 1
+                if edge._is_node and edge not in walked:
+                    stack.append(edge)
+            else:
+                consumers[edge] = count + 1
     return consumers
 
 
@@ -78,21 +83,27 @@ def run_backward(
     (``Tensor.backward``). Otherwise the gradients with respect to ``inputs`` are returned and
     no ``.grad`` is touched (``autograd.grad``).
     """
-    roots = [t.grad_fn or t for t in outputs]
+    roots = [outputs[0].grad_fn or outputs[0]] if len(outputs) == 1 else [t.grad_fn or t for t in outputs]
     consumers = _count_consumers(roots)
-    pending: dict[_Edge, Any] = {}  # a Tensor, or a list of them for a multi-output op
-    for root, root_grad in zip(roots, grad_outputs):
-        waiting = pending.get(root)
-        pending[root] = root_grad if waiting is None else waiting + root_grad
-    ready = [r for r in pending if r not in consumers]
+    pending: dict[_Edge, Any]  # a Tensor, or a list of them for a multi-output op
+    if len(roots) == 1:  # loss.backward(): nothing leads into the one root
+        pending = {roots[0]: grad_outputs[0]}
+        ready = roots
+        # Gradients the user handed in must not become (and later be changed in place as) a .grad.
+        handed_out = {id(grad_outputs[0].array)}
+    else:
+        pending = {}
+        for root, root_grad in zip(roots, grad_outputs):
+            waiting = pending.get(root)
+            pending[root] = root_grad if waiting is None else waiting + root_grad
+        ready = [r for r in pending if r not in consumers]
+        handed_out = {id(g.array) for g in grad_outputs}
 
     wanted: dict[_Edge, int] | None = None
     results: list[Tensor | None] = []
     if inputs is not None:
         wanted = {t.grad_fn or t: i for i, t in enumerate(inputs)}
         results = [None] * len(inputs)
-    # Gradients the user handed in must not become (and later be changed in place as) a .grad.
-    handed_out = {id(g.array) for g in grad_outputs}
 
     previous_mode = GRAD_MODE.get()
     GRAD_MODE.set(create_graph)
@@ -109,13 +120,13 @@ def run_backward(
             grad = pop_pending(edge, None)
             if not edge._is_node:
                 if grad is not None:
-                    if (edge.grad is None and wanted is None and not edge._hooks and not create_graph
-                            and grad.grad_fn is None):
-                        edge.grad = owned_gradient(grad, handed_out)  # the common case
+                    if wanted is None and not edge._hooks:  # the common case
+                        _accumulate(edge, grad, create_graph, handed_out)
                     else:
                         _finish_leaf(edge, grad, wanted, results, create_graph, handed_out)
                 continue
             node = edge
+            edges = node.next_edges
             if grad is not None:
                 if node._tensor_hooks:
                     grad = _apply_hooks(node._tensor_hooks, grad, f"the output of {node.name()}")
@@ -146,10 +157,10 @@ def run_backward(
                     input_grads = node.backward(node, *grads)
                 if not isinstance(input_grads, tuple):
                     input_grads = (input_grads,)
-                if len(input_grads) != len(node.next_edges):
+                if len(input_grads) != len(edges):
                     raise RuntimeError(
                         f"{node.name()} returned {len(input_grads)} gradients, but its forward "
-                        f"took {len(node.next_edges)} arguments; backward must return one "
+                        f"took {len(edges)} arguments; backward must return one "
                         "gradient per argument of forward (None for an argument that has none)"
                     )
                 if anomaly:
@@ -159,9 +170,9 @@ def run_backward(
                 if not retain_graph:
                     node.release()
             else:
-                input_grads = (None,) * len(node.next_edges)
+                input_grads = (None,) * len(edges)
             for next_edge, input_grad, shape, dtype in zip(
-                node.next_edges, input_grads, node.input_shapes, node.input_dtypes
+                edges, input_grads, node.input_shapes, node.input_dtypes
             ):
                 if next_edge is None:
                     continue
@@ -202,7 +213,7 @@ def _grad_destinations(
     for edge in node.next_edges:
         destination = None
         if edge is not None and not edge._is_node and not edge._hooks and consumers[edge] == 1:
-            current = edge.grad
+            current = edge._grad
             if current is not None and current.grad_fn is None and edge not in pending:
                 array = current.array
                 if (array.flags.writeable and array.flags.c_contiguous and array.dtype == edge.dtype
@@ -304,7 +315,7 @@ def _finish_leaf(
 
 
 def _accumulate(leaf: Tensor, grad: Tensor, create_graph: bool, handed_out: set[int]) -> None:
-    current = leaf.grad
+    current = leaf._grad
     if create_graph:
         leaf.grad = grad if current is None else current + grad
         return

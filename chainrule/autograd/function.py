@@ -177,20 +177,22 @@ class Function:
         dtypes: list[Any] = []
         requires_grad = False
         for a in args:
-            if isinstance(a, Tensor) and a.requires_grad:
-                requires_grad = True
+            if isinstance(a, Tensor):
                 data = a.array
                 raw.append(data)
-                needs.append(True)
-                edges.append(a.grad_fn or a)
-                shapes.append(data.shape)
-                dtypes.append(data.dtype)
+                if a.requires_grad:
+                    requires_grad = True
+                    needs.append(True)
+                    edges.append(a.grad_fn or a)
+                    shapes.append(data.shape)
+                    dtypes.append(data.dtype)
+                    continue
             else:
-                raw.append(a.array if isinstance(a, Tensor) else a)
-                needs.append(False)
-                edges.append(None)
-                shapes.append(None)
-                dtypes.append(None)
+                raw.append(a)
+            needs.append(False)
+            edges.append(None)
+            shapes.append(None)
+            dtypes.append(None)
         if requires_grad:
             ctx.requires_grad = True
             ctx.needs_input_grad = tuple(needs)
@@ -288,7 +290,9 @@ class Function:
         self.needs_input_grad = _no_grads(len(args))
         self._saved_index = None
         self._save_out = False
-        raw = [a.array if isinstance(a, Tensor) else a for a in args]
+        raw = []  # a loop, not a comprehension: Python 3.11 makes a frame for those
+        for a in args:
+            raw.append(a.array if isinstance(a, Tensor) else a)
         try:
             out_data = self.forward(self, *raw, **kwargs)
         except ValueError as error:

@@ -52,7 +52,12 @@ def handles(*arrays: Any) -> bool:
     """Whether ops should give ``arrays`` to their numba kernels: the backend is active and
     every array is float32 or float64, the dtypes the kernels compile for (integers, float16
     and long doubles stay on the NumPy path)."""
-    return active() and all(array.dtype.char in "fd" for array in arrays)
+    if not (enabled and is_available()):  # active(), inlined: this runs for every kernel call
+        return False
+    for array in arrays:
+        if array.dtype.char not in "fd":
+            return False
+    return True
 
 
 def scalar(function: Callable[..., Any]) -> Callable[..., Any]:

@@ -7,8 +7,8 @@ While it runs, this module's stand-ins for a few methods note what happened at t
 - ``Function.apply``: the op class, the flags its ``forward`` reads from ``ctx``, where each
   argument array came from (an earlier step's output, an array an earlier ``forward`` left on its
   ``ctx``, a tensor from outside the call, or a constant) and the arrays it returned;
-- the engine's ``run_backward`` and its two deposit functions: which gradient array went into
-  which leaf's ``.grad`` and how (set, copied, added in place);
+- the engine's ``run_backward`` and its deposit function (``_accumulate``): which gradient array
+  went into which leaf's ``.grad`` and how (set, copied, added in place);
 - ``Optimizer.step``/``zero_grad``, ``Module.zero_grad`` and ``LRScheduler.step``: opaque *host
   calls* made again as they are on every replay (their own array work is theirs);
 - whatever cannot be replayed (reading a value with ``.item()``/``bool()``/``print``, an in-place
@@ -79,7 +79,6 @@ class Recording:
         self.ctx_arrays: dict[int, tuple[int, str]] = {}  # id(array on a ctx) -> (step, path)
         self.ran_backward = False
         self.leaves: list[Tensor] = []  # leaf tensors reached by a backward pass
-        self.unresolved: list[tuple[Step, Tensor]] = []  # deposits whose leaf is not known yet
         self.inputs: list[Tensor] = []  # the call's tensor arguments, in guard-key order
         self.modules: list[tuple[Module, bool]] = []  # modules called, with their training flag
         self.input_slots: list[int] = []
@@ -193,8 +192,7 @@ _original_apply = Function.__dict__["apply"].__func__
 _USER_FUNCTIONS = custom_function.__name__
 _original_run_backward = autograd_module.run_backward
 run_backward = _original_run_backward  # the engine itself, for the recorder's own backward passes
-_original_owned_gradient = engine.owned_gradient
-_original_finish_leaf = engine._finish_leaf
+_original_accumulate = engine._accumulate
 _original_grad_destinations = engine._grad_destinations
 
 
@@ -235,11 +233,6 @@ def _recording_run_backward(
     results = _original_run_backward(
         outputs, grad_outputs, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs
     )
-    for step, given in recording.unresolved:
-        step.op = next((leaf for leaf in recording.leaves if leaf._grad is given), None)
-        if step.op is None:
-            recording.refuse("a gradient went somewhere the recorder could not follow")
-    recording.unresolved = []
     return results
 
 
@@ -267,32 +260,13 @@ def check_graph(recording: Recording, roots: list[Any]) -> list[Tensor]:
     return found
 
 
-def _recording_owned(grad: Tensor, handed_out: set[int]) -> Tensor:
+def _recording_accumulate(leaf: Tensor, grad: Tensor, create_graph: bool, handed_out: set[int]) -> None:
+    # Every gradient that backward() puts into a .grad passes here (autograd.grad's results,
+    # which touch no .grad, do not).
     recording = active()
-    result = _original_owned_gradient(grad, handed_out)
-    if recording is None or getattr(_local, "in_finish_leaf", False):
-        return result
-    # The engine's common case: ``leaf.grad = owned_gradient(grad, ...)``; which leaf is found once
-    # the engine has assigned it (see _recording_run_backward).
-    step = Step("deposit", args=(recording.spec(grad),))
-    recording.add(step)
-    recording.unresolved.append((step, result))
-    recording.alive.append(result)
-    return result
-
-
-def _recording_finish_leaf(
-    leaf: Tensor, grad: Tensor, wanted: Any, results: Any, create_graph: bool, handed_out: set[int]
-) -> None:
-    recording = active()
-    if recording is None or wanted is not None:  # autograd.grad's results are no deposit
-        return _original_finish_leaf(leaf, grad, wanted, results, create_graph, handed_out)
-    recording.add(Step("deposit", op=leaf, args=(recording.spec(grad),)))
-    _local.in_finish_leaf = True
-    try:
-        return _original_finish_leaf(leaf, grad, wanted, results, create_graph, handed_out)
-    finally:
-        _local.in_finish_leaf = False
+    if recording is not None:
+        recording.add(Step("deposit", op=leaf, args=(recording.spec(grad),)))
+    _original_accumulate(leaf, grad, create_graph, handed_out)
 
 
 def _recording_grad_destinations(node: Any, consumers: Any, pending: Any) -> Any:
@@ -382,8 +356,7 @@ def _patches() -> list[tuple[Any, str, Any]]:
     patches: list[tuple[Any, str, Any]] = [
         (Function, "apply", classmethod(_recording_apply)),
         (autograd_module, "run_backward", _recording_run_backward),
-        (engine, "owned_gradient", _recording_owned),
-        (engine, "_finish_leaf", _recording_finish_leaf),
+        (engine, "_accumulate", _recording_accumulate),
         (engine, "_grad_destinations", _recording_grad_destinations),
         (Module, "__call__", _module_call),
         (

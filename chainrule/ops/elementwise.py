@@ -285,7 +285,10 @@ def _flat_views(like: np.ndarray, *arrays: np.ndarray) -> list[np.ndarray] | Non
     """1-D views of ``arrays`` (each shaped like ``like``) in memory order, or None unless each
     is one dense block whose axes lie in memory in the same order as ``like``'s: the condition
     for a flat kernel to pair their elements up correctly."""
-    if all(array.flags.c_contiguous for array in arrays):  # the common case, checked cheaply
+    for array in arrays:  # the common case, checked cheaply (a plain loop: every relu runs it)
+        if not array.flags.c_contiguous:
+            break
+    else:
         return [array.reshape(-1) for array in arrays]
     element_strides = [stride // like.itemsize for stride in like.strides]
     views = []
@@ -484,6 +487,8 @@ def erf_array(a: np.ndarray) -> np.ndarray:
 
 # ------------------------------------------------------------------- the public functions
 def add(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:  # noqa: A002
+    if _same_dtype_tensors(input, other) and alpha == 1:
+        return Add.apply(input, other)
     other = operand(other)
     if alpha != 1:
         other = other * alpha
@@ -503,7 +508,14 @@ def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:  # noqa: A002
 
 
 def mul(input: Any, other: Any) -> Tensor:  # noqa: A002
+    if _same_dtype_tensors(input, other):
+        return Mul.apply(input, other)
     return Mul.apply(*promote_operands(operand(input), operand(other)))
+
+
+def _same_dtype_tensors(a: Any, b: Any) -> bool:
+    """The common case of a binary op, which needs no operand conversion nor promotion."""
+    return isinstance(a, Tensor) and isinstance(b, Tensor) and a.array.dtype is b.array.dtype
 
 
 def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:  # noqa: A002

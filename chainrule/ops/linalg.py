@@ -63,8 +63,9 @@ class Linear(Function):
         if weight_grad_into is not None and not weight_grad_into.dtype == grad.dtype == x.dtype:
             weight_grad_into = None  # the product would need a cast: let the engine add it
         found = iter(LinearGrad.apply(grad, x, weight, needs, weight_grad_into=weight_grad_into))
-        returned = (needs[0], needs[1] and weight_grad_into is None, needs[2])
-        return tuple(next(found) if need else None for need in returned)
+        return (next(found) if needs[0] else None,
+                next(found) if needs[1] and weight_grad_into is None else None,
+                next(found) if needs[2] else None)
 
 
 def _weight_first(batch: int, in_features: int, out_features: int) -> bool:
@@ -226,22 +227,23 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             f"linear: input must be a chainrule Tensor, not {type(input).__name__}; "
             "convert it with chainrule.tensor(...)"
         )
+    # On every call of every Linear layer: the arrays' own shapes and dtypes, read once.
+    dtype, shape, weight_shape = input.array.dtype, input.array.shape, weight.array.shape
     for name, tensor in (("weight", weight), ("bias", bias)):
-        if tensor is not None and tensor.dtype != input.dtype:
+        if tensor is not None and tensor.array.dtype != dtype:
             # As PyTorch ("mat1 and mat2 must have the same dtype"): no silent promotion.
             raise RuntimeError(
                 f"linear: input dtype {input.dtype} and {name} dtype {tensor.dtype} differ; "
                 f"convert one, e.g. input.to({name}.dtype)"
             )
-    if weight.ndim != 2 or input.ndim == 0 or input.shape[-1] != weight.shape[1]:
+    if len(weight_shape) != 2 or not shape or shape[-1] != weight_shape[1]:
         raise RuntimeError(
             f"linear: input of shape {tuple(input.shape)} does not fit weight of shape "
             f"{tuple(weight.shape)}; the input's last dimension must be {weight.shape[-1]}"
         )
-    if bias is not None and bias.shape != (weight.shape[0],):
+    if bias is not None and bias.array.shape != (weight_shape[0],):
         raise RuntimeError(f"linear: bias of shape {tuple(bias.shape)} does not fit weight of "
                            f"shape {tuple(weight.shape)}; expected ({weight.shape[0]},)")
-    _check_same_dtype("linear", input=input, weight=weight, bias=bias)
     return Linear.apply(input, weight, bias)
 
 

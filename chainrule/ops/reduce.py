@@ -9,9 +9,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from chainrule.autograd.anomaly import ANOMALY_MODE
 from chainrule.autograd.function import Function
+from chainrule.grad_mode import GRAD_MODE
 from chainrule.ops.elementwise import exp, sqrt, where
 from chainrule.tensor import Tensor
+
+_grad_enabled = GRAD_MODE.get
+_anomaly_enabled = ANOMALY_MODE.get
 
 
 def normalize_dims(dim: Any, ndim: int, op: str) -> tuple[int, ...] | None:
@@ -42,7 +47,19 @@ def kept_shape(shape: tuple[int, ...], dims: tuple[int, ...] | None) -> tuple[in
 
 def _expand_back(grad: Tensor, shape: tuple[int, ...], dims: tuple[int, ...] | None) -> Tensor:
     """Bring the gradient of a reduction back to the input's shape."""
+    if grad.array.size == 1 and not _grad_enabled() and not _anomaly_enabled():
+        # A first-order backward of a full reduction (the loss's own): the new filled array is
+        # what Unreduce would return, without a node that records nothing.
+        return Tensor._wrap(_fill(shape, grad.array))
     return Unreduce.apply(grad, kept_shape(shape, dims), shape)
+
+
+def _unreduced(grad: np.ndarray, kept: tuple[int, ...], shape: tuple[int, ...]) -> np.ndarray:
+    """``grad`` (of the kept shape) spread over ``shape``: a new array for one value, else a
+    broadcast view."""
+    if grad.size == 1:
+        return _fill(shape, grad)
+    return np.broadcast_to(grad.reshape(kept), shape)
 
 
 def _fill(shape: tuple[int, ...], one_value: np.ndarray) -> np.ndarray:
@@ -60,9 +77,7 @@ class Unreduce(Function):
     @staticmethod
     def forward(ctx, grad, kept, shape):
         ctx.grad_shape, ctx.kept = grad.shape, kept
-        if grad.size == 1:
-            return _fill(shape, grad)
-        return np.broadcast_to(grad.reshape(kept), shape)
+        return _unreduced(grad, kept, shape)
 
     @staticmethod
     def backward(ctx, grad):
@@ -78,7 +93,8 @@ class Sum(Function):
         if dims:
             return np.add.reduce(a, axis=dims, keepdims=keepdim)
         # Over all dims keepdim still applies: sum(dim=None, keepdim=True) of (2, 3) is (1, 1).
-        return a.sum(keepdims=True) if keepdim else np.asarray(a.sum())
+        # np.add.reduce is what ndarray.sum calls, without its Python wrapper.
+        return np.add.reduce(a, None, keepdims=True) if keepdim else np.asarray(np.add.reduce(a, None))
 
     @staticmethod
     def backward(ctx, grad):

@@ -295,7 +295,7 @@ def grad_arrays(params: Sequence[Tensor]) -> list[np.ndarray]:
     ``Optimizer._params_to_update``)."""
     arrays = []
     for param in params:
-        grad = param.grad
+        grad = param._grad
         assert grad is not None, "grad_arrays: a parameter without a gradient"
         arrays.append(grad.array)
     return arrays

@@ -56,9 +56,11 @@ def sgd(
         >>> w
         array([0.95, 0.95, 0.95], dtype=float32)
     """
+    constants: dict[np.dtype, tuple[Any, ...]] = {}  # the fused steps' scalars, per dtype
     for index, (param, grad) in enumerate(zip(params, grads)):
         if momentum != 0 and _fused_momentum_step(param, grad, momentum_buffers, index, lr, momentum,
-                                                  dampening, nesterov, weight_decay, maximize):
+                                                  dampening, nesterov, weight_decay, maximize,
+                                                  constants):
             continue
         if maximize:
             grad = -grad
@@ -103,20 +105,28 @@ def flush_subnormals(buffer: np.ndarray) -> None:
 
 def _fused_momentum_step(param: np.ndarray, grad: np.ndarray, buffers: list[np.ndarray | None],
                          index: int, lr: float, momentum: float, dampening: float, nesterov: bool,
-                         weight_decay: float, maximize: bool) -> bool:
+                         weight_decay: float, maximize: bool,
+                         constants: dict[np.dtype, tuple[Any, ...]]) -> bool:
     """The momentum step of ``sgd`` in one numba pass, when the backend is on and the arrays
-    are plain contiguous floats; returns whether it ran."""
+    are plain contiguous floats; returns whether it ran. ``constants`` keeps the scalars
+    made for each dtype, for the other parameters of the same step."""
     buffer = buffers[index]
-    if not (numba_backend.handles(param) and grad.dtype == param.dtype and param.flags.c_contiguous
+    dtype = param.dtype
+    if not (numba_backend.handles(param) and grad.dtype == dtype and param.flags.c_contiguous
             and grad.flags.c_contiguous and grad.shape == param.shape):
         return False
     first_step = buffer is None
     if buffer is None:
         buffer = buffers[index] = np.empty_like(param)
-    scalar = param.dtype.type  # NumPy turns Python floats into the array's dtype: do the same
-    optim_kernels.sgd_momentum(param.reshape(-1), grad.reshape(-1), buffer.reshape(-1), scalar(lr),
-                               scalar(momentum), scalar(1 - dampening), scalar(weight_decay),
-                               nesterov, maximize, first_step, np.finfo(param.dtype).tiny)
+    scalars = constants.get(dtype)
+    if scalars is None:
+        scalar = dtype.type  # NumPy turns Python floats into the array's dtype: do the same
+        scalars = constants[dtype] = (scalar(lr), scalar(momentum), scalar(1 - dampening),
+                                      scalar(weight_decay), np.finfo(dtype).tiny)
+    step_lr, step_momentum, keep, step_weight_decay, tiny = scalars
+    optim_kernels.sgd_momentum(param.reshape(-1), grad.reshape(-1), buffer.reshape(-1), step_lr,
+                               step_momentum, keep, step_weight_decay, nesterov, maximize, first_step,
+                               tiny)
     return True
 
 
