@@ -1964,7 +1964,7 @@ _register(
            lambda rng: iter([S(randn(rng, 1, 2, 4, 5), (2, 3), desc="plain"),
                              S(randn(rng, 2, 1, 5, 5), 3, dilation=1, padding=1, stride=2, desc="strided")])),
     OpInfo("F.fold", _functional("fold"), _fold_ref,
-           lambda rng: iter([S(randn(rng, 1, 12, 9), (4, 5), (2, 3), desc="overlapping"),
+           lambda rng: iter([S(randn(rng, 1, 6, 4), (3, 4), (2, 3), desc="overlapping"),
                              S(randn(rng, 1, 9, 9), (5, 5), 3, stride=2, padding=1, desc="strided")])),
     OpInfo("F.adaptive_max_pool2d", _functional("adaptive_max_pool2d"), _adaptive_pool_ref(np.max),
            _adaptive_max_samples(2)),
