@@ -263,10 +263,14 @@ def _main(argv: Sequence[str] | None = None) -> int:
     refusing a file) is one sentence on stderr and status 2; a missing optional package is
     status 1; anything else is a bug in chainrule, shown with its traceback and status 1.
     """
-    from chainrule.backends import tune_allocator
+    from chainrule.backends.allocator import tune_for_training
     from chainrule.errors import InputError
 
-    tune_allocator()  # the command trains and predicts: reuse freed large arrays across steps
+    try:  # the command trains and predicts: reuse freed large arrays across steps
+        tune_for_training()
+    except InputError as error:  # a bad CHAINRULE_TUNE_ALLOCATOR, before anything runs
+        print(f"chainrule: error: {error}", file=sys.stderr)
+        return 2
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["run"] and len(arguments) > 1 and arguments[1] not in ("-h", "--help"):
         # The script's own flags must reach it untouched, not be parsed here.

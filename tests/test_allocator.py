@@ -2,6 +2,7 @@
 ``import chainrule``, made by the command line and the Trainer."""
 
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -75,6 +76,37 @@ def test_import_leaves_malloc_alone_and_the_explicit_call_cli_and_trainer_tune_i
     )
     tuning = [[-3, MMAP_THRESHOLD], [-1, TRIM_THRESHOLD]]  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
     assert seen == {"import": [], "explicit": tuning, "cli": tuning, "trainer": tuning}
+
+
+@pytest.mark.skipif(not ON_GLIBC, reason="glibc's malloc only")
+def test_a_scripts_first_optimizer_tunes_malloc_unless_the_environment_says_not_to() -> None:
+    from chainrule.backends.allocator import MMAP_THRESHOLD, TRIM_THRESHOLD
+
+    snippets = {
+        "tensors_and_backward": "x = chainrule.ones(3, requires_grad=True)\n(x * 2).sum().backward()",
+        "optimizer": "chainrule.optim.SGD([chainrule.zeros(2, requires_grad=True)], lr=0.1)",
+        "switched_off": "import os\nos.environ['CHAINRULE_TUNE_ALLOCATOR'] = '0'\n"
+                        "chainrule.optim.Adam([chainrule.zeros(2, requires_grad=True)])",
+    }
+    tuning = [[-3, MMAP_THRESHOLD], [-1, TRIM_THRESHOLD]]
+    assert _probe(snippets) == {"import": [], "tensors_and_backward": [], "optimizer": tuning,
+                                "switched_off": []}
+
+
+def test_a_bad_tuning_setting_is_one_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
+    import chainrule
+    from chainrule.errors import ConfigError
+
+    monkeypatch.setenv("CHAINRULE_TUNE_ALLOCATOR", "maybe")
+    with pytest.raises(ConfigError, match="CHAINRULE_TUNE_ALLOCATOR='maybe' is not a setting"):
+        chainrule.optim.SGD([chainrule.zeros(1, requires_grad=True)], lr=0.1)
+    environment = {**os.environ, "CHAINRULE_TUNE_ALLOCATOR": "maybe"}
+    done = subprocess.run([sys.executable, "-m", "chainrule", "train", "--epochs", "1"],
+                          capture_output=True, text=True, env=environment)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "chainrule: error: CHAINRULE_TUNE_ALLOCATOR='maybe' is not a setting; use 1 (tune glibc's malloc "
+        "for training steps, the default) or 0 (leave it)"]
 
 
 def test_thresholds_are_set_on_glibc_and_skipped_elsewhere() -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.backends.allocator import tune_for_training
 from chainrule.grad_mode import enable_grad
 from chainrule.tensor import Tensor
 
@@ -70,6 +71,9 @@ class Optimizer:
             param_groups = [{"params": param_groups}]
         for group in param_groups:
             self.add_param_group(group)
+        # a training loop reuses the same large arrays every step: keep them in the process
+        # (chainrule.backends.allocator; CHAINRULE_TUNE_ALLOCATOR=0 leaves malloc alone)
+        tune_for_training()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         # Learning-rate schedulers warn when they are stepped before the optimizer ever was
