@@ -163,6 +163,15 @@ def test_small_work_stays_serial_and_large_work_is_threaded(monkeypatch):
     assert numba_backend._kernel_threads(10**9, None) == 1
 
 
+def test_a_forked_child_runs_the_kernels_serial(monkeypatch):
+    """GNU OpenMP's threads do not survive fork(): in another process than the one that started
+    them, every kernel takes its serial build."""
+    monkeypatch.setattr(numba_backend, "_threads_asked", 2)
+    numba_backend._kernel_threads(10**9, None)  # threads started in this process
+    monkeypatch.setattr(numba_backend, "_threads_process", numba_backend._threads_process + 1)
+    assert numba_backend._kernel_threads(10**9, None) == 1
+
+
 def test_the_threading_layer_is_omp_or_what_numba_threading_layer_says(monkeypatch):
     monkeypatch.delenv("NUMBA_THREADING_LAYER", raising=False)
     assert numba_backend.threading_layer() in ("omp", "workqueue")
@@ -250,3 +259,12 @@ def test_the_command_line_refuses_a_bad_count_before_the_run_folder_is_made(tmp_
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "kernel threads 'zero' (from CHAINRULE_KERNEL_THREADS)" in lines[0]
     assert not (tmp_path / "runs").exists()
+
+
+def test_the_benchmarks_machine_line_names_the_kernel_threads_and_layer(monkeypatch):
+    from benchmarks.harness import describe_kernel_threads
+
+    monkeypatch.setattr(numba_backend, "_threads_asked", 3)
+    line = describe_kernel_threads(numba_backend)
+    assert line.startswith("3 kernel threads (CHAINRULE_KERNEL_THREADS=")
+    assert line.split("numba layer ")[1].split(",")[0] in ("omp", "workqueue", "tbb")
