@@ -172,6 +172,21 @@ def test_a_forked_child_runs_the_kernels_serial(monkeypatch):
     assert numba_backend._kernel_threads(10**9, None) == 1
 
 
+def test_on_the_workqueue_layer_only_the_main_thread_runs_threaded(monkeypatch):
+    """numba's workqueue layer aborts the process when two threads launch at once."""
+    import threading
+
+    monkeypatch.setattr(numba_backend, "_threads_asked", 2)
+    numba_backend._kernel_threads(10**9, None)  # threads started
+    monkeypatch.setattr(numba_backend, "_layer_threadsafe", False)
+    found: list[int] = []
+    worker = threading.Thread(target=lambda: found.append(numba_backend._kernel_threads(10**9, None)))
+    worker.start()
+    worker.join()
+    assert found == [1]
+    assert numba_backend._kernel_threads(10**9, None) == 2
+
+
 def test_the_threading_layer_is_omp_or_what_numba_threading_layer_says(monkeypatch):
     monkeypatch.delenv("NUMBA_THREADING_LAYER", raising=False)
     assert numba_backend.threading_layer() in ("omp", "workqueue")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+import threading
 import types
 import warnings
 from collections.abc import Callable
@@ -128,6 +129,7 @@ threaded_calls = 0
 
 _threads_asked: int | str | None = None  # "auto" or a count, from set_num_threads or the env
 _threads_process: int | None = None  # the process that started numba's threads
+_layer_threadsafe = True  # False on numba's workqueue layer, which one thread at a time may use
 
 
 def _parse_threads(value: Any, source: str) -> int | str:
@@ -198,13 +200,14 @@ def _start_threads() -> None:
     starts threads, reading ``numba.config.THREADING_LAYER``, which every compilation resets
     from the environment: so the layer is set here and the threads started at once, before any
     threaded kernel compiles."""
-    global _threads_process
+    global _threads_process, _layer_threadsafe
     import numba
 
     numba.config.reload_config()
     numba.config.THREADING_LAYER = threading_layer()
     numba.get_num_threads()  # starts the threads: the layer is fixed from here on
     _threads_process = os.getpid()
+    _layer_threadsafe = numba.threading_layer() != "workqueue"
 
 
 def _kernel_threads(work: int, threshold: int | None) -> int:
@@ -218,6 +221,8 @@ def _kernel_threads(work: int, threshold: int | None) -> int:
         _start_threads()
     elif _threads_process != os.getpid():
         return 1  # a forked child: GNU OpenMP's threads do not survive fork()
+    if not _layer_threadsafe and threading.current_thread() is not threading.main_thread():
+        return 1  # workqueue aborts when two threads launch kernels at once: the main one only
     import numba
 
     return min(threads, numba.config.NUMBA_NUM_THREADS)
