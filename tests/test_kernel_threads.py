@@ -212,6 +212,8 @@ def test_a_serial_kernel_compiled_first_does_not_fix_another_threading_layer():
     environment = {key: value for key, value in __import__("os").environ.items()
                    if key not in ("NUMBA_THREADING_LAYER", "CHAINRULE_KERNEL_THREADS")}
     environment["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    # numba's own choice would be workqueue here: only chainrule's setting makes it omp
+    environment["NUMBA_THREADING_LAYER_PRIORITY"] = "workqueue omp tbb"
     result = subprocess.run([sys.executable, "-c", script], env=environment, capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr
