@@ -122,7 +122,9 @@ threaded build; below it waking the threads costs more than they save (docs/thre
 
 CHUNK = 8_192
 """Elements per chunk of the threaded elementwise kernels (ReLU, the SGD step): threads share
-the chunks, and each chunk is one loop that LLVM vectorises."""
+the chunks, and each chunk is one loop that LLVM vectorises. Kernels hold it as a constant, and
+numba's disk cache is invalidated by their own files only: after changing it, clear the cache
+(the ``__pycache__`` folders of chainrule/kernels)."""
 
 threaded_calls = 0
 """How many kernel calls ran their threaded build (for tests and diagnosis)."""
