@@ -624,6 +624,21 @@ def describe_torch_cpu(torch: Any) -> str:
     return f"CPU capability {capability}, {blas}{onednn}"
 
 
+def describe_kernel_threads(backend: Any) -> str:
+    """The kernels' thread count and numba's threading layer, e.g. ``2 kernel threads, numba
+    layer omp``; the layer numba started, or the one chainrule will ask for ("not started")."""
+    import numba
+
+    threads = backend.get_num_threads()
+    try:
+        layer = numba.threading_layer()
+    except ValueError:  # no threads started yet
+        layer = f"{backend.threading_layer()}, not started"
+    return (f"{threads} kernel thread{'s' if threads != 1 else ''} "
+            f"({backend.THREADS_VARIABLE}={os.environ.get(backend.THREADS_VARIABLE, 'auto')}), "
+            f"numba layer {layer}")
+
+
 def describe_machine(availability: dict[str, Availability]) -> list[str]:
     """One line each: CPU, Python and libc, NumPy and its BLAS, the other libraries."""
     libc_name, libc_version = platform.libc_ver()
@@ -655,8 +670,9 @@ def describe_machine(availability: dict[str, Availability]) -> list[str]:
         if backend is not None and backend.is_available():
             import numba
 
-            lines.append(f"numba {numba.__version__}: chainrule's kernels run in the chainrule rows, "
-                         f"and are switched off in the {NUMPY_ONLY} rows")
+            lines.append(f"numba {numba.__version__}: chainrule's kernels run in the chainrule rows "
+                         f"({describe_kernel_threads(backend)}), and are switched off in the "
+                         f"{NUMPY_ONLY} rows")
         allocator = getattr(getattr(chainrule_found.module, "backends", None), "allocator", None)
         if allocator is not None and allocator.is_tuned():
             # mallopt is process-wide: once tuned, every library runs with it.

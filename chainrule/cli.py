@@ -285,8 +285,12 @@ def _main(argv: Sequence[str] | None = None) -> int:
     prefix = f"chainrule {args.command}: error:"
     try:
         from chainrule.backends import blas
+        from chainrule.backends import numba as numba_backend
 
-        blas.current()  # a bad CHAINRULE_BLAS is refused before a command makes anything
+        # a bad CHAINRULE_BLAS or CHAINRULE_KERNEL_THREADS is refused before a command makes
+        # anything
+        blas.current()
+        numba_backend.get_num_threads()
         return _COMMANDS[args.command](args)
     except InputError as error:
         print(f"{prefix} {error}", file=sys.stderr)

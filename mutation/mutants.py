@@ -179,6 +179,21 @@ MUTATIONS: list[Mutation] = [
         "acc_delta += (1 - rho) * grad * grad",
         OPTIM_TESTS,
     ),
+    # ------------------------------------------------------- the kernels' threads (numba path)
+    Mutation(
+        "kernel-threads-never-run",
+        "chainrule/backends/numba.py",
+        "return min(threads, numba.config.NUMBA_NUM_THREADS)",
+        "return 1",
+        ("tests/test_kernel_threads.py",),
+    ),
+    Mutation(
+        "kernel-threads-auto-threads-beside-openblas",
+        "chainrule/backends/numba.py",
+        "return mkl.threads() if mkl is not None else 1",
+        "return mkl.threads() if mkl is not None else 2",
+        ("tests/test_kernel_threads.py",),
+    ),
     # -------------------------------------------------- the numba SGD kernel (numba path)
     Mutation(
         "sgd-kernel-drops-momentum",
@@ -397,8 +412,8 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "max-pool-kernel-routes-to-wrong-column",
         "chainrule/kernels/pool.py",
-        "col = ow * sw + (position % kw) * dw\n                        out[a, b, row, col] +=",
-        "col = ow * sw + (position // kw) * dw\n                        out[a, b, row, col] +=",
+        "col = ow * sw + (position % kw) * dw\n                    out[a, b, row, col] +=",
+        "col = ow * sw + (position // kw) * dw\n                    out[a, b, row, col] +=",
         POOL_TESTS,
     ),
     Mutation(

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
+import threading
 import types
 import warnings
 from collections.abc import Callable
@@ -69,6 +71,12 @@ def scalar(function: Callable[..., Any]) -> Callable[..., Any]:
     return function
 
 
+def prange(*bounds: int) -> range:
+    """``numba.prange`` for kernels, without importing numba: a kernel's loop over this runs
+    on several threads in its threaded build (``threaded_kernel``), and is ``range`` otherwise."""
+    return range(*bounds)
+
+
 def _jit(function: Callable[..., Any], **options: Any) -> Callable[..., Any]:
     """``numba.njit(**options)(function)``, the scalar functions it names compiled first and
     bound in a copy of its globals (the module's own names stay plain Python)."""
@@ -78,9 +86,20 @@ def _jit(function: Callable[..., Any], **options: Any) -> Callable[..., Any]:
     for name in function.__code__.co_names:
         if getattr(namespace.get(name), "__chainrule_scalar__", False):
             namespace[name] = _jit(namespace[name], inline="always", error_model="numpy")
+        elif namespace.get(name) is prange:
+            namespace[name] = numba.prange
     rebuilt = types.FunctionType(function.__code__, namespace, function.__name__,
                                  function.__defaults__, function.__closure__)
+    if options.get("parallel"):
+        # numba's disk cache files a function under its qualified name and bytecode, not its
+        # options: without another name the threaded build would load the serial one's
+        rebuilt.__qualname__ = f"{function.__qualname__}_parallel"
     return numba.njit(**options)(rebuilt)
+
+
+_KERNEL_OPTIONS = dict(cache=True, nogil=True, error_model="numpy")
+"""NumPy's error model: a float division by zero gives inf or nan as NumPy's would, instead
+of raising, and a loop with no exception branch can be vectorised."""
 
 
 def kernel(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -93,9 +112,154 @@ def kernel(function: Callable[..., Any]) -> Callable[..., Any]:
     def call(*args: Any) -> Any:
         nonlocal compiled
         if compiled is None:
-            # NumPy's error model: a float division by zero gives inf or nan as NumPy's would,
-            # instead of raising, and a loop with no exception branch can be vectorised
-            compiled = _jit(function, cache=True, nogil=True, error_model="numpy")
+            compiled = _jit(function, **_KERNEL_OPTIONS)
         return compiled(*args)
 
     return functools.update_wrapper(call, function)  # name, docstring and __wrapped__
+
+
+# ------------------------------------------------------------------------------ threads
+THREADS_VARIABLE = "CHAINRULE_KERNEL_THREADS"
+
+PARALLEL_THRESHOLD = 32_768
+"""The fewest elements (of a kernel's largest array) for which a threaded kernel runs its
+threaded build; below it waking the threads costs more than they save (docs/threads.md)."""
+
+CHUNK = 8_192
+"""Elements per chunk of the threaded elementwise kernels (ReLU, the SGD step): threads share
+the chunks, and each chunk is one loop that LLVM vectorises. Kernels hold it as a constant, and
+numba's disk cache is invalidated by their own files only: after changing it, clear the cache
+(the ``__pycache__`` folders of chainrule/kernels)."""
+
+threaded_calls = 0
+"""How many kernel calls ran their threaded build (for tests and diagnosis)."""
+
+_threads_asked: int | str | None = None  # "auto" or a count, from set_num_threads or the env
+_threads_process: int | None = None  # the process that started numba's threads
+_layer_threadsafe = True  # False on numba's workqueue layer, which one thread at a time may use
+
+
+def _parse_threads(value: Any, source: str) -> int | str:
+    """``"auto"`` or a positive int, from ``value``; a ``ConfigError`` naming ``source`` else."""
+    from chainrule.errors import ConfigError
+
+    text = str(value).strip().lower()
+    if text == "auto":
+        return "auto"
+    if not isinstance(value, bool):
+        try:
+            count = int(text)
+        except ValueError:
+            count = 0
+        if count >= 1 and str(count) == text.lstrip("+"):
+            return count
+    raise ConfigError(f"kernel threads {value!r} (from {source}) is neither 'auto' nor a positive "
+                      "whole number")
+
+
+def set_num_threads(threads: int | str) -> None:
+    """Run the threaded kernels on ``threads`` threads (a positive int), or ``"auto"``: as many
+    as MKL runs chainrule's products on, and 1 under NumPy's OpenBLAS (see docs/threads.md).
+    A bad value raises ``ConfigError`` (a ``ValueError``)::
+
+        >>> import chainrule
+        >>> chainrule.backends.numba.set_num_threads(1)
+        >>> chainrule.backends.numba.get_num_threads()
+        1
+        >>> chainrule.backends.numba.set_num_threads("auto")
+    """
+    global _threads_asked
+    _threads_asked = _parse_threads(threads, "backends.numba.set_num_threads")
+
+
+def get_num_threads() -> int:
+    """How many threads the threaded kernels run on. The first call reads
+    ``CHAINRULE_KERNEL_THREADS`` (``auto`` when unset); numba caps the count at its own
+    ``NUMBA_NUM_THREADS`` (the machine's cores unless set)."""
+    global _threads_asked
+    if _threads_asked is None:
+        _threads_asked = _parse_threads(os.environ.get(THREADS_VARIABLE, "").strip() or "auto",
+                                        THREADS_VARIABLE)
+    if _threads_asked != "auto":
+        return int(_threads_asked)
+    from chainrule.backends import blas
+
+    mkl = blas.load_mkl() if blas.current() == "mkl" else None
+    # under OpenBLAS one: its spinning pool and numba's against each other slow steps down
+    return mkl.threads() if mkl is not None else 1
+
+
+def threading_layer() -> str:
+    """The numba threading layer chainrule asks for: ``omp`` (TBB measured slower), or
+    ``workqueue`` when numba's OpenMP layer does not load; ``NUMBA_THREADING_LAYER`` wins."""
+    asked = os.environ.get("NUMBA_THREADING_LAYER", "").strip()
+    if asked:
+        return asked
+    try:
+        from numba.np.ufunc import omppool  # noqa: F401
+    except ImportError:
+        return "workqueue"
+    return "omp"
+
+
+def _start_threads() -> None:
+    """Start numba's threads on ``threading_layer()``. numba fixes its layer when it first
+    starts threads, reading ``numba.config.THREADING_LAYER``, which every compilation resets
+    from the environment: so the layer is set here and the threads started at once, before any
+    threaded kernel compiles."""
+    global _threads_process, _layer_threadsafe
+    import numba
+
+    numba.config.reload_config()
+    numba.config.THREADING_LAYER = threading_layer()
+    numba.get_num_threads()  # starts the threads: the layer is fixed from here on
+    _threads_process = os.getpid()
+    _layer_threadsafe = numba.threading_layer() != "workqueue"
+
+
+def _kernel_threads(work: int, threshold: int | None) -> int:
+    """The threads for a kernel call over ``work`` elements: 1 for the serial build."""
+    if work < (PARALLEL_THRESHOLD if threshold is None else threshold):
+        return 1
+    threads = get_num_threads()
+    if threads <= 1:
+        return 1
+    if _threads_process is None:
+        _start_threads()
+    elif _threads_process != os.getpid():
+        return 1  # a forked child: GNU OpenMP's threads do not survive fork()
+    if not _layer_threadsafe and threading.current_thread() is not threading.main_thread():
+        return 1  # workqueue aborts when two threads launch kernels at once: the main one only
+    import numba
+
+    return min(threads, numba.config.NUMBA_NUM_THREADS)
+
+
+def threaded_kernel(function: Callable[..., Any] | None = None, *, threshold: int | None = None
+                    ) -> Any:
+    """``kernel`` for a loop written with ``numba.prange``: compiled serial (``prange`` is then
+    ``range``) and, the first time a call has at least ``threshold`` elements
+    (``PARALLEL_THRESHOLD`` unless given) in its largest array and ``get_num_threads()`` > 1,
+    threaded. Parallelise only independent outer indices, never a reduction: both builds then
+    give the same bits."""
+    if function is None:
+        return functools.partial(threaded_kernel, threshold=threshold)
+    serial = kernel(function)
+    threaded: Callable[..., Any] | None = None
+
+    def call(*args: Any) -> Any:
+        global threaded_calls
+        nonlocal threaded
+        threads = _kernel_threads(max(getattr(arg, "size", 0) for arg in args), threshold)
+        if threads == 1:
+            return serial(*args)
+        if threaded is None:
+            threaded = _jit(function, parallel=True, **_KERNEL_OPTIONS)
+        import numba
+
+        if numba.get_num_threads() != threads:  # numba's count is per calling thread
+            numba.set_num_threads(threads)
+        threaded_calls += 1
+        return threaded(*args)
+
+    return functools.update_wrapper(call, function)

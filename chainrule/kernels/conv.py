@@ -10,7 +10,9 @@ same loops measured slower than NumPy.
 Both work on padded arrays, as the NumPy path does (the input padded with zeros for im2col, a
 padded zero array for col2im, cropped afterwards), so the loops never check bounds. im2col is a
 copy, and col2im adds each input element's contributions in the same (kernel row, kernel
-column) order as the NumPy path: the results are the same to the bit. The 1-D im2col is the
+column) order as the NumPy path: the results are the same to the bit. Both run on several
+threads on large inputs (``threaded_kernel``), one channel per thread at a time, which changes
+no sum's order. The 1-D im2col is the
 exception to padded inputs: it tests bounds itself (see ``im2col1d_loop``); it too is a copy.
 """
 
@@ -19,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cache
 
-from chainrule.backends.numba import kernel
+from chainrule.backends.numba import kernel, prange, threaded_kernel
 from chainrule.kernels import Geometry
 
 
@@ -28,11 +30,11 @@ def im2col_loop(geometry: Geometry) -> Callable[..., None]:
     """The loop filling ``columns`` (C, kh, kw, N, OH, OW) from ``padded`` (C, N, Hp, Wp)."""
     kh, kw, sh, sw, dh, dw = geometry
 
-    @kernel
+    @threaded_kernel
     def im2col(padded, columns):  # noqa: ANN001  # pragma: no cover (compiled)
         channels, batch = padded.shape[0], padded.shape[1]
         out_h, out_w = columns.shape[4], columns.shape[5]
-        for c in range(channels):
+        for c in prange(channels):  # each channel its own block of columns
             for i in range(kh):
                 for j in range(kw):
                     for n in range(batch):
@@ -50,19 +52,19 @@ def col2im_loop(geometry: Geometry) -> Callable[..., None]:
     from."""
     kh, kw, sh, sw, dh, dw = geometry
 
-    @kernel
+    @threaded_kernel
     def col2im(columns, padded):  # noqa: ANN001  # pragma: no cover (compiled)
         groups, group_in, batch = padded.shape[0], padded.shape[1], padded.shape[2]
         out_h, out_w = columns.shape[5], columns.shape[6]
-        for g in range(groups):
-            for c in range(group_in):
-                for n in range(batch):
-                    for i in range(kh):
-                        for j in range(kw):
-                            for oh in range(out_h):
-                                row = oh * sh + i * dh
-                                for ow in range(out_w):
-                                    padded[g, c, n, row, ow * sw + j * dw] += columns[g, i, j, c, n, oh, ow]
+        for plane in prange(groups * group_in):  # each channel adds into its own plane
+            g, c = plane // group_in, plane % group_in
+            for n in range(batch):
+                for i in range(kh):
+                    for j in range(kw):
+                        for oh in range(out_h):
+                            row = oh * sh + i * dh
+                            for ow in range(out_w):
+                                padded[g, c, n, row, ow * sw + j * dw] += columns[g, i, j, c, n, oh, ow]
 
     return col2im
 

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from chainrule.backends.numba import kernel
+from chainrule.backends.numba import prange, threaded_kernel
 from chainrule.kernels import Geometry, geometry, windows_disjoint
 
 if TYPE_CHECKING:
@@ -146,26 +146,27 @@ def _windows_tile(geometry: Geometry, out_hw: Pair, padded_hw: Pair) -> bool:
 def _max_loop(geometry: Geometry) -> Callable[..., None]:
     kh, kw, sh, sw, dh, dw = geometry
 
-    @kernel
+    @threaded_kernel
     def max_loop(padded, best, winner):  # pragma: no cover (compiled)
-        for a in range(best.shape[0]):
-            for b in range(best.shape[1]):
-                for oh in range(best.shape[2]):
-                    for ow in range(best.shape[3]):
-                        maximum = padded[a, b, oh * sh, ow * sw]
-                        position = 0
-                        # (position 0 is compared with itself below, which changes nothing)
-                        for i in range(kh):
-                            for j in range(kw):
-                                value = padded[a, b, oh * sh + i * dh, ow * sw + j * dw]
-                                # selects, not branches: they vectorise; NaN > x is False, so
-                                # a NaN never wins but, as in np.maximum, becomes the maximum
-                                better = value > maximum
-                                position = i * kw + j if better else position
-                                maximum = value if better else maximum
-                                maximum = value if value != value else maximum
-                        best[a, b, oh, ow] = maximum
-                        winner[a, b, oh, ow] = position
+        planes = best.shape[1]
+        for plane in prange(best.shape[0] * planes):  # planes are independent
+            a, b = plane // planes, plane % planes
+            for oh in range(best.shape[2]):
+                for ow in range(best.shape[3]):
+                    maximum = padded[a, b, oh * sh, ow * sw]
+                    position = 0
+                    # (position 0 is compared with itself below, which changes nothing)
+                    for i in range(kh):
+                        for j in range(kw):
+                            value = padded[a, b, oh * sh + i * dh, ow * sw + j * dw]
+                            # selects, not branches: they vectorise; NaN > x is False, so
+                            # a NaN never wins but, as in np.maximum, becomes the maximum
+                            better = value > maximum
+                            position = i * kw + j if better else position
+                            maximum = value if better else maximum
+                            maximum = value if value != value else maximum
+                    best[a, b, oh, ow] = maximum
+                    winner[a, b, oh, ow] = position
 
     return max_loop
 
@@ -179,19 +180,20 @@ def _route_loop(geometry: Geometry) -> Callable[..., None]:
     # runs 3x faster.
     backwards = not windows_disjoint(geometry)
 
-    @kernel
+    @threaded_kernel
     def route_loop(grad, winner, out):  # pragma: no cover (compiled)
         out_h, out_w = grad.shape[2], grad.shape[3]
-        for a in range(grad.shape[0]):
-            for b in range(grad.shape[1]):
-                for step_h in range(out_h):
-                    oh = out_h - 1 - step_h if backwards else step_h
-                    for step_w in range(out_w):
-                        ow = out_w - 1 - step_w if backwards else step_w
-                        position = np.int64(winner[a, b, oh, ow])
-                        row = oh * sh + (position // kw) * dh
-                        col = ow * sw + (position % kw) * dw
-                        out[a, b, row, col] += grad[a, b, oh, ow]
+        planes = grad.shape[1]
+        for plane in prange(grad.shape[0] * planes):  # planes are independent
+            a, b = plane // planes, plane % planes
+            for step_h in range(out_h):
+                oh = out_h - 1 - step_h if backwards else step_h
+                for step_w in range(out_w):
+                    ow = out_w - 1 - step_w if backwards else step_w
+                    position = np.int64(winner[a, b, oh, ow])
+                    row = oh * sh + (position // kw) * dh
+                    col = ow * sw + (position % kw) * dw
+                    out[a, b, row, col] += grad[a, b, oh, ow]
 
     return route_loop
 
@@ -204,18 +206,19 @@ def _route_tiles_loop(geometry: Geometry) -> Callable[..., None]:
     CNN's first pool, (64, 32, 26, 26) float32, 0.47 -> 0.28 ms (one thread, CPU time)."""
     kh, kw, _, _, _, _ = geometry
 
-    @kernel
+    @threaded_kernel
     def route_tiles_loop(grad, winner, out):  # pragma: no cover (compiled)
         zero = out.dtype.type(0)
-        for a in range(grad.shape[0]):
-            for b in range(grad.shape[1]):
-                for oh in range(grad.shape[2]):
-                    for i in range(kh):
-                        for ow in range(grad.shape[3]):
-                            position = np.int64(winner[a, b, oh, ow]) - i * kw
-                            value = grad[a, b, oh, ow]
-                            for j in range(kw):
-                                out[a, b, oh * kh + i, ow * kw + j] = value if position == j else zero
+        planes = grad.shape[1]
+        for plane in prange(grad.shape[0] * planes):  # planes are independent
+            a, b = plane // planes, plane % planes
+            for oh in range(grad.shape[2]):
+                for i in range(kh):
+                    for ow in range(grad.shape[3]):
+                        position = np.int64(winner[a, b, oh, ow]) - i * kw
+                        value = grad[a, b, oh, ow]
+                        for j in range(kw):
+                            out[a, b, oh * kh + i, ow * kw + j] = value if position == j else zero
 
     return route_tiles_loop
 
@@ -224,16 +227,17 @@ def _route_tiles_loop(geometry: Geometry) -> Callable[..., None]:
 def _pick_loop(geometry: Geometry) -> Callable[..., None]:
     kh, kw, sh, sw, dh, dw = geometry
 
-    @kernel
+    @threaded_kernel
     def pick_loop(padded, winner, out):  # pragma: no cover (compiled)
-        for a in range(out.shape[0]):
-            for b in range(out.shape[1]):
-                for oh in range(out.shape[2]):
-                    for ow in range(out.shape[3]):
-                        position = np.int64(winner[a, b, oh, ow])
-                        row = oh * sh + (position // kw) * dh
-                        col = ow * sw + (position % kw) * dw
-                        out[a, b, oh, ow] = padded[a, b, row, col]
+        planes = out.shape[1]
+        for plane in prange(out.shape[0] * planes):  # planes are independent
+            a, b = plane // planes, plane % planes
+            for oh in range(out.shape[2]):
+                for ow in range(out.shape[3]):
+                    position = np.int64(winner[a, b, oh, ow])
+                    row = oh * sh + (position // kw) * dh
+                    col = ow * sw + (position % kw) * dw
+                    out[a, b, oh, ow] = padded[a, b, row, col]
 
     return pick_loop
 
@@ -242,19 +246,20 @@ def _pick_loop(geometry: Geometry) -> Callable[..., None]:
 def _window_sum_loop(geometry: Geometry) -> Callable[..., None]:
     kh, kw, sh, sw, dh, dw = geometry
 
-    @kernel
+    @threaded_kernel
     def window_sum_loop(padded, out):  # pragma: no cover (compiled)
-        for a in range(out.shape[0]):
-            for b in range(out.shape[1]):
-                for oh in range(out.shape[2]):
-                    for ow in range(out.shape[3]):
-                        # the first element, then the others in kernel order, as NumPy sums
-                        total = padded[a, b, oh * sh, ow * sw]
-                        for i in range(kh):
-                            for j in range(kw):
-                                if i > 0 or j > 0:
-                                    total += padded[a, b, oh * sh + i * dh, ow * sw + j * dw]
-                        out[a, b, oh, ow] = total
+        planes = out.shape[1]
+        for plane in prange(out.shape[0] * planes):  # planes are independent
+            a, b = plane // planes, plane % planes
+            for oh in range(out.shape[2]):
+                for ow in range(out.shape[3]):
+                    # the first element, then the others in kernel order, as NumPy sums
+                    total = padded[a, b, oh * sh, ow * sw]
+                    for i in range(kh):
+                        for j in range(kw):
+                            if i > 0 or j > 0:
+                                total += padded[a, b, oh * sh + i * dh, ow * sw + j * dw]
+                    out[a, b, oh, ow] = total
 
     return window_sum_loop
 
@@ -264,18 +269,19 @@ def _window_scatter_loop(geometry: Geometry) -> Callable[..., None]:
     kh, kw, sh, sw, dh, dw = geometry
     backwards = not windows_disjoint(geometry)  # the order of addition, as in _route_loop
 
-    @kernel
+    @threaded_kernel
     def window_scatter_loop(grad, out):  # pragma: no cover (compiled)
         out_h, out_w = grad.shape[2], grad.shape[3]
-        for a in range(grad.shape[0]):
-            for b in range(grad.shape[1]):
-                for step_h in range(out_h):
-                    oh = out_h - 1 - step_h if backwards else step_h
-                    for step_w in range(out_w):
-                        ow = out_w - 1 - step_w if backwards else step_w
-                        value = grad[a, b, oh, ow]
-                        for i in range(kh):
-                            for j in range(kw):
-                                out[a, b, oh * sh + i * dh, ow * sw + j * dw] += value
+        planes = grad.shape[1]
+        for plane in prange(grad.shape[0] * planes):  # planes are independent
+            a, b = plane // planes, plane % planes
+            for step_h in range(out_h):
+                oh = out_h - 1 - step_h if backwards else step_h
+                for step_w in range(out_w):
+                    ow = out_w - 1 - step_w if backwards else step_w
+                    value = grad[a, b, oh, ow]
+                    for i in range(kh):
+                        for j in range(kw):
+                            out[a, b, oh * sh + i * dh, ow * sw + j * dw] += value
 
     return window_scatter_loop
