@@ -19,7 +19,7 @@ from __future__ import annotations
 import builtins
 import itertools
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -414,15 +414,16 @@ def histc(input: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Ten
 def searchsorted(sorted_sequence: Tensor, values: Any, *, out_int32: bool = False, right: bool = False,
                  side: str | None = None, sorter: Tensor | None = None) -> Tensor:
     """Where each value would go in the sorted innermost dimension to keep it sorted."""
-    side = side or ("right" if right else "left")
+    chosen = side or ("right" if right else "left")
+    side_name: Literal["left", "right"] = "right" if chosen == "right" else "left"
     sequence = sorted_sequence.array
     if sorter is not None:
         sequence = np.take_along_axis(sequence, sorter.array, -1)
     query = values.array if isinstance(values, Tensor) else np.asarray(values)
     if sequence.ndim == 1:
-        out = np.searchsorted(sequence, query, side=side)
+        out = np.searchsorted(sequence, query, side=side_name)
     else:
-        out = np.stack([np.searchsorted(s, q, side=side) for s, q in
+        out = np.stack([np.searchsorted(s, q, side=side_name) for s, q in
                         zip(sequence.reshape(-1, sequence.shape[-1]), query.reshape(-1, query.shape[-1]),
                             strict=True)]).reshape(query.shape)
     return Tensor._wrap(np.asarray(out, np.int32 if out_int32 else np.int64))

@@ -77,6 +77,10 @@ class Distribution:
         raise NotImplementedError(f"{type(self).__name__} has no reparameterised sample; use sample()")
 
     @property
+    def variance(self) -> Tensor:
+        raise NotImplementedError(f"{type(self).__name__} has no variance")
+
+    @property
     def stddev(self) -> Tensor:
         return self.variance.sqrt()
 

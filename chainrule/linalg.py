@@ -68,9 +68,10 @@ def norm(A: Tensor, ord: Any = None, dim: int | Sequence[int] | None = None,  # 
     ``A`` is 2-D with no ``dim``, a vector norm when it has one or ``A`` is 1-D."""
     if ord is None:
         return vector_norm(A, 2, dim, keepdim, dtype=dtype)
-    matrix = (dim is None and A.ndim == 2) or (isinstance(dim, Sequence) and len(dim) == 2)
-    if matrix:
-        return matrix_norm(A, ord, (-2, -1) if dim is None else tuple(dim), keepdim, dtype=dtype)
+    if isinstance(dim, Sequence) and len(dim) == 2:
+        return matrix_norm(A, ord, (int(dim[0]), int(dim[1])), keepdim, dtype=dtype)
+    if dim is None and A.ndim == 2:
+        return matrix_norm(A, ord, (-2, -1), keepdim, dtype=dtype)
     if dim is None and A.ndim != 1:
         raise RuntimeError(f"linalg.norm: ord={ord!r} with no dim needs a 1-D or 2-D input, got "
                            f"shape {tuple(A.shape)}; give dim")

@@ -22,7 +22,7 @@ from chainrule.dtypes import bool, get_default_dtype, int64  # noqa: A004 - PyTo
 if TYPE_CHECKING:
     from chainrule.tensor import Tensor
 
-_PROFILES = {
+_PROFILES: dict[str, dict[str, Any]] = {
     "default": {"precision": 4, "threshold": 1000, "edgeitems": 3, "linewidth": 80},
     "short": {"precision": 2, "threshold": 1000, "edgeitems": 2, "linewidth": 80},
     "full": {"precision": 4, "threshold": builtins.float("inf"), "edgeitems": 3, "linewidth": 80},

@@ -125,7 +125,7 @@ def run_backward(
                     else:
                         _finish_leaf(edge, grad, wanted, results, create_graph, handed_out)
                 continue
-            node = edge
+            node: Any = edge  # an op node (the test above left the leaves behind)
             edges = node.next_edges
             if grad is not None:
                 if node._tensor_hooks:

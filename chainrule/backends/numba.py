@@ -196,7 +196,7 @@ def threading_layer() -> str:
     if asked:
         return asked
     try:
-        from numba.np.ufunc import omppool  # noqa: F401
+        from numba.np.ufunc import omppool  # type: ignore[attr-defined]  # noqa: F401 (a compiled module)
     except ImportError:
         return "workqueue"
     return "omp"
@@ -211,7 +211,7 @@ def _start_threads() -> None:
     import numba
 
     numba.config.reload_config()
-    numba.config.THREADING_LAYER = threading_layer()
+    numba.config.THREADING_LAYER = threading_layer()  # type: ignore[attr-defined]
     numba.get_num_threads()  # starts the threads: the layer is fixed from here on
     _threads_process = os.getpid()
     _layer_threadsafe = numba.threading_layer() != "workqueue"
@@ -232,7 +232,7 @@ def _kernel_threads(work: int, threshold: int | None) -> int:
         return 1  # workqueue aborts when two threads launch kernels at once: the main one only
     import numba
 
-    return min(threads, numba.config.NUMBA_NUM_THREADS)
+    return min(threads, numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
 
 
 def threaded_kernel(function: Callable[..., Any] | None = None, *, threshold: int | None = None

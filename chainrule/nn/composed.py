@@ -278,7 +278,8 @@ def interpolate(input: Tensor, size: int | Sequence[int] | None = None,  # noqa:
         sizes = [int(size)] * count if isinstance(size, int) else [int(s) for s in size]
         scales = [n / s for n, s in zip(spatial, sizes, strict=True)]
     else:
-        factors = [scale_factor] * count if not isinstance(scale_factor, Sequence) else list(scale_factor)
+        given: Any = scale_factor  # not None: checked above
+        factors = [float(f) for f in given] if isinstance(given, Sequence) else [float(given)] * count
         sizes = [math.floor(n * f) for n, f in zip(spatial, factors, strict=True)]
         scales = [n / s if recompute_scale_factor else 1.0 / f
                   for n, s, f in zip(spatial, sizes, factors, strict=True)]

@@ -41,6 +41,11 @@ from chainrule.tensor import Tensor
 
 LN2, LN10 = math.log(2.0), math.log(10.0)
 
+# The functions the table's derivatives call, defined from the table below.
+sinh: Callable[[Tensor], Tensor]
+cosh: Callable[[Tensor], Tensor]
+exp2: Callable[[Tensor], Tensor]
+
 # name: (NumPy's function, the derivative at the input as chainrule ops)
 DERIVATIVES: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[Tensor], Tensor]]] = {
     "tan": (np.tan, lambda a: cos(a) ** -2),

@@ -255,14 +255,18 @@ class Softmin(Module):
         return f"dim={self.dim}"
 
 
-class GLU(Softmin):
+class GLU(Module):
     """The first half of ``dim`` times the sigmoid of the second. Shape: (*, 2n, *) → (*, n, *)."""
 
     def __init__(self, dim: int = -1) -> None:
-        super().__init__(dim)
+        super().__init__()
+        self.dim = dim
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         return F.glu(input, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
 
 
 class CELU(ELU):

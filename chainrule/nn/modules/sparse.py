@@ -171,7 +171,8 @@ class EmbeddingBag(Embedding):
         if embeddings.ndim != 2:
             raise ValueError(f"EmbeddingBag.from_pretrained: embeddings must be 2-D (num_embeddings, "
                              f"embedding_dim), got shape {tuple(embeddings.shape)}")
-        bag = cls(*embeddings.shape, max_norm, norm_type, scale_grad_by_freq, mode, sparse,
-                  embeddings, include_last_offset, padding_idx)
+        rows, dim = embeddings.shape
+        bag = cls(rows, dim, max_norm, norm_type, scale_grad_by_freq, mode, sparse, embeddings,
+                  include_last_offset, padding_idx)
         bag.weight.requires_grad_(not freeze)
         return bag
