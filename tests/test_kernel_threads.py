@@ -36,6 +36,7 @@ def threads(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Callable[[], 
     def run(compute: Callable[[], Any]) -> tuple[Any, Any]:
         numba_backend.set_num_threads(1)
         monkeypatch.setattr(numba_backend, "PARALLEL_THRESHOLD", 0)
+        monkeypatch.setattr(numba_backend, "ELEMENTWISE_THRESHOLD", 0)
         before = numba_backend.threaded_calls
         serial = compute()
         assert numba_backend.threaded_calls == before, "a kernel ran threaded on one thread"
@@ -204,7 +205,7 @@ def test_a_serial_kernel_compiled_first_does_not_fix_another_threading_layer():
         "backend.set_num_threads(2)\n"
         "x = np.ones(10); out = np.empty(10); mask = np.empty(10, bool)\n"
         "activation.relu_forward(x, out, mask)\n"
-        "backend.PARALLEL_THRESHOLD = 0\n"
+        "backend.PARALLEL_THRESHOLD = backend.ELEMENTWISE_THRESHOLD = 0\n"
         "activation.relu_forward(x, out, mask)\n"
         "assert backend.threaded_calls == 1\n"
         "print(numba.threading_layer(), backend.threading_layer())\n"
