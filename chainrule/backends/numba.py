@@ -247,8 +247,9 @@ def threaded_kernel(function: Callable[..., Any] | None = None, *, threshold: in
     """``kernel`` for a loop written with ``numba.prange``: compiled serial (``prange`` is then
     ``range``) and, the first time a call has at least ``threshold`` elements
     (``PARALLEL_THRESHOLD`` unless given; a string names another of this module's constants,
-    read at each call) in its largest array and ``get_num_threads()`` > 1, threaded. Parallelise only independent outer indices, never a reduction: both builds then
-    give the same bits."""
+    read at each call) in its largest array and ``get_num_threads()`` > 1, threaded.
+    Parallelise only independent outer indices, never a reduction: both builds then give the
+    same bits."""
     if function is None:
         return functools.partial(threaded_kernel, threshold=threshold)
     serial = kernel(function)
