@@ -80,6 +80,23 @@ def test_conv2d_threaded_kernels_give_the_serial_bits(threads, kwargs, dtype):
     assert_same(*threads(compute))
 
 
+@pytest.mark.parametrize("kwargs", [dict(padding=1), dict(padding=2, stride=2, dilation=2, groups=2)])
+def test_conv1d_threaded_im2col_gives_the_serial_bits(threads, kwargs):
+    """The 1-D im2col, threaded over channels: forward, and the input gradient (a flipped
+    convolution, another im2col)."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((6, 4, 23)).astype(np.float32)
+    weight = rng.standard_normal((8, 4 // kwargs.get("groups", 1), 3)).astype(np.float32)
+
+    def compute() -> list[np.ndarray]:
+        inputs = [chainrule.tensor(a, requires_grad=True) for a in (x, weight)]
+        out = F.conv1d(*inputs, **kwargs)
+        out.backward(gradient_like(out))
+        return [out.detach().numpy()] + [t.grad.numpy() for t in inputs]
+
+    assert_same(*threads(compute))
+
+
 # ------------------------------------------------------------------------------- pooling
 @pytest.mark.parametrize("kwargs", [dict(kernel_size=2), dict(kernel_size=3, stride=1, padding=1),
                                     dict(kernel_size=3, stride=2, dilation=2)])

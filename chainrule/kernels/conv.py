@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cache
 
-from chainrule.backends.numba import kernel, prange, threaded_kernel
+from chainrule.backends.numba import prange, threaded_kernel
 from chainrule.kernels import Geometry
 
 
@@ -76,11 +76,11 @@ def im2col1d_loop(kernel_size: int, stride: int, dilation: int, before: int) -> 
     copy cost as much as the loop). The bounds test is one comparison per element, which LLVM
     turns into masked loads, so the loop still runs along rows in vector registers."""
 
-    @kernel
+    @threaded_kernel
     def im2col1d(x, columns):  # noqa: ANN001  # pragma: no cover (compiled)
         channels, batch, length = x.shape
         out_length = columns.shape[3]
-        for c in range(channels):
+        for c in prange(channels):  # each channel its own block of columns
             for j in range(kernel_size):
                 for n in range(batch):
                     for t in range(out_length):
