@@ -23,9 +23,9 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
-from chainrule.creation import tensor
+from chainrule.creation import tensor, zeros
 from chainrule.ops.elementwise import abs as absolute
-from chainrule.ops.elementwise import where
+from chainrule.ops.elementwise import erf, where
 from chainrule.ops.movement import broadcast_to, cat, flip, gather, index_select, stack
 from chainrule.tensor import Tensor
 
@@ -113,11 +113,8 @@ def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -
     n = input.shape[-1]
     size = n + builtins.abs(offset)
     index = np.arange(n)
-    rows, columns = index + builtins.max(-offset, 0), index + builtins.max(offset, 0)
-    # a (n, size * size) selection matrix places each entry; the product keeps the gradient
-    placement = np.zeros((n, size * size), input.dtype)
-    placement[index, rows * size + columns] = 1
-    out = (input @ Tensor._wrap(placement)).reshape(*input.shape[:-1], size, size)
+    out = zeros(*input.shape[:-1], size, size, dtype=input.dtype)
+    out[..., index + builtins.max(-offset, 0), index + builtins.max(offset, 0)] = input  # recorded
     return movedim(out, (-2, -1), (dim1, dim2)) if (dim1, dim2) != (-2, -1) else out
 
 
@@ -231,15 +228,13 @@ def broadcast_tensors(*tensors: Tensor) -> tuple[Tensor, ...]:
 def block_diag(*tensors: Tensor) -> Tensor:
     """The matrices (or scalars, vectors as rows) on the diagonal of one block matrix."""
     blocks = [t.reshape(1, -1) if t.ndim < 2 else t for t in tensors]
-    columns = builtins.sum(b.shape[1] for b in blocks)
-    rows, left = [], 0
+    out = zeros(builtins.sum(b.shape[0] for b in blocks), builtins.sum(b.shape[1] for b in blocks),
+                dtype=blocks[0].dtype)
+    top = left = 0
     for b in blocks:
-        right = columns - left - b.shape[1]
-        rows.append(b if not (left or right) else cat(
-            [part for part in (b.new_zeros(b.shape[0], left), b, b.new_zeros(b.shape[0], right))
-             if part.shape[1]], 1))
-        left += b.shape[1]
-    return cat(rows, 0)
+        out[top : top + b.shape[0], left : left + b.shape[1]] = b  # recorded when b needs grad
+        top, left = top + b.shape[0], left + b.shape[1]
+    return out
 
 
 # ----------------------------------------------------------------------- order statistics
@@ -304,8 +299,8 @@ def _cumulative(input: Tensor, dim: int, better: Any) -> ValuesIndices:  # noqa:
 def diff(input: Tensor, n: int = 1, dim: int = -1, prepend: Tensor | None = None,  # noqa: A002
          append: Tensor | None = None) -> Tensor:
     """The ``n``-th forward difference along ``dim``: out[i] = x[i + 1] - x[i]."""
-    x = cat([t for t in (prepend, input, append) if t is not None], dim) if prepend is not None or \
-        append is not None else input
+    parts = [t for t in (prepend, input, append) if t is not None]
+    x = cat(parts, dim) if len(parts) > 1 else input
     for _ in range(n):
         length = x.shape[dim]
         x = x.narrow(dim, 1, length - 1) - x.narrow(dim, 0, length - 1)
@@ -340,10 +335,7 @@ def dist(input: Tensor, other: Tensor, p: float = 2) -> Tensor:  # noqa: A002
 def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode: str | None = None) -> Tensor:
     """The p-norm distance between each row of x1 and each row of x2:
     (*, P, M), (*, R, M) → (*, P, R)."""
-    difference = x1.unsqueeze(-2) - x2.unsqueeze(-3)
-    if p == 2:
-        return ((difference * difference).sum(-1)).sqrt()
-    return difference.norm(p, dim=-1)
+    return (x1.unsqueeze(-2) - x2.unsqueeze(-3)).norm(p, dim=-1)
 
 
 def matrix_power(input: Tensor, n: int) -> Tensor:  # noqa: A002
@@ -390,8 +382,6 @@ def heaviside(input: Tensor, values: Tensor) -> Tensor:  # noqa: A002
 
 def erfc(input: Tensor) -> Tensor:  # noqa: A002
     """1 - erf(x)."""
-    from chainrule.ops.elementwise import erf
-
     return 1.0 - erf(input)
 
 

@@ -258,7 +258,10 @@ def threaded_kernel(function: Callable[..., Any] | None = None, *, threshold: in
     def call(*args: Any) -> Any:
         global threaded_calls
         nonlocal threaded
-        threads = _kernel_threads(max(getattr(arg, "size", 0) for arg in args), threshold)
+        work = 0
+        for arg in args:  # a loop, not a generator: this runs on every kernel call
+            work = max(work, getattr(arg, "size", 0))
+        threads = _kernel_threads(work, threshold)
         if threads == 1:
             return serial(*args)
         if threaded is None:

@@ -18,12 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.ops.activation import Softplus
+from chainrule.ops.activation import Softplus, elu
 from chainrule.ops.elementwise import abs as absolute
 from chainrule.ops.elementwise import exp, log, maximum, minimum, sigmoid, tanh, where
 from chainrule.ops.loss import as_target, reduce_loss
 from chainrule.ops.movement import getitem
 from chainrule.tensor import Tensor
+from chainrule.window import expand_param
 
 # SELU's constants, from its definition (Klambauer et al., 2017, "Self-Normalizing Neural Networks")
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -90,9 +91,8 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  #
 
 
 def selu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
-    """scale * (max(0, x) + min(0, alpha * (exp(x) - 1))), with SELU's fixed alpha and scale."""
-    negative = (exp(minimum(input, 0.0)) - 1.0) * SELU_ALPHA
-    return where(input > 0, input, negative) * SELU_SCALE
+    """scale * elu(x, alpha), with SELU's fixed alpha and scale."""
+    return elu(input, SELU_ALPHA) * SELU_SCALE
 
 
 def glu(input: Tensor, dim: int = -1) -> Tensor:  # noqa: A002
@@ -121,10 +121,6 @@ def threshold(input: Tensor, threshold: float, value: float, inplace: bool = Fal
 
 
 # --------------------------------------------------------------------------------- distances
-def _norm_clamped(x: Tensor, dim: int, eps: float) -> Tensor:
-    return maximum(x.norm(dim=dim, keepdim=True), eps)
-
-
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:  # noqa: A002
     """x / max(||x||_p, eps) along ``dim``: unit vectors, zero vectors left at zero."""
     return input / maximum(input.norm(p, dim=dim, keepdim=True), eps)
@@ -133,7 +129,7 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
     """The cosine of the angle between x1 and x2 along ``dim`` (shapes broadcast), each norm
     clamped below at ``eps``. Shape: (*, D, *) → (*, *)."""
-    return ((x1 / _norm_clamped(x1, dim, eps)) * (x2 / _norm_clamped(x2, dim, eps))).sum(dim)
+    return (normalize(x1, 2.0, dim, eps) * normalize(x2, 2.0, dim, eps)).sum(dim)
 
 
 def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
@@ -298,11 +294,7 @@ def upsample(input: Tensor, size: Any = None, scale_factor: Any = None, mode: st
     return interpolate(input, size, scale_factor, mode, align_corners)
 
 
-def _pair(value: int | Sequence[int]) -> tuple[int, int]:
-    return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
-
-
-def _identity_kernel(channels: int, kernel: tuple[int, int], dtype: Any) -> Tensor:
+def _identity_kernel(channels: int, kernel: tuple[int, ...], dtype: Any) -> Tensor:
     """(C kh kw, C, kh, kw) with a 1 at [c kh kw + i kw + j, c, i, j]: the convolution that
     copies each window into a column, in PyTorch's unfold order."""
     kh, kw = kernel
@@ -327,7 +319,7 @@ def unfold(input: Tensor, kernel_size: int | Sequence[int], dilation: int | Sequ
 
     if input.ndim != 4:
         raise ValueError(f"unfold: expected a 4-D input (N, C, H, W), got shape {tuple(input.shape)}")
-    kernel = _pair(kernel_size)
+    kernel = expand_param(kernel_size, 2, "kernel_size", "unfold", 1)
     copying = _identity_kernel(input.shape[1], kernel, input.dtype)
     columns = conv2d(input, copying, None, stride, padding, dilation)
     return columns.reshape(columns.shape[0], columns.shape[1], -1)
@@ -340,8 +332,11 @@ def fold(input: Tensor, output_size: int | Sequence[int], kernel_size: int | Seq
     ``unfold``): (N, C kh kw, L) → (N, C, *output_size)."""
     from chainrule.ops.conv import conv_transpose2d
 
-    kernel, size = _pair(kernel_size), _pair(output_size)
-    strides, pads, dilations = _pair(stride), _pair(padding), _pair(dilation)
+    kernel, size = (expand_param(v, 2, name, "fold", 1) for v, name in
+                    ((kernel_size, "kernel_size"), (output_size, "output_size")))
+    strides, dilations = (expand_param(v, 2, name, "fold", 1) for v, name in
+                          ((stride, "stride"), (dilation, "dilation")))
+    pads = expand_param(padding, 2, "padding", "fold", 0)
     blocks = [(size[d] + 2 * pads[d] - dilations[d] * (kernel[d] - 1) - 1) // strides[d] + 1
               for d in (0, 1)]
     per_column = kernel[0] * kernel[1]

@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from chainrule.creation import full
-from chainrule.ops.movement import stack
+from chainrule.ops.movement import cat, stack
 from chainrule.tensor import Tensor
 
 
@@ -67,8 +67,6 @@ def pad_sequence(sequences: Sequence[Tensor], batch_first: bool = False, padding
         missing = longest - s.shape[0]
         if missing:
             fill = full((missing, *s.shape[1:]), padding_value, dtype=s.dtype)
-            from chainrule.ops.movement import cat
-
             s = cat([s, fill] if padding_side == "right" else [fill, s], 0)
         padded.append(s)
     return stack(padded, 0 if batch_first else 1)
